@@ -1,0 +1,67 @@
+// Package circuit parses OpenQASM 2.0 and 3 circuits into a small
+// intermediate form, reports their facts (active qubits, depth, gate counts)
+// and lowers them to primitive instructions for simulation.
+package circuit
+
+// OpKind is the kind of a circuit operation.
+type OpKind int
+
+// Operation kinds.
+const (
+	OpGate OpKind = iota
+	OpMeasure
+	OpReset
+	OpBarrier
+	OpDelay
+)
+
+func (k OpKind) String() string {
+	return [...]string{"gate", "measure", "reset", "barrier", "delay"}[k]
+}
+
+// Op is one operation of a circuit as written in the source: a gate call
+// (standard or user-defined), a measurement, a reset, a barrier or a delay.
+type Op struct {
+	Kind OpKind
+	// Name is the gate name for OpGate and the kind's name otherwise.
+	Name string
+	// Qubits are the qubit indices the operation acts on, in order.
+	Qubits []int
+	// Clbit is the classical bit a measurement writes, or -1 if the result
+	// is discarded.
+	Clbit int
+	// Params are the gate's angle expressions, or the delay's duration.
+	Params []Expr
+	// Unit is the duration unit of a delay ("dt", "ns", "us", "ms", "s").
+	Unit string
+	// Line is the source line of the operation.
+	Line int
+}
+
+// Register is a named classical register; its bits occupy the global clbit
+// indices [Offset, Offset+Size).
+type Register struct {
+	Name   string
+	Size   int
+	Offset int
+}
+
+// Circuit is a parsed quantum circuit.
+type Circuit struct {
+	// NumQubits is the width of the qubit index space: the declared qubit
+	// count, or the highest physical qubit index plus one.
+	NumQubits int
+	// NumClbits is the total number of classical bits.
+	NumClbits int
+	// Registers are the classical registers in declaration order.
+	Registers []Register
+	// Parameters are the names of the circuit's free input parameters,
+	// sorted by name (the order Qiskit uses for parameter value arrays).
+	Parameters []string
+	// Ops are the operations in program order.
+	Ops []Op
+	// Physical reports whether the circuit addresses physical qubits ($n).
+	Physical bool
+
+	gates map[string]*gateDef
+}

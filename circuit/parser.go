@@ -1,0 +1,818 @@
+package circuit
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Limits that keep a hostile circuit from exhausting memory while parsing.
+const (
+	maxRegisterSize = 1 << 16
+	maxOps          = 1 << 20
+)
+
+// gateDef is a user-defined gate: `gate name(params) qubits { body }`.
+type gateDef struct {
+	name   string
+	params []string
+	qubits []string
+	body   []gateCall
+}
+
+// gateCall is one call inside a gate body; qubits index the definition's
+// qubit arguments.
+type gateCall struct {
+	name   string
+	args   []Expr
+	qubits []int
+}
+
+type qreg struct{ offset, size int }
+
+type parser struct {
+	toks []token
+	pos  int
+
+	c        *Circuit
+	lib      map[string]*gateDef
+	version  int
+	qregs    map[string]qreg
+	cregs    map[string]int // index into c.Registers
+	params   map[string]bool
+	virtual  bool // qubits were declared
+	maxPhys  int
+	gateHead bool // at least one statement has been parsed
+}
+
+// Parse parses an OpenQASM 2.0 or 3 program. Errors are *SyntaxError values
+// naming the line and column of the problem.
+func Parse(src string) (*Circuit, error) {
+	return parse(src, library)
+}
+
+func parse(src string, lib map[string]*gateDef) (*Circuit, error) {
+	toks, err := lex(src)
+	if err != nil {
+		return nil, err
+	}
+	p := &parser{
+		toks:    toks,
+		c:       &Circuit{gates: map[string]*gateDef{}},
+		lib:     lib,
+		version: 3,
+		qregs:   map[string]qreg{},
+		cregs:   map[string]int{},
+		params:  map[string]bool{},
+		maxPhys: -1,
+	}
+	for p.peek().kind != tokEOF {
+		if err := p.statement(); err != nil {
+			return nil, err
+		}
+		p.gateHead = true
+	}
+	if p.c.Physical {
+		p.c.NumQubits = p.maxPhys + 1
+	}
+	for name := range p.params {
+		p.c.Parameters = append(p.c.Parameters, name)
+	}
+	sort.Strings(p.c.Parameters)
+	return p.c, nil
+}
+
+func (p *parser) peek() token { return p.toks[p.pos] }
+
+func (p *parser) peekAt(k int) token {
+	if p.pos+k < len(p.toks) {
+		return p.toks[p.pos+k]
+	}
+	return p.toks[len(p.toks)-1]
+}
+
+func (p *parser) next() token {
+	t := p.toks[p.pos]
+	if t.kind != tokEOF {
+		p.pos++
+	}
+	return t
+}
+
+func (p *parser) errAt(t token, format string, args ...any) error {
+	return &SyntaxError{t.line, t.col, fmt.Sprintf(format, args...)}
+}
+
+func (p *parser) expect(sym string) error {
+	t := p.next()
+	if t.text != sym || t.kind == tokString {
+		return p.errAt(t, "expected %q, found %s", sym, t)
+	}
+	return nil
+}
+
+func (p *parser) ident() (token, error) {
+	t := p.next()
+	if t.kind != tokIdent {
+		return t, p.errAt(t, "expected an identifier, found %s", t)
+	}
+	return t, nil
+}
+
+func (p *parser) integer() (int, token, error) {
+	t := p.next()
+	if t.kind != tokNumber {
+		return 0, t, p.errAt(t, "expected an integer, found %s", t)
+	}
+	n, err := strconv.Atoi(strings.ReplaceAll(t.text, "_", ""))
+	if err != nil || n < 0 {
+		return 0, t, p.errAt(t, "expected a non-negative integer, found %s", t)
+	}
+	return n, t, nil
+}
+
+// size parses "[n]" and checks it against the register limit.
+func (p *parser) size() (int, error) {
+	if err := p.expect("["); err != nil {
+		return 0, err
+	}
+	n, t, err := p.integer()
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 || n > maxRegisterSize {
+		return 0, p.errAt(t, "register size %d is out of range (1 to %d)", n, maxRegisterSize)
+	}
+	return n, p.expect("]")
+}
+
+// unsupported names statements that are valid OpenQASM 3 but that the
+// simulator cannot execute.
+var unsupported = map[string]string{
+	"if": "classical control flow", "else": "classical control flow", "for": "classical control flow",
+	"while": "classical control flow", "switch": "classical control flow", "def": "subroutines",
+	"extern": "extern functions", "defcal": "pulse calibrations", "cal": "pulse calibrations",
+	"defcalgrammar": "pulse calibrations", "box": "boxes", "let": "aliases", "const": "constants",
+	"output": "output variables", "ctrl": "gate modifiers", "negctrl": "gate modifiers",
+	"inv": "gate modifiers", "pow": "gate modifiers", "opaque": "opaque gates",
+	"int": "classical variables", "uint": "classical variables", "float": "classical variables",
+	"angle": "classical variables", "bool": "classical variables", "duration": "classical variables",
+	"stretch": "classical variables", "complex": "classical variables", "return": "subroutines",
+}
+
+func (p *parser) statement() error {
+	t := p.peek()
+	if t.kind != tokIdent {
+		return p.errAt(t, "expected a statement, found %s", t)
+	}
+	switch t.text {
+	case "OPENQASM":
+		return p.versionStmt()
+	case "include":
+		return p.includeStmt()
+	case "qreg":
+		p.next()
+		name, err := p.ident()
+		if err != nil {
+			return err
+		}
+		n, err := p.size()
+		if err != nil {
+			return err
+		}
+		return p.declareQubits(name, n)
+	case "qubit":
+		p.next()
+		n := 1
+		if p.peek().text == "[" {
+			var err error
+			if n, err = p.size(); err != nil {
+				return err
+			}
+		}
+		name, err := p.ident()
+		if err != nil {
+			return err
+		}
+		return p.declareQubits(name, n)
+	case "creg":
+		p.next()
+		name, err := p.ident()
+		if err != nil {
+			return err
+		}
+		n, err := p.size()
+		if err != nil {
+			return err
+		}
+		return p.declareBits(name, n)
+	case "bit":
+		p.next()
+		n := 1
+		if p.peek().text == "[" {
+			var err error
+			if n, err = p.size(); err != nil {
+				return err
+			}
+		}
+		name, err := p.ident()
+		if err != nil {
+			return err
+		}
+		return p.declareBits(name, n)
+	case "input":
+		return p.inputStmt()
+	case "gate":
+		return p.gateStmt()
+	case "measure":
+		return p.measureArrow()
+	case "reset", "barrier":
+		return p.resetOrBarrier()
+	case "delay":
+		return p.delayStmt()
+	case "gphase":
+		// A global phase is unobservable in sampled and expectation results.
+		p.next()
+		if err := p.expect("("); err != nil {
+			return err
+		}
+		if _, err := p.parseExpr(p.isParam); err != nil {
+			return err
+		}
+		if err := p.expect(")"); err != nil {
+			return err
+		}
+		return p.expect(";")
+	}
+	if what, ok := unsupported[t.text]; ok {
+		return p.errAt(t, "%s (%q) are not supported by the simulator", what, t.text)
+	}
+	// Assignment of a measurement: c = measure q; c[0] = measure $0;
+	if next := p.peekAt(1).text; next == "=" || next == "[" && p.peekAt(4).text == "=" {
+		return p.measureAssign()
+	}
+	return p.gateCallStmt()
+}
+
+func (p *parser) versionStmt() error {
+	t := p.next()
+	if p.gateHead {
+		return p.errAt(t, "the OPENQASM version statement must come first")
+	}
+	v := p.next()
+	if v.kind != tokNumber {
+		return p.errAt(v, "expected a version number, found %s", v)
+	}
+	switch v.text {
+	case "2", "2.0":
+		p.version = 2
+	case "3", "3.0", "3.1":
+		p.version = 3
+	default:
+		return p.errAt(v, "unsupported OpenQASM version %s", v.text)
+	}
+	return p.expect(";")
+}
+
+func (p *parser) includeStmt() error {
+	p.next()
+	f := p.next()
+	if f.kind != tokString {
+		return p.errAt(f, "expected a file name string, found %s", f)
+	}
+	if f.text != "stdgates.inc" && f.text != "qelib1.inc" {
+		return p.errAt(f, "cannot include %q: only stdgates.inc and qelib1.inc are available", f.text)
+	}
+	return p.expect(";")
+}
+
+func (p *parser) declareQubits(name token, n int) error {
+	if err := p.expect(";"); err != nil {
+		return err
+	}
+	if p.c.Physical {
+		return p.errAt(name, "qubit declarations cannot be mixed with physical qubits")
+	}
+	if err := p.checkNewName(name); err != nil {
+		return err
+	}
+	if p.c.NumQubits+n > maxRegisterSize {
+		return p.errAt(name, "too many qubits (more than %d)", maxRegisterSize)
+	}
+	p.virtual = true
+	p.qregs[name.text] = qreg{p.c.NumQubits, n}
+	p.c.NumQubits += n
+	return nil
+}
+
+func (p *parser) declareBits(name token, n int) error {
+	if err := p.expect(";"); err != nil {
+		return err
+	}
+	if err := p.checkNewName(name); err != nil {
+		return err
+	}
+	if p.c.NumClbits+n > maxRegisterSize {
+		return p.errAt(name, "too many classical bits (more than %d)", maxRegisterSize)
+	}
+	p.cregs[name.text] = len(p.c.Registers)
+	p.c.Registers = append(p.c.Registers, Register{Name: name.text, Size: n, Offset: p.c.NumClbits})
+	p.c.NumClbits += n
+	return nil
+}
+
+func (p *parser) checkNewName(name token) error {
+	_, q := p.qregs[name.text]
+	_, c := p.cregs[name.text]
+	if q || c || p.params[name.text] {
+		return p.errAt(name, "%q is already declared", name.text)
+	}
+	return nil
+}
+
+func (p *parser) inputStmt() error {
+	p.next()
+	typ, err := p.ident()
+	if err != nil {
+		return err
+	}
+	if typ.text != "float" && typ.text != "angle" {
+		return p.errAt(typ, "input parameters must be float or angle, not %q", typ.text)
+	}
+	if p.peek().text == "[" {
+		p.next()
+		if _, _, err := p.integer(); err != nil {
+			return err
+		}
+		if err := p.expect("]"); err != nil {
+			return err
+		}
+	}
+	name, err := p.ident()
+	if err != nil {
+		return err
+	}
+	if err := p.checkNewName(name); err != nil {
+		return err
+	}
+	p.params[name.text] = true
+	return p.expect(";")
+}
+
+func (p *parser) isParam(name string) bool { return p.params[name] }
+
+// qubitOperand parses `$n`, `reg` or `reg[i]` and returns the qubit indices.
+func (p *parser) qubitOperand() ([]int, token, error) {
+	t := p.next()
+	if t.kind == tokPhysical {
+		if p.virtual {
+			return nil, t, p.errAt(t, "physical qubits cannot be mixed with declared qubits")
+		}
+		n, err := strconv.Atoi(t.text)
+		if err != nil || n >= maxRegisterSize {
+			return nil, t, p.errAt(t, "physical qubit $%s is out of range", t.text)
+		}
+		p.c.Physical = true
+		if n > p.maxPhys {
+			p.maxPhys = n
+		}
+		return []int{n}, t, nil
+	}
+	if t.kind != tokIdent {
+		return nil, t, p.errAt(t, "expected a qubit, found %s", t)
+	}
+	r, ok := p.qregs[t.text]
+	if !ok {
+		return nil, t, p.errAt(t, "undeclared qubit register %q", t.text)
+	}
+	idx, all, err := p.optionalIndex(r.size, t)
+	if err != nil {
+		return nil, t, err
+	}
+	if all {
+		return seq(r.offset, r.size), t, nil
+	}
+	return []int{r.offset + idx}, t, nil
+}
+
+// bitOperand parses `reg` or `reg[i]` and returns the global clbit indices.
+func (p *parser) bitOperand() ([]int, token, error) {
+	t, err := p.ident()
+	if err != nil {
+		return nil, t, err
+	}
+	ri, ok := p.cregs[t.text]
+	if !ok {
+		return nil, t, p.errAt(t, "undeclared classical register %q", t.text)
+	}
+	r := p.c.Registers[ri]
+	idx, all, err := p.optionalIndex(r.Size, t)
+	if err != nil {
+		return nil, t, err
+	}
+	if all {
+		return seq(r.Offset, r.Size), t, nil
+	}
+	return []int{r.Offset + idx}, t, nil
+}
+
+func (p *parser) optionalIndex(size int, name token) (int, bool, error) {
+	if p.peek().text != "[" {
+		return 0, true, nil
+	}
+	p.next()
+	i, t, err := p.integer()
+	if err != nil {
+		return 0, false, err
+	}
+	if i >= size {
+		return 0, false, p.errAt(t, "index %d is out of range for %q of size %d", i, name.text, size)
+	}
+	return i, false, p.expect("]")
+}
+
+func seq(offset, n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = offset + i
+	}
+	return s
+}
+
+func (p *parser) addOp(op Op, at token) error {
+	if len(p.c.Ops) >= maxOps {
+		return p.errAt(at, "too many operations (more than %d)", maxOps)
+	}
+	op.Line = at.line
+	p.c.Ops = append(p.c.Ops, op)
+	return nil
+}
+
+// measureArrow parses `measure q -> c;`.
+func (p *parser) measureArrow() error {
+	kw := p.next()
+	qs, qt, err := p.qubitOperand()
+	if err != nil {
+		return err
+	}
+	if p.peek().text == ";" && p.version == 3 {
+		p.next()
+		return p.addMeasures(qs, nil, qt, kw)
+	}
+	if err := p.expect("->"); err != nil {
+		return err
+	}
+	cs, _, err := p.bitOperand()
+	if err != nil {
+		return err
+	}
+	if err := p.expect(";"); err != nil {
+		return err
+	}
+	return p.addMeasures(qs, cs, qt, kw)
+}
+
+// measureAssign parses `c = measure q;` and `c[i] = measure q;`.
+func (p *parser) measureAssign() error {
+	cs, _, err := p.bitOperand()
+	if err != nil {
+		return err
+	}
+	if err := p.expect("="); err != nil {
+		return err
+	}
+	kw := p.next()
+	if kw.text != "measure" {
+		return p.errAt(kw, "only measurement results can be assigned, found %s", kw)
+	}
+	qs, qt, err := p.qubitOperand()
+	if err != nil {
+		return err
+	}
+	if err := p.expect(";"); err != nil {
+		return err
+	}
+	return p.addMeasures(qs, cs, qt, kw)
+}
+
+func (p *parser) addMeasures(qs, cs []int, qt, at token) error {
+	if cs != nil && len(qs) != len(cs) {
+		return p.errAt(qt, "measuring %d qubits into %d bits", len(qs), len(cs))
+	}
+	for i, q := range qs {
+		cl := -1
+		if cs != nil {
+			cl = cs[i]
+		}
+		if err := p.addOp(Op{Kind: OpMeasure, Name: "measure", Qubits: []int{q}, Clbit: cl}, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// operandList parses comma-separated qubit operands up to ";".
+func (p *parser) operandList(allowEmpty bool) ([][]int, token, error) {
+	var ops [][]int
+	first := p.peek()
+	if p.peek().text == ";" && allowEmpty {
+		p.next()
+		return nil, first, nil
+	}
+	for {
+		qs, _, err := p.qubitOperand()
+		if err != nil {
+			return nil, first, err
+		}
+		ops = append(ops, qs)
+		if p.peek().text != "," {
+			break
+		}
+		p.next()
+	}
+	return ops, first, p.expect(";")
+}
+
+func (p *parser) resetOrBarrier() error {
+	kw := p.next()
+	ops, _, err := p.operandList(kw.text == "barrier")
+	if err != nil {
+		return err
+	}
+	if kw.text == "barrier" {
+		var qs []int
+		if ops == nil {
+			qs = seq(0, p.c.NumQubits)
+		}
+		for _, o := range ops {
+			qs = append(qs, o...)
+		}
+		return p.addOp(Op{Kind: OpBarrier, Name: "barrier", Qubits: qs, Clbit: -1}, kw)
+	}
+	for _, o := range ops {
+		for _, q := range o {
+			if err := p.addOp(Op{Kind: OpReset, Name: "reset", Qubits: []int{q}, Clbit: -1}, kw); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (p *parser) delayStmt() error {
+	kw := p.next()
+	if err := p.expect("["); err != nil {
+		return err
+	}
+	d := p.next()
+	if d.kind != tokNumber {
+		return p.errAt(d, "expected a duration such as 100dt, found %s", d)
+	}
+	num := strings.TrimRightFunc(d.text, func(r rune) bool { return r >= 'a' && r <= 'z' || r == 'µ' })
+	unit := d.text[len(num):]
+	if unit == "" {
+		return p.errAt(d, "duration %s has no unit (dt, ns, us, ms or s)", d.text)
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v < 0 {
+		return p.errAt(d, "invalid duration %s", d.text)
+	}
+	if err := p.expect("]"); err != nil {
+		return err
+	}
+	ops, _, err := p.operandList(false)
+	if err != nil {
+		return err
+	}
+	for _, o := range ops {
+		for _, q := range o {
+			if err := p.addOp(Op{Kind: OpDelay, Name: "delay", Qubits: []int{q}, Clbit: -1, Params: []Expr{numExpr(v)}, Unit: unit}, kw); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// signature returns the parameter and qubit counts of a known gate.
+func (p *parser) signature(name string, defs map[string]*gateDef) (params, qubits int, ok bool) {
+	if d, found := defs[name]; found {
+		return len(d.params), len(d.qubits), true
+	}
+	if g, found := stdGates[name]; found {
+		return g.params, g.qubits, true
+	}
+	if d, found := p.lib[name]; found {
+		return len(d.params), len(d.qubits), true
+	}
+	return 0, 0, false
+}
+
+// callArgs parses an optional parenthesised argument list.
+func (p *parser) callArgs(known func(string) bool) ([]Expr, error) {
+	if p.peek().text != "(" {
+		return nil, nil
+	}
+	p.next()
+	var args []Expr
+	if p.peek().text == ")" {
+		p.next()
+		return nil, nil
+	}
+	for {
+		e, err := p.parseExpr(known)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, e)
+		if p.peek().text != "," {
+			break
+		}
+		p.next()
+	}
+	return args, p.expect(")")
+}
+
+func (p *parser) gateCallStmt() error {
+	name := p.next()
+	np, nq, ok := p.signature(name.text, p.c.gates)
+	if !ok {
+		return p.errAt(name, "unknown gate %q", name.text)
+	}
+	if p.peek().text == "@" {
+		return p.errAt(name, "gate modifiers are not supported by the simulator")
+	}
+	args, err := p.callArgs(p.isParam)
+	if err != nil {
+		return err
+	}
+	if len(args) != np {
+		return p.errAt(name, "gate %q takes %d parameters, got %d", name.text, np, len(args))
+	}
+	ops, _, err := p.operandList(false)
+	if err != nil {
+		return err
+	}
+	if len(ops) != nq {
+		return p.errAt(name, "gate %q acts on %d qubits, got %d", name.text, nq, len(ops))
+	}
+	// Broadcast register operands (OpenQASM 2 `cx q, r;`).
+	width := 1
+	for _, o := range ops {
+		if len(o) > 1 {
+			if width > 1 && len(o) != width {
+				return p.errAt(name, "register operands of gate %q have different sizes", name.text)
+			}
+			width = len(o)
+		}
+	}
+	for k := 0; k < width; k++ {
+		qs := make([]int, nq)
+		for i, o := range ops {
+			if len(o) == 1 {
+				qs[i] = o[0]
+			} else {
+				qs[i] = o[k]
+			}
+		}
+		if dup := duplicate(qs); dup >= 0 {
+			return p.errAt(name, "gate %q uses qubit %d more than once", name.text, dup)
+		}
+		if err := p.addOp(Op{Kind: OpGate, Name: name.text, Qubits: qs, Clbit: -1, Params: args}, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func duplicate(qs []int) int {
+	for i := range qs {
+		for j := i + 1; j < len(qs); j++ {
+			if qs[i] == qs[j] {
+				return qs[i]
+			}
+		}
+	}
+	return -1
+}
+
+func (p *parser) identList(end string) ([]string, error) {
+	var names []string
+	seen := map[string]bool{}
+	for p.peek().text != end {
+		t, err := p.ident()
+		if err != nil {
+			return nil, err
+		}
+		if seen[t.text] {
+			return nil, p.errAt(t, "%q appears twice", t.text)
+		}
+		seen[t.text] = true
+		names = append(names, t.text)
+		if p.peek().text != "," {
+			break
+		}
+		p.next()
+	}
+	return names, nil
+}
+
+func (p *parser) gateStmt() error {
+	p.next()
+	name, err := p.ident()
+	if err != nil {
+		return err
+	}
+	def := &gateDef{name: name.text}
+	if p.peek().text == "(" {
+		p.next()
+		if def.params, err = p.identList(")"); err != nil {
+			return err
+		}
+		if err := p.expect(")"); err != nil {
+			return err
+		}
+	}
+	if def.qubits, err = p.identList("{"); err != nil {
+		return err
+	}
+	if len(def.qubits) == 0 {
+		return p.errAt(name, "gate %q has no qubit arguments", name.text)
+	}
+	if err := p.expect("{"); err != nil {
+		return err
+	}
+	known := func(s string) bool {
+		for _, x := range def.params {
+			if x == s {
+				return true
+			}
+		}
+		return false
+	}
+	for p.peek().text != "}" {
+		if err := p.gateBodyStmt(def, known); err != nil {
+			return err
+		}
+	}
+	p.next()
+	p.c.gates[def.name] = def
+	return nil
+}
+
+func (p *parser) gateBodyStmt(def *gateDef, known func(string) bool) error {
+	t := p.next()
+	if t.kind != tokIdent {
+		return p.errAt(t, "expected a gate call in the body of %q, found %s", def.name, t)
+	}
+	if t.text == "barrier" || t.text == "gphase" {
+		for p.peek().text != ";" && p.peek().kind != tokEOF {
+			p.next()
+		}
+		return p.expect(";")
+	}
+	if what, ok := unsupported[t.text]; ok {
+		return p.errAt(t, "%s (%q) are not supported by the simulator", what, t.text)
+	}
+	np, nq, ok := p.signature(t.text, p.c.gates)
+	if !ok {
+		return p.errAt(t, "unknown gate %q", t.text)
+	}
+	args, err := p.callArgs(known)
+	if err != nil {
+		return err
+	}
+	if len(args) != np {
+		return p.errAt(t, "gate %q takes %d parameters, got %d", t.text, np, len(args))
+	}
+	call := gateCall{name: t.text, args: args}
+	for {
+		q, err := p.ident()
+		if err != nil {
+			return err
+		}
+		idx := -1
+		for i, name := range def.qubits {
+			if name == q.text {
+				idx = i
+			}
+		}
+		if idx < 0 {
+			return p.errAt(q, "%q is not a qubit argument of gate %q", q.text, def.name)
+		}
+		call.qubits = append(call.qubits, idx)
+		if p.peek().text != "," {
+			break
+		}
+		p.next()
+	}
+	if len(call.qubits) != nq {
+		return p.errAt(t, "gate %q acts on %d qubits, got %d", t.text, nq, len(call.qubits))
+	}
+	if dup := duplicate(call.qubits); dup >= 0 {
+		return p.errAt(t, "gate %q uses qubit %q more than once", t.text, def.qubits[dup])
+	}
+	def.body = append(def.body, call)
+	return p.expect(";")
+}

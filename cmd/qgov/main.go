@@ -1,0 +1,20 @@
+// Command qgov is a Caddy binary that carries the standard modules plus
+// qgov's own: the governance gateway for the Qiskit Runtime API and the
+// bundled Runtime API simulator.
+package main
+
+import (
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
+	// Caddy's standard modules.
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	// Time zone data for tenants' local time without relying on the host.
+	_ "time/tzdata"
+
+	// qgov's modules and subcommands.
+	_ "github.com/qgov/qgov/caddymodule"
+)
+
+func main() {
+	caddycmd.Main()
+}
