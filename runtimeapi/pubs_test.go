@@ -1,0 +1,182 @@
+package runtimeapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const bellQASM = "OPENQASM 3.0; include \"stdgates.inc\"; bit[2] c; h $0; cx $0, $1; c[0] = measure $0; c[1] = measure $1;"
+const paramQASM = "OPENQASM 3.0; input float[64] theta; input float[64] alpha; bit[1] c; rx(theta) $0; rz(alpha) $0; c[0] = measure $0;"
+const estQASM = "OPENQASM 3.0; input float[64] theta; ry(theta) $0; cx $0, $1;"
+
+func params(t *testing.T, v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
+}
+
+func TestDecodeSamplerPubs(t *testing.T) {
+	// np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]) as the client encodes it.
+	nd := EncodeNdarray(DescrFloat64, []int{3, 2}, Float64Bytes([]float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6}))
+	for _, tc := range []struct {
+		name   string
+		params any
+		shape  []int
+		shots  int
+		first  map[string]float64
+	}{
+		{"bare circuit", map[string]any{"pubs": []any{[]any{bellQASM}}}, nil, 4096, nil},
+		{"null values and shots", map[string]any{"pubs": []any{[]any{bellQASM, nil, nil}}, "version": 2, "support_qiskit": true}, nil, 4096, nil},
+		{"explicit shots", map[string]any{"pubs": []any{[]any{bellQASM, nil, 500}}}, nil, 500, nil},
+		{"default_shots option", map[string]any{"pubs": []any{[]any{bellQASM}}, "options": map[string]any{"default_shots": 123}}, nil, 123, nil},
+		{"params-level shots", map[string]any{"pubs": []any{[]any{bellQASM}}, "shots": 77}, nil, 77, nil},
+		{"empty ndarray for no parameters", map[string]any{"pubs": []any{[]any{bellQASM, EncodeNdarray(DescrFloat64, []int{0}, nil), 10}}}, nil, 10, nil},
+		{"plain list in sorted parameter order", map[string]any{"pubs": []any{[]any{paramQASM, []any{1.0, 2.0}}}}, nil, 4096, map[string]float64{"alpha": 1, "theta": 2}},
+		{"list of bindings", map[string]any{"pubs": []any{[]any{paramQASM, []any{[]any{1.0, 2.0}, []any{3.0, 4.0}}}}}, []int{2}, 4096, map[string]float64{"alpha": 1, "theta": 2}},
+		{"name to value map", map[string]any{"pubs": []any{[]any{paramQASM, map[string]any{"theta": 1.57, "alpha": 3.14}, 500}}}, nil, 500, map[string]float64{"alpha": 3.14, "theta": 1.57}},
+		{"name to array map", map[string]any{"pubs": []any{[]any{paramQASM, map[string]any{"theta": []any{1.0, 2.0, 3.0}, "alpha": []any{4.0, 5.0, 6.0}}}}}, []int{3}, 4096, map[string]float64{"alpha": 4, "theta": 1}},
+		{"tagged ndarray", map[string]any{"pubs": []any{[]any{paramQASM, nd}}}, []int{3}, 4096, map[string]float64{"alpha": 0.1, "theta": 0.2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prim, err := DecodePrimitive(ProgramSampler, params(t, tc.params))
+			require.Nil(t, err)
+			require.Len(t, prim.Pubs, 1)
+			pub := prim.Pubs[0]
+			assert.Equal(t, tc.shape, pub.Shape)
+			assert.Equal(t, tc.shots, pub.Shots)
+			assert.Equal(t, tc.first, pub.Bindings.Map(0, pub.Circuit.Parameters))
+			assert.Len(t, pub.Bindings.Values, pub.Size())
+		})
+	}
+}
+
+func TestDecodeEstimatorPubs(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		pub       []any
+		shape     []int
+		terms     int
+		shots     int
+		precision float64
+	}{
+		{"single string", []any{estQASM, "ZZ", []any{0.5}}, nil, 1, 4096, DefaultPrecision},
+		{"weighted sum", []any{estQASM, map[string]any{"ZZ": 1.0, "XX": 0.5}, []any{0.5}}, nil, 1, 4096, DefaultPrecision},
+		{"observables broadcast against bindings", []any{estQASM, []any{[]any{"ZZ"}, []any{"XX"}}, []any{[]any{0.1}, []any{0.2}, []any{0.3}}, 0.1}, []int{2, 3}, 2, 100, 0.1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prim, err := DecodePrimitive(ProgramEstimator, params(t, map[string]any{"pubs": []any{tc.pub}}))
+			require.Nil(t, err)
+			pub := prim.Pubs[0]
+			assert.Equal(t, tc.shape, pub.Shape)
+			assert.Len(t, pub.Observables.Terms, tc.terms)
+			assert.Equal(t, tc.shots, pub.Shots)
+			assert.Equal(t, tc.precision, pub.Precision)
+		})
+	}
+}
+
+func TestDecodeBadPubs(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		program string
+		params  string
+		msg     string
+	}{
+		{"malformed json", ProgramSampler, `{"pubs": [`, "params: malformed JSON"},
+		{"pubs wrong type", ProgramSampler, `{"pubs": "x"}`, `field "pubs" must be`},
+		{"no pubs", ProgramSampler, `{"pubs": []}`, "at least one pub"},
+		{"pub not a list", ProgramSampler, `{"pubs": ["OPENQASM 3.0;"]}`, "pubs[0]: a pub must be a list"},
+		{"pub too long", ProgramSampler, `{"pubs": [["a", null, 1, 2]]}`, "got 4 elements"},
+		{"circuit not a string", ProgramSampler, `{"pubs": [[42]]}`, "must be an OpenQASM string"},
+		{"qpy circuit", ProgramSampler, `{"pubs": [[{"__type__": "QuantumCircuit", "__value__": "eJy"}]]}`, "QPY-encoded circuits are not supported"},
+		{"malformed circuit", ProgramSampler, `{"pubs": [["OPENQASM 3.0;\nbit c;\nh $0\nc = measure $0;"]]}`, "pubs[0]: circuit: line 4, column 1"},
+		{"no classical bits", ProgramSampler, `{"pubs": [["OPENQASM 3.0; h $0;"]]}`, "no classical bits"},
+		{"negative shots", ProgramSampler, `{"pubs": [["` + "OPENQASM 3.0; bit c; c = measure $0;" + `", null, -5]]}`, "shots must be a positive integer"},
+		{"fractional shots", ProgramSampler, `{"pubs": [["` + "OPENQASM 3.0; bit c; c = measure $0;" + `", null, 1.5]]}`, "shots must be a positive integer"},
+		{"missing values", ProgramSampler, `{"pubs": [["OPENQASM 3.0; input float[64] a; bit c; rx(a) $0; c = measure $0;"]]}`, "no values were given"},
+		{"wrong value count", ProgramSampler, `{"pubs": [["OPENQASM 3.0; input float[64] a; bit c; rx(a) $0; c = measure $0;", [1, 2]]]}`, "last axis must hold 1 values"},
+		{"ragged values", ProgramSampler, `{"pubs": [["OPENQASM 3.0; input float[64] a; bit c; rx(a) $0; c = measure $0;", [[1], [2, 3]]]]}`, "ragged"},
+		{"unknown parameter name", ProgramSampler, `{"pubs": [["OPENQASM 3.0; input float[64] a; bit c; rx(a) $0; c = measure $0;", {"a": 1, "b": 2}]]}`, "no parameters named b"},
+		{"values for a parameterless circuit", ProgramSampler, `{"pubs": [["OPENQASM 3.0; bit c; c = measure $0;", [1]]]}`, "has no parameters"},
+		{"version 1", ProgramSampler, `{"pubs": [], "version": 1}`, "only primitives V2"},
+		{"estimator pub too short", ProgramEstimator, `{"pubs": [["OPENQASM 3.0; h $0;"]]}`, "[circuit, observables"},
+		{"observable length", ProgramEstimator, `{"pubs": [["OPENQASM 3.0; h $0; h $1;", "Z"]]}`, "has 1 characters, the circuit has 2 qubits"},
+		{"observable letters", ProgramEstimator, `{"pubs": [["OPENQASM 3.0; h $0;", "Q"]]}`, "only I, X, Y, Z"},
+		{"measurement in estimator", ProgramEstimator, `{"pubs": [["OPENQASM 3.0; bit c; c = measure $0;", "Z"]]}`, "must not contain measurements"},
+		{"non-broadcastable shapes", ProgramEstimator, `{"pubs": [["OPENQASM 3.0; input float[64] a; rx(a) $0;", ["Z", "X"], [[1], [2], [3]]]]}`, "do not broadcast"},
+		{"bad precision", ProgramEstimator, `{"pubs": [["OPENQASM 3.0; h $0;", "Z", null, 0]]}`, "precision must be a positive number"},
+		{"bad ndarray", ProgramSampler, `{"pubs": [["OPENQASM 3.0; input float[64] a; bit c; rx(a) $0; c = measure $0;", {"__type__": "ndarray", "__value__": "!!"}]]}`, "not base64"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodePrimitive(tc.program, json.RawMessage(tc.params))
+			require.NotNil(t, err)
+			assert.Equal(t, http.StatusBadRequest, err.Status)
+			assert.Contains(t, err.Message, tc.msg)
+		})
+	}
+}
+
+func TestDecodeJobRequest(t *testing.T) {
+	req, err := DecodeJobRequest([]byte(`{"program_id":"sampler","params":{"pubs":[]},"log_level":"WARNING","backend":"ibm_x","tags":["a"],"cost":60,"future_field":1}`))
+	require.Nil(t, err)
+	assert.Equal(t, "ibm_x", req.Backend)
+	assert.Equal(t, 60.0, *req.Cost)
+
+	for body, msg := range map[string]string{
+		`{`:                        "malformed JSON",
+		`{"params":{}}`:            "program_id is required",
+		`{"program_id":"sampler"}`: "params is required",
+		`{"program_id":"sampler","params":{},"cost":-1}`:   "must be a positive number",
+		`{"program_id":"sampler","params":{},"tags":[""]}`: "tags[0]",
+		`{"program_id":"sampler","params":{}} trailing`:    "unexpected data",
+		`{"program_id":5,"params":{}}`:                     `field "program_id" must be string`,
+	} {
+		_, err := DecodeJobRequest([]byte(body))
+		require.NotNil(t, err, body)
+		assert.Contains(t, err.Message, msg, body)
+	}
+}
+
+func TestBroadcastIndex(t *testing.T) {
+	out := []int{2, 3}
+	var obs, vals []int
+	for i := 0; i < 6; i++ {
+		obs = append(obs, BroadcastIndex(i, out, []int{2, 1}))
+		vals = append(vals, BroadcastIndex(i, out, []int{3}))
+	}
+	assert.Equal(t, []int{0, 0, 0, 1, 1, 1}, obs)
+	assert.Equal(t, []int{0, 1, 2, 0, 1, 2}, vals)
+}
+
+// FuzzDecodeJob feeds arbitrary bodies through the job decoders: they must
+// answer every input with a result or a 400, never panic.
+func FuzzDecodeJob(f *testing.F) {
+	f.Add([]byte(`{"program_id":"sampler","params":{"pubs":[["` + "OPENQASM 3.0; bit c; h $0; c = measure $0;" + `",null,10]],"version":2,"support_qiskit":true}}`))
+	f.Add([]byte(`{"program_id":"estimator","params":{"pubs":[["OPENQASM 3.0; input float[64] a; rx(a) $0;",{"Z":1},[[0.1],[0.2]],0.1]]}}`))
+	f.Add([]byte(`{"program_id":"sampler","params":{"pubs":[["OPENQASM 3.0; input float[64] a; bit c; rx(a) $0; c = measure $0;",{"a":[1,2]}]]}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, err := DecodeJobRequest(body)
+		if err != nil {
+			if err.Status != http.StatusBadRequest {
+				t.Fatalf("status %d for a bad body", err.Status)
+			}
+			return
+		}
+		prim, err := DecodePrimitive(req.ProgramID, req.Params)
+		if err != nil {
+			if err.Status != http.StatusBadRequest {
+				t.Fatalf("status %d for bad params", err.Status)
+			}
+			return
+		}
+		for _, pub := range prim.Pubs {
+			if len(pub.Bindings.Values) != pub.Bindings.Size() {
+				t.Fatalf("%d bindings for shape %v", len(pub.Bindings.Values), pub.Bindings.Shape)
+			}
+		}
+	})
+}
