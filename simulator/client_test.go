@@ -1,0 +1,146 @@
+package simulator
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/qgov/qgov/runtimeapi"
+)
+
+// client speaks to the simulator the way qiskit-ibm-runtime 0.49 does:
+// the same paths, headers and bodies (section 2 of the wire reference).
+type client struct {
+	t     *testing.T
+	base  string
+	token string
+	crn   string
+}
+
+func startServer(t *testing.T, cfg Config, opts ...Option) (*Server, *httptest.Server) {
+	t.Helper()
+	sim, err := New(cfg, opts...)
+	require.NoError(t, err)
+	ts := httptest.NewServer(sim)
+	t.Cleanup(func() {
+		ts.Close()
+		require.NoError(t, sim.Close())
+	})
+	return sim, ts
+}
+
+// iamToken performs the IAM API-key exchange exactly as ibm-cloud-sdk-core.
+func iamToken(t *testing.T, base, apiKey string) (int, map[string]any) {
+	t.Helper()
+	form := url.Values{"grant_type": {APIKeyGrant}, "apikey": {apiKey}, "response_type": {"cloud_iam"}}
+	req, err := http.NewRequest(http.MethodPost, base+"/identity/token", strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var body map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	return resp.StatusCode, body
+}
+
+func newClient(t *testing.T, base, crn string) *client {
+	status, body := iamToken(t, base, DemoAPIKey)
+	require.Equal(t, http.StatusOK, status, "token exchange: %v", body)
+	return &client{t: t, base: base, token: body["access_token"].(string), crn: crn}
+}
+
+// do sends a Runtime API request and returns the status and body.
+func (c *client) do(method, path string, body any) (int, []byte) {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, ok := body.([]byte)
+		if !ok {
+			var err error
+			raw, err = json.Marshal(body)
+			require.NoError(c.t, err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	require.NoError(c.t, err)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.crn != "" {
+		req.Header.Set("Service-CRN", c.crn)
+	}
+	req.Header.Set("IBM-API-Version", "2026-04-15")
+	req.Header.Set("X-Qx-Client-Application", "qiskit-version-2/qiskit_ibm_runtime-0.49.0/qiskit")
+	req.Header.Set("Accept-Encoding", "identity")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(c.t, err)
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	require.NoError(c.t, err)
+	return resp.StatusCode, out
+}
+
+// json sends a request, requires the status and decodes the answer.
+func (c *client) json(method, path string, body any, status int, out any) {
+	c.t.Helper()
+	got, raw := c.do(method, path, body)
+	require.Equal(c.t, status, got, "%s %s: %s", method, path, raw)
+	if out != nil {
+		require.NoError(c.t, json.Unmarshal(raw, out), "%s %s: %s", method, path, raw)
+	}
+}
+
+// submit posts a primitive job and returns its id.
+func (c *client) submit(program, backend string, params map[string]any, extra map[string]any) string {
+	c.t.Helper()
+	body := map[string]any{"program_id": program, "params": params, "log_level": "WARNING", "backend": backend}
+	for k, v := range extra {
+		body[k] = v
+	}
+	var created runtimeapi.JobCreated
+	c.json(http.MethodPost, "/api/v1/jobs", body, http.StatusOK, &created)
+	require.NotEmpty(c.t, created.ID)
+	require.Equal(c.t, backend, created.Backend)
+	return created.ID
+}
+
+// wait polls the job until it is final, as job.result() does.
+func (c *client) wait(id string) runtimeapi.Job {
+	c.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		var j runtimeapi.Job
+		c.json(http.MethodGet, "/api/v1/jobs/"+id+"?exclude_params=true", nil, http.StatusOK, &j)
+		if runtimeapi.Final(j.State.Status) {
+			return j
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.t.Fatalf("job %s did not finish", id)
+	return runtimeapi.Job{}
+}
+
+// errorBody decodes and checks the Runtime API error body.
+func errorBody(t *testing.T, raw []byte) runtimeapi.ErrorItem {
+	t.Helper()
+	var e runtimeapi.ErrorBody
+	require.NoError(t, json.Unmarshal(raw, &e), "not an error body: %s", raw)
+	require.Len(t, e.Errors, 1, "error body: %s", raw)
+	require.NotEmpty(t, e.Trace)
+	require.NotEmpty(t, e.Errors[0].Code)
+	return e.Errors[0]
+}
