@@ -318,7 +318,7 @@ func TestEstimatorAndPlainResults(t *testing.T) {
 	bellNoMeasure := "OPENQASM 3.0;\ninput float[64] theta;\nry(theta) $0;\ncx $0, $1;"
 	for _, qiskit := range []bool{true, false} {
 		id := c.submit("estimator", "ibm_qgov_kestrel", map[string]any{
-			"pubs": []any{[]any{bellNoMeasure, []any{"ZZ", "XX", "ZI", map[string]any{"ZZ": 0.5, "IX": 2}}, []any{math.Pi / 2}}},
+			"pubs":    []any{[]any{bellNoMeasure, []any{"ZZ", "XX", "ZI", map[string]any{"ZZ": 0.5, "IX": 2}}, []any{math.Pi / 2}}},
 			"version": 2, "support_qiskit": qiskit,
 		}, nil)
 		require.Equal(t, runtimeapi.StatusCompleted, c.wait(id).State.Status)
