@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/qiskitclient"
 	"github.com/qgov/qgov/runtimeapi"
 )
 
@@ -98,12 +99,13 @@ func TestBadInput(t *testing.T) {
 
 func TestIAMErrors(t *testing.T) {
 	_, ts := startServer(t, Default())
-	status, body := iamToken(t, ts.URL, "not-a-key")
-	assert.Equal(t, http.StatusBadRequest, status)
-	assert.Equal(t, "BXNIM0415E", body["errorCode"])
-	status, body = iamToken(t, ts.URL, "")
-	assert.Equal(t, http.StatusBadRequest, status)
-	assert.Contains(t, body["errorMessage"], "apikey")
+	for key, code := range map[string]string{"not-a-key": "BXNIM0415E", "": "BXNIM0109E"} {
+		_, err := (&qiskitclient.Client{BaseURL: ts.URL, APIKey: key}).ExchangeAPIKey(t.Context())
+		var e *qiskitclient.Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, http.StatusBadRequest, e.Status)
+		assert.Contains(t, string(e.Body), code)
+	}
 }
 
 // TestExpiredToken issues a token, moves the clock past its expiry and
@@ -142,7 +144,7 @@ func TestApiKeyFallback(t *testing.T) {
 func TestMaxExecutionTime(t *testing.T) {
 	_, ts := startServer(t, Default())
 	c := newClient(t, ts.URL, DemoCRN("qr-ml"))
-	id := c.submit("sampler", "qgov_simulator", map[string]any{"pubs": []any{[]any{slowCircuit(20), nil, 100000}}}, map[string]any{"cost": 1})
+	id := c.submit("sampler", "qgov_simulator", map[string]any{"pubs": []any{[]any{qiskitclient.SlowCircuit(20), nil, 100000}}}, map[string]any{"cost": 1})
 	j := c.wait(id)
 	assert.Equal(t, runtimeapi.StatusCancelled, j.State.Status)
 	assert.Equal(t, runtimeapi.ReasonCodeRanTooLong, j.State.ReasonCode)
@@ -156,7 +158,7 @@ func TestQueueBound(t *testing.T) {
 	cfg.Workers, cfg.QueueSize = 1, 1
 	_, ts := startServer(t, cfg)
 	c := newClient(t, ts.URL, DemoCRN("qr-ml"))
-	slow := map[string]any{"pubs": []any{[]any{slowCircuit(18), nil, 100000}}}
+	slow := map[string]any{"pubs": []any{[]any{qiskitclient.SlowCircuit(18), nil, 100000}}}
 	running := c.submit("sampler", "qgov_simulator", slow, nil)
 	require.Eventually(t, func() bool {
 		var j runtimeapi.Job
@@ -185,7 +187,7 @@ func TestUsageLimit(t *testing.T) {
 	cfg.Instances = []InstanceConfig{{Name: "QR-small", CRN: DemoCRN("qr-small"), APIKeys: []string{DemoAPIKey}, UsageLimitSeconds: &limit}}
 	_, ts := startServer(t, cfg)
 	c := newClient(t, ts.URL, "QR-small")
-	params := map[string]any{"pubs": []any{[]any{bell, nil, 100}}}
+	params := map[string]any{"pubs": []any{[]any{qiskitclient.BellCircuit, nil, 100}}}
 	c.wait(c.submit("sampler", "ibm_qgov_eagle", params, nil))
 	code, raw := c.do(http.MethodPost, "/api/v1/jobs", map[string]any{"program_id": "sampler", "backend": "ibm_qgov_eagle", "params": params})
 	require.Equal(t, http.StatusForbidden, code)
@@ -206,7 +208,7 @@ func TestRetention(t *testing.T) {
 	c := newClient(t, ts.URL, DemoCRN("qr-ml"))
 	var ids []string
 	for i := 0; i < 4; i++ {
-		id := c.submit("sampler", "qgov_simulator", map[string]any{"pubs": []any{[]any{bell, nil, 10}}}, nil)
+		id := c.submit("sampler", "qgov_simulator", map[string]any{"pubs": []any{[]any{qiskitclient.BellCircuit, nil, 10}}}, nil)
 		c.wait(id)
 		ids = append(ids, id)
 	}

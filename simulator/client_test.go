@@ -6,18 +6,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/qiskitclient"
 	"github.com/qgov/qgov/runtimeapi"
 )
 
-// client speaks to the simulator the way qiskit-ibm-runtime 0.49 does:
-// the same paths, headers and bodies (section 2 of the wire reference).
+// client sends raw requests with the Qiskit client's headers, so tests can
+// also send what a well-behaved client never would (no token, no CRN).
 type client struct {
 	t     *testing.T
 	base  string
@@ -37,26 +36,11 @@ func startServer(t *testing.T, cfg Config, opts ...Option) (*Server, *httptest.S
 	return sim, ts
 }
 
-// iamToken performs the IAM API-key exchange exactly as ibm-cloud-sdk-core.
-func iamToken(t *testing.T, base, apiKey string) (int, map[string]any) {
-	t.Helper()
-	form := url.Values{"grant_type": {APIKeyGrant}, "apikey": {apiKey}, "response_type": {"cloud_iam"}}
-	req, err := http.NewRequest(http.MethodPost, base+"/identity/token", strings.NewReader(form.Encode()))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var body map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
-	return resp.StatusCode, body
-}
-
+// newClient returns a raw client holding a token for the demo API key.
 func newClient(t *testing.T, base, crn string) *client {
-	status, body := iamToken(t, base, DemoAPIKey)
-	require.Equal(t, http.StatusOK, status, "token exchange: %v", body)
-	return &client{t: t, base: base, token: body["access_token"].(string), crn: crn}
+	tr, err := (&qiskitclient.Client{BaseURL: base, APIKey: DemoAPIKey}).ExchangeAPIKey(t.Context())
+	require.NoError(t, err)
+	return &client{t: t, base: base, token: tr.AccessToken, crn: crn}
 }
 
 // do sends a Runtime API request and returns the status and body.
@@ -80,8 +64,8 @@ func (c *client) do(method, path string, body any) (int, []byte) {
 	if c.crn != "" {
 		req.Header.Set("Service-CRN", c.crn)
 	}
-	req.Header.Set("IBM-API-Version", "2026-04-15")
-	req.Header.Set("X-Qx-Client-Application", "qiskit-version-2/qiskit_ibm_runtime-0.49.0/qiskit")
+	req.Header.Set("IBM-API-Version", qiskitclient.APIVersion)
+	req.Header.Set("X-Qx-Client-Application", qiskitclient.ClientApplication)
 	req.Header.Set("Accept-Encoding", "identity")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
