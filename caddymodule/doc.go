@@ -1,3 +1,0 @@
-// Package caddymodule holds qgov's Caddy modules; it is the only package
-// that imports Caddy.
-package caddymodule

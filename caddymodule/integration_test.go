@@ -1,0 +1,125 @@
+package caddymodule
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/qgov/qgov/qiskitclient"
+	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/simulator"
+)
+
+// TestMain keeps Caddy's autosave and data out of the user's home.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "qgov-caddytest-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_CONFIG_HOME", dir)
+	os.Setenv("XDG_DATA_HOME", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// simulatorSite is a Caddyfile serving the simulator on port; extra adds
+// directives to the site (to force a reload without touching the simulator).
+func simulatorSite(port, maxQubits int, extra string) string {
+	return fmt.Sprintf(`{
+	admin localhost:2999
+	skip_install_trust
+	http_port %d
+}
+:%d {
+	bind 127.0.0.1
+	%s
+	qgov_simulator {
+		max_qubits %d
+	}
+}`, port, port, extra, maxQubits)
+}
+
+// TestSimulatorInCaddy runs the Qiskit client session against the
+// qgov_simulator handler in a real Caddy, then reloads the config under
+// traffic: with an unchanged simulator configuration its jobs survive and
+// no request fails; with a changed one the new limits apply.
+func TestSimulatorInCaddy(t *testing.T) {
+	port := freePort(t)
+	tester := caddytest.NewTester(t)
+	tester.InitServer(simulatorSite(port, 26, ""), "caddyfile")
+
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	qc := &qiskitclient.Client{BaseURL: base, APIKey: simulator.DemoAPIKey, CRN: simulator.DemoCRN("qr-ml")}
+	ctx := t.Context()
+	report, err := qiskitclient.Session(ctx, qc)
+	require.NoError(t, err)
+
+	// Traffic during the reload.
+	var failures, requests atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				requests.Add(1)
+				if _, err := qc.Job(ctx, report.JobID); err != nil {
+					failures.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	tester.InitServer(simulatorSite(port, 26, `respond /health "ok"`), "caddyfile")
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	assert.Zero(t, failures.Load(), "of %d requests during the reload", requests.Load())
+	assert.Greater(t, requests.Load(), int64(10))
+
+	j, err := qc.Job(ctx, report.JobID)
+	require.NoError(t, err, "the job survived the reload")
+	assert.Equal(t, runtimeapi.StatusCompleted, j.State.Status)
+	resp, err := http.Get(base + "/health")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	// A changed simulator configuration starts a new simulator.
+	tester.InitServer(simulatorSite(port, 4, ""), "caddyfile")
+	fresh := &qiskitclient.Client{BaseURL: base, APIKey: simulator.DemoAPIKey, CRN: simulator.DemoCRN("qr-ml")}
+	_, err = fresh.Submit(context.Background(), runtimeapi.JobRequest{
+		ProgramID: "sampler", Backend: "qgov_simulator",
+		Params: []byte(`{"pubs":[["OPENQASM 3.0; bit c; h $0; h $1; h $2; h $3; h $4; c = measure $0;"]]}`),
+	})
+	var apiErr *qiskitclient.Error
+	require.ErrorAs(t, err, &apiErr)
+	item, ok := apiErr.Item()
+	require.True(t, ok)
+	assert.Equal(t, "too_many_qubits", item.Code)
+}

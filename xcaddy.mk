@@ -1,0 +1,34 @@
+# Building the qgov Caddy binary. Included by the Makefile; every target is
+# prefixed caddy- (or xcaddy-) so it cannot collide with the main targets.
+
+CADDY_VERSION ?= v2.11.9
+MODULE        := github.com/qgov/qgov
+BIN           ?= bin/qgov
+# xcaddy's default build flags.
+GOFLAGS_BUILD ?= -trimpath -ldflags "-w -s" -tags nobadger,nomysql,nopgx
+
+.PHONY: caddy-build xcaddy-build caddy-modules caddy-validate caddy-fmt caddy-run
+
+# caddy-build: Caddy's main plus the standard modules and qgov's (cmd/qgov).
+caddy-build:
+	go build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/qgov
+
+# xcaddy-build: the same binary through xcaddy, pinning this checkout.
+xcaddy-build:
+	xcaddy build $(CADDY_VERSION) --output $(BIN) --with $(MODULE)@v0.0.0=.
+
+# caddy-modules: prove qgov's modules are registered.
+caddy-modules: caddy-build
+	$(BIN) list-modules | grep qgov
+
+# caddy-validate: adapt and validate Caddyfile.example.
+caddy-validate: caddy-build
+	$(BIN) adapt --config Caddyfile.example --validate
+
+# caddy-fmt: format Caddyfile.example in place.
+caddy-fmt: caddy-build
+	$(BIN) fmt --overwrite Caddyfile.example
+
+# caddy-run: run the demo configuration.
+caddy-run: caddy-build
+	$(BIN) run --config Caddyfile.example
