@@ -28,7 +28,7 @@ fmt: caddy-fmt
 	gofmt -w .
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 10x ./statevector/
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./statevector/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./circuit/

@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -239,4 +240,25 @@ func TestConfigValidation(t *testing.T) {
 			require.ErrorContains(t, err, tc.msg)
 		})
 	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		path := dir + "/" + name
+		require.NoError(t, os.WriteFile(path, []byte(body), 0o600))
+		return path
+	}
+	cfg, err := LoadConfig(write("ok.json", `{"instances":[{"name":"QR-lab","crn":"crn:v1:bluemix:public:quantum-computing:eu-de:a/acme:qr-lab::","api_keys":["k"]}],"max_qubits":20}`))
+	require.NoError(t, err)
+	assert.Equal(t, 20, cfg.MaxQubits)
+	assert.Equal(t, "standard", cfg.Instances[0].Plan, "defaults fill omitted fields")
+	assert.Len(t, cfg.Backends, 3)
+
+	_, err = LoadConfig(write("unknown.json", `{"max_qbits": 20}`))
+	require.ErrorContains(t, err, `unknown field "max_qbits"`)
+	_, err = LoadConfig(write("bad.json", `{"max_qubits": 99}`))
+	require.ErrorContains(t, err, "max_qubits must be 1 to 34")
+	_, err = LoadConfig(dir + "/missing.json")
+	require.ErrorContains(t, err, "reading simulator config")
 }
