@@ -104,33 +104,26 @@ var constants = map[string]float64{
 // additive < multiplicative < unary minus < power (right-associative).
 // known reports whether an identifier names a variable in scope.
 func (p *parser) parseExpr(known func(string) bool) (Expr, error) {
-	x, err := p.parseTerm(known)
-	if err != nil {
-		return nil, err
-	}
-	for p.peek().text == "+" || p.peek().text == "-" {
-		op := p.next().text
-		y, err := p.parseTerm(known)
-		if err != nil {
-			return nil, err
-		}
-		x = binExpr{op, x, y}
-	}
-	return x, nil
+	return p.parseLeftAssoc(known, "+", "-", p.parseTerm)
 }
 
 func (p *parser) parseTerm(known func(string) bool) (Expr, error) {
-	x, err := p.parseUnary(known)
+	return p.parseLeftAssoc(known, "*", "/", p.parseUnary)
+}
+
+// parseLeftAssoc parses operands joined left-associatively by op1 or op2.
+func (p *parser) parseLeftAssoc(known func(string) bool, op1, op2 string, operand func(func(string) bool) (Expr, error)) (Expr, error) {
+	x, err := operand(known)
 	if err != nil {
 		return nil, err
 	}
-	for p.peek().text == "*" || p.peek().text == "/" {
-		op := p.next().text
-		y, err := p.parseUnary(known)
+	for t := p.peek(); t.kind == tokSymbol && (t.text == op1 || t.text == op2); t = p.peek() {
+		p.next()
+		y, err := operand(known)
 		if err != nil {
 			return nil, err
 		}
-		x = binExpr{op, x, y}
+		x = binExpr{t.text, x, y}
 	}
 	return x, nil
 }

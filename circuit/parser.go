@@ -171,56 +171,8 @@ func (p *parser) statement() error {
 		return p.versionStmt()
 	case "include":
 		return p.includeStmt()
-	case "qreg":
-		p.next()
-		name, err := p.ident()
-		if err != nil {
-			return err
-		}
-		n, err := p.size()
-		if err != nil {
-			return err
-		}
-		return p.declareQubits(name, n)
-	case "qubit":
-		p.next()
-		n := 1
-		if p.peek().text == "[" {
-			var err error
-			if n, err = p.size(); err != nil {
-				return err
-			}
-		}
-		name, err := p.ident()
-		if err != nil {
-			return err
-		}
-		return p.declareQubits(name, n)
-	case "creg":
-		p.next()
-		name, err := p.ident()
-		if err != nil {
-			return err
-		}
-		n, err := p.size()
-		if err != nil {
-			return err
-		}
-		return p.declareBits(name, n)
-	case "bit":
-		p.next()
-		n := 1
-		if p.peek().text == "[" {
-			var err error
-			if n, err = p.size(); err != nil {
-				return err
-			}
-		}
-		name, err := p.ident()
-		if err != nil {
-			return err
-		}
-		return p.declareBits(name, n)
+	case "qreg", "creg", "qubit", "bit":
+		return p.declaration()
 	case "input":
 		return p.inputStmt()
 	case "gate":
@@ -285,6 +237,36 @@ func (p *parser) includeStmt() error {
 		return p.errAt(f, "cannot include %q: only stdgates.inc and qelib1.inc are available", f.text)
 	}
 	return p.expect(";")
+}
+
+// declaration parses `qreg name[n];`, `creg name[n];` (OpenQASM 2) and
+// `qubit[n] name;`, `bit[n] name;` (OpenQASM 3, size optional).
+func (p *parser) declaration() error {
+	kw := p.next().text
+	var name token
+	var err error
+	n := 1
+	if kw == "qreg" || kw == "creg" {
+		if name, err = p.ident(); err != nil {
+			return err
+		}
+		if n, err = p.size(); err != nil {
+			return err
+		}
+	} else {
+		if p.peek().text == "[" {
+			if n, err = p.size(); err != nil {
+				return err
+			}
+		}
+		if name, err = p.ident(); err != nil {
+			return err
+		}
+	}
+	if kw == "qreg" || kw == "qubit" {
+		return p.declareQubits(name, n)
+	}
+	return p.declareBits(name, n)
 }
 
 func (p *parser) declareQubits(name token, n int) error {

@@ -25,6 +25,15 @@ func readBody(r *http.Request) ([]byte, *runtimeapi.Error) {
 	return raw, nil
 }
 
+// decodeBody reads a JSON request body into v.
+func decodeBody(r *http.Request, v any) *runtimeapi.Error {
+	raw, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	return runtimeapi.DecodeJSON(raw, v)
+}
+
 // backendFor returns the named backend if the instance may use it.
 func (s *Server) backendFor(in *instance, name string) (*backend, *runtimeapi.Error) {
 	for _, b := range s.backends {

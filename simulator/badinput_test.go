@@ -71,21 +71,17 @@ func TestBadInput(t *testing.T) {
 		{"wrong method", "", "", "DELETE", "/api/v1/backends", nil, 405, "method_not_allowed", "allowed: GET"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &client{t: t, base: ts.URL, token: good.token, crn: good.crn}
-			switch tc.token {
-			case "-":
-				c.token = ""
-			case "":
-			default:
-				c.token = tc.token
+			// "" keeps the good value, "-" sends none.
+			pick := func(override, good string) string {
+				switch override {
+				case "":
+					return good
+				case "-":
+					return ""
+				}
+				return override
 			}
-			switch tc.crn {
-			case "-":
-				c.crn = ""
-			case "":
-			default:
-				c.crn = tc.crn
-			}
+			c := &client{t: t, base: ts.URL, token: pick(tc.token, good.token), crn: pick(tc.crn, good.crn)}
 			code, raw := c.do(tc.method, tc.path, tc.body)
 			require.Equal(t, tc.status, code, "%s", raw)
 			e := errorBody(t, raw)

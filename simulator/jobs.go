@@ -397,15 +397,10 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, c *caller
 
 // handleTags replaces a job's tags and answers exactly 204.
 func (s *Server) handleTags(w http.ResponseWriter, r *http.Request, c *caller) {
-	raw, rerr := readBody(r)
-	if rerr != nil {
-		fail(w, rerr)
-		return
-	}
 	var body struct {
 		Tags *[]string `json:"tags"`
 	}
-	if err := runtimeapi.DecodeJSON(raw, &body); err != nil {
+	if err := decodeBody(r, &body); err != nil {
 		fail(w, err)
 		return
 	}

@@ -123,13 +123,8 @@ func (s *Server) sessionFinished(j *job, now time.Time) {
 }
 
 func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request, c *caller) {
-	raw, rerr := readBody(r)
-	if rerr != nil {
-		fail(w, rerr)
-		return
-	}
 	var req runtimeapi.SessionRequest
-	if err := runtimeapi.DecodeJSON(raw, &req); err != nil {
+	if err := decodeBody(r, &req); err != nil {
 		fail(w, err)
 		return
 	}
@@ -183,13 +178,8 @@ func (s *Server) handleGetSession(w http.ResponseWriter, r *http.Request, c *cal
 
 // handleUpdateSession serves PATCH {"accepting_jobs": bool}.
 func (s *Server) handleUpdateSession(w http.ResponseWriter, r *http.Request, c *caller) {
-	raw, rerr := readBody(r)
-	if rerr != nil {
-		fail(w, rerr)
-		return
-	}
 	var req runtimeapi.SessionUpdate
-	if err := runtimeapi.DecodeJSON(raw, &req); err != nil {
+	if err := decodeBody(r, &req); err != nil {
 		fail(w, err)
 		return
 	}

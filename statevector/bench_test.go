@@ -39,7 +39,7 @@ func BenchmarkSingleQubitGate(b *testing.B) {
 	for n := 20; n <= 26; n++ {
 		b.Run(fmt.Sprintf("qubits=%d", n), func(b *testing.B) {
 			s := New(n)
-			s.Apply(n/2, h, nil) // fault the pages in before timing
+			s.Apply(n/2, h, nil)        // fault the pages in before timing
 			bytes := int64(2 * 16 << n) // every amplitude read and written once
 			b.SetBytes(bytes)
 			b.ResetTimer()
