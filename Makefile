@@ -32,6 +32,7 @@ bench:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./circuit/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseQPY$$' -fuzztime $(FUZZTIME) ./circuit/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJob$$' -fuzztime $(FUZZTIME) ./runtimeapi/
 
 clean:

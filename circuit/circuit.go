@@ -1,7 +1,15 @@
-// Package circuit parses OpenQASM 2.0 and 3 circuits into a small
-// intermediate form, reports their facts (active qubits, depth, gate counts)
-// and lowers them to primitive instructions for simulation.
+// Package circuit reads OpenQASM 2.0 and 3 programs and QPY-encoded Qiskit
+// circuits into a small intermediate form, reports their facts (active
+// qubits, depth, gate counts) and lowers them to primitive instructions for
+// simulation.
 package circuit
+
+import (
+	"cmp"
+	"regexp"
+	"slices"
+	"strconv"
+)
 
 // OpKind is the kind of a circuit operation.
 type OpKind int
@@ -38,13 +46,15 @@ type Op struct {
 	Line int
 }
 
-// Register is a named classical register; its bits occupy the global clbit
-// indices [Offset, Offset+Size).
+// Register is a named classical register; bit i of the register is the
+// circuit's classical bit Bits[i].
 type Register struct {
-	Name   string
-	Size   int
-	Offset int
+	Name string
+	Bits []int
 }
+
+// Size returns the number of bits in the register.
+func (r Register) Size() int { return len(r.Bits) }
 
 // Circuit is a parsed quantum circuit.
 type Circuit struct {
@@ -55,8 +65,9 @@ type Circuit struct {
 	NumClbits int
 	// Registers are the classical registers in declaration order.
 	Registers []Register
-	// Parameters are the names of the circuit's free input parameters,
-	// sorted by name (the order Qiskit uses for parameter value arrays).
+	// Parameters are the names of the circuit's free input parameters in
+	// the order Qiskit uses for parameter value arrays: by name, elements of
+	// a parameter vector ("theta[10]") by their index.
 	Parameters []string
 	// Ops are the operations in program order.
 	Ops []Op
@@ -64,4 +75,24 @@ type Circuit struct {
 	Physical bool
 
 	gates map[string]*gateDef
+}
+
+// vectorElement matches a parameter vector element's name, "theta[3]".
+var vectorElement = regexp.MustCompile(`^(.*)\[(\d+)\]$`)
+
+// sortParameters orders parameter names as Qiskit does: by name, with the
+// elements of one parameter vector by index.
+func sortParameters(names []string) {
+	key := func(name string) (string, int) {
+		if m := vectorElement.FindStringSubmatch(name); m != nil {
+			i, _ := strconv.Atoi(m[2])
+			return m[1], i
+		}
+		return name, -1
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		an, ai := key(a)
+		bn, bi := key(b)
+		return cmp.Or(cmp.Compare(an, bn), cmp.Compare(ai, bi))
+	})
 }

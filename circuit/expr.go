@@ -75,6 +75,7 @@ func (b binExpr) String() string { return "(" + b.x.String() + b.op + b.y.String
 
 type callExpr struct {
 	fn  string
+	f   func(float64) float64
 	arg Expr
 }
 
@@ -90,7 +91,7 @@ func (c callExpr) Eval(vars map[string]float64) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return mathFuncs[c.fn](x), nil
+	return c.f(x), nil
 }
 func (c callExpr) String() string { return c.fn + "(" + c.arg.String() + ")" }
 
@@ -176,7 +177,7 @@ func (p *parser) parseAtom(known func(string) bool) (Expr, error) {
 		if v, ok := constants[t.text]; ok {
 			return numExpr(v), nil
 		}
-		if _, ok := mathFuncs[t.text]; ok {
+		if f, ok := mathFuncs[t.text]; ok {
 			if err := p.expect("("); err != nil {
 				return nil, err
 			}
@@ -187,7 +188,7 @@ func (p *parser) parseAtom(known func(string) bool) (Expr, error) {
 			if err := p.expect(")"); err != nil {
 				return nil, err
 			}
-			return callExpr{t.text, arg}, nil
+			return callExpr{t.text, f, arg}, nil
 		}
 		if known(t.text) {
 			return varExpr(t.text), nil

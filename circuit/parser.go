@@ -2,7 +2,6 @@ package circuit
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -79,7 +78,7 @@ func parse(src string, lib map[string]*gateDef) (*Circuit, error) {
 	for name := range p.params {
 		p.c.Parameters = append(p.c.Parameters, name)
 	}
-	sort.Strings(p.c.Parameters)
+	sortParameters(p.c.Parameters)
 	return p.c, nil
 }
 
@@ -299,7 +298,7 @@ func (p *parser) declareBits(name token, n int) error {
 		return p.errAt(name, "too many classical bits (more than %d)", maxRegisterSize)
 	}
 	p.cregs[name.text] = len(p.c.Registers)
-	p.c.Registers = append(p.c.Registers, Register{Name: name.text, Size: n, Offset: p.c.NumClbits})
+	p.c.Registers = append(p.c.Registers, Register{Name: name.text, Bits: seq(p.c.NumClbits, n)})
 	p.c.NumClbits += n
 	return nil
 }
@@ -389,14 +388,14 @@ func (p *parser) bitOperand() ([]int, token, error) {
 		return nil, t, p.errAt(t, "undeclared classical register %q", t.text)
 	}
 	r := p.c.Registers[ri]
-	idx, all, err := p.optionalIndex(r.Size, t)
+	idx, all, err := p.optionalIndex(r.Size(), t)
 	if err != nil {
 		return nil, t, err
 	}
 	if all {
-		return seq(r.Offset, r.Size), t, nil
+		return r.Bits, t, nil
 	}
-	return []int{r.Offset + idx}, t, nil
+	return []int{r.Bits[idx]}, t, nil
 }
 
 func (p *parser) optionalIndex(size int, name token) (int, bool, error) {
@@ -577,15 +576,22 @@ func (p *parser) delayStmt() error {
 	return nil
 }
 
-// signature returns the parameter and qubit counts of a known gate.
+// signature returns the parameter and qubit counts of a gate the program
+// defined, a standard gate or a library gate.
 func (p *parser) signature(name string, defs map[string]*gateDef) (params, qubits int, ok bool) {
 	if d, found := defs[name]; found {
 		return len(d.params), len(d.qubits), true
 	}
+	return gateSignature(name, p.lib)
+}
+
+// gateSignature returns the parameter and qubit counts of a standard gate
+// or a gate of lib.
+func gateSignature(name string, lib map[string]*gateDef) (params, qubits int, ok bool) {
 	if g, found := stdGates[name]; found {
 		return g.params, g.qubits, true
 	}
-	if d, found := p.lib[name]; found {
+	if d, found := lib[name]; found {
 		return len(d.params), len(d.qubits), true
 	}
 	return 0, 0, false

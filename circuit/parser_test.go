@@ -31,7 +31,7 @@ creg c[2];
 h q[0];
 cx q[0],q[1];
 measure q -> c;`,
-			qubits: 2, clbits: 2, regs: []Register{{"c", 2, 0}}, numOps: 4, firstGate: "h",
+			qubits: 2, clbits: 2, regs: []Register{{"c", seq(0, 2)}}, numOps: 4, firstGate: "h",
 			facts: Facts{Depth: 3, TwoQubitGates: 1, Measurements: 2, ActiveQubits: []int{0, 1}},
 		},
 		{
@@ -43,7 +43,7 @@ qubit[2] q;
 h q[0];
 cx q[0], q[1];
 c = measure q;`,
-			qubits: 2, clbits: 2, regs: []Register{{"c", 2, 0}}, numOps: 4, firstGate: "h",
+			qubits: 2, clbits: 2, regs: []Register{{"c", seq(0, 2)}}, numOps: 4, firstGate: "h",
 			facts: Facts{Depth: 3, TwoQubitGates: 1, Measurements: 2, ActiveQubits: []int{0, 1}},
 		},
 		{
@@ -71,7 +71,7 @@ barrier $126, $112;
 delay[100dt] $5;
 meas[0] = measure $126;
 meas[1] = measure $112;`,
-			qubits: 127, clbits: 2, regs: []Register{{"meas", 2, 0}}, physical: true, numOps: 8, firstGate: "rz",
+			qubits: 127, clbits: 2, regs: []Register{{"meas", seq(0, 2)}}, physical: true, numOps: 8, firstGate: "rz",
 			facts: Facts{Depth: 5, TwoQubitGates: 1, Measurements: 2, ActiveQubits: []int{112, 126}},
 		},
 		{
@@ -99,13 +99,13 @@ cx a, b;
 reset a[1];
 barrier a, b;
 measure b -> c;`,
-			qubits: 6, clbits: 3, regs: []Register{{"c", 3, 0}}, numOps: 11, firstGate: "h",
+			qubits: 6, clbits: 3, regs: []Register{{"c", seq(0, 3)}}, numOps: 11, firstGate: "h",
 			facts: Facts{Depth: 3, TwoQubitGates: 3, Measurements: 3, ActiveQubits: []int{0, 1, 2, 3, 4, 5}},
 		},
 		{
 			name:   "discarded measurement and single bits",
 			src:    "OPENQASM 3.0;\nqubit q;\nbit b;\nx q;\nmeasure q;\nb = measure q;",
-			qubits: 1, clbits: 1, regs: []Register{{"b", 1, 0}}, numOps: 3, firstGate: "x",
+			qubits: 1, clbits: 1, regs: []Register{{"b", seq(0, 1)}}, numOps: 3, firstGate: "x",
 			facts: Facts{Depth: 3, Measurements: 2, ActiveQubits: []int{0}},
 		},
 	} {

@@ -136,6 +136,27 @@ func Float64Bytes(values []float64) []byte {
 // into gigabytes.
 const maxInflated = 64 << 20
 
+// inflateBase64 decodes the RuntimeEncoder's binary values:
+// base64(zlib(data)), bounded by maxInflated.
+func inflateBase64(s string) ([]byte, error) {
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("not base64: %w", err)
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("not zlib-compressed: %w", err)
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, maxInflated+1))
+	if err != nil {
+		return nil, fmt.Errorf("inflating: %w", err)
+	}
+	if len(out) > maxInflated {
+		return nil, fmt.Errorf("more than %d bytes once inflated", maxInflated)
+	}
+	return out, nil
+}
+
 // DecodeNdarrayFloat decodes a tagged ndarray value (a base64 zlib npy
 // string, or a plain nested list) into float64 values and their shape.
 func DecodeNdarrayFloat(value json.RawMessage) ([]float64, []int, error) {
@@ -147,20 +168,9 @@ func DecodeNdarrayFloat(value json.RawMessage) ([]float64, []int, error) {
 		}
 		return FlattenNumbers(list)
 	}
-	raw, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return nil, nil, fmt.Errorf("ndarray value is not base64: %w", err)
-	}
-	zr, err := zlib.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		return nil, nil, fmt.Errorf("ndarray value is not zlib-compressed: %w", err)
-	}
-	npy, err := io.ReadAll(io.LimitReader(zr, maxInflated+1))
+	npy, err := inflateBase64(s)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ndarray value: %w", err)
-	}
-	if len(npy) > maxInflated {
-		return nil, nil, errors.New("ndarray value is too large")
 	}
 	descr, shape, data, err := DecodeNpy(npy)
 	if err != nil {

@@ -225,20 +225,31 @@ func decodeEstimatorPub(raw json.RawMessage, defaultPrecision float64) (Pub, err
 	return pub, nil
 }
 
+// decodeCircuit parses a pub's circuit: an OpenQASM 2/3 string, or the
+// client's tagged QuantumCircuit (base64 of zlib-compressed QPY).
+func decodeCircuit(raw json.RawMessage) (*circuit.Circuit, error) {
+	var src string
+	if json.Unmarshal(raw, &src) == nil {
+		return circuit.Parse(src)
+	}
+	var tag struct {
+		Type  string `json:"__type__"`
+		Value string `json:"__value__"`
+	}
+	if json.Unmarshal(raw, &tag) != nil || tag.Type != "QuantumCircuit" {
+		return nil, errors.New("must be an OpenQASM string or a tagged QuantumCircuit")
+	}
+	qpy, err := inflateBase64(tag.Value)
+	if err != nil {
+		return nil, fmt.Errorf("QuantumCircuit: %w", err)
+	}
+	return circuit.ParseQPY(qpy)
+}
+
 // decodeCircuitAndValues parses the circuit and, when rest[0] is present,
 // its parameter values.
 func decodeCircuitAndValues(rawCircuit json.RawMessage, rest []json.RawMessage) (Pub, error) {
-	var src string
-	if err := json.Unmarshal(rawCircuit, &src); err != nil {
-		var tag struct {
-			Type string `json:"__type__"`
-		}
-		if json.Unmarshal(rawCircuit, &tag) == nil && tag.Type == "QuantumCircuit" {
-			return Pub{}, errors.New("QPY-encoded circuits are not supported: send the circuit as an OpenQASM 3 string (qiskit.qasm3.dumps)")
-		}
-		return Pub{}, errors.New("the circuit must be an OpenQASM string")
-	}
-	c, err := circuit.Parse(src)
+	c, err := decodeCircuit(rawCircuit)
 	if err != nil {
 		return Pub{}, fmt.Errorf("circuit: %w", err)
 	}

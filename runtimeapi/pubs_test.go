@@ -91,8 +91,10 @@ func TestDecodeBadPubs(t *testing.T) {
 		{"no pubs", ProgramSampler, `{"pubs": []}`, "at least one pub"},
 		{"pub not a list", ProgramSampler, `{"pubs": ["OPENQASM 3.0;"]}`, "pubs[0]: a pub must be a list"},
 		{"pub too long", ProgramSampler, `{"pubs": [["a", null, 1, 2]]}`, "got 4 elements"},
-		{"circuit not a string", ProgramSampler, `{"pubs": [[42]]}`, "must be an OpenQASM string"},
-		{"qpy circuit", ProgramSampler, `{"pubs": [[{"__type__": "QuantumCircuit", "__value__": "eJy"}]]}`, "QPY-encoded circuits are not supported"},
+		{"circuit not a string", ProgramSampler, `{"pubs": [[42]]}`, "must be an OpenQASM string or a tagged QuantumCircuit"},
+		{"qpy circuit not base64", ProgramSampler, `{"pubs": [[{"__type__": "QuantumCircuit", "__value__": "eJy"}]]}`, "QuantumCircuit: not base64"},
+		{"qpy circuit not zlib", ProgramSampler, `{"pubs": [[{"__type__": "QuantumCircuit", "__value__": "UUlTS0lU"}]]}`, "not zlib-compressed"},
+		{"qpy circuit not qpy", ProgramSampler, `{"pubs": [[{"__type__": "QuantumCircuit", "__value__": "eJzzD3D1C3QM9lUw1jOwBgAZWANR"}]]}`, "not a QPY file"},
 		{"malformed circuit", ProgramSampler, `{"pubs": [["OPENQASM 3.0;\nbit c;\nh $0\nc = measure $0;"]]}`, "pubs[0]: circuit: line 4, column 1"},
 		{"no classical bits", ProgramSampler, `{"pubs": [["OPENQASM 3.0; h $0;"]]}`, "no classical bits"},
 		{"negative shots", ProgramSampler, `{"pubs": [["` + "OPENQASM 3.0; bit c; c = measure $0;" + `", null, -5]]}`, "shots must be a positive integer"},
@@ -179,4 +181,21 @@ func FuzzDecodeJob(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecodeClientEstimatorPub decodes an estimator pub exactly as
+// qiskit-ibm-runtime encodes it: a QPY circuit (CZ on two qubits), a list
+// of observables and the empty float64 ndarray of a parameterless circuit.
+func TestDecodeClientEstimatorPub(t *testing.T) {
+	pub := `[{"__type__": "QuantumCircuit", "__value__": "eJwL9Az29gzhY2JmgALGgkIGrjQGDiCTiQEBQGxGmBIQkZxZlFyaWaJrYghTUl1byAhWychYyIAKGOEsNiTzsChidI5yTyxJBesvhIr9RwIwtQDCQRet"}, ` +
+		`[{"YZ": 2.0, "XI": 1.0}, {"ZZ": 3.0, "XY": 4.0}], ` +
+		`{"__type__": "ndarray", "__value__": "eJyb7BfqGxDJyFDGUK2eklqcXKRupaBuk2ahrqOgnpZfVFKUmBefX5SSChJ3S8wpTgWKF2ckFqQC+RoGOpo6CrUKFAAuAFOzG1s="}, null]`
+	prim, err := DecodePrimitive(ProgramEstimator, json.RawMessage(`{"pubs": [`+pub+`], "version": 2, "support_qiskit": true}`))
+	require.Nil(t, err)
+	p := prim.Pubs[0]
+	assert.Equal(t, []int{2}, p.Shape)
+	assert.Equal(t, 2, p.Circuit.NumQubits)
+	assert.Equal(t, 1, p.Facts.TwoQubitGates)
+	assert.Equal(t, [][]PauliTerm{{{"XI", 1}, {"YZ", 2}}, {{"XY", 4}, {"ZZ", 3}}}, p.Observables.Terms)
+	assert.Equal(t, 4096, p.Shots)
 }

@@ -161,7 +161,7 @@ func (s *Server) samplePub(ctx context.Context, pub runtimeapi.Pub, rng *rand.Ra
 	c := pub.Circuit
 	res := runtimeapi.SamplerPubResult{Shape: pub.Shape, Shots: pub.Shots}
 	for _, r := range c.Registers {
-		reg := runtimeapi.RegisterBits{Name: r.Name, NumBits: r.Size}
+		reg := runtimeapi.RegisterBits{Name: r.Name, NumBits: r.Size()}
 		reg.Array = make([]byte, pub.Size()*pub.Shots*reg.BytesPerShot())
 		res.Registers = append(res.Registers, reg)
 	}
@@ -179,8 +179,8 @@ func (s *Server) samplePub(ctx context.Context, pub runtimeapi.Pub, rng *rand.Ra
 			width := reg.BytesPerShot()
 			for shot := 0; shot < pub.Shots; shot++ {
 				base := (b*pub.Shots + shot) * width
-				for bit := 0; bit < r.Size; bit++ {
-					if shots.Bit(shot, r.Offset+bit) {
+				for bit, clbit := range r.Bits {
+					if shots.Bit(shot, clbit) {
 						reg.Array[base+width-1-bit/8] |= 1 << (bit % 8)
 					}
 				}

@@ -161,3 +161,23 @@ func TestSeededSamplingIsReproducible(t *testing.T) {
 	assert.Equal(t, results(42), results(42))
 	assert.NotEqual(t, results(42), results(43))
 }
+
+// TestClientEncodedPub runs an estimator pub exactly as qiskit-ibm-runtime
+// encodes it (QPY circuit, observables, empty ndarray): CZ on |00⟩ leaves
+// |00⟩, so ⟨XI + 2 YZ⟩ = 0 and ⟨4 XY + 3 ZZ⟩ = 3.
+func TestClientEncodedPub(t *testing.T) {
+	_, ts := startServer(t, Default())
+	c := newClient(t, ts.URL, DemoCRN("qr-ml"))
+	pub := json.RawMessage(`[{"__type__": "QuantumCircuit", "__value__": "eJwL9Az29gzhY2JmgALGgkIGrjQGDiCTiQEBQGxGmBIQkZxZlFyaWaJrYghTUl1byAhWychYyIAKGOEsNiTzsChidI5yTyxJBesvhIr9RwIwtQDCQRet"}, ` +
+		`[{"YZ": 2.0, "XI": 1.0}, {"ZZ": 3.0, "XY": 4.0}], ` +
+		`{"__type__": "ndarray", "__value__": "eJyb7BfqGxDJyFDGUK2eklqcXKRupaBuk2ahrqOgnpZfVFKUmBefX5SSChJ3S8wpTgWKF2ckFqQC+RoGOpo6CrUKFAAuAFOzG1s="}, null]`)
+	id := c.submit("estimator", "ibm_qgov_eagle", map[string]any{"pubs": []any{pub}, "options": map[string]any{}, "version": 2, "support_qiskit": true}, nil)
+	require.Equal(t, runtimeapi.StatusCompleted, c.wait(id).State.Status)
+	code, raw := c.do(http.MethodGet, "/api/v1/jobs/"+id+"/results", nil)
+	require.Equal(t, http.StatusOK, code)
+	evs, err := qiskitclient.EstimatorValues(raw, 0)
+	require.NoError(t, err)
+	require.Len(t, evs, 2)
+	assert.InDelta(t, 0, evs[0], 1e-12)
+	assert.InDelta(t, 3, evs[1], 1e-12)
+}
