@@ -20,6 +20,10 @@ const DefaultPrecision = 0.015625
 // MaxPubs bounds the number of pubs in one job.
 const MaxPubs = 1000
 
+// MaxShotsPerJob bounds the shots of a job summed over its pubs and their
+// bindings (and so the size of its results).
+const MaxShotsPerJob = 10_000_000
+
 // maxPubElements bounds the elements (bindings × observables) of one pub.
 const maxPubElements = 1 << 16
 
@@ -134,6 +138,7 @@ func DecodePrimitive(program string, params json.RawMessage) (*Primitive, *Error
 		precision = *pp.Precision
 	}
 	prim := &Primitive{Program: program, SupportQiskit: pp.SupportQiskit, Seed: pp.Options.Simulator.SeedSimulator}
+	total := 0
 	for i, raw := range pp.Pubs {
 		var pub Pub
 		var err error
@@ -146,6 +151,10 @@ func DecodePrimitive(program string, params json.RawMessage) (*Primitive, *Error
 			return nil, BadRequest("invalid_pubs", "pubs[%d]: %v", i, err)
 		}
 		prim.Pubs = append(prim.Pubs, pub)
+		total += pub.Size() * pub.Shots
+		if total > MaxShotsPerJob {
+			return nil, BadRequest("too_many_shots", "pubs[0..%d] take %d shots (bindings × shots), more than %d per job", i, total, MaxShotsPerJob)
+		}
 	}
 	return prim, nil
 }
@@ -182,8 +191,8 @@ func decodeSamplerPub(raw json.RawMessage, defaultShots int) (Pub, error) {
 			return Pub{}, errors.New("shots must be a positive integer or null")
 		}
 	}
-	if pub.Shots <= 0 {
-		return Pub{}, fmt.Errorf("shots must be a positive integer, got %d", pub.Shots)
+	if pub.Shots <= 0 || pub.Shots > MaxShotsPerJob {
+		return Pub{}, fmt.Errorf("shots must be a positive integer up to %d, got %d", MaxShotsPerJob, pub.Shots)
 	}
 	return pub, nil
 }
@@ -221,7 +230,11 @@ func decodeEstimatorPub(raw json.RawMessage, defaultPrecision float64) (Pub, err
 	if !(pub.Precision > 0) || math.IsInf(pub.Precision, 0) {
 		return Pub{}, fmt.Errorf("precision must be a positive number, got %v", pub.Precision)
 	}
-	pub.Shots = int(math.Ceil(1 / (pub.Precision * pub.Precision)))
+	shots := math.Ceil(1 / (pub.Precision * pub.Precision))
+	if shots > MaxShotsPerJob {
+		return Pub{}, fmt.Errorf("precision %v would take %.0f shots, more than %d", pub.Precision, shots, MaxShotsPerJob)
+	}
+	pub.Shots = int(shots)
 	return pub, nil
 }
 

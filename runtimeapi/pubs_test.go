@@ -111,6 +111,8 @@ func TestDecodeBadPubs(t *testing.T) {
 		{"measurement in estimator", ProgramEstimator, `{"pubs": [["OPENQASM 3.0; bit c; c = measure $0;", "Z"]]}`, "must not contain measurements"},
 		{"non-broadcastable shapes", ProgramEstimator, `{"pubs": [["OPENQASM 3.0; input float[64] a; rx(a) $0;", ["Z", "X"], [[1], [2], [3]]]]}`, "do not broadcast"},
 		{"bad precision", ProgramEstimator, `{"pubs": [["OPENQASM 3.0; h $0;", "Z", null, 0]]}`, "precision must be a positive number"},
+		{"precision too fine", ProgramEstimator, `{"pubs": [["OPENQASM 3.0; h $0;", "Z", null, 1e-9]]}`, "more than 10000000"},
+		{"too many shots in the job", ProgramSampler, `{"pubs": [["OPENQASM 3.0; input float[64] a; bit c; rx(a) $0; c = measure $0;", {"a": [1, 2, 3]}, 4000000]]}`, "12000000 shots"},
 		{"bad ndarray", ProgramSampler, `{"pubs": [["OPENQASM 3.0; input float[64] a; bit c; rx(a) $0; c = measure $0;", {"__type__": "ndarray", "__value__": "!!"}]]}`, "not base64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

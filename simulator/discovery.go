@@ -32,9 +32,8 @@ func planID(name string) string { return "qgov-plan-" + name }
 // doc.extensions (the client drops items without one).
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request, id identity) {
 	var body struct {
-		Query        string   `json:"query"`
-		Fields       []string `json:"fields"`
-		SearchCursor string   `json:"search_cursor"`
+		Query        string `json:"query"`
+		SearchCursor string `json:"search_cursor"`
 	}
 	raw, err := readBody(r)
 	if err != nil {

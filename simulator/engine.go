@@ -91,7 +91,7 @@ func (s *Server) remove(j *job) {
 }
 
 // prune deletes the instance's finished jobs beyond the retention count or
-// age; s.mu must be held.
+// age, and its sessions closed before that age; s.mu must be held.
 func (s *Server) prune(in *instance, now time.Time) {
 	cutoff := now.Add(-s.cfg.retention())
 	finished := 0
@@ -114,6 +114,11 @@ func (s *Server) prune(in *instance, now time.Time) {
 		kept = append(kept, id)
 	}
 	in.jobIDs = kept
+	for id, sess := range s.sessions {
+		if sess.inst == in && sess.closedAt != nil && sess.closedAt.Before(cutoff) {
+			delete(s.sessions, id)
+		}
+	}
 }
 
 // run executes the job's pubs and encodes the results.
@@ -196,7 +201,12 @@ func (s *Server) samplePub(ctx context.Context, pub runtimeapi.Pub, rng *rand.Ra
 func (s *Server) estimatePub(ctx context.Context, pub runtimeapi.Pub) (runtimeapi.EstimatorPubResult, error) {
 	n := pub.Size()
 	res := runtimeapi.EstimatorPubResult{Shape: pub.Shape, Evs: make([]float64, n), Stds: make([]float64, n), Precision: pub.Precision, Shots: pub.Shots}
-	for b := 0; b < pub.Bindings.Size(); b++ {
+	elements := make([][]int, pub.Bindings.Size()) // pub elements of each binding
+	for i := 0; i < n; i++ {
+		b := runtimeapi.BroadcastIndex(i, pub.Shape, pub.Bindings.Shape)
+		elements[b] = append(elements[b], i)
+	}
+	for b, mine := range elements {
 		prog, err := s.program(pub, b)
 		if err != nil {
 			return res, err
@@ -205,10 +215,7 @@ func (s *Server) estimatePub(ctx context.Context, pub runtimeapi.Pub) (runtimeap
 		if err != nil {
 			return res, err
 		}
-		for i := 0; i < n; i++ {
-			if runtimeapi.BroadcastIndex(i, pub.Shape, pub.Bindings.Shape) != b {
-				continue
-			}
+		for _, i := range mine {
 			ev, variance := 0.0, 0.0
 			for _, t := range pub.Observables.Terms[runtimeapi.BroadcastIndex(i, pub.Shape, pub.Observables.Shape)] {
 				e := expectation(state, prog, t.Label)

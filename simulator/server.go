@@ -116,9 +116,6 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// Config returns the effective configuration.
-func (s *Server) Config() Config { return s.cfg }
-
 func monthStart(t time.Time) time.Time {
 	t = t.UTC()
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)

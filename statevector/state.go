@@ -30,18 +30,8 @@ func New(n int) *State {
 	return s
 }
 
-// NumQubits returns the number of qubits.
-func (s *State) NumQubits() int { return s.n }
-
 // Amplitudes returns the state's amplitudes (not a copy).
 func (s *State) Amplitudes() []complex128 { return s.amp }
-
-// Clone returns an independent copy of the state.
-func (s *State) Clone() *State {
-	c := &State{n: s.n, amp: make([]complex128, len(s.amp))}
-	parallel(len(s.amp), s.n, func(lo, hi int) { copy(c.amp[lo:hi], s.amp[lo:hi]) })
-	return c
-}
 
 // CopyFrom overwrites the state with src, which must have the same size.
 func (s *State) CopyFrom(src *State) {
