@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/qgov/qgov/runtimeapi"
@@ -23,6 +24,17 @@ func readBody(r *http.Request) ([]byte, *runtimeapi.Error) {
 		return nil, runtimeapi.BadRequest("invalid_body", "reading the request body: %v", err)
 	}
 	return raw, nil
+}
+
+// parseTime reads an ISO 8601 date-time as Python's isoformat() writes it,
+// with or without a time zone (none means UTC). A "+" decoded from a query
+// string as a space is restored.
+func parseTime(v string) (time.Time, error) {
+	v = strings.Replace(v, " ", "+", 1)
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	return time.Parse("2006-01-02T15:04:05.999999999", v)
 }
 
 // decodeBody reads a JSON request body into v.
@@ -87,7 +99,7 @@ func (s *Server) handleBackendDoc(w http.ResponseWriter, r *http.Request, c *cal
 		}
 		at := s.now()
 		if v := r.URL.Query().Get("updated_before"); v != "" {
-			t, perr := time.Parse(time.RFC3339Nano, v)
+			t, perr := parseTime(v)
 			if perr != nil {
 				fail(w, runtimeapi.BadRequest("invalid_updated_before", "updated_before must be an ISO 8601 date-time, got %q", v))
 				return

@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -236,6 +237,27 @@ func TestConfigValidation(t *testing.T) {
 			require.ErrorContains(t, err, tc.msg)
 		})
 	}
+}
+
+// TestTimestamps checks the date-time forms the client sends and that
+// answers carry at most microseconds.
+func TestTimestamps(t *testing.T) {
+	for _, v := range []string{"2026-01-02T03:04:05.123456+00:00", "2026-01-02T03:04:05 00:00", "2026-01-02T03:04:05.5", "2026-01-02T03:04:05Z"} {
+		_, err := parseTime(v)
+		assert.NoError(t, err, v)
+	}
+	_, err := parseTime("yesterday")
+	assert.Error(t, err)
+
+	_, ts := startServer(t, Default())
+	c := newClient(t, ts.URL, DemoCRN("qr-ml"))
+	id := c.submit("sampler", "qgov_simulator", map[string]any{"pubs": []any{[]any{qiskitclient.BellCircuit, nil, 10}}}, nil)
+	j := c.wait(id)
+	assert.Equal(t, j.Created, j.Created.Truncate(time.Microsecond))
+	c.json(http.MethodGet, "/api/v1/backends/ibm_qgov_eagle/properties?updated_before=2026-01-02T03:04:05.123456", nil, http.StatusOK, nil)
+	var list runtimeapi.JobList
+	c.json(http.MethodGet, "/api/v1/jobs?created_after="+url.QueryEscape(j.Created.Add(-time.Second).Format(time.RFC3339Nano)), nil, http.StatusOK, &list)
+	assert.Equal(t, 1, list.Count)
 }
 
 func TestLoadConfig(t *testing.T) {

@@ -288,7 +288,7 @@ func parseJobFilter(q map[string][]string) (jobFilter, *runtimeapi.Error) {
 		dst  **time.Time
 	}{{"created_after", &f.after}, {"created_before", &f.before}} {
 		if v := get(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, strings.Replace(v, " ", "+", 1))
+			t, err := parseTime(v)
 			if err != nil {
 				return f, runtimeapi.BadRequest("invalid_"+p.name, "%s must be an ISO 8601 date-time with a time zone, got %q", p.name, v)
 			}

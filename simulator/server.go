@@ -75,6 +75,9 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	// Timestamps carry microseconds, as IBM's do and Python parses.
+	clock := s.now
+	s.now = func() time.Time { return clock().UTC().Truncate(time.Microsecond) }
 	var err error
 	if s.tokens, err = newTokenIssuer(cfg.Issuer, time.Duration(cfg.TokenTTLSeconds)*time.Second); err != nil {
 		return nil, err
