@@ -181,3 +181,19 @@ func TestClientEncodedPub(t *testing.T) {
 	assert.InDelta(t, 0, evs[0], 1e-12)
 	assert.InDelta(t, 3, evs[1], 1e-12)
 }
+
+// TestFailedJobResults answers a failed job's results with 200 and its
+// reason as text: the client reads it to build RuntimeJobFailureError.
+func TestFailedJobResults(t *testing.T) {
+	_, ts := startServer(t, Default())
+	c := newClient(t, ts.URL, DemoCRN("qr-ml"))
+	id := c.submit("sampler", "qgov_simulator", map[string]any{
+		"pubs": []any{[]any{"OPENQASM 3.0;\ninput float[64] t;\nbit c;\nrx(1/t) $0;\nc = measure $0;", []any{0.0}, 10}},
+	}, nil)
+	j := c.wait(id)
+	require.Equal(t, runtimeapi.StatusFailed, j.State.Status)
+	assert.Contains(t, j.State.Reason, "division by zero")
+	code, raw := c.do(http.MethodGet, "/api/v1/jobs/"+id+"/results", nil)
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, string(raw), "line 4: division by zero")
+}
