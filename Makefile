@@ -29,6 +29,7 @@ fmt: caddy-fmt
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./statevector/
+	$(GO) test -run '^$$' -bench . -benchtime 200x ./simulator/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./circuit/
