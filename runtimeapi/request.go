@@ -74,10 +74,18 @@ func DecodeJobRequest(body []byte) (*JobRequest, *Error) {
 	if req.Cost != nil && *req.Cost <= 0 {
 		return nil, BadRequest("invalid_cost", "cost (max_execution_time) must be a positive number of seconds")
 	}
-	for i, tag := range req.Tags {
-		if tag == "" || len(tag) > 255 {
-			return nil, BadRequest("invalid_tags", "tags[%d] must be 1 to 255 characters", i)
-		}
+	if err := CheckTags(req.Tags); err != nil {
+		return nil, err
 	}
 	return &req, nil
+}
+
+// CheckTags requires every job tag to be 1 to 255 characters.
+func CheckTags(tags []string) *Error {
+	for i, tag := range tags {
+		if tag == "" || len(tag) > 255 {
+			return BadRequest("invalid_tags", "tags[%d] must be 1 to 255 characters", i)
+		}
+	}
+	return nil
 }

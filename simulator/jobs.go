@@ -408,11 +408,9 @@ func (s *Server) handleTags(w http.ResponseWriter, r *http.Request, c *caller) {
 		fail(w, runtimeapi.BadRequest("missing_tags", "the body must be {\"tags\": [...]}"))
 		return
 	}
-	for i, t := range *body.Tags {
-		if t == "" || len(t) > 255 {
-			fail(w, runtimeapi.BadRequest("invalid_tags", "tags[%d] must be 1 to 255 characters", i))
-			return
-		}
+	if err := runtimeapi.CheckTags(*body.Tags); err != nil {
+		fail(w, err)
+		return
 	}
 	s.withJob(w, r, c, func(j *job) {
 		j.tags = slices.Clone(*body.Tags)
