@@ -147,6 +147,12 @@ func TestMaxExecutionTime(t *testing.T) {
 	assert.Equal(t, runtimeapi.StatusCancelled, j.State.Status)
 	assert.Equal(t, runtimeapi.ReasonCodeRanTooLong, j.State.ReasonCode)
 	assert.Contains(t, j.State.Reason, "maximum execution time of 1 s")
+
+	// A fractional limit rounds up to whole seconds rather than to zero.
+	id = c.submit("sampler", "qgov_simulator", map[string]any{"pubs": []any{[]any{qiskitclient.BellCircuit, nil, 10}}}, map[string]any{"cost": 0.5})
+	j = c.wait(id)
+	assert.Equal(t, runtimeapi.StatusCompleted, j.State.Status, j.State.Reason)
+	assert.Equal(t, 1, j.Cost)
 }
 
 // TestQueueBound answers 429 when the queue is full and accepts again once

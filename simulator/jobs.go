@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -133,7 +134,7 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request, c *call
 			fail(w, runtimeapi.BadRequest("invalid_cost", "max_execution_time %v s exceeds the limit of %d s", *req.Cost, s.cfg.MaxExecutionSeconds))
 			return
 		}
-		j.maxSeconds = int(*req.Cost)
+		j.maxSeconds = int(math.Ceil(*req.Cost)) // whole seconds, never 0
 	}
 	backendName := req.Backend
 	if err := s.attachSession(j, &backendName); err != nil {
