@@ -6,6 +6,9 @@ MODULE        := github.com/qgov/qgov
 BIN           ?= bin/qgov
 # xcaddy's default build flags.
 GOFLAGS_BUILD ?= -trimpath -ldflags "-w -s" -tags nobadger,nomysql,nopgx
+# The demo's upstream API key: the bundled simulator's dev-only key.
+QGOV_DEMO_UPSTREAM_KEY ?= demo-upstream-key
+export QGOV_DEMO_UPSTREAM_KEY
 
 .PHONY: caddy-build xcaddy-build caddy-modules caddy-validate caddy-fmt caddy-run
 
@@ -22,8 +25,10 @@ caddy-modules: caddy-build
 	$(BIN) list-modules | grep qgov
 
 # caddy-validate: adapt and validate Caddyfile.example.
+# Validation provisions the qgov app, so it gets a scratch data directory
+# rather than the demo's store.
 caddy-validate: caddy-build
-	$(BIN) adapt --config Caddyfile.example --validate
+	XDG_DATA_HOME=$$(mktemp -d) $(BIN) adapt --config Caddyfile.example --validate
 
 # caddy-fmt: format Caddyfile.example in place.
 caddy-fmt: caddy-build

@@ -13,8 +13,21 @@ import (
 // Directive registration, in pipeline order: qgov's directives are placed
 // relative to standard ones so no site block has to say `order`.
 func init() {
+	httpcaddyfile.RegisterHandlerDirective("qgov", parseHandler)
+	httpcaddyfile.RegisterDirectiveOrder("qgov", httpcaddyfile.Before, "basic_auth")
 	httpcaddyfile.RegisterHandlerDirective("qgov_simulator", parseSimulator)
 	httpcaddyfile.RegisterDirectiveOrder("qgov_simulator", httpcaddyfile.After, "reverse_proxy")
+}
+
+// parseHandler reads the `qgov` directive, which takes no arguments:
+//
+//	qgov
+func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	h.Next() // directive name
+	if h.NextArg() || h.NextBlock(0) {
+		return nil, h.ArgErr()
+	}
+	return new(Handler), nil
 }
 
 func parseSimulator(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {

@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/internal/testenv"
 	"github.com/qgov/qgov/qiskitclient"
 	"github.com/qgov/qgov/runtimeapi"
 	"github.com/qgov/qgov/simulator"
@@ -33,13 +33,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // simulatorSite is a Caddyfile serving the simulator on port; extra adds
 // directives to the site (to force a reload without touching the simulator).
@@ -63,7 +56,7 @@ func simulatorSite(port, maxQubits int, extra string) string {
 // traffic: with an unchanged simulator configuration its jobs survive and
 // no request fails; with a changed one the new limits apply.
 func TestSimulatorInCaddy(t *testing.T) {
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	tester := caddytest.NewTester(t)
 	tester.InitServer(simulatorSite(port, 26, ""), "caddyfile")
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -148,7 +149,11 @@ func DecodePrimitive(program string, params json.RawMessage) (*Primitive, *Error
 			pub, err = decodeSamplerPub(raw, shots)
 		}
 		if err != nil {
-			return nil, BadRequest("invalid_pubs", "pubs[%d]: %v", i, err)
+			code := "invalid_pubs"
+			if errors.As(err, new(circuitError)) {
+				code = CodeInvalidCircuit
+			}
+			return nil, BadRequest(code, "pubs[%d]: %v", i, err)
 		}
 		prim.Pubs = append(prim.Pubs, pub)
 		total += pub.Size() * pub.Shots
@@ -158,6 +163,16 @@ func DecodePrimitive(program string, params json.RawMessage) (*Primitive, *Error
 	}
 	return prim, nil
 }
+
+// CodeInvalidCircuit is the error code of a pub whose circuit cannot be
+// read.
+const CodeInvalidCircuit = "invalid_circuit"
+
+// circuitError marks a pub error that lies in its circuit.
+type circuitError struct{ err error }
+
+func (e circuitError) Error() string { return "circuit: " + e.err.Error() }
+func (e circuitError) Unwrap() error { return e.err }
 
 func decodeTuple(raw json.RawMessage, minLen, maxLen int, form string) ([]json.RawMessage, error) {
 	var tuple []json.RawMessage
@@ -264,7 +279,7 @@ func decodeCircuit(raw json.RawMessage) (*circuit.Circuit, error) {
 func decodeCircuitAndValues(rawCircuit json.RawMessage, rest []json.RawMessage) (Pub, error) {
 	c, err := decodeCircuit(rawCircuit)
 	if err != nil {
-		return Pub{}, fmt.Errorf("circuit: %w", err)
+		return Pub{}, circuitError{err}
 	}
 	pub := Pub{Circuit: c, Facts: c.Facts()}
 	var values json.RawMessage
@@ -355,7 +370,7 @@ func bindingsFromMap(obj map[string]json.RawMessage, params []string) (Bindings,
 		if err != nil {
 			return Bindings{}, fmt.Errorf("parameter %q: %w", name, err)
 		}
-		if k > 0 && !equalShapes(s, shape) {
+		if k > 0 && !slices.Equal(s, shape) {
 			return Bindings{}, fmt.Errorf("parameter %q has shape %v, others have %v", name, s, shape)
 		}
 		shape, columns[k] = s, flat
@@ -363,7 +378,7 @@ func bindingsFromMap(obj map[string]json.RawMessage, params []string) (Bindings,
 	if len(obj) != len(params) {
 		var extra []string
 		for name := range obj {
-			if !contains(params, name) {
+			if !slices.Contains(params, name) {
 				extra = append(extra, name)
 			}
 		}
@@ -465,27 +480,6 @@ func prod(shape []int) int {
 		n *= d
 	}
 	return n
-}
-
-func equalShapes(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // broadcastShapes applies NumPy's broadcasting rules to two shapes.

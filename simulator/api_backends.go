@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qgov/qgov/platform"
 	"github.com/qgov/qgov/runtimeapi"
 )
 
@@ -121,7 +122,7 @@ func (s *Server) usage(in *instance) runtimeapi.InstanceUsage {
 	s.rollPeriod(in)
 	u := runtimeapi.InstanceUsage{
 		InstanceID:           in.CRN,
-		PlanID:               planID(in.Plan),
+		PlanID:               platform.PlanID(in.Plan),
 		UsagePeriod:          runtimeapi.UsagePeriod{StartTime: in.period, EndTime: in.period.AddDate(0, 1, 0)},
 		UsageConsumedSeconds: in.consumed,
 	}

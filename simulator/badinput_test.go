@@ -55,7 +55,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown backend on submit", "", "", "POST", "/api/v1/jobs", []byte(`{"program_id":"sampler","backend":"ibm_nowhere","params":{"pubs":[]}}`), 400, "backend_not_found", "ibm_nowhere"},
 		{"missing backend", "", "", "POST", "/api/v1/jobs", []byte(`{"program_id":"sampler","params":{"pubs":[]}}`), 400, "missing_backend", ""},
 		{"pub of the wrong shape", "", "", "POST", "/api/v1/jobs", job(`{"pubs":[{"circuit":"x"}]}`), 400, "invalid_pubs", "pubs[0]: a pub must be a list"},
-		{"malformed circuit", "", "", "POST", "/api/v1/jobs", job(`{"pubs":[["OPENQASM 3.0;\nbit c;\nh $0;\ncx $0;\n"]]}`), 400, "invalid_pubs", "line 4, column 1"},
+		{"malformed circuit", "", "", "POST", "/api/v1/jobs", job(`{"pubs":[["OPENQASM 3.0;\nbit c;\nh $0;\ncx $0;\n"]]}`), 400, "invalid_circuit", "line 4, column 1"},
 		{"over the qubit limit", "", "", "POST", "/api/v1/jobs", job(`{"pubs":[["OPENQASM 3.0; bit c; h $0; h $1; h $2; h $3; h $4; c = measure $0;"]]}`), 400, "too_many_qubits", "limit is 4"},
 		{"wider than the backend", "", "", "POST", "/api/v1/jobs", job(`{"pubs":[["OPENQASM 3.0; bit c; h $200; c = measure $200;"]]}`), 400, "too_many_qubits", "has 127"},
 		{"too many shots", "", "", "POST", "/api/v1/jobs", job(`{"pubs":[["OPENQASM 3.0; bit c; c = measure $0;", null, 1000000]]}`), 400, "too_many_shots", ""},

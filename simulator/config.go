@@ -5,6 +5,8 @@
 package simulator
 
 import (
+	"github.com/qgov/qgov/platform"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -168,8 +170,8 @@ func (c Config) Validate() error {
 		if len(in.APIKeys) == 0 {
 			errs = append(errs, fmt.Errorf("instances[%d]: at least one api_keys entry is required", i))
 		}
-		if _, ok := plans[in.Plan]; !ok {
-			errs = append(errs, fmt.Errorf("instances[%d]: unknown plan %q", i, in.Plan))
+		if !platform.KnownPlan(in.Plan) {
+			errs = append(errs, fmt.Errorf("instances[%d]: unknown plan %q (known: %s)", i, in.Plan, platform.Plans))
 		}
 		for _, b := range in.Backends {
 			if !backends[b] {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/qgov/qgov/iam"
 	"github.com/qgov/qgov/runtimeapi"
 )
 
@@ -20,7 +21,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	now    func() time.Time
-	tokens *tokenIssuer
+	tokens *iam.Signer
 
 	identities map[string]identity // key id → identity
 	instances  []*instance
@@ -78,8 +79,11 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	// Timestamps carry microseconds, as IBM's do and Python parses.
 	clock := s.now
 	s.now = func() time.Time { return clock().UTC().Truncate(time.Microsecond) }
-	var err error
-	if s.tokens, err = newTokenIssuer(cfg.Issuer, time.Duration(cfg.TokenTTLSeconds)*time.Second); err != nil {
+	key, err := iam.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	if s.tokens, err = iam.NewSigner(key, cfg.Issuer, time.Duration(cfg.TokenTTLSeconds)*time.Second); err != nil {
 		return nil, err
 	}
 	for _, b := range cfg.Backends {
@@ -92,7 +96,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 			id, hash := keyID(k)
 			in.keys[id] = true
 			if _, ok := s.identities[id]; !ok {
-				s.identities[id] = identity{IAMID: "iam-ServiceId-" + id, KeyID: id, Account: account, hash: hash}
+				s.identities[id] = identity{Identity: iam.Identity{IAMID: "iam-ServiceId-" + id, KeyID: id, Account: account}, hash: hash}
 			}
 		}
 		if len(ic.Backends) > 0 {
@@ -138,7 +142,7 @@ func (s *Server) lookupKey(apiKey string) (identity, bool) {
 func (s *Server) routes() {
 	m := http.NewServeMux()
 	m.HandleFunc("POST /identity/token", s.handleToken)
-	m.HandleFunc("GET /identity/keys", s.handleKeys)
+	m.HandleFunc("GET /identity/keys", s.tokens.ServeKeys)
 	m.HandleFunc("POST /global-search/v3/resources/search", s.bearer(s.handleSearch))
 	m.HandleFunc("GET /global-catalog/api/v1/{id}", s.bearer(s.handleCatalog))
 
@@ -223,11 +227,12 @@ func (s *Server) authenticate(r *http.Request) (identity, *runtimeapi.Error) {
 	case h == "":
 		return identity{}, runtimeapi.Errorf(http.StatusUnauthorized, "unauthorized", "missing Authorization header: send \"Bearer <IAM access token>\"")
 	case strings.EqualFold(scheme, "Bearer") && cred != "":
-		id, err := s.tokens.verify(cred, s.now())
+		claims, err := s.tokens.Verify(cred, s.now())
 		if err != nil {
 			return identity{}, runtimeapi.Errorf(http.StatusUnauthorized, "unauthorized", err.Error())
 		}
-		if _, ok := s.identities[id.KeyID]; !ok {
+		id, ok := s.identities[claims.KeyID]
+		if !ok {
 			return identity{}, runtimeapi.Errorf(http.StatusUnauthorized, "unauthorized", "the bearer token's API key is no longer configured")
 		}
 		return id, nil

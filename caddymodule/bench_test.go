@@ -1,0 +1,124 @@
+package caddymodule
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/stretchr/testify/require"
+
+	"github.com/qgov/qgov/internal/testenv"
+	"github.com/qgov/qgov/qiskitclient"
+	"github.com/qgov/qgov/simulator"
+)
+
+// BenchmarkPolling measures job-status polling (GET /jobs/{id}, what a
+// Qiskit client repeats while it waits) through qgov with a valid token
+// against plain reverse_proxy to the same upstream, in one run. It
+// reports requests per second and p50/p99 latency; run it with
+// `make bench`.
+func BenchmarkPolling(b *testing.B) {
+	b.Setenv("QGOV_DEMO_UPSTREAM_KEY", simulator.DemoAPIKey)
+	b.Setenv("XDG_DATA_HOME", b.TempDir())
+	gwPort, simPort, plainPort := testenv.FreePort(b), testenv.FreePort(b), testenv.FreePort(b)
+	cfg := demoConfig(b, gwPort, simPort, "") + fmt.Sprintf(`
+:%d {
+	bind 127.0.0.1
+	reverse_proxy 127.0.0.1:%d
+}
+`, plainPort, simPort)
+	cfg = strings.Replace(cfg, "admin localhost:2999", "admin off", 1)
+	cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cfg), nil)
+	require.NoError(b, err)
+	require.NoError(b, caddy.Load(cfgJSON, true))
+	b.Cleanup(func() { _ = caddy.Stop() })
+
+	ctx := context.Background()
+	gateway := &qiskitclient.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", gwPort), APIKey: "demo-fatima-key", CRN: crn("QR-ml")}
+	job, err := gateway.Submit(ctx, bellJob())
+	require.NoError(b, err)
+	_, err = gateway.Wait(ctx, job.ID, 10*time.Millisecond)
+	require.NoError(b, err)
+	gwToken, err := gateway.Token(ctx)
+	require.NoError(b, err)
+	upstream := &qiskitclient.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", simPort), APIKey: simulator.DemoAPIKey, CRN: crn("QR-ml")}
+	upToken, err := upstream.Token(ctx)
+	require.NoError(b, err)
+
+	for _, target := range []struct {
+		name, base, token, crn string
+	}{
+		{"reverse_proxy", fmt.Sprintf("http://127.0.0.1:%d", plainPort), upToken, crn("QR-ml")},
+		{"qgov", fmt.Sprintf("http://127.0.0.1:%d", gwPort), gwToken, "QR-ml"},
+	} {
+		b.Run(target.name, func(b *testing.B) {
+			poll(b, target.base+"/api/v1/jobs/"+job.ID+"?exclude_params=true", target.token, target.crn)
+		})
+	}
+}
+
+// poll issues b.N polling requests from 8 concurrent clients and reports
+// throughput and latency percentiles.
+func poll(b *testing.B, url, token, crn string) {
+	const clients = 8
+	transport := &http.Transport{MaxIdleConnsPerHost: clients}
+	client := &http.Client{Transport: transport}
+	defer transport.CloseIdleConnections()
+	latencies := make([][]time.Duration, clients)
+	var next sync.Mutex
+	remaining := b.N
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			for {
+				next.Lock()
+				if remaining == 0 {
+					next.Unlock()
+					return
+				}
+				remaining--
+				next.Unlock()
+				req, _ := http.NewRequest(http.MethodGet, url, nil)
+				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Service-CRN", crn)
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				latencies[c] = append(latencies[c], time.Since(t0))
+				if resp.StatusCode != http.StatusOK {
+					b.Errorf("status %d", resp.StatusCode)
+					return
+				}
+			}
+		}(c)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	all := slices.Concat(latencies...)
+	slices.Sort(all)
+	if len(all) == 0 {
+		return
+	}
+	pct := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))].Microseconds()) }
+	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "req/s")
+	b.ReportMetric(pct(0.50), "p50-µs")
+	b.ReportMetric(pct(0.99), "p99-µs")
+}

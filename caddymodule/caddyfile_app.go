@@ -1,0 +1,268 @@
+package caddymodule
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/dustin/go-humanize"
+
+	"github.com/qgov/qgov/identity"
+	"github.com/qgov/qgov/org"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("qgov", parseApp)
+}
+
+// parseApp reads the `qgov` global option into the qgov app. Syntax:
+//
+//	qgov {
+//	    store bolt [<path>]
+//	    store redis {
+//	        addrs       <host:port...>
+//	        master_name <name>
+//	        username    <user>
+//	        password    <password>
+//	        db          <n>
+//	        tls
+//	        key_prefix  <prefix>
+//	    }
+//	    token_ttl     <duration>
+//	    issuer        <iss>
+//	    max_body_size <size>
+//	    instance <alias> {
+//	        crn      <crn>
+//	        tenant   <tenant>
+//	        upstream <base URL of the Runtime API>
+//	        iam_url  <IAM URL>
+//	        api_key  <key or {env.X}>
+//	        plan     <plan>
+//	        backends <name...>
+//	    }
+//	    project <name> {
+//	        tenant    <tenant>
+//	        instances <alias...>
+//	    }
+//	    api_key <id> {
+//	        key      <key or {env.X}>
+//	        sha256   <hex>
+//	        user     <user id>
+//	        name     <display name>
+//	        email    <email>
+//	        tenant   <tenant>
+//	        projects <project...>
+//	    }
+//	}
+func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
+	app := new(App)
+	d.Next() // option name
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "store":
+			app.Store, err = parseStore(d)
+		case "token_ttl":
+			var v string
+			if v, err = oneArg(d); err == nil {
+				var dur time.Duration
+				if dur, err = caddy.ParseDuration(v); err != nil {
+					return nil, d.Errf("token_ttl: %v", err)
+				}
+				app.TokenTTL = caddy.Duration(dur)
+			}
+		case "issuer":
+			app.Issuer, err = oneArg(d)
+		case "max_body_size":
+			var v string
+			if v, err = oneArg(d); err == nil {
+				n, perr := humanize.ParseBytes(v)
+				if perr != nil || n == 0 {
+					return nil, d.Errf("max_body_size: %q is not a size such as 32MiB", v)
+				}
+				app.MaxBodySize = int64(n)
+			}
+		case "instance":
+			var in org.Instance
+			in, err = parseInstance(d)
+			app.Instances = append(app.Instances, in)
+		case "project":
+			var p org.Project
+			p, err = parseProject(d)
+			app.Projects = append(app.Projects, p)
+		case "api_key":
+			var k identity.APIKey
+			k, err = parseAPIKey(d)
+			app.APIKeys = append(app.APIKeys, k)
+		default:
+			return nil, d.Errf("unrecognized qgov option %q", d.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return httpcaddyfile.App{Name: "qgov", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// oneArg reads exactly one argument of the current option.
+func oneArg(d *caddyfile.Dispenser) (string, error) {
+	if !d.NextArg() {
+		return "", d.ArgErr()
+	}
+	v := d.Val()
+	if d.NextArg() {
+		return "", d.ArgErr()
+	}
+	return v, nil
+}
+
+// nameAndBlock reads `<option> <name> { … }`'s name and calls fn for
+// each subdirective of the block.
+func nameAndBlock(d *caddyfile.Dispenser, fn func(sub string) error) (string, error) {
+	what := d.Val()
+	name, err := oneArg(d)
+	if err != nil {
+		return "", d.Errf("%s needs a name", what)
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if err := fn(d.Val()); err != nil {
+			return "", err
+		}
+	}
+	return name, nil
+}
+
+func parseStore(d *caddyfile.Dispenser) (*StoreConfig, error) {
+	sc := &StoreConfig{}
+	if !d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	sc.Backend = d.Val()
+	switch sc.Backend {
+	case "bolt":
+		if d.NextArg() {
+			sc.Path = d.Val()
+		}
+		if d.NextArg() {
+			return nil, d.ArgErr()
+		}
+		return sc, nil
+	case "redis":
+		sc.Addrs = d.RemainingArgs()
+	default:
+		return nil, d.Errf("unknown store backend %q (use bolt or redis)", sc.Backend)
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "addrs":
+			sc.Addrs = append(sc.Addrs, d.RemainingArgs()...)
+		case "master_name":
+			sc.MasterName, err = oneArg(d)
+		case "username":
+			sc.Username, err = oneArg(d)
+		case "password":
+			sc.Password, err = oneArg(d)
+		case "db":
+			var v string
+			if v, err = oneArg(d); err == nil {
+				if sc.DB, err = strconv.Atoi(v); err != nil || sc.DB < 0 {
+					return nil, d.Errf("db must be a non-negative integer, got %q", v)
+				}
+			}
+		case "tls":
+			sc.TLS = true
+		case "key_prefix":
+			sc.KeyPrefix, err = oneArg(d)
+		default:
+			return nil, d.Errf("unrecognized redis store option %q", d.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(sc.Addrs) == 0 {
+		return nil, d.Err("store redis needs at least one address")
+	}
+	return sc, nil
+}
+
+func parseInstance(d *caddyfile.Dispenser) (org.Instance, error) {
+	var in org.Instance
+	var err error
+	in.Alias, err = nameAndBlock(d, func(sub string) error {
+		var err error
+		switch sub {
+		case "crn":
+			in.CRN, err = oneArg(d)
+		case "tenant":
+			in.Tenant, err = oneArg(d)
+		case "upstream":
+			in.Upstream, err = oneArg(d)
+		case "iam_url":
+			in.IAMURL, err = oneArg(d)
+		case "api_key":
+			in.APIKey, err = oneArg(d)
+		case "plan":
+			in.Plan, err = oneArg(d)
+		case "backends":
+			in.Backends = append(in.Backends, d.RemainingArgs()...)
+		default:
+			return d.Errf("unrecognized instance option %q", sub)
+		}
+		return err
+	})
+	return in, err
+}
+
+func parseProject(d *caddyfile.Dispenser) (org.Project, error) {
+	var p org.Project
+	var err error
+	p.Name, err = nameAndBlock(d, func(sub string) error {
+		var err error
+		switch sub {
+		case "tenant":
+			p.Tenant, err = oneArg(d)
+		case "instances":
+			p.Instances = append(p.Instances, d.RemainingArgs()...)
+		default:
+			return d.Errf("unrecognized project option %q", sub)
+		}
+		return err
+	})
+	return p, err
+}
+
+func parseAPIKey(d *caddyfile.Dispenser) (identity.APIKey, error) {
+	var k identity.APIKey
+	var err error
+	k.ID, err = nameAndBlock(d, func(sub string) error {
+		var err error
+		switch sub {
+		case "key":
+			k.Key, err = oneArg(d)
+		case "sha256":
+			k.SHA256, err = oneArg(d)
+		case "user":
+			k.User, err = oneArg(d)
+		case "name":
+			k.Name, err = oneArg(d)
+		case "email":
+			k.Email, err = oneArg(d)
+		case "tenant":
+			k.Tenant, err = oneArg(d)
+		case "projects":
+			k.Projects = append(k.Projects, d.RemainingArgs()...)
+		default:
+			return d.Errf("unrecognized api_key option %q", sub)
+		}
+		return err
+	})
+	return k, err
+}

@@ -1,0 +1,121 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	"github.com/qgov/qgov/gateway"
+	"github.com/qgov/qgov/org"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler governs the Qiskit Runtime API: it serves /identity/token,
+// /identity/keys, Global Search and Catalog, and forwards /api/v1 (and
+// /experimental/api/v1) requests that pass qgov's pipeline to the
+// instance's upstream through Caddy's reverse proxy, with the instance's
+// real CRN and upstream credentials. Other paths go to the next handler.
+//
+// It sets these placeholders for logs and later handlers:
+//
+//	{http.qgov.user}      the caller's user id
+//	{http.qgov.key_id}    the API key the caller authenticated with
+//	{http.qgov.tenant}    the caller's tenant
+//	{http.qgov.project}   the project the request counted against
+//	{http.qgov.instance}  the instance alias
+//	{http.qgov.action}    the IBM action of the route
+//	{http.qgov.decision}  allowed or denied
+//	{http.qgov.reason}    why a request was denied
+type Handler struct {
+	gw *gateway.Gateway
+	// proxies forward to each instance's upstream, by alias.
+	proxies map[string]*reverseproxy.Handler
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "http.handlers.qgov", New: func() caddy.Module { return new(Handler) }}
+}
+
+// Provision gets the qgov app and builds a reverse proxy per instance.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	appIface, err := ctx.App("qgov")
+	if err != nil {
+		return fmt.Errorf("loading the qgov app: %w", err)
+	}
+	app := appIface.(*App)
+	h.proxies = map[string]*reverseproxy.Handler{}
+	for _, in := range app.cfg.Directory.Instances() {
+		rp, err := newProxy(ctx, in)
+		if err != nil {
+			return fmt.Errorf("instance %q: %w", in.Alias, err)
+		}
+		h.proxies[in.Alias] = rp
+	}
+	cfg := app.cfg
+	cfg.Upstream = h
+	h.gw = gateway.New(cfg)
+	return nil
+}
+
+// newProxy provisions Caddy's reverse proxy for an instance's upstream.
+func newProxy(ctx caddy.Context, in *org.Instance) (*reverseproxy.Handler, error) {
+	scheme, hostport := in.UpstreamAddr()
+	transport := map[string]any{"protocol": "http"}
+	if scheme == "https" {
+		transport["tls"] = map[string]any{}
+	}
+	raw, err := json.Marshal(map[string]any{
+		"upstreams": []map[string]string{{"dial": hostport}},
+		"transport": transport,
+	})
+	if err != nil {
+		return nil, err
+	}
+	mod, err := ctx.LoadModuleByID("http.handlers.reverse_proxy", raw)
+	if err != nil {
+		return nil, fmt.Errorf("loading the reverse proxy: %w", err)
+	}
+	return mod.(*reverseproxy.Handler), nil
+}
+
+// Forward implements gateway.Upstream with Caddy's reverse proxy.
+func (h *Handler) Forward(w http.ResponseWriter, r *http.Request, in *org.Instance) error {
+	return h.proxies[in.Alias].ServeHTTP(w, r, noNext)
+}
+
+// noNext ends the chain of the per-instance reverse proxies.
+var noNext = caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if !h.gw.Handles(r) {
+		return next.ServeHTTP(w, r)
+	}
+	d := h.gw.Serve(w, r)
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Set("http.qgov.user", d.User)
+		repl.Set("http.qgov.key_id", d.KeyID)
+		repl.Set("http.qgov.tenant", d.Tenant)
+		repl.Set("http.qgov.project", d.Project)
+		repl.Set("http.qgov.instance", d.Instance)
+		repl.Set("http.qgov.action", string(d.Action))
+		repl.Set("http.qgov.decision", d.Outcome)
+		repl.Set("http.qgov.reason", d.Reason)
+	}
+	return nil
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+	_ gateway.Upstream            = (*Handler)(nil)
+)

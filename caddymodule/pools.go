@@ -1,0 +1,123 @@
+package caddymodule
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/qgov/qgov/iam"
+	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/store"
+)
+
+// Pools of state that outlives config reloads: a reload that keeps a
+// store's or a credential's settings reuses the open store and the cached
+// upstream token instead of reopening them.
+var (
+	stores       = caddy.NewUsagePool()
+	tokenSources = caddy.NewUsagePool()
+)
+
+// StoreConfig selects the durable store.
+type StoreConfig struct {
+	// Backend is "bolt" (the default: an embedded file, for one node) or
+	// "redis" (shared by replicas).
+	Backend string `json:"backend,omitempty"`
+	// Path is the bolt file. Default "qgov/qgov.db" in Caddy's data
+	// directory.
+	Path string `json:"path,omitempty"`
+	// Addrs are Redis addresses (host:port): one for a standalone server,
+	// several for a Cluster, or the Sentinels when MasterName is set.
+	Addrs []string `json:"addrs,omitempty"`
+	// MasterName selects Redis Sentinel mode.
+	MasterName string `json:"master_name,omitempty"`
+	// Username and Password authenticate to Redis; use a placeholder such
+	// as {env.REDIS_PASSWORD} for the password.
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	// DB is the Redis database number (standalone and Sentinel only).
+	DB int `json:"db,omitempty"`
+	// TLS connects to Redis over TLS.
+	TLS bool `json:"tls,omitempty"`
+	// KeyPrefix starts every Redis key. Default "qgov:".
+	KeyPrefix string `json:"key_prefix,omitempty"`
+}
+
+// pooledStore lets the pool close a store when no config uses it.
+type pooledStore struct{ store.Store }
+
+// Destruct closes the store.
+func (p pooledStore) Destruct() error { return p.Close() }
+
+// openStore takes a reference to the configured store, opening it when no
+// loaded config holds it yet.
+func (a *App) openStore(repl *caddy.Replacer) (store.Store, error) {
+	sc := StoreConfig{}
+	if a.Store != nil {
+		sc = *a.Store
+	}
+	switch sc.Backend {
+	case "", "bolt":
+		if sc.Path == "" {
+			sc.Path = filepath.Join(caddy.AppDataDir(), "qgov", "qgov.db")
+		}
+	case "redis":
+		if len(sc.Addrs) == 0 {
+			return nil, fmt.Errorf("qgov store redis: at least one address is required")
+		}
+		if sc.KeyPrefix == "" {
+			sc.KeyPrefix = "qgov:"
+		}
+		pw, err := repl.ReplaceOrErr(sc.Password, true, true)
+		if err != nil {
+			return nil, fmt.Errorf("qgov store redis password: %w", err)
+		}
+		sc.Password = pw
+	default:
+		return nil, fmt.Errorf("qgov store: unknown backend %q (use bolt or redis)", sc.Backend)
+	}
+	fingerprint, _ := json.Marshal(sc)
+	sum := sha256.Sum256(fingerprint)
+	a.storeKey = hex.EncodeToString(sum[:])
+	v, _, err := stores.LoadOrNew(a.storeKey, func() (caddy.Destructor, error) {
+		if sc.Backend == "redis" {
+			opts := &redis.UniversalOptions{Addrs: sc.Addrs, MasterName: sc.MasterName, Username: sc.Username, Password: sc.Password, DB: sc.DB}
+			if sc.TLS {
+				opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			}
+			return pooledStore{store.NewRedis(redis.NewUniversalClient(opts), sc.KeyPrefix)}, nil
+		}
+		b, err := store.OpenBolt(sc.Path)
+		if err != nil {
+			return nil, err
+		}
+		return pooledStore{b}, nil
+	})
+	if err != nil {
+		a.storeKey = ""
+		return nil, fmt.Errorf("qgov store: %w", err)
+	}
+	return v.(pooledStore).Store, nil
+}
+
+// pooledTokens is a pooled upstream token source; it holds nothing to close.
+type pooledTokens struct{ *iam.TokenSource }
+
+// Destruct implements caddy.Destructor.
+func (pooledTokens) Destruct() error { return nil }
+
+// tokenSource takes a reference to the token source of an instance's
+// upstream credential, keyed by a hash of the IAM URL and the key.
+func (a *App) tokenSource(in *org.Instance) *iam.TokenSource {
+	sum := sha256.Sum256([]byte(in.IAMURL + "\x00" + in.APIKey))
+	key := hex.EncodeToString(sum[:])
+	v, _ := tokenSources.LoadOrStore(key, pooledTokens{iam.NewTokenSource(in.IAMURL, in.APIKey, nil)})
+	a.tokenKeys = append(a.tokenKeys, key)
+	return v.(pooledTokens).TokenSource
+}

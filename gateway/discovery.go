@@ -1,0 +1,34 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/qgov/qgov/platform"
+	"github.com/qgov/qgov/runtimeapi"
+)
+
+// serveDiscovery answers Global Search with the instances the caller's
+// projects may use, and Global Catalog with their plans.
+func (g *Gateway) serveDiscovery(w http.ResponseWriter, r *http.Request) Decision {
+	p, err := g.Auth.Authenticate(r)
+	d := Decision{Action: "platform.discovery"}
+	if err != nil {
+		return deny(w, d, err)
+	}
+	d.User, d.KeyID, d.Tenant = p.UserID, p.KeyID, p.Tenant
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == "/global-search/v3/resources/search":
+		var visible []platform.Instance
+		for _, in := range g.Directory.Reachable(p.Tenant, p.Projects) {
+			visible = append(visible, platform.Instance{CRN: in.CRN, Name: in.Alias, Plan: in.Plan, Backends: in.Backends})
+		}
+		platform.ServeSearch(w, r, visible)
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/global-catalog/api/v1/"):
+		platform.ServeCatalog(w, strings.TrimPrefix(r.URL.Path, "/global-catalog/api/v1/"))
+	default:
+		return deny(w, d, runtimeapi.Errorf(http.StatusNotFound, "not_found", "no route for "+r.Method+" "+r.URL.Path))
+	}
+	d.Outcome = "allowed"
+	return d
+}

@@ -1,0 +1,129 @@
+// Package gateway is qgov's request pipeline. Every Runtime API request
+// passes the same steps, each in one place:
+//
+//	identity   authenticate the caller                 (identity)
+//	org        resolve Service-CRN to an instance the caller's projects may use (org)
+//	access     classify the route and check the job or session is the caller's (runtimeapi, ownership)
+//	upstream   forward with the instance's CRN and credentials (Upstream)
+//	record     remember who owns what the upstream created (ownership)
+//
+// The gateway also serves the IBM Cloud stand-ins a Qiskit client calls
+// first: IAM's /identity/token, Global Search and Global Catalog.
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/qgov/qgov/identity"
+	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/ownership"
+	"github.com/qgov/qgov/runtimeapi"
+)
+
+// Upstream sends a prepared request to an instance's upstream and writes
+// the answer to w. An error means nothing was written.
+type Upstream interface {
+	Forward(w http.ResponseWriter, r *http.Request, in *org.Instance) error
+}
+
+// Credentials yields an instance's upstream bearer token.
+type Credentials interface {
+	Token(ctx context.Context) (string, error)
+}
+
+// Config wires a Gateway.
+type Config struct {
+	Directory   *org.Directory
+	Auth        *identity.Authenticator
+	Jobs        *ownership.Registry
+	Sessions    *ownership.Registry
+	Upstream    Upstream
+	Credentials map[string]Credentials // by instance alias
+	// MaxBodyBytes bounds request bodies; larger ones get 413.
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+	Now          func() time.Time
+}
+
+// Gateway serves the Runtime API and the IBM Cloud stand-ins.
+type Gateway struct{ Config }
+
+// New returns a Gateway.
+func New(cfg Config) *Gateway {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Gateway{cfg}
+}
+
+// API base paths served: IBM's, and the one clients reach by putting
+// "experimental" in their URL (used verbatim by qiskit-ibm-runtime).
+var apiPrefixes = []string{"/api/v1", "/experimental/api/v1"}
+
+// Decision is what the gateway decided about a request, for logs and the
+// audit trail.
+type Decision struct {
+	User     string
+	KeyID    string
+	Tenant   string
+	Project  string
+	Instance string
+	Action   runtimeapi.Action
+	// Outcome is "allowed" or "denied".
+	Outcome string
+	// Status and Code describe a denial; Reason says why.
+	Status int
+	Code   string
+	Reason string
+}
+
+// Handles reports whether the gateway serves the request's path; other
+// paths are left to the next handler.
+func (g *Gateway) Handles(r *http.Request) bool {
+	p := r.URL.Path
+	if p == "/identity/token" || p == "/identity/keys" ||
+		strings.HasPrefix(p, "/global-search/") || strings.HasPrefix(p, "/global-catalog/") {
+		return true
+	}
+	_, ok := apiPath(p)
+	return ok
+}
+
+func apiPath(p string) (string, bool) {
+	for _, prefix := range apiPrefixes {
+		if rest, ok := strings.CutPrefix(p, prefix); ok && (rest == "" || rest[0] == '/') {
+			return rest, true
+		}
+	}
+	return "", false
+}
+
+// Serve handles a request whose path Handles accepted.
+func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) Decision {
+	switch p := r.URL.Path; {
+	case p == "/identity/token" && r.Method == http.MethodPost:
+		g.Auth.IssueToken(w, r)
+		return Decision{Outcome: "allowed", Action: "iam.token"}
+	case p == "/identity/keys" && r.Method == http.MethodGet:
+		g.Auth.Tokens.ServeKeys(w, r)
+		return Decision{Outcome: "allowed", Action: "iam.keys"}
+	case strings.HasPrefix(p, "/global-search/") || strings.HasPrefix(p, "/global-catalog/"):
+		return g.serveDiscovery(w, r)
+	}
+	rest, _ := apiPath(r.URL.Path)
+	return g.serveRuntime(w, r, rest)
+}
+
+// deny writes a Runtime API error body and returns the decision.
+func deny(w http.ResponseWriter, d Decision, e *runtimeapi.Error) Decision {
+	e.Write(w, runtimeapi.NewTrace())
+	d.Outcome, d.Status, d.Code, d.Reason = "denied", e.Status, e.Code, e.Message
+	return d
+}

@@ -1,0 +1,134 @@
+// Package testenv starts the real services qgov's tests run against:
+// free ports, a redis-server and a local Redis Cluster, each owned by the
+// test that asked for it and stopped when it ends.
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func redisBinary(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is not installed: `make test` installs it (Debian package redis-server)", name)
+	}
+	return path
+}
+
+// startRedis runs one redis-server on a free port with extra arguments
+// and returns its address once it answers PING.
+func startRedis(t testing.TB, extra ...string) string {
+	t.Helper()
+	bin := redisBinary(t, "redis-server")
+	dir := t.TempDir()
+	for attempt := 0; attempt < 3; attempt++ {
+		port := FreePort(t)
+		args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+			"--dir", dir, "--logfile", filepath.Join(dir, fmt.Sprintf("redis-%d.log", port))}, extra...)
+		cmd := exec.Command(bin, args...)
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("starting redis-server: %v", err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		if waitPing(addr, exited) {
+			t.Cleanup(func() {
+				_ = cmd.Process.Kill()
+				<-exited
+			})
+			return addr
+		}
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	t.Fatalf("redis-server did not start (see logs in %s)", dir)
+	return ""
+}
+
+func waitPing(addr string, exited <-chan struct{}) bool {
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return false
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+// Redis starts a standalone redis-server and returns its address.
+func Redis(t testing.TB) string {
+	t.Helper()
+	return startRedis(t)
+}
+
+// RedisCluster starts a three-master Redis Cluster on free ports and
+// returns the nodes' addresses once the cluster reports ok.
+func RedisCluster(t testing.TB) []string {
+	t.Helper()
+	var addrs []string
+	for i := 0; i < 3; i++ {
+		conf := filepath.Join(t.TempDir(), "nodes.conf")
+		addrs = append(addrs, startRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", conf, "--cluster-node-timeout", "2000"))
+	}
+	cli := redisBinary(t, "redis-cli")
+	args := append([]string{"--cluster", "create"}, addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("creating the Redis Cluster: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, addr := range addrs {
+		if !clusterOK(addr, deadline) {
+			t.Fatalf("the Redis Cluster node %s did not reach cluster_state:ok", addr)
+		}
+	}
+	return addrs
+}
+
+// clusterOK waits until the node at addr reports cluster_state:ok.
+func clusterOK(addr string, deadline time.Time) bool {
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	for time.Now().Before(deadline) {
+		info, err := c.ClusterInfo(context.Background()).Result()
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}

@@ -1,0 +1,109 @@
+// Package ownership records who owns the jobs and sessions created
+// through qgov: the user, tenant, project and instance behind each id.
+// The gateway consults it to decide who may see or act on them.
+package ownership
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/qgov/qgov/store"
+)
+
+// ErrNotFound is returned for an id with no record.
+var ErrNotFound = errors.New("no ownership record")
+
+// Record is the owner of one job or session.
+type Record struct {
+	ID       string    `json:"id"`
+	Instance string    `json:"instance"`
+	Tenant   string    `json:"tenant"`
+	Project  string    `json:"project"`
+	Owner    string    `json:"owner"`
+	KeyID    string    `json:"key_id,omitempty"`
+	Backend  string    `json:"backend,omitempty"`
+	Program  string    `json:"program,omitempty"`
+	Session  string    `json:"session_id,omitempty"`
+	Created  time.Time `json:"created"`
+}
+
+// Registry keeps records in one bucket of a store, keyed by instance and
+// id (the same id on two instances names two objects).
+type Registry struct {
+	store  store.Store
+	bucket string
+}
+
+// NewRegistry returns a registry over bucket of s.
+func NewRegistry(s store.Store, bucket string) *Registry {
+	return &Registry{store: s, bucket: bucket}
+}
+
+func key(instance, id string) string { return instance + "/" + id }
+
+// Add stores a record.
+func (g *Registry) Add(ctx context.Context, rec Record) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encoding ownership of %s: %w", rec.ID, err)
+	}
+	if err := g.store.Put(ctx, g.bucket, key(rec.Instance, rec.ID), data, 0); err != nil {
+		return fmt.Errorf("recording ownership of %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+// Get returns the record of id on an instance, or ErrNotFound.
+func (g *Registry) Get(ctx context.Context, instance, id string) (Record, error) {
+	data, err := g.store.Get(ctx, g.bucket, key(instance, id))
+	if errors.Is(err, store.ErrNotFound) {
+		return Record{}, ErrNotFound
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("reading ownership of %s: %w", id, err)
+	}
+	var rec Record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return Record{}, fmt.Errorf("decoding ownership of %s: %w", id, err)
+	}
+	return rec, nil
+}
+
+// Remove deletes the record of id on an instance.
+func (g *Registry) Remove(ctx context.Context, instance, id string) error {
+	if err := g.store.Delete(ctx, g.bucket, key(instance, id)); err != nil {
+		return fmt.Errorf("removing ownership of %s: %w", id, err)
+	}
+	return nil
+}
+
+// listPage is how many records one store read returns.
+const listPage = 500
+
+// Matching returns the ids of an instance's records that keep accepts.
+func (g *Registry) Matching(ctx context.Context, instance string, keep func(Record) bool) (map[string]bool, error) {
+	out := map[string]bool{}
+	prefix, after := instance+"/", ""
+	for {
+		page, err := g.store.List(ctx, g.bucket, prefix, after, listPage)
+		if err != nil {
+			return nil, fmt.Errorf("listing ownership on %s: %w", instance, err)
+		}
+		for _, e := range page {
+			var rec Record
+			if err := json.Unmarshal(e.Value, &rec); err != nil {
+				return nil, fmt.Errorf("decoding ownership %s: %w", e.Key, err)
+			}
+			if keep(rec) {
+				out[rec.ID] = true
+			}
+		}
+		if len(page) < listPage {
+			return out, nil
+		}
+		after = page[len(page)-1].Key
+	}
+}

@@ -1,0 +1,164 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/qgov/qgov/internal/testenv"
+)
+
+// TestConformance runs one suite against every implementation, each over
+// the real thing: a bbolt file, a redis-server and a Redis Cluster.
+func TestConformance(t *testing.T) {
+	for _, impl := range []struct {
+		name string
+		open func(t *testing.T) Store
+	}{
+		{"bolt", func(t *testing.T) Store {
+			s, err := OpenBolt(filepath.Join(t.TempDir(), "qgov.db"))
+			require.NoError(t, err)
+			return s
+		}},
+		{"redis", func(t *testing.T) Store {
+			addr := testenv.Redis(t)
+			return NewRedis(redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{addr}}), "qgov:")
+		}},
+		{"redis-cluster", func(t *testing.T) Store {
+			addrs := testenv.RedisCluster(t)
+			return NewRedis(redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: true}), "qgov:")
+		}},
+	} {
+		t.Run(impl.name, func(t *testing.T) {
+			s := impl.open(t)
+			defer func() { assert.NoError(t, s.Close()) }()
+			for _, c := range conformance {
+				t.Run(c.name, func(t *testing.T) { c.run(t, s) })
+			}
+		})
+	}
+}
+
+var conformance = []struct {
+	name string
+	run  func(t *testing.T, s Store)
+}{
+	{"get put delete", func(t *testing.T, s Store) {
+		ctx := context.Background()
+		_, err := s.Get(ctx, "crud", "a")
+		assert.ErrorIs(t, err, ErrNotFound)
+		require.NoError(t, s.Put(ctx, "crud", "a", []byte("1"), 0))
+		require.NoError(t, s.Put(ctx, "crud", "a", []byte("2"), 0))
+		v, err := s.Get(ctx, "crud", "a")
+		require.NoError(t, err)
+		assert.Equal(t, "2", string(v))
+		require.NoError(t, s.Delete(ctx, "crud", "a"))
+		require.NoError(t, s.Delete(ctx, "crud", "a"), "deleting an absent key is fine")
+		_, err = s.Get(ctx, "crud", "a")
+		assert.ErrorIs(t, err, ErrNotFound)
+		entries, err := s.List(ctx, "crud", "", "", 10)
+		require.NoError(t, err)
+		assert.Empty(t, entries)
+	}},
+	{"buckets are separate", func(t *testing.T, s Store) {
+		ctx := context.Background()
+		require.NoError(t, s.Put(ctx, "b1", "k", []byte("one"), 0))
+		require.NoError(t, s.Put(ctx, "b2", "k", []byte("two"), 0))
+		v, err := s.Get(ctx, "b1", "k")
+		require.NoError(t, err)
+		assert.Equal(t, "one", string(v))
+		assert.Error(t, s.Put(ctx, "bad{name}", "k", nil, 0))
+		assert.Error(t, s.Put(ctx, "", "k", nil, 0))
+	}},
+	{"list pages by prefix in key order", func(t *testing.T, s Store) {
+		ctx := context.Background()
+		for _, k := range []string{"p/3", "p/1", "q/1", "p/2", "o/9", "p/10"} {
+			require.NoError(t, s.Put(ctx, "list", k, []byte("v"+k), 0))
+		}
+		var keys []string
+		after := ""
+		for {
+			page, err := s.List(ctx, "list", "p/", after, 2)
+			require.NoError(t, err)
+			if len(page) == 0 {
+				break
+			}
+			assert.LessOrEqual(t, len(page), 2)
+			for _, e := range page {
+				keys = append(keys, e.Key)
+				assert.Equal(t, "v"+e.Key, string(e.Value))
+			}
+			after = page[len(page)-1].Key
+		}
+		assert.Equal(t, []string{"p/1", "p/10", "p/2", "p/3"}, keys)
+		all, err := s.List(ctx, "list", "", "", 100)
+		require.NoError(t, err)
+		assert.Len(t, all, 6)
+	}},
+	{"ttl expires records", func(t *testing.T, s Store) {
+		ctx := context.Background()
+		require.NoError(t, s.Put(ctx, "ttl", "short", []byte("x"), 50*time.Millisecond))
+		require.NoError(t, s.Put(ctx, "ttl", "long", []byte("y"), time.Hour))
+		v, err := s.Get(ctx, "ttl", "short")
+		require.NoError(t, err)
+		assert.Equal(t, "x", string(v))
+		time.Sleep(120 * time.Millisecond)
+		_, err = s.Get(ctx, "ttl", "short")
+		assert.ErrorIs(t, err, ErrNotFound)
+		entries, err := s.List(ctx, "ttl", "", "", 10)
+		require.NoError(t, err)
+		require.Len(t, entries, 1)
+		assert.Equal(t, "long", entries[0].Key)
+		created, err := s.Create(ctx, "ttl", "short", []byte("z"), 0)
+		require.NoError(t, err)
+		assert.True(t, created, "an expired record can be created again")
+	}},
+	{"exactly one concurrent creator wins", func(t *testing.T, s Store) {
+		ctx := context.Background()
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		for i := 0; i < 16; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				ok, err := s.Create(ctx, "create", "key", []byte(fmt.Sprint(i)), 0)
+				assert.NoError(t, err)
+				if ok {
+					wins.Add(1)
+				}
+			}(i)
+		}
+		wg.Wait()
+		assert.EqualValues(t, 1, wins.Load())
+		v, err := s.Get(ctx, "create", "key")
+		require.NoError(t, err)
+		assert.NotEmpty(t, v)
+	}},
+}
+
+func TestBoltSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "qgov.db")
+	s, err := OpenBolt(path)
+	require.NoError(t, err)
+	require.NoError(t, s.Put(context.Background(), "jobs", "j1", []byte("owner"), 0))
+
+	// A second opener of the same file fails fast instead of hanging.
+	_, err = OpenBolt(path)
+	require.Error(t, err)
+	require.NoError(t, s.Close())
+
+	s, err = OpenBolt(path)
+	require.NoError(t, err)
+	defer s.Close()
+	v, err := s.Get(context.Background(), "jobs", "j1")
+	require.NoError(t, err)
+	assert.Equal(t, "owner", string(v))
+}
