@@ -2,15 +2,16 @@
 #
 #   make run     build and start the demo (Caddyfile.example)
 #   make test    vet, format check and every test (what CI runs)
-#   make bench   simulator throughput as a fraction of memory bandwidth
+#   make bench   gateway vs plain reverse_proxy polling; simulator throughput
 #   make fuzz    a short run of every fuzz target
 
 include xcaddy.mk
 
 GO        ?= go
 FUZZTIME  ?= 20s
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: build run test vet fmt bench fuzz clean
+.PHONY: build run test test-deps vet fmt bench fuzz clean
 
 build: caddy-build
 
@@ -21,13 +22,21 @@ vet:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-test: vet caddy-validate
+# test-deps installs what the tests run against: redis-server and
+# redis-cli (the tests start their own servers and clusters on free ports).
+test-deps:
+	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { \
+		echo "installing redis-server from Debian packages"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
+
+test: test-deps vet caddy-validate
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 fmt: caddy-fmt
 	gofmt -w .
 
 bench:
+	$(GO) test -run '^$$' -bench Polling -benchtime 20000x ./caddymodule/ | grep -v '^{'
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./statevector/
 	$(GO) test -run '^$$' -bench . -benchtime 200x ./simulator/
 

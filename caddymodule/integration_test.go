@@ -33,7 +33,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-
 // simulatorSite is a Caddyfile serving the simulator on port; extra adds
 // directives to the site (to force a reload without touching the simulator).
 func simulatorSite(port, maxQubits int, extra string) string {
