@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -305,35 +303,13 @@ func TestGatewayReloadUnderTraffic(t *testing.T) {
 	job, err := fatima.Submit(ctx, bellJob())
 	require.NoError(t, err)
 
-	var failures, requests atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				requests.Add(1)
-				if _, err := fatima.Job(ctx, job.ID); err != nil {
-					failures.Add(1)
-				}
-			}
-		}()
-	}
-	time.Sleep(100 * time.Millisecond)
 	reloaded := strings.Replace(d.config, "\tqgov\n", "\trespond /health \"ok\"\n\tqgov\n", 1)
 	require.NotEqual(t, d.config, reloaded)
-	d.tester.InitServer(reloaded, "caddyfile")
-	time.Sleep(100 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	assert.Zero(t, failures.Load(), "of %d requests during the reload", requests.Load())
-	assert.Greater(t, requests.Load(), int64(10))
+	requests, failures := underTraffic(func() error { _, err := fatima.Job(ctx, job.ID); return err }, func() {
+		d.tester.InitServer(reloaded, "caddyfile")
+	})
+	assert.Zero(t, failures, "of %d requests during the reload", requests)
+	assert.Greater(t, requests, int64(10))
 
 	resp, err := http.Get(d.gateway + "/health")
 	require.NoError(t, err)

@@ -33,6 +33,37 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// underTraffic runs request in a loop from four goroutines while change
+// runs, and returns how many requests were made and how many failed.
+func underTraffic(request func() error, change func()) (requests, failures int64) {
+	var made, failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				made.Add(1)
+				if request() != nil {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	change()
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	return made.Load(), failed.Load()
+}
+
 // simulatorSite is a Caddyfile serving the simulator on port; extra adds
 // directives to the site (to force a reload without touching the simulator).
 func simulatorSite(port, maxQubits int, extra string) string {
@@ -65,34 +96,11 @@ func TestSimulatorInCaddy(t *testing.T) {
 	report, err := qiskitclient.Session(ctx, qc)
 	require.NoError(t, err)
 
-	// Traffic during the reload.
-	var failures, requests atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				requests.Add(1)
-				if _, err := qc.Job(ctx, report.JobID); err != nil {
-					failures.Add(1)
-				}
-			}
-		}()
-	}
-	time.Sleep(100 * time.Millisecond)
-	tester.InitServer(simulatorSite(port, 26, `respond /health "ok"`), "caddyfile")
-	time.Sleep(100 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	assert.Zero(t, failures.Load(), "of %d requests during the reload", requests.Load())
-	assert.Greater(t, requests.Load(), int64(10))
+	requests, failures := underTraffic(func() error { _, err := qc.Job(ctx, report.JobID); return err }, func() {
+		tester.InitServer(simulatorSite(port, 26, `respond /health "ok"`), "caddyfile")
+	})
+	assert.Zero(t, failures, "of %d requests during the reload", requests)
+	assert.Greater(t, requests, int64(10))
 
 	j, err := qc.Job(ctx, report.JobID)
 	require.NoError(t, err, "the job survived the reload")

@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/identity"
+	"github.com/qgov/qgov/internal/testenv"
 	"github.com/qgov/qgov/qiskitclient"
 	"github.com/qgov/qgov/simulator"
 )
@@ -40,11 +42,7 @@ func TestMain(m *testing.M) {
 }
 
 func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().String()
+	return fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 }
 
 // TestSimulatorCommand runs `qgov simulator --listen` as a user would and
@@ -92,4 +90,26 @@ func TestSimulatorCommandBadConfig(t *testing.T) {
 	out, err := exec.Command(binary, "simulator", "--listen", freeAddr(t), "--config", cfg).CombinedOutput()
 	require.Error(t, err)
 	assert.Contains(t, string(out), "max_qubits must be 1 to 34")
+}
+
+func TestHashKeyCommand(t *testing.T) {
+	cmd := exec.Command(binary, "hash-key")
+	cmd.Stdin = strings.NewReader("demo-fatima-key\n")
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	assert.Equal(t, "ba32fc601206b83bf3e09aa7798f4d71f8e39b5b2060e888a638fbaa7c5c14f7\n", string(out))
+
+	out, err = exec.Command(binary, "hash-key", "--generate").Output()
+	require.NoError(t, err)
+	var key, hash string
+	_, err = fmt.Sscanf(string(out), "key:    %s\nsha256: %s\n", &key, &hash)
+	require.NoError(t, err, string(out))
+	assert.True(t, strings.HasPrefix(key, "qgov-"))
+	assert.Equal(t, identity.HashKey(key), hash)
+
+	cmd = exec.Command(binary, "hash-key")
+	cmd.Stdin = strings.NewReader("")
+	out, err = cmd.CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(out), "reading the key from standard input")
 }

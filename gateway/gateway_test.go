@@ -1,0 +1,169 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/qgov/qgov/iam"
+	"github.com/qgov/qgov/identity"
+	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/ownership"
+	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/simulator"
+	"github.com/qgov/qgov/store"
+)
+
+// stdProxy forwards with the standard library's reverse proxy, so the
+// pipeline is tested without Caddy (the caddymodule tests use Caddy's).
+type stdProxy struct{}
+
+func (stdProxy) Forward(w http.ResponseWriter, r *http.Request, in *org.Instance) error {
+	target, _ := url.Parse(in.Upstream)
+	(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.Out.URL.Scheme, pr.Out.URL.Host = target.Scheme, target.Host
+	}}).ServeHTTP(w, r)
+	return nil
+}
+
+// newTestGateway runs the gateway in front of a real simulator.
+func newTestGateway(t *testing.T) *httptest.Server {
+	cfg := simulator.Default()
+	cfg.QueueSize = 1000
+	sim, err := simulator.New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sim.Close() })
+	up := httptest.NewServer(sim)
+	t.Cleanup(up.Close)
+
+	instance := func(alias, key string) org.Instance {
+		return org.Instance{Alias: alias, CRN: simulator.DemoCRN(strings.ToLower(alias)), Upstream: up.URL + "/api/v1", IAMURL: up.URL, APIKey: key}
+	}
+	dir, err := org.NewDirectory(
+		[]org.Instance{instance("QR-ml", simulator.DemoAPIKey), {Alias: "QR-finance", CRN: simulator.DemoCRN("qr-finance"), Upstream: up.URL + "/api/v1", IAMURL: up.URL, APIKey: "revoked-upstream-key"}},
+		[]org.Project{{Name: "ml", Instances: []string{"QR-ml", "QR-finance"}}, {Name: "finance", Instances: []string{"QR-ml"}}},
+	)
+	require.NoError(t, err)
+	ring, err := identity.NewKeyRing([]identity.APIKey{
+		{ID: "f", Key: "fatima-key", User: "fatima", Projects: []string{"ml"}},
+		{ID: "r", Key: "ravi-key", User: "ravi", Projects: []string{"finance"}},
+	})
+	require.NoError(t, err)
+	key, err := iam.GenerateKey()
+	require.NoError(t, err)
+	signer, err := iam.NewSigner(key, "qgov", time.Hour)
+	require.NoError(t, err)
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "qgov.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	creds := map[string]Credentials{}
+	for _, in := range dir.Instances() {
+		creds[in.Alias] = iam.NewTokenSource(in.IAMURL, in.APIKey, nil)
+	}
+	gw := New(Config{
+		Directory: dir, Auth: &identity.Authenticator{Keys: ring, Tokens: signer, Now: time.Now},
+		Jobs: ownership.NewRegistry(st, "jobs"), Sessions: ownership.NewRegistry(st, "sessions"),
+		Upstream: stdProxy{}, Credentials: creds, MaxBodyBytes: 1 << 20,
+	})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !gw.Handles(r) {
+			http.NotFound(w, r)
+			return
+		}
+		gw.Serve(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func call(t *testing.T, srv *httptest.Server, key, method, path, body string) (int, []byte) {
+	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "apikey "+key)
+	req.Header.Set("Service-CRN", "QR-ml")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out json.RawMessage
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// TestListSpansUpstreamPages lists a project's jobs when the upstream
+// holds more than one page of them, interleaved with another project's:
+// count and paging stay consistent.
+func TestListSpansUpstreamPages(t *testing.T) {
+	srv := newTestGateway(t)
+	job := fmt.Sprintf(`{"program_id":"sampler","backend":"qgov_simulator","params":{"pubs":[[%q,null,1]]}}`,
+		`OPENQASM 3.0; bit c; x $0; c = measure $0;`)
+	fatimas := map[string]bool{}
+	for i := 0; i < upstreamPage+15; i++ {
+		key := "fatima-key"
+		if i%40 == 0 {
+			key = "ravi-key"
+		}
+		status, body := call(t, srv, key, "POST", "/api/v1/jobs", job)
+		require.Equal(t, http.StatusOK, status, string(body))
+		var created runtimeapi.JobCreated
+		require.NoError(t, json.Unmarshal(body, &created))
+		if key == "fatima-key" {
+			fatimas[created.ID] = true
+		}
+	}
+	var seen []string
+	for offset := 0; ; offset += 50 {
+		status, body := call(t, srv, "fatima-key", "GET", fmt.Sprintf("/api/v1/jobs?exclude_params=true&limit=50&offset=%d", offset), "")
+		require.Equal(t, http.StatusOK, status, string(body))
+		var list runtimeapi.JobList
+		require.NoError(t, json.Unmarshal(body, &list))
+		assert.Equal(t, len(fatimas), list.Count)
+		if len(list.Jobs) == 0 {
+			break
+		}
+		for _, j := range list.Jobs {
+			assert.True(t, fatimas[j.ID], "only Fatima's project's jobs")
+			seen = append(seen, j.ID)
+		}
+	}
+	assert.Len(t, seen, len(fatimas))
+
+	status, body := call(t, srv, "ravi-key", "GET", "/api/v1/jobs?limit=3", "")
+	require.Equal(t, http.StatusOK, status)
+	var list runtimeapi.JobList
+	require.NoError(t, json.Unmarshal(body, &list))
+	assert.Equal(t, 6, list.Count)
+	assert.Len(t, list.Jobs, 3)
+
+	status, body = call(t, srv, "ravi-key", "GET", "/api/v1/jobs?limit=0", "")
+	assert.Equal(t, http.StatusBadRequest, status, string(body))
+}
+
+// TestUpstreamCredentialFailure: when the upstream IAM refuses the
+// organisation's key, nothing is forwarded and the caller learns which
+// instance failed, without the IAM's details.
+func TestUpstreamCredentialFailure(t *testing.T) {
+	srv := newTestGateway(t)
+	req, err := http.NewRequest("GET", srv.URL+"/api/v1/backends", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "apikey fatima-key")
+	req.Header.Set("Service-CRN", "QR-finance")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var eb runtimeapi.ErrorBody
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&eb))
+	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
+	assert.Equal(t, "upstream_credentials", eb.Errors[0].Code)
+	assert.Contains(t, eb.Errors[0].Message, "QR-finance")
+	assert.NotContains(t, eb.Errors[0].Message, "revoked-upstream-key")
+}
