@@ -22,9 +22,9 @@ import (
 
 // BenchmarkPolling measures job-status polling (GET /jobs/{id}, what a
 // Qiskit client repeats while it waits) through qgov with a valid token
-// against plain reverse_proxy to the same upstream, in one run. It
-// reports requests per second and p50/p99 latency; run it with
-// `make bench`.
+// against plain reverse_proxy to the same upstream, in one run, from one
+// and from eight concurrent clients. It reports requests per second and
+// p50/p99 latency; run it with `make bench`.
 func BenchmarkPolling(b *testing.B) {
 	b.Setenv("QGOV_DEMO_UPSTREAM_KEY", simulator.DemoAPIKey)
 	b.Setenv("XDG_DATA_HOME", b.TempDir())
@@ -53,22 +53,25 @@ func BenchmarkPolling(b *testing.B) {
 	upToken, err := upstream.Token(ctx)
 	require.NoError(b, err)
 
-	for _, target := range []struct {
-		name, base, token, crn string
-	}{
-		{"reverse_proxy", fmt.Sprintf("http://127.0.0.1:%d", plainPort), upToken, crn("QR-ml")},
-		{"qgov", fmt.Sprintf("http://127.0.0.1:%d", gwPort), gwToken, "QR-ml"},
-	} {
-		b.Run(target.name, func(b *testing.B) {
-			poll(b, target.base+"/api/v1/jobs/"+job.ID+"?exclude_params=true", target.token, target.crn)
-		})
+	// One client measures the latency a request pays; eight saturate both
+	// cores and measure throughput.
+	for _, clients := range []int{1, 8} {
+		for _, target := range []struct {
+			name, base, token, crn string
+		}{
+			{"reverse_proxy", fmt.Sprintf("http://127.0.0.1:%d", plainPort), upToken, crn("QR-ml")},
+			{"qgov", fmt.Sprintf("http://127.0.0.1:%d", gwPort), gwToken, "QR-ml"},
+		} {
+			b.Run(fmt.Sprintf("clients=%d/%s", clients, target.name), func(b *testing.B) {
+				poll(b, clients, target.base+"/api/v1/jobs/"+job.ID+"?exclude_params=true", target.token, target.crn)
+			})
+		}
 	}
 }
 
-// poll issues b.N polling requests from 8 concurrent clients and reports
+// poll issues b.N polling requests from concurrent clients and reports
 // throughput and latency percentiles.
-func poll(b *testing.B, url, token, crn string) {
-	const clients = 8
+func poll(b *testing.B, clients int, url, token, crn string) {
 	transport := &http.Transport{MaxIdleConnsPerHost: clients}
 	client := &http.Client{Transport: transport}
 	defer transport.CloseIdleConnections()
