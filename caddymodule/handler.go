@@ -32,6 +32,7 @@ func init() {
 //	{http.qgov.instance}  the instance alias
 //	{http.qgov.action}    the IBM action of the route
 //	{http.qgov.decision}  allowed or denied
+//	{http.qgov.code}      the error code of a denial
 //	{http.qgov.reason}    why a request was denied
 type Handler struct {
 	gw *gateway.Gateway
@@ -108,6 +109,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		repl.Set("http.qgov.instance", d.Instance)
 		repl.Set("http.qgov.action", string(d.Action))
 		repl.Set("http.qgov.decision", d.Outcome)
+		repl.Set("http.qgov.code", d.Code)
 		repl.Set("http.qgov.reason", d.Reason)
 	}
 	return nil

@@ -34,10 +34,6 @@ var clientOnlyHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie
 // instance's real CRN and credentials, the path rebased onto the
 // upstream's API base, query unless query is non-nil, and body.
 func (g *Gateway) forward(w http.ResponseWriter, q *request, query url.Values, body []byte) *runtimeapi.Error {
-	base, err := url.Parse(q.in.Upstream)
-	if err != nil { // validated when the directory was built
-		return runtimeapi.Errorf(http.StatusBadGateway, "upstream_misconfigured", "instance "+q.in.Alias+" has no usable upstream URL")
-	}
 	creds := g.Credentials[q.in.Alias]
 	if creds == nil {
 		return runtimeapi.Errorf(http.StatusBadGateway, "upstream_misconfigured", "instance "+q.in.Alias+" has no upstream credentials")
@@ -48,13 +44,14 @@ func (g *Gateway) forward(w http.ResponseWriter, q *request, query url.Values, b
 		return runtimeapi.Errorf(http.StatusBadGateway, "upstream_credentials",
 			"the gateway could not obtain upstream credentials for instance "+q.in.Alias+"; nothing was forwarded")
 	}
+	host, basePath := q.in.UpstreamBase()
 	out := q.r.Clone(q.r.Context())
-	out.URL.Path = base.Path + q.rest
+	out.URL.Path = basePath + q.rest
 	out.URL.RawPath = ""
 	if query != nil {
 		out.URL.RawQuery = query.Encode()
 	}
-	out.Host = base.Host
+	out.Host = host
 	for _, h := range clientOnlyHeaders {
 		out.Header.Del(h)
 	}

@@ -78,8 +78,7 @@ type Decision struct {
 	Action   runtimeapi.Action
 	// Outcome is "allowed" or "denied".
 	Outcome string
-	// Status and Code describe a denial; Reason says why.
-	Status int
+	// Code is a denial's error code; Reason says why.
 	Code   string
 	Reason string
 }
@@ -124,6 +123,6 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) Decision {
 // deny writes a Runtime API error body and returns the decision.
 func deny(w http.ResponseWriter, d Decision, e *runtimeapi.Error) Decision {
 	e.Write(w, runtimeapi.NewTrace())
-	d.Outcome, d.Status, d.Code, d.Reason = "denied", e.Status, e.Code, e.Message
+	d.Outcome, d.Code, d.Reason = "denied", e.Code, e.Message
 	return d
 }

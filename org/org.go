@@ -39,6 +39,8 @@ type Instance struct {
 	// Backends lists the backends published for the instance in
 	// discovery; empty publishes none by name.
 	Backends []string `json:"backends,omitempty"`
+
+	upstream *url.URL // parsed Upstream
 }
 
 // Project groups users and the instances they may use.
@@ -78,6 +80,7 @@ func NewDirectory(instances []Instance, projects []Project) (*Directory, error) 
 			errs = append(errs, fmt.Errorf("instance %q: %w", in.Alias, err))
 			continue
 		}
+		in.upstream, _ = url.Parse(in.Upstream) // validated above
 		if d.byRef[in.Alias] != nil || d.byRef[in.CRN] != nil {
 			errs = append(errs, fmt.Errorf("instance %q: alias or CRN declared twice", in.Alias))
 			continue
@@ -141,13 +144,17 @@ func (in *Instance) validate() error {
 // UpstreamAddr returns the scheme and host:port of the instance's
 // upstream, with the scheme's default port filled in.
 func (in *Instance) UpstreamAddr() (scheme, hostport string) {
-	u, _ := url.Parse(in.Upstream) // validated by NewDirectory
+	u := in.upstream
 	port := u.Port()
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
 	}
 	return u.Scheme, u.Hostname() + ":" + port
 }
+
+// UpstreamBase returns the host and the path of the instance's upstream
+// API base, for rebasing request paths onto it.
+func (in *Instance) UpstreamBase() (host, path string) { return in.upstream.Host, in.upstream.Path }
 
 // Instances returns every configured instance.
 func (d *Directory) Instances() []*Instance { return d.instances }
