@@ -151,10 +151,7 @@ func (a *App) resolveSecrets(repl *caddy.Replacer) ([]org.Instance, []identity.A
 func checkKeyProjects(keys []identity.APIKey, dir *org.Directory) error {
 	var errs []error
 	for _, k := range keys {
-		tenant := k.Tenant
-		if tenant == "" {
-			tenant = org.DefaultTenant
-		}
+		tenant := org.Tenant(k.Tenant)
 		for _, p := range k.Projects {
 			if dir.Project(tenant, p) == nil {
 				errs = append(errs, fmt.Errorf("api key %q: unknown project %q in tenant %q", k.ID, p, tenant))

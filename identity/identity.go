@@ -87,11 +87,7 @@ func NewKeyRing(keys []APIKey) (*KeyRing, error) {
 			errs = append(errs, fmt.Errorf("api key %q: id or secret declared twice", key.ID))
 			continue
 		}
-		tenant := key.Tenant
-		if tenant == "" {
-			tenant = org.DefaultTenant
-		}
-		p := &Principal{UserID: key.User, Name: key.Name, Email: key.Email, Tenant: tenant, Projects: key.Projects, KeyID: key.ID}
+		p := &Principal{UserID: key.User, Name: key.Name, Email: key.Email, Tenant: org.Tenant(key.Tenant), Projects: key.Projects, KeyID: key.ID}
 		k.byHash[hash], k.byID[key.ID] = p, p
 	}
 	if len(errs) > 0 {

@@ -14,6 +14,14 @@ import (
 // DefaultTenant is the tenant of objects that name none.
 const DefaultTenant = "default"
 
+// Tenant returns t, or DefaultTenant when t is empty.
+func Tenant(t string) string {
+	if t == "" {
+		return DefaultTenant
+	}
+	return t
+}
+
 // Instance is an upstream Qiskit Runtime service instance.
 type Instance struct {
 	// Alias is the short name clients may send in Service-CRN instead of
@@ -67,9 +75,7 @@ func NewDirectory(instances []Instance, projects []Project) (*Directory, error) 
 	var errs []error
 	for i := range instances {
 		in := instances[i]
-		if in.Tenant == "" {
-			in.Tenant = DefaultTenant
-		}
+		in.Tenant = Tenant(in.Tenant)
 		if in.Plan == "" {
 			in.Plan = "standard"
 		}
@@ -90,9 +96,7 @@ func NewDirectory(instances []Instance, projects []Project) (*Directory, error) 
 	}
 	for i := range projects {
 		p := projects[i]
-		if p.Tenant == "" {
-			p.Tenant = DefaultTenant
-		}
+		p.Tenant = Tenant(p.Tenant)
 		if p.Name == "" {
 			errs = append(errs, fmt.Errorf("projects[%d]: name is required", i))
 			continue
