@@ -8,7 +8,8 @@ BIN           ?= bin/qgov
 GOFLAGS_BUILD ?= -trimpath -ldflags "-w -s" -tags nobadger,nomysql,nopgx
 # The demo's upstream API key: the bundled simulator's dev-only key.
 QGOV_DEMO_UPSTREAM_KEY ?= demo-upstream-key
-export QGOV_DEMO_UPSTREAM_KEY
+QGOV_DEMO_OIDC_SECRET ?= demo-oidc-secret
+export QGOV_DEMO_UPSTREAM_KEY QGOV_DEMO_OIDC_SECRET
 
 .PHONY: caddy-build xcaddy-build caddy-modules caddy-validate caddy-fmt caddy-run
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -26,6 +27,7 @@ const (
 	defaultTokenTTL    = time.Hour
 	defaultIssuer      = "qgov"
 	defaultMaxBodySize = 32 << 20
+	defaultRotation    = 24 * time.Hour
 )
 
 // App is the qgov app: the organisation (instances, projects, API keys),
@@ -47,9 +49,22 @@ type App struct {
 	Projects []org.Project `json:"projects,omitempty"`
 	// APIKeys are the qgov API keys callers exchange for access tokens.
 	APIKeys []identity.APIKey `json:"api_keys,omitempty"`
+	// Tenants hold per-tenant identity settings: MFA, session timeouts,
+	// self-service API keys, IP allowlists and administrators.
+	Tenants []org.TenantSettings `json:"tenants,omitempty"`
+	// IdentityProviders are the OpenID Connect providers (such as IBM App
+	// ID) and IBM Cloud IAM whose users may sign in or send their tokens.
+	IdentityProviders []identity.ProviderConfig `json:"identity_providers,omitempty"`
+	// PublicURL is the gateway's external URL, used for the sign-in
+	// callback (<public_url>/auth/callback). Default: the scheme and host
+	// of each request.
+	PublicURL string `json:"public_url,omitempty"`
 	// TokenTTL is the lifetime of access tokens issued at
 	// /identity/token. Default 1h.
 	TokenTTL caddy.Duration `json:"token_ttl,omitempty"`
+	// SigningKeyRotation is how often the token signing key changes; it
+	// must be at least twice TokenTTL. Default 24h.
+	SigningKeyRotation caddy.Duration `json:"signing_key_rotation,omitempty"`
 	// Issuer is the "iss" claim of issued tokens. Default "qgov".
 	Issuer string `json:"issuer,omitempty"`
 	// MaxBodySize bounds request bodies in bytes; larger ones get 413.
@@ -60,6 +75,8 @@ type App struct {
 	storeKey  string
 	tokenKeys []string
 	logger    *slog.Logger
+	signing   *identity.SigningKeys
+	stop      context.CancelFunc
 }
 
 // CaddyModule returns the Caddy module information.
@@ -75,6 +92,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.TokenTTL == 0 {
 		a.TokenTTL = caddy.Duration(defaultTokenTTL)
 	}
+	if a.SigningKeyRotation == 0 {
+		a.SigningKeyRotation = caddy.Duration(defaultRotation)
+	}
+	if a.SigningKeyRotation < 2*a.TokenTTL {
+		return fmt.Errorf("qgov signing_key_rotation %v must be at least twice token_ttl %v",
+			time.Duration(a.SigningKeyRotation), time.Duration(a.TokenTTL))
+	}
 	if a.Issuer == "" {
 		a.Issuer = defaultIssuer
 	}
@@ -82,11 +106,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.MaxBodySize = defaultMaxBodySize
 	}
 	repl := caddy.NewReplacer()
-	instances, keys, err := a.resolveSecrets(repl)
+	instances, keys, provs, err := a.resolveSecrets(repl)
 	if err != nil {
 		return err
 	}
-	dir, err := org.NewDirectory(instances, a.Projects)
+	dir, err := org.NewDirectory(a.Tenants, instances, a.Projects)
 	if err != nil {
 		return fmt.Errorf("qgov organisation: %w", err)
 	}
@@ -94,7 +118,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("qgov api_keys: %w", err)
 	}
-	if err := checkKeyProjects(keys, dir); err != nil {
+	providers, err := identity.NewProviders(provs, &http.Client{Timeout: 10 * time.Second})
+	if err != nil {
+		return fmt.Errorf("qgov identity_providers: %w", err)
+	}
+	if err := checkProjects(keys, providers.Configs(), dir); err != nil {
 		return err
 	}
 
@@ -102,7 +130,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	signer, err := a.signer(ctx, st)
+	auth, err := a.authenticator(ctx, st, dir, ring, providers)
 	if err != nil {
 		return err
 	}
@@ -112,7 +140,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.cfg = gateway.Config{
 		Directory:    dir,
-		Auth:         &identity.Authenticator{Keys: ring, Tokens: signer, Now: time.Now},
+		Auth:         auth,
 		Jobs:         ownership.NewRegistry(st, "jobs"),
 		Sessions:     ownership.NewRegistry(st, "sessions"),
 		Credentials:  creds,
@@ -122,11 +150,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// resolveSecrets returns copies of the instances and API keys with their
-// placeholders replaced; an unset or empty placeholder is an error.
-func (a *App) resolveSecrets(repl *caddy.Replacer) ([]org.Instance, []identity.APIKey, error) {
+// resolveSecrets returns copies of the instances, API keys and identity
+// providers with their placeholders replaced; an unset or empty
+// placeholder is an error.
+func (a *App) resolveSecrets(repl *caddy.Replacer) ([]org.Instance, []identity.APIKey, []identity.ProviderConfig, error) {
 	instances := append([]org.Instance(nil), a.Instances...)
 	keys := append([]identity.APIKey(nil), a.APIKeys...)
+	provs := append([]identity.ProviderConfig(nil), a.IdentityProviders...)
 	var errs []error
 	resolve := func(what string, s *string) {
 		if *s == "" {
@@ -144,55 +174,84 @@ func (a *App) resolveSecrets(repl *caddy.Replacer) ([]org.Instance, []identity.A
 	for i := range keys {
 		resolve(fmt.Sprintf("api key %q key", keys[i].ID), &keys[i].Key)
 	}
-	return instances, keys, errors.Join(errs...)
+	for i := range provs {
+		resolve(fmt.Sprintf("identity provider %q client_secret", provs[i].Name), &provs[i].ClientSecret)
+	}
+	return instances, keys, provs, errors.Join(errs...)
 }
 
-// checkKeyProjects requires every key's projects to exist in its tenant.
-func checkKeyProjects(keys []identity.APIKey, dir *org.Directory) error {
+// checkProjects requires the projects that keys and provider rules name
+// to exist in their tenants.
+func checkProjects(keys []identity.APIKey, provs []identity.ProviderConfig, dir *org.Directory) error {
 	var errs []error
-	for _, k := range keys {
-		tenant := org.Tenant(k.Tenant)
-		for _, p := range k.Projects {
+	check := func(what, tenant string, projects []string) {
+		for _, p := range projects {
 			if dir.Project(tenant, p) == nil {
-				errs = append(errs, fmt.Errorf("api key %q: unknown project %q in tenant %q", k.ID, p, tenant))
+				errs = append(errs, fmt.Errorf("%s: unknown project %q in tenant %q", what, p, tenant))
 			}
+		}
+	}
+	for _, k := range keys {
+		check(fmt.Sprintf("api key %q", k.ID), org.Tenant(k.Tenant), k.Projects)
+	}
+	for _, p := range provs {
+		for i, r := range p.Rules {
+			check(fmt.Sprintf("identity provider %q rules[%d]", p.Name, i), p.Tenant, r.Projects)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// signingKeyName is the store record holding the token signing key, so
-// that tokens survive restarts and every replica accepts them.
-const signingKeyName = "token-signing-key"
-
-// signer loads the shared token signing key, creating it on first use.
-func (a *App) signer(ctx context.Context, st store.Store) (*iam.Signer, error) {
-	pem, err := st.Get(ctx, "keys", signingKeyName)
-	if errors.Is(err, store.ErrNotFound) {
-		key, gerr := iam.GenerateKey()
-		if gerr != nil {
-			return nil, gerr
-		}
-		// Of replicas starting together, one key wins; all read it back.
-		if _, err = st.Create(ctx, "keys", signingKeyName, iam.EncodeKey(key), 0); err == nil {
-			pem, err = st.Get(ctx, "keys", signingKeyName)
-		}
-	}
+// authenticator builds the identity layer over the store: rotating
+// token signing keys, self-service keys, sessions and user records.
+func (a *App) authenticator(ctx context.Context, st store.Store, dir *org.Directory, ring *identity.KeyRing, providers *identity.Providers) (*identity.Authenticator, error) {
+	rotation := time.Duration(a.SigningKeyRotation)
+	a.signing = &identity.SigningKeys{Store: st, Rotation: rotation}
+	keys, _, err := a.signing.Keys(ctx, time.Now())
 	if err != nil {
-		return nil, fmt.Errorf("loading the token signing key: %w", err)
+		return nil, fmt.Errorf("qgov token signing keys: %w", err)
 	}
-	key, err := iam.DecodeKey(pem)
-	if err != nil {
+	if a.signing.Signer, err = iam.NewSigner(keys, a.Issuer, time.Duration(a.TokenTTL)); err != nil {
 		return nil, err
 	}
-	return iam.NewSigner(key, a.Issuer, time.Duration(a.TokenTTL))
+	pepper, err := identity.LoadPepper(ctx, st)
+	if err != nil {
+		return nil, fmt.Errorf("qgov API-key pepper: %w", err)
+	}
+	return &identity.Authenticator{
+		Keys: ring, UserKeys: identity.NewUserKeys(st, pepper), Tokens: a.signing.Signer, Providers: providers,
+		Sessions: identity.NewSessions(st), Users: identity.NewUsers(st), Directory: dir, PublicURL: a.PublicURL, Now: time.Now,
+	}, nil
 }
 
-// Start implements caddy.App.
-func (a *App) Start() error { return nil }
+// Start begins rotating the token signing keys.
+func (a *App) Start() error {
+	ctx, stop := context.WithCancel(context.Background())
+	a.stop = stop
+	go func() {
+		tick := time.NewTicker(time.Minute)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				if err := a.signing.Refresh(ctx, now); err != nil {
+					a.logger.Error("rotating the token signing key", "error", err)
+				}
+			}
+		}
+	}()
+	return nil
+}
 
-// Stop implements caddy.App.
-func (a *App) Stop() error { return nil }
+// Stop ends the key rotation.
+func (a *App) Stop() error {
+	if a.stop != nil {
+		a.stop()
+	}
+	return nil
+}
 
 // Cleanup releases the pooled store and token sources.
 func (a *App) Cleanup() error {

@@ -18,6 +18,7 @@ import (
 	"github.com/qgov/qgov/internal/testenv"
 	"github.com/qgov/qgov/qiskitclient"
 	"github.com/qgov/qgov/simulator"
+	"github.com/qgov/qgov/simulator/appid"
 )
 
 // BenchmarkPolling measures job-status polling (GET /jobs/{id}, what a
@@ -27,6 +28,7 @@ import (
 // p50/p99 latency; run it with `make bench`.
 func BenchmarkPolling(b *testing.B) {
 	b.Setenv("QGOV_DEMO_UPSTREAM_KEY", simulator.DemoAPIKey)
+	b.Setenv("QGOV_DEMO_OIDC_SECRET", appid.DemoClientSecret)
 	b.Setenv("XDG_DATA_HOME", b.TempDir())
 	gwPort, simPort, plainPort := testenv.FreePort(b), testenv.FreePort(b), testenv.FreePort(b)
 	cfg := demoConfig(b, gwPort, simPort, "") + fmt.Sprintf(`

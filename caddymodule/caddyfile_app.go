@@ -31,9 +31,13 @@ func init() {
 //	        tls
 //	        key_prefix  <prefix>
 //	    }
-//	    token_ttl     <duration>
-//	    issuer        <iss>
-//	    max_body_size <size>
+//	    token_ttl            <duration>
+//	    signing_key_rotation <duration>
+//	    issuer               <iss>
+//	    public_url           <external URL of the gateway>
+//	    max_body_size        <size>
+//	    tenant            <name> { … }  (see parseTenant)
+//	    identity_provider <name> { … }  (see parseProvider)
 //	    instance <alias> {
 //	        crn      <crn>
 //	        tenant   <tenant>
@@ -69,14 +73,9 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 		case "store":
 			app.Store, err = parseStore(d)
 		case "token_ttl":
-			var v string
-			if v, err = oneArg(d); err == nil {
-				var dur time.Duration
-				if dur, err = caddy.ParseDuration(v); err != nil {
-					return nil, d.Errf("token_ttl: %v", err)
-				}
-				app.TokenTTL = caddy.Duration(dur)
-			}
+			var dur time.Duration
+			dur, err = durationArg(d)
+			app.TokenTTL = caddy.Duration(dur)
 		case "issuer":
 			app.Issuer, err = oneArg(d)
 		case "max_body_size":
@@ -100,6 +99,20 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 			var k identity.APIKey
 			k, err = parseAPIKey(d)
 			app.APIKeys = append(app.APIKeys, k)
+		case "tenant":
+			var t org.TenantSettings
+			t, err = parseTenant(d)
+			app.Tenants = append(app.Tenants, t)
+		case "identity_provider":
+			var p identity.ProviderConfig
+			p, err = parseProvider(d)
+			app.IdentityProviders = append(app.IdentityProviders, p)
+		case "public_url":
+			app.PublicURL, err = oneArg(d)
+		case "signing_key_rotation":
+			var dur time.Duration
+			dur, err = durationArg(d)
+			app.SigningKeyRotation = caddy.Duration(dur)
 		default:
 			return nil, d.Errf("unrecognized qgov option %q", d.Val())
 		}

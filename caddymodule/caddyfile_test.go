@@ -15,6 +15,9 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/qgov/qgov/identity"
+	"github.com/qgov/qgov/org"
 )
 
 func TestSimulatorCaddyfile(t *testing.T) {
@@ -95,6 +98,27 @@ func TestAppCaddyfile(t *testing.T) {
 				assert.Equal(t, "U U", a.APIKeys[0].Name)
 				assert.Equal(t, []string{"p", "q"}, a.APIKeys[0].Projects)
 			}},
+		{name: "identity", input: "qgov {\n public_url https://gw.example\n signing_key_rotation 12h\n tenant acme {\n mfa_required\n api_key_creation\n session_idle 15m\n session_max 8h\n ip_allowlist 10.0.0.0/8 2001:db8::/32\n ip_mode audit\n admins root\n }\n identity_provider appid {\n issuer https://idp.example/oauth/v4/t\n client_id c\n client_secret {env.S}\n audiences c other\n algorithms RS256\n clock_skew 1m\n tenant acme\n claim user email\n rule project has_word ml => ml\n rule groups in a b => p1 p2\n }\n identity_provider ibm {\n type iam\n accounts acct\n }\n}",
+			check: func(t *testing.T, a *App) {
+				assert.Equal(t, "https://gw.example", a.PublicURL)
+				assert.Equal(t, caddy.Duration(12*time.Hour), a.SigningKeyRotation)
+				assert.Equal(t, org.TenantSettings{Name: "acme", MFARequired: true, APIKeyCreation: true, SessionIdleSeconds: 900, SessionMaxSeconds: 28800,
+					IPAllowlist: []string{"10.0.0.0/8", "2001:db8::/32"}, IPMode: "audit", Admins: []string{"root"}}, a.Tenants[0])
+				p := a.IdentityProviders[0]
+				assert.Equal(t, "{env.S}", p.ClientSecret)
+				assert.Equal(t, 60, p.ClockSkewSeconds)
+				assert.Equal(t, "email", p.Claims.User)
+				assert.Equal(t, []identity.Rule{
+					{Claim: "project", Operator: "has_word", Value: "ml", Projects: []string{"ml"}},
+					{Claim: "groups", Operator: "in", Values: []string{"a", "b"}, Projects: []string{"p1", "p2"}},
+				}, p.Rules)
+				assert.Equal(t, "iam", a.IdentityProviders[1].Type)
+			}},
+		{name: "rule without arrow", input: "qgov {\n identity_provider x {\n rule project has_word ml ml\n }\n}", err: "rule syntax"},
+		{name: "rule with two values", input: "qgov {\n identity_provider x {\n rule project equals a b => p\n }\n}", err: "takes one value"},
+		{name: "unknown claim field", input: "qgov {\n identity_provider x {\n claim role r\n }\n}", err: `unknown field "role"`},
+		{name: "bad session duration", input: "qgov {\n tenant t {\n session_idle forever\n }\n}", err: "session_idle"},
+		{name: "unknown tenant option", input: "qgov {\n tenant t {\n colour blue\n }\n}", err: `unrecognized tenant option "colour"`},
 		{name: "unknown option", input: "qgov {\n colour blue\n}", err: `unrecognized qgov option "colour"`},
 		{name: "unknown store", input: "qgov {\n store sqlite\n}", err: `unknown store backend "sqlite"`},
 		{name: "redis without address", input: "qgov {\n store redis\n}", err: "at least one address"},

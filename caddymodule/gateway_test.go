@@ -19,6 +19,7 @@ import (
 	"github.com/qgov/qgov/qiskitclient"
 	"github.com/qgov/qgov/runtimeapi"
 	"github.com/qgov/qgov/simulator"
+	"github.com/qgov/qgov/simulator/appid"
 )
 
 // demo is the demo configuration (Caddyfile.example) running in a real
@@ -50,6 +51,7 @@ func demoConfig(t testing.TB, gwPort, simPort int, extra string) string {
 
 func startDemo(t *testing.T) *demo {
 	t.Setenv("QGOV_DEMO_UPSTREAM_KEY", simulator.DemoAPIKey)
+	t.Setenv("QGOV_DEMO_OIDC_SECRET", appid.DemoClientSecret)
 	gw, sim := testenv.FreePort(t), testenv.FreePort(t)
 	d := &demo{
 		tester:  caddytest.NewTester(t),
@@ -204,7 +206,7 @@ func TestGatewaySeedScenario(t *testing.T) {
 			{"no credential", "GET", "/api/v1/backends", "", crn("QR-ml"), "", 401, "unauthorized", "missing Authorization"},
 			{"unknown API key", "GET", "/api/v1/backends", "apikey not-a-key", crn("QR-ml"), "", 401, "unauthorized", "API key is not valid"},
 			{"forged token", "GET", "/api/v1/backends", "Bearer " + fatimaTok[:len(fatimaTok)-6] + "AAAAAA", crn("QR-ml"), "", 401, "unauthorized", "signature"},
-			{"upstream token is not a gateway token", "GET", "/api/v1/backends", "Bearer " + upstreamToken(t, d), crn("QR-ml"), "", 401, "unauthorized", "signature"},
+			{"upstream token is not a gateway token", "GET", "/api/v1/backends", "Bearer " + upstreamToken(t, d), crn("QR-ml"), "", 401, "unauthorized", "not accepted by this gateway"},
 			{"no Service-CRN", "GET", "/api/v1/backends", "Bearer " + fatimaTok, "", "", 400, "missing_service_crn", "Service-CRN"},
 			{"instance outside the project", "GET", "/api/v1/backends", "Bearer " + fatimaTok, "QR-finance", "", 403, "instance_not_accessible", "none of the projects [ml]"},
 			{"real CRN outside the project", "POST", "/api/v1/jobs", "Bearer " + fatimaTok, crn("QR-finance"), `{"program_id":"sampler","params":{"pubs":[]}}`, 403, "instance_not_accessible", "QR-finance"},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -62,6 +63,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	cfg := app.cfg
 	cfg.Upstream = h
+	cfg.ClientIP = clientIP
 	h.gw = gateway.New(cfg)
 	return nil
 }
@@ -92,6 +94,17 @@ func (h *Handler) Forward(w http.ResponseWriter, r *http.Request, in *org.Instan
 	return h.proxies[in.Alias].ServeHTTP(w, r, noNext)
 }
 
+// clientIP is the client address Caddy established, honouring the
+// server's trusted_proxies and nothing else.
+func clientIP(r *http.Request) netip.Addr {
+	s, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
 // noNext ends the chain of the per-instance reverse proxies.
 var noNext = caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
 
@@ -111,6 +124,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		repl.Set("http.qgov.decision", d.Outcome)
 		repl.Set("http.qgov.code", d.Code)
 		repl.Set("http.qgov.reason", d.Reason)
+		repl.Set("http.qgov.note", d.Note)
 	}
 	return nil
 }

@@ -1,20 +1,23 @@
 // Package gateway is qgov's request pipeline. Every Runtime API request
 // passes the same steps, each in one place:
 //
-//	identity   authenticate the caller                 (identity)
+//	identity   authenticate the caller; apply IP allowlists, the key's
+//	           rate limit and scopes                   (identity)
 //	org        resolve Service-CRN to an instance the caller's projects may use (org)
 //	access     classify the route and check the job or session is the caller's (runtimeapi, ownership)
 //	upstream   forward with the instance's CRN and credentials (Upstream)
 //	record     remember who owns what the upstream created (ownership)
 //
 // The gateway also serves the IBM Cloud stand-ins a Qiskit client calls
-// first: IAM's /identity/token, Global Search and Global Catalog.
+// first (IAM's /identity/token, Global Search and Global Catalog) and
+// browser sign-in with self-service keys and sessions under /auth/.
 package gateway
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -45,8 +48,11 @@ type Config struct {
 	Credentials map[string]Credentials // by instance alias
 	// MaxBodyBytes bounds request bodies; larger ones get 413.
 	MaxBodyBytes int64
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// ClientIP returns the client's address as the server established it
+	// (behind trusted proxies only). Default: the connection's peer.
+	ClientIP func(*http.Request) netip.Addr
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Gateway serves the Runtime API and the IBM Cloud stand-ins.
@@ -56,6 +62,9 @@ type Gateway struct{ Config }
 func New(cfg Config) *Gateway {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = peerAddr
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -81,13 +90,16 @@ type Decision struct {
 	// Code is a denial's error code; Reason says why.
 	Code   string
 	Reason string
+	// Note records what an allowed request should be audited for, such
+	// as a call from outside an IP allowlist in audit mode.
+	Note string
 }
 
 // Handles reports whether the gateway serves the request's path; other
 // paths are left to the next handler.
 func (g *Gateway) Handles(r *http.Request) bool {
 	p := r.URL.Path
-	if p == "/identity/token" || p == "/identity/keys" ||
+	if p == "/identity/token" || p == "/identity/keys" || identity.Handles(p) ||
 		strings.HasPrefix(p, "/global-search/") || strings.HasPrefix(p, "/global-catalog/") {
 		return true
 	}
@@ -108,8 +120,10 @@ func apiPath(p string) (string, bool) {
 func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) Decision {
 	switch p := r.URL.Path; {
 	case p == "/identity/token" && r.Method == http.MethodPost:
-		g.Auth.IssueToken(w, r)
+		g.Auth.IssueToken(w, r, g.ClientIP(r))
 		return Decision{Outcome: "allowed", Action: "iam.token"}
+	case identity.Handles(p):
+		return g.serveAuth(w, r)
 	case p == "/identity/keys" && r.Method == http.MethodGet:
 		g.Auth.Tokens.ServeKeys(w, r)
 		return Decision{Outcome: "allowed", Action: "iam.keys"}
@@ -118,6 +132,28 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) Decision {
 	}
 	rest, _ := apiPath(r.URL.Path)
 	return g.serveRuntime(w, r, rest)
+}
+
+// serveAuth serves sign-in and the self-service endpoints.
+func (g *Gateway) serveAuth(w http.ResponseWriter, r *http.Request) Decision {
+	p, action, err := g.Auth.ServeAuth(w, r, g.ClientIP(r))
+	d := Decision{Action: runtimeapi.Action(action), Outcome: "allowed"}
+	if p != nil {
+		d.User, d.KeyID, d.Tenant = p.UserID, p.KeyID, p.Tenant
+	}
+	if err != nil {
+		return deny(w, d, err)
+	}
+	return d
+}
+
+// peerAddr is the address of the connection's peer.
+func peerAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 // deny writes a Runtime API error body and returns the decision.

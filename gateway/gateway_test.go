@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -49,7 +50,7 @@ func newTestGateway(t *testing.T) *httptest.Server {
 	instance := func(alias, key string) org.Instance {
 		return org.Instance{Alias: alias, CRN: simulator.DemoCRN(strings.ToLower(alias)), Upstream: up.URL + "/api/v1", IAMURL: up.URL, APIKey: key}
 	}
-	dir, err := org.NewDirectory(
+	dir, err := org.NewDirectory(nil,
 		[]org.Instance{instance("QR-ml", simulator.DemoAPIKey), {Alias: "QR-finance", CRN: simulator.DemoCRN("qr-finance"), Upstream: up.URL + "/api/v1", IAMURL: up.URL, APIKey: "revoked-upstream-key"}},
 		[]org.Project{{Name: "ml", Instances: []string{"QR-ml", "QR-finance"}}, {Name: "finance", Instances: []string{"QR-ml"}}},
 	)
@@ -61,7 +62,7 @@ func newTestGateway(t *testing.T) *httptest.Server {
 	require.NoError(t, err)
 	key, err := iam.GenerateKey()
 	require.NoError(t, err)
-	signer, err := iam.NewSigner(key, "qgov", time.Hour)
+	signer, err := iam.NewSigner([]*rsa.PrivateKey{key}, "qgov", time.Hour)
 	require.NoError(t, err)
 	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "qgov.db"))
 	require.NoError(t, err)
@@ -71,7 +72,7 @@ func newTestGateway(t *testing.T) *httptest.Server {
 		creds[in.Alias] = iam.NewTokenSource(in.IAMURL, in.APIKey, nil)
 	}
 	gw := New(Config{
-		Directory: dir, Auth: &identity.Authenticator{Keys: ring, Tokens: signer, Now: time.Now},
+		Directory: dir, Auth: &identity.Authenticator{Keys: ring, Tokens: signer, Directory: dir, Now: time.Now},
 		Jobs: ownership.NewRegistry(st, "jobs"), Sessions: ownership.NewRegistry(st, "sessions"),
 		Upstream: stdProxy{}, Credentials: creds, MaxBodyBytes: 1 << 20,
 	})

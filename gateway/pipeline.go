@@ -38,13 +38,25 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 		return deny(w, d, err)
 	}
 	d.User, d.KeyID, d.Tenant = p.UserID, p.KeyID, p.Tenant
+	note, err := g.Auth.CheckAddress(p, g.ClientIP(r))
+	if err != nil {
+		return deny(w, d, err)
+	}
+	d.Note = note
+	if err := g.Auth.CheckRate(p); err != nil {
+		return deny(w, d, err)
+	}
 
-	// the route's action and resource
+	// the route's action and resource, within the credential's scopes
 	route := runtimeapi.Classify(r.Method, rest)
 	d.Action = route.Action
 	if !route.Known() {
 		return deny(w, d, runtimeapi.Errorf(http.StatusNotFound, "unknown_route",
 			fmt.Sprintf("%s %s is not a Qiskit Runtime API route this gateway forwards", r.Method, r.URL.Path)))
+	}
+	if !p.Allows(route.Action) {
+		return deny(w, d, runtimeapi.Errorf(http.StatusForbidden, "scope_not_granted",
+			fmt.Sprintf("API key %s is not scoped for %s (rule: the key's scopes)", p.KeyID, route.Action)))
 	}
 
 	// org: the instance, and the caller's projects that may use it

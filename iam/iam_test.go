@@ -2,6 +2,7 @@ package iam
 
 import (
 	"context"
+	"crypto/rsa"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,7 +27,7 @@ func newTestIAM(t *testing.T, ttl time.Duration) *testIAM {
 	t.Helper()
 	key, err := GenerateKey()
 	require.NoError(t, err)
-	s, err := NewSigner(key, "test-iam", ttl)
+	s, err := NewSigner([]*rsa.PrivateKey{key}, "test-iam", ttl)
 	require.NoError(t, err)
 	ti := &testIAM{signer: s}
 	ti.key.Store("right-key")
@@ -52,7 +53,7 @@ func newTestIAM(t *testing.T, ttl time.Duration) *testIAM {
 func TestSignerRoundTrip(t *testing.T) {
 	key, err := GenerateKey()
 	require.NoError(t, err)
-	s, err := NewSigner(key, "iss", time.Hour)
+	s, err := NewSigner([]*rsa.PrivateKey{key}, "iss", time.Hour)
 	require.NoError(t, err)
 	now := time.Now()
 	tok, exp, err := s.Issue(Identity{IAMID: "u1", KeyID: "k", Account: "a", Name: "Fatima"}, now)
@@ -61,12 +62,14 @@ func TestSignerRoundTrip(t *testing.T) {
 
 	id, err := s.Verify(tok, now)
 	require.NoError(t, err)
+	assert.True(t, exp.Equal(id.Expiry))
+	id.Expiry = time.Time{}
 	assert.Equal(t, Identity{IAMID: "u1", KeyID: "k", Account: "a", Name: "Fatima"}, id)
 
 	// The PEM round trip keeps the key id, so replicas verify each other's tokens.
 	decoded, err := DecodeKey(EncodeKey(key))
 	require.NoError(t, err)
-	s2, err := NewSigner(decoded, "iss", time.Hour)
+	s2, err := NewSigner([]*rsa.PrivateKey{decoded}, "iss", time.Hour)
 	require.NoError(t, err)
 	_, err = s2.Verify(tok, now)
 	require.NoError(t, err)
@@ -74,9 +77,9 @@ func TestSignerRoundTrip(t *testing.T) {
 
 	other, err := GenerateKey()
 	require.NoError(t, err)
-	s3, err := NewSigner(other, "iss", time.Hour)
+	s3, err := NewSigner([]*rsa.PrivateKey{other}, "iss", time.Hour)
 	require.NoError(t, err)
-	s4, err := NewSigner(key, "other-iss", time.Hour)
+	s4, err := NewSigner([]*rsa.PrivateKey{key}, "other-iss", time.Hour)
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		name   string

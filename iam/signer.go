@@ -33,6 +33,8 @@ type Identity struct {
 	// Name and Email describe the subject for display.
 	Name  string
 	Email string
+	// Expiry is when a verified token expires.
+	Expiry time.Time
 }
 
 // claims are the claims of an issued access token.
@@ -52,27 +54,17 @@ type claims struct {
 	ClientID  string `json:"client_id"`
 }
 
-// maxVerified bounds the cache of verified tokens.
-const maxVerified = 10000
-
-// Signer issues and verifies RS256 access tokens with one key. Verified
-// tokens are cached until they expire, so a client polling with the same
-// token pays for one signature check.
+// Signer issues and verifies RS256 access tokens. It signs with its
+// current key and verifies with any of its keys, so keys can rotate
+// while tokens signed with the previous one are still valid.
 type Signer struct {
-	key    *rsa.PrivateKey
-	kid    string
-	signer jose.Signer
 	issuer string
 	ttl    time.Duration
 
-	mu       sync.RWMutex
-	verified map[string]verifiedToken
-}
-
-// verifiedToken is a cached verification result.
-type verifiedToken struct {
-	id       Identity
-	from, to time.Time // not before, expiry
+	mu     sync.RWMutex
+	keys   []*rsa.PrivateKey // current first
+	byKID  map[string]*rsa.PublicKey
+	signer jose.Signer
 }
 
 // GenerateKey returns a new 2048-bit RSA signing key.
@@ -104,20 +96,43 @@ func DecodeKey(data []byte) (*rsa.PrivateKey, error) {
 }
 
 // NewSigner returns a Signer issuing tokens with the given "iss" claim and
-// lifetime. The key id is derived from the public key, so every holder of
-// the key publishes the same JWKS.
-func NewSigner(key *rsa.PrivateKey, issuer string, ttl time.Duration) (*Signer, error) {
-	sum := sha256.Sum256(x509.MarshalPKCS1PublicKey(&key.PublicKey))
-	kid := hex.EncodeToString(sum[:8])
+// lifetime, signing with keys[0] and verifying with every key.
+func NewSigner(keys []*rsa.PrivateKey, issuer string, ttl time.Duration) (*Signer, error) {
+	s := &Signer{issuer: issuer, ttl: ttl}
+	return s, s.SetKeys(keys)
+}
+
+// KeyID derives a key's id from its public key, so every holder of the
+// key publishes the same JWKS.
+func KeyID(key *rsa.PublicKey) string {
+	sum := sha256.Sum256(x509.MarshalPKCS1PublicKey(key))
+	return hex.EncodeToString(sum[:8])
+}
+
+// SetKeys replaces the keys: keys[0] signs from now on.
+func (s *Signer) SetKeys(keys []*rsa.PrivateKey) error {
+	if len(keys) == 0 {
+		return errors.New("a token signer needs a key")
+	}
 	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
+		jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: keys[0], KeyID: KeyID(&keys[0].PublicKey)}},
 		(&jose.SignerOptions{}).WithType("JWT"),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("creating token signer: %w", err)
+		return fmt.Errorf("creating token signer: %w", err)
 	}
-	return &Signer{key: key, kid: kid, signer: signer, issuer: issuer, ttl: ttl, verified: map[string]verifiedToken{}}, nil
+	byKID := map[string]*rsa.PublicKey{}
+	for _, k := range keys {
+		byKID[KeyID(&k.PublicKey)] = &k.PublicKey
+	}
+	s.mu.Lock()
+	s.keys, s.byKID, s.signer = keys, byKID, signer
+	s.mu.Unlock()
+	return nil
 }
+
+// Issuer returns the "iss" claim of the tokens the signer issues.
+func (s *Signer) Issuer() string { return s.issuer }
 
 // Issue signs an access token for id, valid from now for the signer's
 // lifetime, and returns it with its expiry.
@@ -134,7 +149,10 @@ func (s *Signer) Issue(id Identity, now time.Time) (string, time.Time, error) {
 		GrantType: APIKeyGrant, Scope: "ibm openid", ClientID: "default",
 	}
 	c.Account.BSS = id.Account
-	token, err := jwt.Signed(s.signer).Claims(c).Serialize()
+	s.mu.RLock()
+	signer := s.signer
+	s.mu.RUnlock()
+	token, err := jwt.Signed(signer).Claims(c).Serialize()
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("signing access token: %w", err)
 	}
@@ -144,24 +162,15 @@ func (s *Signer) Issue(id Identity, now time.Time) (string, time.Time, error) {
 // Verify checks a token's signature, issuer and lifetime and returns the
 // identity it was issued to. Its errors are fit to show the caller.
 func (s *Signer) Verify(raw string, now time.Time) (Identity, error) {
-	s.mu.RLock()
-	v, ok := s.verified[raw]
-	s.mu.RUnlock()
-	if ok {
-		if now.After(v.to.Add(Leeway)) {
-			return Identity{}, errors.New("the bearer token has expired")
-		}
-		if now.Add(Leeway).Before(v.from) {
-			return Identity{}, errors.New("the bearer token is not valid yet")
-		}
-		return v.id, nil
-	}
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
-	if err != nil {
+	if err != nil || len(tok.Headers) != 1 {
 		return Identity{}, errors.New("the bearer token is not a valid JWT")
 	}
+	s.mu.RLock()
+	pub := s.byKID[tok.Headers[0].KeyID]
+	s.mu.RUnlock()
 	var c claims
-	if err := tok.Claims(&s.key.PublicKey, &c); err != nil {
+	if pub == nil || tok.Claims(pub, &c) != nil {
 		return Identity{}, errors.New("the bearer token's signature is not valid")
 	}
 	if err := c.ValidateWithLeeway(jwt.Expected{Issuer: s.issuer, Time: now}, Leeway); err != nil {
@@ -170,19 +179,19 @@ func (s *Signer) Verify(raw string, now time.Time) (Identity, error) {
 		}
 		return Identity{}, fmt.Errorf("the bearer token is not valid: %v", err)
 	}
-	id := Identity{IAMID: c.IAMID, KeyID: c.Identifier, Account: c.Account.BSS, Name: c.Name, Email: c.Email}
-	if c.Expiry != nil && c.NotBefore != nil {
-		s.mu.Lock()
-		if len(s.verified) >= maxVerified {
-			clear(s.verified) // simple bound: tokens verify again after a reset
-		}
-		s.verified[raw] = verifiedToken{id: id, from: c.NotBefore.Time(), to: c.Expiry.Time()}
-		s.mu.Unlock()
+	if c.Expiry == nil {
+		return Identity{}, errors.New("the bearer token has no expiry")
 	}
-	return id, nil
+	return Identity{IAMID: c.IAMID, KeyID: c.Identifier, Account: c.Account.BSS, Name: c.Name, Email: c.Email, Expiry: c.Expiry.Time()}, nil
 }
 
 // JWKS returns the key set that verifies issued tokens.
 func (s *Signer) JWKS() jose.JSONWebKeySet {
-	return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &s.key.PublicKey, KeyID: s.kid, Algorithm: "RS256", Use: "sig"}}}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	set := jose.JSONWebKeySet{}
+	for _, k := range s.keys {
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &k.PublicKey, KeyID: KeyID(&k.PublicKey), Algorithm: "RS256", Use: "sig"})
+	}
+	return set
 }

@@ -63,16 +63,29 @@ type Project struct {
 
 // Directory answers questions about the configured organisation.
 type Directory struct {
+	tenants   map[string]*TenantSettings
 	instances []*Instance
 	byRef     map[string]*Instance // alias or CRN
 	projects  map[string]*Project  // tenant/name
 }
 
-// NewDirectory validates instances and projects (filling defaults) and
-// indexes them. Every problem found is reported, not only the first.
-func NewDirectory(instances []Instance, projects []Project) (*Directory, error) {
-	d := &Directory{byRef: map[string]*Instance{}, projects: map[string]*Project{}}
+// NewDirectory validates tenants, instances and projects (filling
+// defaults) and indexes them. Every problem found is reported, not only
+// the first.
+func NewDirectory(tenants []TenantSettings, instances []Instance, projects []Project) (*Directory, error) {
+	d := &Directory{tenants: map[string]*TenantSettings{}, byRef: map[string]*Instance{}, projects: map[string]*Project{}}
 	var errs []error
+	for i := range tenants {
+		t := tenants[i]
+		t.Name = Tenant(t.Name)
+		if err := t.fill(); err != nil {
+			errs = append(errs, fmt.Errorf("tenant %q: %w", t.Name, err))
+		}
+		if d.tenants[t.Name] != nil {
+			errs = append(errs, fmt.Errorf("tenant %q: declared twice", t.Name))
+		}
+		d.tenants[t.Name] = &t
+	}
 	for i := range instances {
 		in := instances[i]
 		in.Tenant = Tenant(in.Tenant)

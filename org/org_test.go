@@ -13,7 +13,7 @@ func inst(alias, id string) Instance {
 }
 
 func seed(t *testing.T) *Directory {
-	d, err := NewDirectory(
+	d, err := NewDirectory(nil,
 		[]Instance{inst("QR-ml", "ml"), inst("QR-finance", "fin"), inst("QR-common", "common")},
 		[]Project{{Name: "ml", Instances: []string{"QR-ml", "QR-common"}}, {Name: "finance", Instances: []string{"QR-finance", "QR-common"}}},
 	)
@@ -86,7 +86,7 @@ func TestDirectoryRejects(t *testing.T) {
 		{"duplicate project", nil, []Project{{Name: "p"}, {Name: "p"}}, "declared twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewDirectory(tc.instances, tc.projects)
+			_, err := NewDirectory(nil, tc.instances, tc.projects)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})

@@ -45,6 +45,27 @@ func (a Action) Legacy() Action {
 	return ""
 }
 
+// Actions lists every action by its current name.
+var Actions = []Action{
+	ActionDeviceRead, ActionInstanceRead, ActionInstanceUsageRead, ActionInstanceConfigRead, ActionInstanceConfigEdit,
+	ActionJobCreate, ActionJobRead, ActionJobCancel, ActionJobDelete, ActionJobUpdate,
+	ActionSessionCreate, ActionSessionRead, ActionSessionUpdate, ActionWorkloadList,
+	ActionAnalyticsRead, ActionAnalyticsFilters, ActionAccountConfigRead,
+}
+
+// Expand returns the actions an action name stands for: the action
+// itself, or for a legacy program.* name the job actions it covers. An
+// unknown name gives nil.
+func Expand(name string) []Action {
+	var out []Action
+	for _, a := range Actions {
+		if string(a) == name || string(a.Legacy()) == name {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // Resource is the kind of object a route acts on.
 type Resource string
 

@@ -1,12 +1,11 @@
 // Package simulator is a local stand-in for IBM Cloud's Qiskit Runtime: an
 // IAM token service, Global Search and Catalog for instance discovery, and
 // the Runtime API (backends, jobs, sessions, usage) executing Sampler and
-// Estimator jobs on a state-vector simulator.
+// Estimator jobs on a state-vector simulator, and an App ID tenant where
+// the demo's users sign in (package appid).
 package simulator
 
 import (
-	"github.com/qgov/qgov/platform"
-
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,9 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/qgov/qgov/platform"
+	"github.com/qgov/qgov/simulator/appid"
 )
 
 // Config configures the simulator. The zero value of every field means its
@@ -50,6 +52,10 @@ type Config struct {
 	RetainHours int `json:"retain_hours,omitempty"`
 	// Issuer is the "iss" claim of issued tokens. Default "qgov-simulator".
 	Issuer string `json:"issuer,omitempty"`
+	// AppID configures the App ID stand-in served under
+	// /oauth/v4/<tenant_id>. Default: the demo tenant "qgovdemo" with the
+	// seed scenario's users (see package appid).
+	AppID appid.Config `json:"app_id,omitzero"`
 }
 
 // InstanceConfig is one Qiskit Runtime service instance.

@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"context"
+	"crypto/rsa"
 	"crypto/subtle"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/qgov/qgov/iam"
 	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/simulator/appid"
 )
 
 // Server is the simulator: an http.Handler serving IAM, instance discovery
@@ -22,6 +24,7 @@ type Server struct {
 	log    *slog.Logger
 	now    func() time.Time
 	tokens *iam.Signer
+	appID  *appid.Provider
 
 	identities map[string]identity // key id → identity
 	instances  []*instance
@@ -83,7 +86,10 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.tokens, err = iam.NewSigner(key, cfg.Issuer, time.Duration(cfg.TokenTTLSeconds)*time.Second); err != nil {
+	if s.tokens, err = iam.NewSigner([]*rsa.PrivateKey{key}, cfg.Issuer, time.Duration(cfg.TokenTTLSeconds)*time.Second); err != nil {
+		return nil, err
+	}
+	if s.appID, err = appid.New(cfg.AppID, appid.WithClock(clock)); err != nil {
 		return nil, err
 	}
 	for _, b := range cfg.Backends {
@@ -142,6 +148,7 @@ func (s *Server) lookupKey(apiKey string) (identity, bool) {
 func (s *Server) routes() {
 	m := http.NewServeMux()
 	m.HandleFunc("POST /identity/token", s.handleToken)
+	m.Handle(s.appID.BasePath()+"/", s.appID)
 	m.HandleFunc("GET /identity/keys", s.tokens.ServeKeys)
 	m.HandleFunc("POST /global-search/v3/resources/search", s.bearer(s.handleSearch))
 	m.HandleFunc("GET /global-catalog/api/v1/{id}", s.bearer(s.handleCatalog))

@@ -1,0 +1,202 @@
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/store"
+)
+
+// loginCookie binds a sign-in in progress to the browser that started it.
+const loginCookie = "qgov_login"
+
+// loginTTL is how long a started sign-in may be completed.
+const loginTTL = 10 * time.Minute
+
+// pendingLogin is a started sign-in, kept server-side under its state.
+type pendingLogin struct {
+	Provider string `json:"provider"`
+	Verifier string `json:"verifier"`
+	Nonce    string `json:"nonce"`
+	ReturnTo string `json:"return_to"`
+}
+
+// oauth returns the provider's OAuth 2.0 client for a callback URL.
+func (p *provider) oauth(redirect string) *oauth2.Config {
+	return &oauth2.Config{
+		ClientID: p.cfg.ClientID, ClientSecret: p.cfg.ClientSecret, Endpoint: p.endpoint,
+		RedirectURL: redirect, Scopes: p.cfg.Scopes,
+	}
+}
+
+// callbackURL is where the provider sends the browser back.
+func (a *Authenticator) callbackURL(r *http.Request) string {
+	if a.PublicURL != "" {
+		return strings.TrimSuffix(a.PublicURL, "/") + "/auth/callback"
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/auth/callback"
+}
+
+// safeReturn keeps return_to on this site: a path, not a URL elsewhere.
+func safeReturn(s string) string {
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") || strings.ContainsAny(s, "\r\n") {
+		return "/auth/whoami"
+	}
+	return s
+}
+
+// setCookie sets an HttpOnly, SameSite=Lax cookie, Secure behind TLS.
+func setCookie(w http.ResponseWriter, r *http.Request, name, value, path string, expires time.Time) {
+	c := &http.Cookie{Name: name, Value: value, Path: path, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil}
+	if expires.IsZero() {
+		c.MaxAge = -1
+	} else {
+		c.Expires = expires
+	}
+	http.SetCookie(w, c)
+}
+
+// login starts the authorization-code flow with PKCE.
+func (a *Authenticator) login(w http.ResponseWriter, r *http.Request) error {
+	prov, err := a.Providers.signIn(r.URL.Query().Get("provider"))
+	if err != nil {
+		return runtimeapi.Errorf(http.StatusNotFound, "unknown_provider", err.Error())
+	}
+	now := a.Now()
+	if _, err := prov.ready(now); err != nil {
+		return runtimeapi.Errorf(http.StatusUnauthorized, "identity_unavailable", err.Error())
+	}
+	state := rand.Text()
+	pl := pendingLogin{Provider: prov.cfg.Name, Verifier: oauth2.GenerateVerifier(), Nonce: rand.Text(), ReturnTo: safeReturn(r.URL.Query().Get("return_to"))}
+	raw, _ := json.Marshal(pl)
+	if err := a.Sessions.st.Put(r.Context(), signinBucket, "l/"+state, raw, loginTTL); err != nil {
+		return unavailable(err)
+	}
+	setCookie(w, r, loginCookie, state, "/auth/", now.Add(loginTTL))
+	target := prov.oauth(a.callbackURL(r)).AuthCodeURL(state, oauth2.S256ChallengeOption(pl.Verifier), oidc.Nonce(pl.Nonce))
+	http.Redirect(w, r, target, http.StatusFound)
+	return nil
+}
+
+// errSignIn is the answer to a callback that does not complete a sign-in
+// this browser started: it says what to do without saying which check
+// failed.
+var errSignIn = runtimeapi.Errorf(http.StatusUnauthorized, "signin_failed",
+	"the sign-in could not be completed (it expired, was already used, or was started elsewhere); start again at /auth/login")
+
+// callback completes a sign-in: it checks the state against the browser's
+// cookie and the pending sign-in, redeems the code with the PKCE
+// verifier, verifies the ID token and its nonce, and starts a session.
+func (a *Authenticator) callback(w http.ResponseWriter, r *http.Request, ip string) (*Principal, error) {
+	ctx, now, q := r.Context(), a.Now(), r.URL.Query()
+	if e := q.Get("error"); e != "" {
+		return nil, runtimeapi.Errorf(http.StatusUnauthorized, "signin_refused", fmt.Sprintf("the identity provider refused the sign-in: %.200s", e))
+	}
+	state := q.Get("state")
+	c, err := r.Cookie(loginCookie)
+	if err != nil || state == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(state)) != 1 {
+		return nil, errSignIn
+	}
+	setCookie(w, r, loginCookie, "", "/auth/", time.Time{})
+	raw, err := a.Sessions.st.Get(ctx, signinBucket, "l/"+state)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errSignIn
+	} else if err != nil {
+		return nil, unavailable(err)
+	}
+	_ = a.Sessions.st.Delete(ctx, signinBucket, "l/"+state) // a state is used once
+	var pl pendingLogin
+	prov := (*provider)(nil)
+	if json.Unmarshal(raw, &pl) == nil {
+		prov = a.Providers.byName[pl.Provider]
+	}
+	if prov == nil {
+		return nil, errSignIn
+	}
+	tok, err := prov.oauth(a.callbackURL(r)).Exchange(prov.ctxFor(ctx), q.Get("code"), oauth2.VerifierOption(pl.Verifier))
+	if err != nil {
+		return nil, errSignIn
+	}
+	rawID, _ := tok.Extra("id_token").(string)
+	if rawID == "" {
+		return nil, runtimeapi.Errorf(http.StatusUnauthorized, "signin_failed", "the identity provider returned no ID token")
+	}
+	v, err := prov.verify(ctx, rawID, now)
+	if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare([]byte(v.token.Nonce), []byte(pl.Nonce)) != 1 {
+		return nil, errSignIn
+	}
+	p := prov.principal(v)
+	settings := a.Directory.Settings(p.Tenant)
+	if settings.MFARequired && !p.MFA {
+		return p, runtimeapi.Errorf(http.StatusForbidden, "mfa_required",
+			fmt.Sprintf("tenant %s requires multi-factor sign-in; sign in with a second factor", p.Tenant))
+	}
+	secret, s, err := a.Sessions.Create(ctx, Session{
+		Tenant: p.Tenant, User: p.UserID, Name: p.Name, Email: p.Email, Provider: p.Provider, Projects: p.Projects,
+		Groups: p.Groups, MFA: p.MFA, Expires: now.Add(settings.SessionMax()), IdleSeconds: settings.SessionIdleSeconds,
+		IP: ip, UserAgent: truncate(r.UserAgent(), 200),
+	}, now)
+	if err != nil {
+		return p, err
+	}
+	p.Expires, p.SessionID = s.Expires, s.ID
+	if err := a.Users.Observe(ctx, p, now); err != nil {
+		return p, err
+	}
+	setCookie(w, r, SessionCookie, secret, "/", s.Expires)
+	http.Redirect(w, r, pl.ReturnTo, http.StatusFound)
+	return p, nil
+}
+
+// ctxFor carries the provider's HTTP client into a request context.
+func (p *provider) ctxFor(ctx context.Context) context.Context {
+	if c, ok := p.ctx.Value(oauth2.HTTPClient).(*http.Client); ok {
+		return context.WithValue(ctx, oauth2.HTTPClient, c)
+	}
+	return ctx
+}
+
+// logout ends the browser's session and clears its cookie.
+func (a *Authenticator) logout(w http.ResponseWriter, r *http.Request) (*Principal, error) {
+	var p *Principal
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		if s, err := a.Sessions.Resolve(r.Context(), c.Value, a.Now()); err == nil {
+			p = s.principal()
+			if err := a.Sessions.End(r.Context(), s); err != nil {
+				return p, err
+			}
+		}
+	}
+	setCookie(w, r, SessionCookie, "", "/", time.Time{})
+	if to := r.URL.Query().Get("return_to"); to != "" {
+		http.Redirect(w, r, safeReturn(to), http.StatusFound)
+		return p, nil
+	}
+	runtimeapi.WriteJSON(w, http.StatusOK, map[string]bool{"signed_out": true})
+	return p, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,246 @@
+package identity
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/qgov/qgov/iam"
+	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/simulator/appid"
+)
+
+// currentKey returns the issuer's published signing key.
+func (i *issuer) currentKey(t *testing.T) jose.JSONWebKey {
+	resp, err := http.Get(i.URL() + "/publickeys")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var set jose.JSONWebKeySet
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&set))
+	return set.Keys[0]
+}
+
+// foreignToken signs claims with a key the issuer never published.
+func foreignToken(t *testing.T, alg jose.SignatureAlgorithm, key any, kid string, claims map[string]any) string {
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, (&jose.SignerOptions{}).WithType("JWT"))
+	require.NoError(t, err)
+	tok, err := jwt.Signed(s).Claims(claims).Serialize()
+	require.NoError(t, err)
+	return tok
+}
+
+func b64(v any) string {
+	raw, _ := json.Marshal(v)
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
+
+func TestProviderRejectsAttackTokens(t *testing.T) {
+	i := newIssuer(t, appid.Config{})
+	ta := newTestAuth(t, nil, appIDProvider(i, "appid"))
+	now := time.Now()
+	good := func(extra map[string]any) map[string]any {
+		c := map[string]any{
+			"iss": i.URL(), "aud": []string{appid.DemoClientID}, "sub": "appid-fatima", "preferred_username": "fatima",
+			"project": "ml", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+		}
+		for k, v := range extra {
+			if v == nil {
+				delete(c, k)
+			} else {
+				c[k] = v
+			}
+		}
+		return c
+	}
+	mint := func(extra map[string]any) string { return must(i.Sign(good(extra))) }
+	pub := i.currentKey(t)
+	pemPub := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: must(x509.MarshalPKIXPublicKey(pub.Key))})
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	valid := mint(nil)
+	parts := strings.Split(valid, ".")
+
+	for _, tc := range []struct {
+		name, token, want string
+	}{
+		{"expired", mint(map[string]any{"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()}), "has expired"},
+		{"not yet valid", mint(map[string]any{"nbf": now.Add(10 * time.Minute).Unix()}), "not valid yet"},
+		{"issued in the future", mint(map[string]any{"iat": now.Add(10 * time.Minute).Unix()}), "issued in the future"},
+		{"no expiry", mint(map[string]any{"exp": nil}), "no expiry"},
+		{"wrong audience", i.token(t, "another-app", good(map[string]any{"aud": []string{"another-app"}})), "audience"},
+		{"unknown issuer", mint(map[string]any{"iss": "https://evil.example/oauth/v4/x"}), "not accepted by this gateway"},
+		{"no user claim", mint(map[string]any{"preferred_username": nil}), `no "preferred_username" claim`},
+		{"signed by another key with the issuer's kid", foreignToken(t, jose.RS256, other, pub.KeyID, good(nil)), "signature is not valid"},
+		{"signed by another key with a made-up kid", foreignToken(t, jose.RS256, other, "made-up", good(nil)), "does not publish"},
+		{"alg none", b64(map[string]string{"alg": "none", "typ": "JWT", "kid": pub.KeyID}) + "." + b64(good(nil)) + ".", "signature is not valid"},
+		{"HS256 keyed with the RSA public key", foreignToken(t, jose.HS256, pemPub, pub.KeyID, good(nil)), "signature is not valid"},
+		{"tampered payload", parts[0] + "." + b64(good(map[string]any{"project": "ml finance"})) + "." + parts[2], "signature is not valid"},
+		{"not a JWT", "abc.def", "not a JWT"},
+		{"payload not JSON", "eyJhbGciOiJSUzI1NiJ9.!!!.c2ln", "not a JWT with an issuer"},
+		{"oversized", strings.Repeat("a", 20<<10), "larger than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := ta.auth("Bearer " + tc.token)
+			require.NotNil(t, err, "accepted as %+v", p)
+			assert.Equal(t, http.StatusUnauthorized, err.Status)
+			assert.Contains(t, err.Message, tc.want)
+		})
+	}
+
+	t.Run("valid token, and within the clock skew", func(t *testing.T) {
+		for _, tok := range []string{valid, mint(map[string]any{"exp": now.Add(-10 * time.Second).Unix()})} {
+			p, err := ta.auth("Bearer " + tok)
+			require.Nil(t, err)
+			assert.Equal(t, "fatima", p.UserID)
+			assert.Equal(t, []string{"ml"}, p.Projects)
+			assert.Equal(t, "appid", p.Provider)
+		}
+	})
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func TestKeyRotationRefreshesOnceAndIsRateLimited(t *testing.T) {
+	i := newIssuer(t, appid.Config{})
+	ta := newTestAuth(t, nil, appIDProvider(i, "appid"))
+	claims := func() map[string]any { return map[string]any{"preferred_username": "fatima"} }
+	_, err := ta.auth("Bearer " + i.token(t, appid.DemoClientID, claims()))
+	require.Nil(t, err)
+	require.EqualValues(t, 1, i.fetches.Load())
+
+	// The issuer rotates: the first token with the new kid refreshes the key set once.
+	require.NoError(t, i.Rotate())
+	rotated := i.token(t, appid.DemoClientID, claims())
+	for range 3 {
+		_, err = ta.auth("Bearer " + rotated)
+		require.Nil(t, err)
+		ta.tokens.drop(rotated) // verify again, not from the cache
+	}
+	require.EqualValues(t, 2, i.fetches.Load())
+
+	// Made-up key ids cannot make qgov hammer the issuer's JWKS endpoint.
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	for n := range 10 {
+		c := claims()
+		c["iss"], c["aud"], c["exp"] = i.URL(), appid.DemoClientID, time.Now().Add(time.Hour).Unix()
+		_, err := ta.auth("Bearer " + foreignToken(t, jose.RS256, other, "made-up-"+string(rune('a'+n)), c))
+		require.NotNil(t, err)
+	}
+	assert.LessOrEqual(t, i.fetches.Load(), int64(3), "refreshes for unknown kids are rate limited")
+	_, err = ta.auth("Bearer " + i.token(t, appid.DemoClientID, claims()))
+	assert.Nil(t, err, "keys that verified before still work")
+}
+
+func TestRules(t *testing.T) {
+	c := Claims{"project": "ml finance", "lab": "chemlab", "groups": []any{"qc-admins", "physics"}, "dept": "research,ml", "level": 3.0,
+		"account": map[string]any{"bss": "acct-1"}}
+	for _, tc := range []struct {
+		rule Rule
+		want bool
+	}{
+		{Rule{Claim: "project", Operator: OpHasWord, Value: "ml"}, true},
+		{Rule{Claim: "project", Operator: OpHasWord, Value: "finance"}, true},
+		{Rule{Claim: "lab", Operator: OpHasWord, Value: "ml"}, false}, // "chemlab" contains "ml" only as a substring
+		{Rule{Claim: "lab", Operator: OpHasWord, Value: "chem"}, false},
+		{Rule{Claim: "dept", Operator: OpHasWord, Value: "ml"}, true}, // comma-separated
+		{Rule{Claim: "project", Operator: OpEquals, Value: "ml"}, false},
+		{Rule{Claim: "project", Operator: OpEquals, Value: "ml finance"}, true},
+		{Rule{Claim: "groups", Operator: OpEquals, Value: "physics"}, true}, // any element of a list
+		{Rule{Claim: "groups", Operator: OpIn, Values: []string{"chemistry", "physics"}}, true},
+		{Rule{Claim: "groups", Operator: OpIn, Values: []string{"phys"}}, false},
+		{Rule{Claim: "groups", Operator: OpPrefix, Value: "qc-"}, true},
+		{Rule{Claim: "lab", Operator: OpPrefix, Value: "ml"}, false},
+		{Rule{Claim: "level", Operator: OpEquals, Value: "3"}, true},
+		{Rule{Claim: "account.bss", Operator: OpEquals, Value: "acct-1"}, true},
+		{Rule{Claim: "missing", Operator: OpPrefix, Value: "a"}, false},
+	} {
+		t.Run(tc.rule.Claim+" "+tc.rule.Operator+" "+tc.rule.Value+strings.Join(tc.rule.Values, "|"), func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.rule.Matches(c))
+		})
+	}
+}
+
+func TestProviderConfigRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  ProviderConfig
+		want string
+	}{
+		{"no audience", ProviderConfig{Name: "x", Issuer: "https://x"}, "audiences or a client_id"},
+		{"symmetric algorithm", ProviderConfig{Name: "x", Issuer: "https://x", ClientID: "c", Algorithms: []string{"HS256"}}, `algorithm "HS256" is not allowed`},
+		{"unbounded skew", ProviderConfig{Name: "x", Issuer: "https://x", ClientID: "c", ClockSkewSeconds: 3600}, "clock_skew_seconds"},
+		{"iam without accounts", ProviderConfig{Name: "x", Type: TypeIAM}, "need accounts"},
+		{"bad rule", ProviderConfig{Name: "x", Issuer: "https://x", ClientID: "c", Rules: []Rule{{Claim: "p", Operator: "contains", Value: "ml", Projects: []string{"ml"}}}}, `unknown operator "contains"`},
+		{"has_word with two words", ProviderConfig{Name: "x", Issuer: "https://x", ClientID: "c", Rules: []Rule{{Claim: "p", Operator: OpHasWord, Value: "ml finance", Projects: []string{"ml"}}}}, "single word"},
+		{"same issuer twice", ProviderConfig{Name: "y", Issuer: "https://dup", ClientID: "c"}, "declared twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewProviders([]ProviderConfig{{Name: "dup", Issuer: "https://dup", ClientID: "c"}, tc.cfg}, http.DefaultClient)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestIAMProvider(t *testing.T) {
+	key, err := iam.GenerateKey()
+	require.NoError(t, err)
+	signer, err := iam.NewSigner([]*rsa.PrivateKey{key}, "https://iam.test/identity", time.Hour)
+	require.NoError(t, err)
+	srv := httptest.NewServer(http.HandlerFunc(signer.ServeKeys))
+	t.Cleanup(srv.Close)
+	ta := newTestAuth(t, nil, ProviderConfig{
+		Name: "ibmcloud", Type: TypeIAM, Issuer: "https://iam.test/identity", JWKSURL: srv.URL, Accounts: []string{"acct-1"},
+		Rules: []Rule{{Claim: "iam_id", Operator: OpIn, Values: []string{"IBMid-fatima"}, Projects: []string{"ml"}}},
+	})
+	for _, tc := range []struct {
+		account, user, want string
+	}{
+		{"acct-1", "IBMid-fatima", ""},
+		{"acct-2", "IBMid-fatima", "account this gateway does not accept"},
+	} {
+		tok, _, err := signer.Issue(iam.Identity{IAMID: tc.user, Account: tc.account, Name: "Fatima"}, time.Now())
+		require.NoError(t, err)
+		p, aerr := ta.auth("Bearer " + tok)
+		if tc.want != "" {
+			require.NotNil(t, aerr)
+			assert.Contains(t, aerr.Message, tc.want)
+			continue
+		}
+		require.Nil(t, aerr)
+		assert.Equal(t, "IBMid-fatima", p.UserID)
+		assert.Equal(t, []string{"ml"}, p.Projects)
+	}
+}
+
+func TestMFARequired(t *testing.T) {
+	i := newIssuer(t, appid.Config{})
+	ta := newTestAuth(t, []org.TenantSettings{{Name: "default", MFARequired: true}}, appIDProvider(i, "appid"))
+	_, err := ta.auth("Bearer " + i.token(t, appid.DemoClientID, map[string]any{"preferred_username": "fatima"}))
+	require.NotNil(t, err)
+	assert.Equal(t, http.StatusForbidden, err.Status)
+	assert.Equal(t, "mfa_required", err.Code)
+	for _, second := range []map[string]any{{"amr": []string{"pwd", "mfa"}}, {"amr": []string{"pwd", "otp"}}, {"acr": "mfa"}} {
+		second["preferred_username"] = "admin"
+		_, err = ta.auth("Bearer " + i.token(t, appid.DemoClientID, second))
+		assert.Nil(t, err, "%v shows a second factor", second)
+	}
+}

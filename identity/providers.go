@@ -1,0 +1,77 @@
+package identity
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Providers are the configured identity providers, by issuer and name.
+type Providers struct {
+	byIssuer map[string]*provider
+	byName   map[string]*provider
+	order    []*provider
+}
+
+// NewProviders validates the providers (filling defaults). They fetch
+// discovery and keys with client, on first use.
+func NewProviders(cfgs []ProviderConfig, client *http.Client) (*Providers, error) {
+	ps := &Providers{byIssuer: map[string]*provider{}, byName: map[string]*provider{}}
+	var errs []error
+	for _, c := range cfgs {
+		if err := c.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("identity provider %q: %w", c.Name, err))
+			continue
+		}
+		if ps.byIssuer[c.Issuer] != nil || ps.byName[c.Name] != nil {
+			errs = append(errs, fmt.Errorf("identity provider %q: name or issuer declared twice", c.Name))
+			continue
+		}
+		p := newProvider(c, client)
+		ps.byIssuer[c.Issuer], ps.byName[c.Name] = p, p
+		ps.order = append(ps.order, p)
+	}
+	return ps, errors.Join(errs...)
+}
+
+// byIssuerOf returns the provider of an issuer, or nil.
+func (ps *Providers) byIssuerOf(iss string) *provider {
+	if ps == nil {
+		return nil
+	}
+	return ps.byIssuer[iss]
+}
+
+// Configs returns the providers' configurations with defaults filled.
+func (ps *Providers) Configs() []ProviderConfig {
+	out := make([]ProviderConfig, 0, len(ps.order))
+	for _, p := range ps.order {
+		out = append(out, p.cfg)
+	}
+	return out
+}
+
+// signIn returns the provider a browser signs in with: the named one, or
+// the only one that supports sign-in.
+func (ps *Providers) signIn(name string) (*provider, error) {
+	if name != "" {
+		p := ps.byName[name]
+		if p == nil || p.cfg.ClientID == "" || p.cfg.Type != TypeOIDC {
+			return nil, fmt.Errorf("there is no identity provider %q to sign in with", name)
+		}
+		return p, nil
+	}
+	var found *provider
+	for _, p := range ps.order {
+		if p.cfg.ClientID != "" && p.cfg.Type == TypeOIDC {
+			if found != nil {
+				return nil, errors.New("several identity providers are configured: choose one with ?provider=<name>")
+			}
+			found = p
+		}
+	}
+	if found == nil {
+		return nil, errors.New("no identity provider is configured for browser sign-in")
+	}
+	return found, nil
+}

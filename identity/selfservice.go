@@ -1,0 +1,375 @@
+package identity
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/runtimeapi"
+)
+
+// Bounds of self-service keys.
+const (
+	defaultKeyLifetime = 90 * 24 * time.Hour
+	maxKeyLifetime     = 366 * 24 * time.Hour
+	defaultGrace       = time.Hour
+	maxGrace           = 7 * 24 * time.Hour
+	maxKeyBody         = 16 << 10
+)
+
+// csrf refuses cross-origin browser requests that would change state
+// with a session cookie.
+var csrf = http.NewCrossOriginProtection()
+
+// Handles reports whether a path is one of the sign-in and self-service
+// endpoints under /auth/.
+func Handles(path string) bool { return strings.HasPrefix(path, "/auth/") }
+
+// ServeAuth serves the sign-in flow and the self-service endpoints:
+//
+//	GET    /auth/login[?provider=&return_to=]  start browser sign-in
+//	GET    /auth/callback                      complete it
+//	GET|POST /auth/logout                      end the browser's session
+//	GET    /auth/whoami                        the caller
+//	GET    /auth/keys[?user=]                  list API keys (metadata, last use)
+//	POST   /auth/keys                          create a key; its secret is shown once
+//	POST   /auth/keys/{id}/rotate              new secret, old one valid for a grace period
+//	DELETE /auth/keys/{id}                     revoke
+//	GET    /auth/sessions[?user=]              list sign-in sessions
+//	DELETE /auth/sessions/{id}                 end one
+//	DELETE /auth/sessions?user=                end all of a user's, and their tokens
+//
+// It returns the caller (when known), the action for the audit trail, and
+// the error to answer with; on success the answer is written.
+func (a *Authenticator) ServeAuth(w http.ResponseWriter, r *http.Request, client netip.Addr) (*Principal, string, *runtimeapi.Error) {
+	p, action, err := a.serveAuth(w, r, client)
+	return p, action, denial(err)
+}
+
+func (a *Authenticator) serveAuth(w http.ResponseWriter, r *http.Request, client netip.Addr) (*Principal, string, error) {
+	path, m := r.URL.Path, r.Method
+	switch {
+	case path == "/auth/login" && m == http.MethodGet:
+		return nil, "qgov.auth.login", a.login(w, r)
+	case path == "/auth/callback" && m == http.MethodGet:
+		p, err := a.callback(w, r, client.String())
+		return p, "qgov.auth.signin", err
+	case path == "/auth/logout" && (m == http.MethodGet || m == http.MethodPost):
+		p, err := a.logout(w, r)
+		return p, "qgov.auth.logout", err
+	}
+	p, denied := a.Authenticate(r)
+	if denied != nil {
+		return nil, "qgov.auth", denied
+	}
+	if _, denied := a.CheckAddress(p, client); denied != nil {
+		return p, "qgov.auth", denied
+	}
+	s := selfService{a: a, w: w, r: r, p: p}
+	id, sub := splitID(path)
+	switch {
+	case path == "/auth/whoami" && m == http.MethodGet:
+		return p, "qgov.auth.whoami", s.whoami()
+	case path == "/auth/keys" && m == http.MethodGet:
+		return p, "qgov.apikey.list", s.listKeys()
+	case path == "/auth/keys" && m == http.MethodPost:
+		return p, "qgov.apikey.create", s.createKey()
+	case strings.HasPrefix(path, "/auth/keys/") && sub == "rotate" && m == http.MethodPost:
+		return p, "qgov.apikey.rotate", s.rotateKey(id)
+	case strings.HasPrefix(path, "/auth/keys/") && sub == "" && m == http.MethodDelete:
+		return p, "qgov.apikey.revoke", s.revokeKey(id)
+	case path == "/auth/sessions" && m == http.MethodGet:
+		return p, "qgov.session.list", s.listSessions()
+	case path == "/auth/sessions" && m == http.MethodDelete:
+		return p, "qgov.session.end_all", s.endAll()
+	case strings.HasPrefix(path, "/auth/sessions/") && sub == "" && m == http.MethodDelete:
+		return p, "qgov.session.end", s.endSession(id)
+	}
+	return p, "qgov.auth", runtimeapi.Errorf(http.StatusNotFound, "unknown_route", fmt.Sprintf("%s %s is not a qgov endpoint", m, path))
+}
+
+// splitID splits /auth/<kind>/<id>[/<sub>].
+func splitID(path string) (id, sub string) {
+	parts := strings.SplitN(strings.TrimPrefix(path, "/auth/"), "/", 3)
+	if len(parts) > 1 {
+		id = parts[1]
+	}
+	if len(parts) > 2 {
+		sub = parts[2]
+	}
+	return id, sub
+}
+
+// selfService is one self-service request.
+type selfService struct {
+	a *Authenticator
+	w http.ResponseWriter
+	r *http.Request
+	p *Principal
+}
+
+func (s selfService) now() time.Time { return s.a.Now() }
+
+// isAdmin reports whether the caller administers their tenant.
+func (s selfService) isAdmin() bool {
+	return slices.Contains(s.a.Directory.Settings(s.p.Tenant).Admins, s.p.UserID)
+}
+
+// signedIn requires a user of an identity provider, not an API key: keys
+// do not make keys, and sessions belong to people.
+func (s selfService) signedIn() error {
+	if s.p.Provider == "" || s.p.KeyID != "" {
+		return runtimeapi.Errorf(http.StatusForbidden, "user_required",
+			"API keys and sessions are managed by a signed-in user (session or identity-provider token), not with an API key")
+	}
+	return nil
+}
+
+// subject returns whose keys or sessions the request is about: ?user=
+// for administrators, else the caller.
+func (s selfService) subject() (string, error) {
+	u := s.r.URL.Query().Get("user")
+	if u == "" || u == s.p.UserID {
+		return s.p.UserID, nil
+	}
+	if !s.isAdmin() {
+		return "", runtimeapi.Errorf(http.StatusForbidden, "admin_required",
+			fmt.Sprintf("only administrators of tenant %s may act on another user's keys or sessions", s.p.Tenant))
+	}
+	return u, nil
+}
+
+func (s selfService) whoami() error {
+	runtimeapi.WriteJSON(s.w, http.StatusOK, map[string]any{
+		"user": s.p.UserID, "name": s.p.Name, "email": s.p.Email, "tenant": s.p.Tenant, "projects": s.p.Projects,
+		"groups": s.p.Groups, "provider": s.p.Provider, "key_id": s.p.KeyID, "session_id": s.p.SessionID,
+		"mfa": s.p.MFA, "expires": s.p.Expires, "scopes": s.p.Scopes,
+	})
+	return nil
+}
+
+// keyRequest is the body of POST /auth/keys.
+type keyRequest struct {
+	Name       string   `json:"name"`
+	Projects   []string `json:"projects"`
+	Scopes     []string `json:"scopes"`
+	ExpiresAt  string   `json:"expires_at"`
+	AllowedIPs []string `json:"allowed_ips"`
+	RateLimit  int      `json:"rate_limit"`
+}
+
+func badRequest(code, format string, args ...any) error {
+	return runtimeapi.Errorf(http.StatusBadRequest, code, fmt.Sprintf(format, args...))
+}
+
+func decodeBody(r *http.Request, w http.ResponseWriter, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxKeyBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("invalid_body", "the body must be a JSON object with known fields: %v", err)
+	}
+	return nil
+}
+
+func (s selfService) createKey() error {
+	if err := s.signedIn(); err != nil {
+		return err
+	}
+	if !s.a.Directory.Settings(s.p.Tenant).APIKeyCreation {
+		return runtimeapi.Errorf(http.StatusForbidden, "api_key_creation_disabled",
+			fmt.Sprintf("tenant %s does not let users create API keys (setting api_key_creation)", s.p.Tenant))
+	}
+	var req keyRequest
+	if err := decodeBody(s.r, s.w, &req); err != nil {
+		return err
+	}
+	k, err := s.keyRecord(req)
+	if err != nil {
+		return err
+	}
+	k, secret, err := s.a.UserKeys.Create(s.r.Context(), k, s.now())
+	if err != nil {
+		return err
+	}
+	writeKey(s.w, http.StatusCreated, k, secret)
+	return nil
+}
+
+// keyRecord validates a key request against what the caller holds.
+func (s selfService) keyRecord(req keyRequest) (KeyRecord, error) {
+	now := s.now()
+	k := KeyRecord{Name: strings.TrimSpace(req.Name), Tenant: s.p.Tenant, Owner: s.p.UserID, RateLimit: req.RateLimit, AllowedIPs: req.AllowedIPs}
+	if k.Name == "" || len(k.Name) > 100 {
+		return k, badRequest("invalid_name", "name is required, at most 100 characters")
+	}
+	for _, proj := range req.Projects {
+		if !slices.Contains(s.p.Projects, proj) {
+			return k, runtimeapi.Errorf(http.StatusForbidden, "project_not_held",
+				fmt.Sprintf("a key cannot reach project %q: you are not a member of it (your projects: %s)", proj, strings.Join(s.p.Projects, ", ")))
+		}
+	}
+	k.Projects = req.Projects
+	for _, name := range req.Scopes {
+		actions := runtimeapi.Expand(name)
+		if actions == nil {
+			return k, badRequest("unknown_scope", "scope %q is not a quantum-computing action", name)
+		}
+		for _, a := range actions {
+			if !slices.Contains(k.Scopes, a) {
+				k.Scopes = append(k.Scopes, a)
+			}
+		}
+	}
+	k.Expires = now.Add(defaultKeyLifetime)
+	if req.ExpiresAt != "" {
+		t, err := time.Parse(time.RFC3339, req.ExpiresAt)
+		if err != nil || !t.After(now) || t.Sub(now) > maxKeyLifetime {
+			return k, badRequest("invalid_expiry", "expires_at must be an RFC 3339 time in the future, at most %d days away", int(maxKeyLifetime.Hours()/24))
+		}
+		k.Expires = t
+	}
+	if _, err := org.ParsePrefixes(req.AllowedIPs); err != nil {
+		return k, badRequest("invalid_allowed_ips", "allowed_ips: %v", err)
+	}
+	if req.RateLimit < 0 {
+		return k, badRequest("invalid_rate_limit", "rate_limit is requests per minute, 0 for none")
+	}
+	return k, nil
+}
+
+func writeKey(w http.ResponseWriter, status int, k KeyRecord, secret string) {
+	runtimeapi.WriteJSON(w, status, struct {
+		KeyRecord
+		Key  string `json:"key"`
+		Note string `json:"note"`
+	}{k.Public(), secret, "Store the key now: it is shown only once."})
+}
+
+// ownKey returns a key the caller may manage, or 404.
+func (s selfService) ownKey(id string) (KeyRecord, error) {
+	if err := s.signedIn(); err != nil {
+		return KeyRecord{}, err
+	}
+	k, err := s.a.UserKeys.Get(s.r.Context(), id, s.now())
+	if errors.Is(err, ErrKeyNotFound) || (err == nil && (k.Tenant != s.p.Tenant || (k.Owner != s.p.UserID && !s.isAdmin()))) {
+		return k, runtimeapi.Errorf(http.StatusNotFound, "key_not_found", fmt.Sprintf("you have no API key %q", id))
+	}
+	return k, err
+}
+
+func (s selfService) listKeys() error {
+	if err := s.signedIn(); err != nil {
+		return err
+	}
+	user, err := s.subject()
+	if err != nil {
+		return err
+	}
+	keys, err := s.a.UserKeys.List(s.r.Context(), s.p.Tenant, user, s.now())
+	if err != nil {
+		return err
+	}
+	runtimeapi.WriteJSON(s.w, http.StatusOK, map[string]any{"keys": keys})
+	return nil
+}
+
+func (s selfService) rotateKey(id string) error {
+	k, err := s.ownKey(id)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		GraceSeconds *int `json:"grace_seconds"`
+	}
+	if s.r.ContentLength != 0 {
+		if err := decodeBody(s.r, s.w, &req); err != nil {
+			return err
+		}
+	}
+	grace := defaultGrace
+	if req.GraceSeconds != nil {
+		grace = time.Duration(*req.GraceSeconds) * time.Second
+		if grace < 0 || grace > maxGrace {
+			return badRequest("invalid_grace", "grace_seconds must be between 0 and %d", int(maxGrace.Seconds()))
+		}
+	}
+	k, secret, err := s.a.UserKeys.Rotate(s.r.Context(), k.ID, grace, s.now())
+	if err != nil {
+		return err
+	}
+	writeKey(s.w, http.StatusOK, k, secret)
+	return nil
+}
+
+func (s selfService) revokeKey(id string) error {
+	k, err := s.ownKey(id)
+	if err != nil {
+		return err
+	}
+	if err := s.a.UserKeys.Revoke(s.r.Context(), k); err != nil {
+		return err
+	}
+	runtimeapi.WriteJSON(s.w, http.StatusOK, map[string]string{"revoked": k.ID})
+	return nil
+}
+
+func (s selfService) listSessions() error {
+	user, err := s.subject()
+	if err != nil {
+		return err
+	}
+	list, err := s.a.Sessions.List(s.r.Context(), s.p.Tenant, user, s.now())
+	if err != nil {
+		return err
+	}
+	for i := range list {
+		list[i].Projects, list[i].Groups = nil, nil
+	}
+	runtimeapi.WriteJSON(s.w, http.StatusOK, map[string]any{"sessions": list, "current": s.p.SessionID})
+	return nil
+}
+
+func (s selfService) endSession(id string) error {
+	if err := s.signedIn(); err != nil {
+		return err
+	}
+	sess, err := s.a.Sessions.Get(s.r.Context(), id, s.now())
+	if errors.Is(err, errNoSession) || (err == nil && (sess.Tenant != s.p.Tenant || (sess.User != s.p.UserID && !s.isAdmin()))) {
+		return runtimeapi.Errorf(http.StatusNotFound, "session_not_found", fmt.Sprintf("you have no session %q", id))
+	} else if err != nil {
+		return err
+	}
+	if err := s.a.Sessions.End(s.r.Context(), sess); err != nil {
+		return err
+	}
+	runtimeapi.WriteJSON(s.w, http.StatusOK, map[string]string{"ended": id})
+	return nil
+}
+
+// endAll ends every session of a user and every identity-provider token
+// issued to them until now.
+func (s selfService) endAll() error {
+	if err := s.signedIn(); err != nil {
+		return err
+	}
+	user, err := s.subject()
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	n, err := s.a.Sessions.EndAll(s.r.Context(), s.p.Tenant, user, now)
+	if err != nil {
+		return err
+	}
+	if err := s.a.Users.SignOut(s.r.Context(), s.p.Tenant, user, now); err != nil {
+		return err
+	}
+	runtimeapi.WriteJSON(s.w, http.StatusOK, map[string]any{"user": user, "sessions_ended": n, "tokens_before": now.UTC()})
+	return nil
+}

@@ -1,0 +1,135 @@
+package org
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Defaults of a tenant's sign-in sessions.
+const (
+	DefaultSessionIdle = 30 * time.Minute
+	DefaultSessionMax  = 12 * time.Hour
+)
+
+// IP allowlist modes.
+const (
+	// IPEnforce refuses requests from outside the allowlist.
+	IPEnforce = "enforce"
+	// IPAudit lets them through and records that they came from outside.
+	IPAudit = "audit"
+)
+
+// TenantSettings are a tenant's identity settings. A tenant that is not
+// configured gets the defaults.
+type TenantSettings struct {
+	// Name identifies the tenant.
+	Name string `json:"name"`
+	// MFARequired refuses browser sign-ins and identity-provider tokens
+	// that do not show a second factor in their amr or acr claims.
+	MFARequired bool `json:"mfa_required,omitempty"`
+	// SessionIdleSeconds ends a sign-in session unused this long.
+	// Default 1800 (30 minutes).
+	SessionIdleSeconds int `json:"session_idle_seconds,omitempty"`
+	// SessionMaxSeconds ends a sign-in session this long after sign-in,
+	// used or not. Default 43200 (12 hours).
+	SessionMaxSeconds int `json:"session_max_seconds,omitempty"`
+	// APIKeyCreation lets the tenant's users create their own API keys
+	// (IBM's "API key creation" account setting). Default false.
+	APIKeyCreation bool `json:"api_key_creation,omitempty"`
+	// IPAllowlist lists the address ranges (IPv4 or IPv6 CIDR, or single
+	// addresses) the tenant's users may call from; empty allows any.
+	IPAllowlist []string `json:"ip_allowlist,omitempty"`
+	// IPMode is "enforce" (default) or "audit".
+	IPMode string `json:"ip_mode,omitempty"`
+	// Admins are user ids who may list and end every session of the
+	// tenant and revoke any of its API keys.
+	Admins []string `json:"admins,omitempty"`
+
+	allow []netip.Prefix
+}
+
+// SessionIdle and SessionMax return the session timeouts.
+func (t *TenantSettings) SessionIdle() time.Duration {
+	return time.Duration(t.SessionIdleSeconds) * time.Second
+}
+
+// SessionMax returns the absolute session lifetime.
+func (t *TenantSettings) SessionMax() time.Duration {
+	return time.Duration(t.SessionMaxSeconds) * time.Second
+}
+
+// Allowlist returns the parsed IPAllowlist.
+func (t *TenantSettings) Allowlist() []netip.Prefix { return t.allow }
+
+func (t *TenantSettings) fill() error {
+	if t.SessionIdleSeconds == 0 {
+		t.SessionIdleSeconds = int(DefaultSessionIdle.Seconds())
+	}
+	if t.SessionMaxSeconds == 0 {
+		t.SessionMaxSeconds = int(DefaultSessionMax.Seconds())
+	}
+	if t.IPMode == "" {
+		t.IPMode = IPEnforce
+	}
+	var errs []error
+	if t.SessionIdleSeconds < 0 || t.SessionMaxSeconds < 0 {
+		errs = append(errs, errors.New("session timeouts must not be negative"))
+	}
+	if t.IPMode != IPEnforce && t.IPMode != IPAudit {
+		errs = append(errs, fmt.Errorf("ip_mode %q: use %q or %q", t.IPMode, IPEnforce, IPAudit))
+	}
+	allow, err := ParsePrefixes(t.IPAllowlist)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("ip_allowlist: %w", err))
+	}
+	t.allow = allow
+	return errors.Join(errs...)
+}
+
+// ParsePrefixes parses CIDR ranges and single addresses (as /32 or /128).
+func ParsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an IP address nor a CIDR range", s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
+// AddrAllowed reports whether addr lies in one of the ranges; an empty
+// list allows every address.
+func AddrAllowed(list []netip.Prefix, addr netip.Addr) bool {
+	if len(list) == 0 {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, p := range list {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// Settings returns a tenant's settings, the defaults when it has none.
+func (d *Directory) Settings(tenant string) *TenantSettings {
+	if t := d.tenants[tenant]; t != nil {
+		return t
+	}
+	return d.defaults(tenant)
+}
+
+func (d *Directory) defaults(tenant string) *TenantSettings {
+	t := &TenantSettings{Name: tenant}
+	_ = t.fill() // the zero settings are valid
+	return t
+}
