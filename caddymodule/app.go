@@ -11,7 +11,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/qgov/qgov/gateway"
-	"github.com/qgov/qgov/iam"
 	"github.com/qgov/qgov/identity"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/ownership"
@@ -205,14 +204,10 @@ func checkProjects(keys []identity.APIKey, provs []identity.ProviderConfig, dir 
 // authenticator builds the identity layer over the store: rotating
 // token signing keys, self-service keys, sessions and user records.
 func (a *App) authenticator(ctx context.Context, st store.Store, dir *org.Directory, ring *identity.KeyRing, providers *identity.Providers) (*identity.Authenticator, error) {
-	rotation := time.Duration(a.SigningKeyRotation)
-	a.signing = &identity.SigningKeys{Store: st, Rotation: rotation}
-	keys, _, err := a.signing.Keys(ctx, time.Now())
+	var err error
+	a.signing, err = identity.NewSigningKeys(ctx, st, time.Duration(a.SigningKeyRotation), a.Issuer, time.Duration(a.TokenTTL), time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("qgov token signing keys: %w", err)
-	}
-	if a.signing.Signer, err = iam.NewSigner(keys, a.Issuer, time.Duration(a.TokenTTL)); err != nil {
-		return nil, err
 	}
 	pepper, err := identity.LoadPepper(ctx, st)
 	if err != nil {
@@ -221,6 +216,7 @@ func (a *App) authenticator(ctx context.Context, st store.Store, dir *org.Direct
 	return &identity.Authenticator{
 		Keys: ring, UserKeys: identity.NewUserKeys(st, pepper), Tokens: a.signing.Signer, Providers: providers,
 		Sessions: identity.NewSessions(st), Users: identity.NewUsers(st), Directory: dir, PublicURL: a.PublicURL, Now: time.Now,
+		Logger: a.logger,
 	}, nil
 }
 

@@ -110,9 +110,12 @@ func TestSimulatorInCaddy(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 
-	// A changed simulator configuration starts a new simulator.
+	// A changed simulator configuration starts a new simulator. The client
+	// gets its own connections: a POST is not retried on a keep-alive
+	// connection the previous config's server closed.
 	tester.InitServer(simulatorSite(port, 4, ""), "caddyfile")
-	fresh := &qiskitclient.Client{BaseURL: base, APIKey: simulator.DemoAPIKey, CRN: simulator.DemoCRN("qr-ml")}
+	fresh := &qiskitclient.Client{BaseURL: base, APIKey: simulator.DemoAPIKey, CRN: simulator.DemoCRN("qr-ml"),
+		HTTP: &http.Client{Transport: &http.Transport{}}}
 	_, err = fresh.Submit(context.Background(), runtimeapi.JobRequest{
 		ProgramID: "sampler", Backend: "qgov_simulator",
 		Params: []byte(`{"pubs":[["OPENQASM 3.0; bit c; h $0; h $1; h $2; h $3; h $4; c = measure $0;"]]}`),

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -42,7 +43,10 @@ type Authenticator struct {
 	// PublicURL is the gateway's external URL, for the sign-in callback.
 	// Default: the scheme and host of each request.
 	PublicURL string
-	Now       func() time.Time
+	// Logger records why a credential could not be checked (store
+	// failures), which the caller is not told.
+	Logger *slog.Logger
+	Now    func() time.Time
 
 	tokens cache[tokenInfo] // verified bearer tokens until they expire
 	limits rateLimits
@@ -94,11 +98,12 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, *runtimeapi.E
 	default:
 		err = errors.New("the Authorization header must be \"Bearer <token>\" or \"apikey <key>\"")
 	}
-	return p, denial(err)
+	return p, a.denial(err)
 }
 
-// denial turns an authentication error into the answer for the caller.
-func denial(err error) *runtimeapi.Error {
+// denial turns an authentication error into the answer for the caller,
+// logging store failures.
+func (a *Authenticator) denial(err error) *runtimeapi.Error {
 	var api *runtimeapi.Error
 	var un *unavailableError
 	switch {
@@ -107,6 +112,9 @@ func denial(err error) *runtimeapi.Error {
 	case errors.As(err, &api):
 		return api
 	case errors.As(err, &un):
+		if a.Logger != nil {
+			a.Logger.Error("credential check failed", "error", un.err)
+		}
 		return runtimeapi.Errorf(http.StatusUnauthorized, "identity_unavailable",
 			"the credential cannot be checked right now (the gateway's store is unavailable); try again shortly")
 	}

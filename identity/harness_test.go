@@ -120,10 +120,7 @@ func newTestAuthClock(t testing.TB, clk *clock, tenants []org.TenantSettings, pr
 	require.NoError(t, err)
 	ta := &testAuth{st: st, clock: clk}
 	now := clk.now
-	sk := &SigningKeys{Store: st, Rotation: 24 * time.Hour}
-	keys, _, err := sk.Keys(t.Context(), now())
-	require.NoError(t, err)
-	sk.Signer, err = iam.NewSigner(keys, "qgov", time.Hour)
+	sk, err := NewSigningKeys(t.Context(), st, 24*time.Hour, "qgov", time.Hour, now())
 	require.NoError(t, err)
 	pepper, err := LoadPepper(t.Context(), st)
 	require.NoError(t, err)

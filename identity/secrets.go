@@ -62,9 +62,25 @@ type SigningKeys struct {
 	period int64
 }
 
-// Keys loads (creating when needed) the keys around now's period, current
+// NewSigningKeys loads (creating when needed) the keys of now's period
+// from st and returns them with a signer of tokens with the given issuer
+// and lifetime.
+func NewSigningKeys(ctx context.Context, st store.Store, rotation time.Duration, issuer string, ttl time.Duration, now time.Time) (*SigningKeys, error) {
+	k := &SigningKeys{Store: st, Rotation: rotation}
+	keys, p, err := k.keys(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	if k.Signer, err = iam.NewSigner(keys, issuer, ttl); err != nil {
+		return nil, err
+	}
+	k.period = p
+	return k, nil
+}
+
+// keys loads (creating when needed) the keys around now's period, current
 // first.
-func (k *SigningKeys) Keys(ctx context.Context, now time.Time) ([]*rsa.PrivateKey, int64, error) {
+func (k *SigningKeys) keys(ctx context.Context, now time.Time) ([]*rsa.PrivateKey, int64, error) {
 	p := now.Unix() / int64(k.Rotation.Seconds())
 	var keys []*rsa.PrivateKey
 	for _, q := range []int64{p, p - 1, p + 1} {
@@ -94,7 +110,7 @@ func (k *SigningKeys) Refresh(ctx context.Context, now time.Time) error {
 	if now.Unix()/int64(k.Rotation.Seconds()) == k.period {
 		return nil
 	}
-	keys, p, err := k.Keys(ctx, now)
+	keys, p, err := k.keys(ctx, now)
 	if err != nil {
 		return err
 	}

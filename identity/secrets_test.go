@@ -21,10 +21,7 @@ func TestSigningKeysRotate(t *testing.T) {
 	day := 24 * time.Hour
 	t0 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	replica := func() *SigningKeys {
-		k := &SigningKeys{Store: st, Rotation: day}
-		keys, _, err := k.Keys(t.Context(), t0)
-		require.NoError(t, err)
-		k.Signer, err = iam.NewSigner(keys, "qgov", time.Hour)
+		k, err := NewSigningKeys(t.Context(), st, day, "qgov", time.Hour, t0)
 		require.NoError(t, err)
 		return k
 	}

@@ -49,7 +49,7 @@ func Handles(path string) bool { return strings.HasPrefix(path, "/auth/") }
 // the error to answer with; on success the answer is written.
 func (a *Authenticator) ServeAuth(w http.ResponseWriter, r *http.Request, client netip.Addr) (*Principal, string, *runtimeapi.Error) {
 	p, action, err := a.serveAuth(w, r, client)
-	return p, action, denial(err)
+	return p, action, a.denial(err)
 }
 
 func (a *Authenticator) serveAuth(w http.ResponseWriter, r *http.Request, client netip.Addr) (*Principal, string, error) {
