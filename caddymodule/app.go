@@ -14,6 +14,7 @@ import (
 	"github.com/qgov/qgov/identity"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/ownership"
+	"github.com/qgov/qgov/rbac"
 	"github.com/qgov/qgov/store"
 )
 
@@ -44,12 +45,23 @@ type App struct {
 	Store *StoreConfig `json:"store,omitempty"`
 	// Instances are the upstream Qiskit Runtime service instances.
 	Instances []org.Instance `json:"instances,omitempty"`
-	// Projects group users and grant them instances.
+	// Projects are the units of work jobs belong to, with the instances
+	// they may use; a project may group others.
 	Projects []org.Project `json:"projects,omitempty"`
+	// Roles are custom roles, beside the predefined viewer, submitter,
+	// researcher, team_lead, billing and admin.
+	Roles []rbac.RoleConfig `json:"roles,omitempty"`
+	// AccessGroups give their members (listed, or by dynamic rules on
+	// identity-provider claims) roles in projects.
+	AccessGroups []org.AccessGroup `json:"access_groups,omitempty"`
+	// Assignments give users roles in a project or across a tenant, until
+	// an optional expiry.
+	Assignments []org.Assignment `json:"assignments,omitempty"`
 	// APIKeys are the qgov API keys callers exchange for access tokens.
 	APIKeys []identity.APIKey `json:"api_keys,omitempty"`
-	// Tenants hold per-tenant identity settings: MFA, session timeouts,
-	// self-service API keys, IP allowlists and administrators.
+	// Tenants hold per-tenant settings: execution defaults, approval,
+	// priority queue, MFA, session timeouts, self-service API keys, IP
+	// allowlists and user-list visibility.
 	Tenants []org.TenantSettings `json:"tenants,omitempty"`
 	// IdentityProviders are the OpenID Connect providers (such as IBM App
 	// ID) and IBM Cloud IAM whose users may sign in or send their tokens.
@@ -109,20 +121,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	dir, err := org.NewDirectory(a.Tenants, instances, a.Projects)
+	dir, ring, providers, findings, err := buildOrg(a.org(), instances, keys, provs)
 	if err != nil {
-		return fmt.Errorf("qgov organisation: %w", err)
-	}
-	ring, err := identity.NewKeyRing(keys)
-	if err != nil {
-		return fmt.Errorf("qgov api_keys: %w", err)
-	}
-	providers, err := identity.NewProviders(provs, &http.Client{Timeout: 10 * time.Second})
-	if err != nil {
-		return fmt.Errorf("qgov identity_providers: %w", err)
-	}
-	if err := checkProjects(keys, providers.Configs(), dir); err != nil {
 		return err
+	}
+	for _, f := range findings {
+		a.logger.Warn("qgov lint: "+f.Message, "kind", f.Kind)
 	}
 
 	st, err := a.openStore(repl)
@@ -179,26 +183,71 @@ func (a *App) resolveSecrets(repl *caddy.Replacer) ([]org.Instance, []identity.A
 	return instances, keys, provs, errors.Join(errs...)
 }
 
-// checkProjects requires the projects that keys and provider rules name
-// to exist in their tenants.
-func checkProjects(keys []identity.APIKey, provs []identity.ProviderConfig, dir *org.Directory) error {
+// org is the organisation as configured.
+func (a *App) org() org.Config {
+	return org.Config{Tenants: a.Tenants, Instances: a.Instances, Projects: a.Projects, Roles: a.Roles,
+		AccessGroups: a.AccessGroups, Assignments: a.Assignments}
+}
+
+// setOrg replaces the organisation.
+func (a *App) setOrg(c org.Config) {
+	a.Tenants, a.Instances, a.Projects, a.Roles, a.AccessGroups, a.Assignments =
+		c.Tenants, c.Instances, c.Projects, c.Roles, c.AccessGroups, c.Assignments
+}
+
+// buildOrg validates the organisation, the API keys and the identity
+// providers together, and lints the result.
+func buildOrg(model org.Config, instances []org.Instance, keys []identity.APIKey, provs []identity.ProviderConfig) (
+	*org.Directory, *identity.KeyRing, *identity.Providers, []org.Finding, error) {
+	model.Instances = instances
+	dir, err := org.NewDirectory(model)
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("qgov organisation: %w", err)
+	}
+	ring, err := identity.NewKeyRing(keys)
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("qgov api_keys: %w", err)
+	}
+	providers, err := identity.NewProviders(provs, &http.Client{Timeout: 10 * time.Second})
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("qgov identity_providers: %w", err)
+	}
+	if err := checkReferences(keys, providers.Configs(), dir); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return dir, ring, providers, dir.Lint(providerTenants(providers.Configs())), nil
+}
+
+// checkReferences requires the projects keys narrow to to exist in their
+// tenants, and the identity providers access-group rules name to be
+// configured.
+func checkReferences(keys []identity.APIKey, provs []identity.ProviderConfig, dir *org.Directory) error {
 	var errs []error
-	check := func(what, tenant string, projects []string) {
-		for _, p := range projects {
-			if dir.Project(tenant, p) == nil {
-				errs = append(errs, fmt.Errorf("%s: unknown project %q in tenant %q", what, p, tenant))
+	tenants := providerTenants(provs)
+	for _, g := range dir.AccessGroups() {
+		for i, r := range g.Rules {
+			if _, ok := tenants[r.Provider]; r.Provider != "" && !ok {
+				errs = append(errs, fmt.Errorf("access group %q rules[%d]: unknown identity provider %q", g.Name, i, r.Provider))
 			}
 		}
 	}
 	for _, k := range keys {
-		check(fmt.Sprintf("api key %q", k.ID), org.Tenant(k.Tenant), k.Projects)
-	}
-	for _, p := range provs {
-		for i, r := range p.Rules {
-			check(fmt.Sprintf("identity provider %q rules[%d]", p.Name, i), p.Tenant, r.Projects)
+		for _, p := range k.Projects {
+			if dir.Project(org.Tenant(k.Tenant), p) == nil {
+				errs = append(errs, fmt.Errorf("api key %q: unknown project %q in tenant %q", k.ID, p, org.Tenant(k.Tenant)))
+			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// providerTenants maps each identity provider to its tenant.
+func providerTenants(provs []identity.ProviderConfig) map[string]string {
+	m := map[string]string{}
+	for _, p := range provs {
+		m[p.Name] = org.Tenant(p.Tenant)
+	}
+	return m
 }
 
 // authenticator builds the identity layer over the store: rotating

@@ -12,6 +12,7 @@ import (
 
 	"github.com/qgov/qgov/identity"
 	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/rbac"
 )
 
 func init() {
@@ -39,18 +40,20 @@ func init() {
 //	    tenant            <name> { … }  (see parseTenant)
 //	    identity_provider <name> { … }  (see parseProvider)
 //	    instance <alias> {
-//	        crn      <crn>
-//	        tenant   <tenant>
-//	        upstream <base URL of the Runtime API>
-//	        iam_url  <IAM URL>
-//	        api_key  <key or {env.X}>
-//	        plan     <plan>
-//	        backends <name...>
+//	        crn            <crn>
+//	        tenant         <tenant>
+//	        upstream       <base URL of the Runtime API>
+//	        iam_url        <IAM URL>
+//	        api_key        <key or {env.X}>
+//	        plan           <plan>
+//	        backends       <name...>
+//	        resource_group <name>
 //	    }
-//	    project <name> {
-//	        tenant    <tenant>
-//	        instances <alias...>
-//	    }
+//	    project      <name> { … }  (see parseProject)
+//	    role         <name> { … }  (see parseRole)
+//	    access_group <name> { … }  (see parseAccessGroup)
+//	    assign       <user> <role> [project <p>] [tenant <t>] [expires <time or date>]
+//	    org_file     <file.yaml...>  (see org.ParseYAML; relative to the Caddyfile)
 //	    api_key <id> {
 //	        key      <key or {env.X}>
 //	        sha256   <hex>
@@ -58,7 +61,7 @@ func init() {
 //	        name     <display name>
 //	        email    <email>
 //	        tenant   <tenant>
-//	        projects <project...>
+//	        projects <project...>   (narrow the key to these of the user's projects)
 //	    }
 //	}
 func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
@@ -95,6 +98,20 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 			var p org.Project
 			p, err = parseProject(d)
 			app.Projects = append(app.Projects, p)
+		case "role":
+			var r rbac.RoleConfig
+			r, err = parseRole(d)
+			app.Roles = append(app.Roles, r)
+		case "access_group":
+			var g org.AccessGroup
+			g, err = parseAccessGroup(d)
+			app.AccessGroups = append(app.AccessGroups, g)
+		case "assign":
+			var a org.Assignment
+			a, err = parseAssign(d)
+			app.Assignments = append(app.Assignments, a)
+		case "org_file":
+			err = loadOrgFiles(d, app)
 		case "api_key":
 			var k identity.APIKey
 			k, err = parseAPIKey(d)
@@ -207,7 +224,7 @@ func parseStore(d *caddyfile.Dispenser) (*StoreConfig, error) {
 }
 
 func parseInstance(d *caddyfile.Dispenser) (org.Instance, error) {
-	var in org.Instance
+	in := org.Instance{Source: source(d)}
 	var err error
 	in.Alias, err = nameAndBlock(d, func(sub string) error {
 		var err error
@@ -226,30 +243,14 @@ func parseInstance(d *caddyfile.Dispenser) (org.Instance, error) {
 			in.Plan, err = oneArg(d)
 		case "backends":
 			in.Backends = append(in.Backends, d.RemainingArgs()...)
+		case "resource_group":
+			in.ResourceGroup, err = oneArg(d)
 		default:
 			return d.Errf("unrecognized instance option %q", sub)
 		}
 		return err
 	})
 	return in, err
-}
-
-func parseProject(d *caddyfile.Dispenser) (org.Project, error) {
-	var p org.Project
-	var err error
-	p.Name, err = nameAndBlock(d, func(sub string) error {
-		var err error
-		switch sub {
-		case "tenant":
-			p.Tenant, err = oneArg(d)
-		case "instances":
-			p.Instances = append(p.Instances, d.RemainingArgs()...)
-		default:
-			return d.Errf("unrecognized project option %q", sub)
-		}
-		return err
-	})
-	return p, err
 }
 
 func parseAPIKey(d *caddyfile.Dispenser) (identity.APIKey, error) {

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"slices"
 	"strconv"
 	"time"
 
@@ -42,10 +41,19 @@ func secondsArg(d *caddyfile.Dispenser, dst *int) error {
 //	    api_key_creation
 //	    ip_allowlist     <cidr...>
 //	    ip_mode          enforce|audit
-//	    admins           <user...>
+//	    display_name     <name>
+//	    default_backend  <backend>
+//	    default_shots    <n>
+//	    max_shots        <n>
+//	    require_job_approval [<threshold USD>]
+//	    allow_priority_queue
+//	    user_list_visible
+//	    notify_on_budget_warning
+//	    notify_on_job_failure
+//	    notification_channels <channel...>
 //	}
 func parseTenant(d *caddyfile.Dispenser) (org.TenantSettings, error) {
-	var t org.TenantSettings
+	t := org.TenantSettings{Source: source(d)}
 	var err error
 	t.Name, err = nameAndBlock(d, func(sub string) error {
 		switch sub {
@@ -63,8 +71,37 @@ func parseTenant(d *caddyfile.Dispenser) (org.TenantSettings, error) {
 			var err error
 			t.IPMode, err = oneArg(d)
 			return err
-		case "admins":
-			t.Admins = append(t.Admins, d.RemainingArgs()...)
+		case "display_name":
+			var err error
+			t.DisplayName, err = oneArg(d)
+			return err
+		case "default_backend":
+			var err error
+			t.DefaultBackend, err = oneArg(d)
+			return err
+		case "default_shots":
+			return intArg(d, &t.DefaultShots)
+		case "max_shots":
+			return intArg(d, &t.MaxShots)
+		case "require_job_approval":
+			t.RequireJobApproval = true
+			if d.NextArg() {
+				v, err := strconv.ParseFloat(d.Val(), 64)
+				if err != nil || v < 0 {
+					return d.Errf("require_job_approval: threshold %q is not an amount in USD", d.Val())
+				}
+				t.ApprovalThresholdUSD = v
+			}
+		case "allow_priority_queue":
+			t.AllowPriorityQueue = true
+		case "user_list_visible":
+			t.UserListVisible = true
+		case "notify_on_budget_warning":
+			t.NotifyOnBudgetWarning = true
+		case "notify_on_job_failure":
+			t.NotifyOnJobFailure = true
+		case "notification_channels":
+			t.NotificationChannels = append(t.NotificationChannels, d.RemainingArgs()...)
 		default:
 			return d.Errf("unrecognized tenant option %q", sub)
 		}
@@ -88,8 +125,6 @@ func parseTenant(d *caddyfile.Dispenser) (org.TenantSettings, error) {
 //	    tenant        <tenant>
 //	    claim         user|name|email|groups <claim>
 //	    accounts      <account id...>
-//	    rule          <claim> equals|has_word|prefix <value> => <project...>
-//	    rule          <claim> in <value...> => <project...>
 //	}
 func parseProvider(d *caddyfile.Dispenser) (identity.ProviderConfig, error) {
 	var p identity.ProviderConfig
@@ -121,11 +156,6 @@ func parseProvider(d *caddyfile.Dispenser) (identity.ProviderConfig, error) {
 			p.Accounts = append(p.Accounts, d.RemainingArgs()...)
 		case "claim":
 			err = parseClaim(d, &p.Claims)
-		case "rule":
-			var r identity.Rule
-			if r, err = parseRule(d); err == nil {
-				p.Rules = append(p.Rules, r)
-			}
 		default:
 			return d.Errf("unrecognized identity_provider option %q", sub)
 		}
@@ -145,23 +175,4 @@ func parseClaim(d *caddyfile.Dispenser, m *identity.ClaimMap) error {
 	}
 	*dst = args[1]
 	return nil
-}
-
-// parseRule reads `rule <claim> <operator> <value...> => <project...>`.
-func parseRule(d *caddyfile.Dispenser) (identity.Rule, error) {
-	args := d.RemainingArgs()
-	arrow := slices.Index(args, "=>")
-	if len(args) < 3 || arrow < 3 || arrow == len(args)-1 {
-		return identity.Rule{}, d.Err("rule syntax: rule <claim> <operator> <value...> => <project...>")
-	}
-	r := identity.Rule{Claim: args[0], Operator: args[1], Projects: args[arrow+1:]}
-	values := args[2:arrow]
-	if r.Operator == identity.OpIn {
-		r.Values = values
-	} else if len(values) == 1 {
-		r.Value = values[0]
-	} else {
-		return r, d.Errf("rule: operator %s takes one value, got %s", r.Operator, strconv.Itoa(len(values)))
-	}
-	return r, nil
 }

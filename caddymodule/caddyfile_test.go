@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/qgov/qgov/identity"
 	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/rbac"
 )
 
 func TestSimulatorCaddyfile(t *testing.T) {
@@ -98,24 +98,45 @@ func TestAppCaddyfile(t *testing.T) {
 				assert.Equal(t, "U U", a.APIKeys[0].Name)
 				assert.Equal(t, []string{"p", "q"}, a.APIKeys[0].Projects)
 			}},
-		{name: "identity", input: "qgov {\n public_url https://gw.example\n signing_key_rotation 12h\n tenant acme {\n mfa_required\n api_key_creation\n session_idle 15m\n session_max 8h\n ip_allowlist 10.0.0.0/8 2001:db8::/32\n ip_mode audit\n admins root\n }\n identity_provider appid {\n issuer https://idp.example/oauth/v4/t\n client_id c\n client_secret {env.S}\n audiences c other\n algorithms RS256\n clock_skew 1m\n tenant acme\n claim user email\n rule project has_word ml => ml\n rule groups in a b => p1 p2\n }\n identity_provider ibm {\n type iam\n accounts acct\n }\n}",
+		{name: "identity", input: "qgov {\n public_url https://gw.example\n signing_key_rotation 12h\n tenant acme {\n mfa_required\n api_key_creation\n session_idle 15m\n session_max 8h\n ip_allowlist 10.0.0.0/8 2001:db8::/32\n ip_mode audit\n default_backend simulator\n default_shots 1024\n max_shots 100000\n require_job_approval 100\n allow_priority_queue\n user_list_visible\n notification_channels email slack\n }\n identity_provider appid {\n issuer https://idp.example/oauth/v4/t\n client_id c\n client_secret {env.S}\n audiences c other\n algorithms RS256\n clock_skew 1m\n tenant acme\n claim user email\n }\n identity_provider ibm {\n type iam\n accounts acct\n }\n}",
 			check: func(t *testing.T, a *App) {
 				assert.Equal(t, "https://gw.example", a.PublicURL)
 				assert.Equal(t, caddy.Duration(12*time.Hour), a.SigningKeyRotation)
 				assert.Equal(t, org.TenantSettings{Name: "acme", MFARequired: true, APIKeyCreation: true, SessionIdleSeconds: 900, SessionMaxSeconds: 28800,
-					IPAllowlist: []string{"10.0.0.0/8", "2001:db8::/32"}, IPMode: "audit", Admins: []string{"root"}}, a.Tenants[0])
+					IPAllowlist: []string{"10.0.0.0/8", "2001:db8::/32"}, IPMode: "audit", DefaultBackend: "simulator", DefaultShots: 1024, MaxShots: 100000,
+					RequireJobApproval: true, ApprovalThresholdUSD: 100, AllowPriorityQueue: true, UserListVisible: true,
+					NotificationChannels: []string{"email", "slack"}, Source: "Testfile:4"}, a.Tenants[0])
 				p := a.IdentityProviders[0]
 				assert.Equal(t, "{env.S}", p.ClientSecret)
 				assert.Equal(t, 60, p.ClockSkewSeconds)
 				assert.Equal(t, "email", p.Claims.User)
-				assert.Equal(t, []identity.Rule{
-					{Claim: "project", Operator: "has_word", Value: "ml", Projects: []string{"ml"}},
-					{Claim: "groups", Operator: "in", Values: []string{"a", "b"}, Projects: []string{"p1", "p2"}},
-				}, p.Rules)
 				assert.Equal(t, "iam", a.IdentityProviders[1].Type)
 			}},
-		{name: "rule without arrow", input: "qgov {\n identity_provider x {\n rule project has_word ml ml\n }\n}", err: "rule syntax"},
-		{name: "rule with two values", input: "qgov {\n identity_provider x {\n rule project equals a b => p\n }\n}", err: "takes one value"},
+		{name: "organisation", input: "qgov {\n project research\n project ml {\n parent research\n cost_center CC-1\n grant_id G-1\n display_name \"Quantum ML\"\n instances QR-a\n resource_groups rg\n }\n role MLwriter {\n description \"writes\"\n inherits MLreader\n permissions quantum-computing.job.cancel job:view:own\n limits {\n max_shots_per_job 1000\n backends simulator\n }\n }\n access_group project-ml {\n provider appid\n rule project has_word ml\n rule groups in a b\n members fatima\n projects ml\n instances QR-a\n roles MLwriter\n }\n assign admin admin\n assign tom team_lead project ml expires 2026-12-31\n}",
+			check: func(t *testing.T, a *App) {
+				assert.Equal(t, org.Project{Name: "ml", Parent: "research", CostCenter: "CC-1", GrantID: "G-1", DisplayName: "Quantum ML",
+					Instances: []string{"QR-a"}, ResourceGroups: []string{"rg"}, Source: "Testfile:3"}, a.Projects[1])
+				max := 1000
+				assert.Equal(t, rbac.RoleConfig{Name: "MLwriter", Description: "writes", Inherits: []string{"MLreader"},
+					Permissions: []string{"quantum-computing.job.cancel", "job:view:own"}, Limits: &rbac.Limits{MaxShotsPerJob: &max, Backends: []string{"simulator"}},
+					Source: "Testfile:11"}, a.Roles[0])
+				assert.Equal(t, org.AccessGroup{Name: "project-ml", Members: []string{"fatima"}, Projects: []string{"ml"}, Instances: []string{"QR-a"},
+					Roles: []string{"MLwriter"}, Source: "Testfile:20", Rules: []org.Rule{
+						{Provider: "appid", Claim: "project", Operator: "has_word", Value: "ml"},
+						{Provider: "appid", Claim: "groups", Operator: "in", Values: []string{"a", "b"}}}}, a.AccessGroups[0])
+				assert.Equal(t, org.Assignment{User: "admin", Role: "admin", Source: "Testfile:29"}, a.Assignments[0])
+				assert.Equal(t, "2027-01-01T00:00:00Z", a.Assignments[1].ExpiresAt.Format(time.RFC3339))
+				assert.Equal(t, "ml", a.Assignments[1].Project)
+			}},
+		{name: "rule too short", input: "qgov {\n access_group g {\n rule project has_word\n }\n}", err: "rule syntax"},
+		{name: "rule with two values", input: "qgov {\n access_group g {\n rule project equals a b\n }\n}", err: "takes one value"},
+		{name: "assign without role", input: "qgov {\n assign fatima\n}", err: "assign syntax"},
+		{name: "assign bad expiry", input: "qgov {\n assign fatima viewer expires someday\n}", err: `"someday" is neither`},
+		{name: "assign unknown option", input: "qgov {\n assign fatima viewer until 2027-01-01\n}", err: `unknown option "until"`},
+		{name: "unknown limit", input: "qgov {\n role r {\n limits {\n max_qpus 2\n }\n }\n}", err: `unrecognized limit "max_qpus"`},
+		{name: "negative limit", input: "qgov {\n role r {\n limits {\n max_jobs_per_day -1\n }\n }\n}", err: "not a non-negative integer"},
+		{name: "unknown group option", input: "qgov {\n access_group g {\n owner x\n }\n}", err: `unrecognized access_group option "owner"`},
+		{name: "missing org file", input: "qgov {\n org_file nowhere.yaml\n}", err: "org_file: reading organisation file"},
 		{name: "unknown claim field", input: "qgov {\n identity_provider x {\n claim role r\n }\n}", err: `unknown field "role"`},
 		{name: "bad session duration", input: "qgov {\n tenant t {\n session_idle forever\n }\n}", err: "session_idle"},
 		{name: "unknown tenant option", input: "qgov {\n tenant t {\n colour blue\n }\n}", err: `unrecognized tenant option "colour"`},

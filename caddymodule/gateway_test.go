@@ -208,7 +208,7 @@ func TestGatewaySeedScenario(t *testing.T) {
 			{"forged token", "GET", "/api/v1/backends", "Bearer " + fatimaTok[:len(fatimaTok)-6] + "AAAAAA", crn("QR-ml"), "", 401, "unauthorized", "signature"},
 			{"upstream token is not a gateway token", "GET", "/api/v1/backends", "Bearer " + upstreamToken(t, d), crn("QR-ml"), "", 401, "unauthorized", "not accepted by this gateway"},
 			{"no Service-CRN", "GET", "/api/v1/backends", "Bearer " + fatimaTok, "", "", 400, "missing_service_crn", "Service-CRN"},
-			{"instance outside the project", "GET", "/api/v1/backends", "Bearer " + fatimaTok, "QR-finance", "", 403, "instance_not_accessible", "none of the projects [ml]"},
+			{"instance outside the project", "GET", "/api/v1/backends", "Bearer " + fatimaTok, "QR-finance", "", 403, "instance_not_accessible", "their projects [ml]"},
 			{"real CRN outside the project", "POST", "/api/v1/jobs", "Bearer " + fatimaTok, crn("QR-finance"), `{"program_id":"sampler","params":{"pubs":[]}}`, 403, "instance_not_accessible", "QR-finance"},
 			{"forged CRN", "GET", "/api/v1/backends", "Bearer " + fatimaTok, crn("QR-ml") + "x", "", 403, "instance_not_accessible", "not governed"},
 			{"project not granted", "POST", "/api/v1/jobs", "Bearer " + fatimaTok, "QR-common", `{"program_id":"sampler","tags":["project:finance"],"params":{"pubs":[[` + fmt.Sprintf("%q", bell) + `]]}}`, 403, "project_not_accessible", `project "finance"`},

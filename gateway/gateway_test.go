@@ -50,14 +50,18 @@ func newTestGateway(t *testing.T) *httptest.Server {
 	instance := func(alias, key string) org.Instance {
 		return org.Instance{Alias: alias, CRN: simulator.DemoCRN(strings.ToLower(alias)), Upstream: up.URL + "/api/v1", IAMURL: up.URL, APIKey: key}
 	}
-	dir, err := org.NewDirectory(nil,
-		[]org.Instance{instance("QR-ml", simulator.DemoAPIKey), {Alias: "QR-finance", CRN: simulator.DemoCRN("qr-finance"), Upstream: up.URL + "/api/v1", IAMURL: up.URL, APIKey: "revoked-upstream-key"}},
-		[]org.Project{{Name: "ml", Instances: []string{"QR-ml", "QR-finance"}}, {Name: "finance", Instances: []string{"QR-ml"}}},
-	)
+	dir, err := org.NewDirectory(org.Config{
+		Instances: []org.Instance{instance("QR-ml", simulator.DemoAPIKey), {Alias: "QR-finance", CRN: simulator.DemoCRN("qr-finance"), Upstream: up.URL + "/api/v1", IAMURL: up.URL, APIKey: "revoked-upstream-key"}},
+		Projects:  []org.Project{{Name: "ml", Instances: []string{"QR-ml", "QR-finance"}}, {Name: "finance", Instances: []string{"QR-ml"}}},
+		AccessGroups: []org.AccessGroup{
+			{Name: "ml", Projects: []string{"ml"}, Roles: []string{"researcher"}, Members: []string{"fatima"}},
+			{Name: "finance", Projects: []string{"finance"}, Roles: []string{"researcher"}, Members: []string{"ravi"}},
+		},
+	})
 	require.NoError(t, err)
 	ring, err := identity.NewKeyRing([]identity.APIKey{
-		{ID: "f", Key: "fatima-key", User: "fatima", Projects: []string{"ml"}},
-		{ID: "r", Key: "ravi-key", User: "ravi", Projects: []string{"finance"}},
+		{ID: "f", Key: "fatima-key", User: "fatima"},
+		{ID: "r", Key: "ravi-key", User: "ravi"},
 	})
 	require.NoError(t, err)
 	key, err := iam.GenerateKey()

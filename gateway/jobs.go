@@ -9,24 +9,10 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/qgov/qgov/identity"
 	"github.com/qgov/qgov/ownership"
+	"github.com/qgov/qgov/rbac"
 	"github.com/qgov/qgov/runtimeapi"
 )
-
-// visible reports whether a principal may see an owned object: it must
-// belong to one of the principal's projects in the principal's tenant.
-func visible(p *identity.Principal, rec ownership.Record) bool {
-	if rec.Tenant != p.Tenant {
-		return false
-	}
-	for _, name := range p.Projects {
-		if name == rec.Project {
-			return true
-		}
-	}
-	return false
-}
 
 // notFound is the answer for an object the caller may not see: the same
 // as for one that does not exist, so nothing leaks.
@@ -35,19 +21,23 @@ func notFound(kind, id string) *runtimeapi.Error {
 }
 
 // ownedObject checks that the job or session named in the path is the
-// caller's to see, then forwards; a successful DELETE of a job removes
+// caller's to see (readCap's scope covers it) and that their roles allow
+// the route over it, then forwards; a successful DELETE of a job removes
 // its record.
-func (g *Gateway) ownedObject(q *request, reg *ownership.Registry, kind string) Decision {
+func (g *Gateway) ownedObject(q *request, reg *ownership.Registry, kind string, readCap rbac.Capability) Decision {
 	id := q.route.ID
 	rec, err := reg.Get(q.r.Context(), q.in.Alias, id)
 	switch {
-	case errors.Is(err, ownership.ErrNotFound), err == nil && !visible(q.p, rec):
+	case errors.Is(err, ownership.ErrNotFound), err == nil && !q.sees(rec, readCap):
 		return deny(q.w, q.d, notFound(kind, id))
 	case err != nil:
 		g.Logger.Error("reading ownership", "kind", kind, "id", id, "error", err)
 		return deny(q.w, q.d, runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot verify who owns "+kind+" "+id+" right now"))
 	}
 	q.d.Project = rec.Project
+	if err := q.mayAct(kind, rec); err != nil {
+		return deny(q.w, q.d, err)
+	}
 	if q.route.Action != runtimeapi.ActionJobDelete {
 		return g.pass(q)
 	}
@@ -81,17 +71,17 @@ func (g *Gateway) record(ctx context.Context, reg *ownership.Registry, rec owner
 
 // createJob decodes the submission, picks its project, forwards it and
 // records the new job's owner before the caller learns its id.
-func (g *Gateway) createJob(q *request, grants []string) Decision {
+func (g *Gateway) createJob(q *request) Decision {
 	sub, err := runtimeapi.DecodeSubmission(q.body)
 	if err != nil {
 		return deny(q.w, q.d, err)
 	}
-	if q.d.Project, err = chooseProject(q, grants, sub.Tags); err != nil {
+	if q.d.Project, err = q.mayCreate(sub.Tags, sub.Backend); err != nil {
 		return deny(q.w, q.d, err)
 	}
 	if sub.SessionID != "" {
 		rec, serr := g.Sessions.Get(q.r.Context(), q.in.Alias, sub.SessionID)
-		if serr != nil || !visible(q.p, rec) {
+		if serr != nil || (rec.Owner != q.p.UserID && !q.sees(rec, rbac.SessionRead)) || rec.Tenant != q.p.Tenant {
 			return deny(q.w, q.d, notFound("session", sub.SessionID))
 		}
 	}
@@ -120,12 +110,13 @@ func (g *Gateway) createJob(q *request, grants []string) Decision {
 
 // createSession forwards POST /sessions with the instance's real CRN in
 // its body and records the new session's owner.
-func (g *Gateway) createSession(q *request, grants []string) Decision {
+func (g *Gateway) createSession(q *request) Decision {
 	var body map[string]any
 	if err := runtimeapi.DecodeJSON(q.body, &body); err != nil {
 		return deny(q.w, q.d, err)
 	}
-	project, perr := chooseProject(q, grants, nil)
+	backend, _ := body["backend"].(string)
+	project, perr := q.mayCreate(nil, backend)
 	if perr != nil {
 		return deny(q.w, q.d, perr)
 	}
@@ -142,7 +133,6 @@ func (g *Gateway) createSession(q *request, grants []string) Decision {
 		ID string `json:"id"`
 	}
 	if c.status == http.StatusOK && json.Unmarshal(c.body.Bytes(), &created) == nil && created.ID != "" {
-		backend, _ := body["backend"].(string)
 		g.record(q.r.Context(), g.Sessions, ownership.Record{
 			ID: created.ID, Instance: q.in.Alias, Tenant: q.p.Tenant, Project: project, Owner: q.p.UserID, KeyID: q.p.KeyID,
 			Backend: backend, Created: g.Now().UTC(),
@@ -176,7 +166,7 @@ func (g *Gateway) listJobs(q *request) Decision {
 			*f.dst = n
 		}
 	}
-	mine, err := g.Jobs.Matching(q.r.Context(), q.in.Alias, func(rec ownership.Record) bool { return visible(q.p, rec) })
+	mine, err := g.Jobs.Matching(q.r.Context(), q.in.Alias, func(rec ownership.Record) bool { return q.sees(rec, rbac.JobRead) })
 	if err != nil {
 		g.Logger.Error("listing ownership", "instance", q.in.Alias, "error", err)
 		return deny(q.w, q.d, runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot list the jobs you own right now"))

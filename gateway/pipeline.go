@@ -8,6 +8,7 @@ import (
 
 	"github.com/qgov/qgov/identity"
 	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/rbac"
 	"github.com/qgov/qgov/runtimeapi"
 )
 
@@ -25,6 +26,8 @@ type request struct {
 	route runtimeapi.Route
 	p     *identity.Principal
 	in    *org.Instance
+	reach org.Reach // the caller's projects on the instance and what each allows
+	cap   rbac.Capability
 	body  []byte
 	d     Decision
 }
@@ -60,60 +63,66 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 	}
 
 	// org: the instance, and the caller's projects that may use it
-	in, grants, err := g.instance(r, p)
+	in, reach, err := g.instance(r, p)
 	if err != nil {
 		return deny(w, d, err)
 	}
 	d.Instance = in.Alias
-	d.Project = grants[0]
+	d.Project = reach.List[0].Project
 
-	body, err := readBody(r, g.MaxBodyBytes)
-	if err != nil {
+	// RBAC: a role in one of those projects must grant the route's
+	// capability; for a job or session, over that object (below)
+	q := &request{w: w, r: r, rest: rest, route: route, p: p, in: in, reach: reach, cap: rbac.RouteCapability(route), d: d}
+	if err := q.authorize(); err != nil {
 		return deny(w, d, err)
 	}
-	q := &request{w: w, r: r, rest: rest, route: route, p: p, in: in, body: body, d: d}
+	if q.body, err = readBody(r, g.MaxBodyBytes); err != nil {
+		return deny(w, d, err)
+	}
 
 	// access to the object, then upstream and the ownership record
 	switch {
 	case route.Action == runtimeapi.ActionJobCreate:
-		return g.createJob(q, grants)
+		return g.createJob(q)
 	case route.Action == runtimeapi.ActionSessionCreate:
-		return g.createSession(q, grants)
+		return g.createSession(q)
 	case route.Action == runtimeapi.ActionJobRead && route.Resource == runtimeapi.ResourceInstance:
 		return g.listJobs(q)
 	case route.Resource == runtimeapi.ResourceJob:
-		return g.ownedObject(q, g.Jobs, "job")
+		return g.ownedObject(q, g.Jobs, "job", rbac.JobRead)
 	case route.Resource == runtimeapi.ResourceSession:
-		return g.ownedObject(q, g.Sessions, "session")
+		return g.ownedObject(q, g.Sessions, "session", rbac.SessionRead)
 	}
 	return g.pass(q)
 }
 
 // instance resolves Service-CRN (a CRN or an alias) to a configured
-// instance that at least one of the caller's projects may use.
-func (g *Gateway) instance(r *http.Request, p *identity.Principal) (*org.Instance, []string, *runtimeapi.Error) {
+// instance that at least one of the caller's projects may use, and the
+// caller's reach on it.
+func (g *Gateway) instance(r *http.Request, p *identity.Principal) (*org.Instance, org.Reach, *runtimeapi.Error) {
 	ref := strings.TrimSpace(r.Header.Get("Service-CRN"))
 	if ref == "" {
-		return nil, nil, runtimeapi.BadRequest("missing_service_crn", "missing Service-CRN header: name the service instance by CRN or alias")
+		return nil, org.Reach{}, runtimeapi.BadRequest("missing_service_crn", "missing Service-CRN header: name the service instance by CRN or alias")
 	}
 	in := g.Directory.Instance(ref)
 	if in == nil {
-		return nil, nil, runtimeapi.Errorf(http.StatusForbidden, "instance_not_accessible",
+		return nil, org.Reach{}, runtimeapi.Errorf(http.StatusForbidden, "instance_not_accessible",
 			fmt.Sprintf("service instance %q is not governed by this gateway", ref))
 	}
-	grants := g.Directory.Grants(p.Tenant, p.Projects, in)
-	if len(grants) == 0 {
-		return nil, nil, runtimeapi.Errorf(http.StatusForbidden, "instance_not_accessible",
-			fmt.Sprintf("user %s may not use instance %s: none of the projects [%s] in tenant %s grants it",
-				p.UserID, in.Alias, strings.Join(p.Projects, ", "), p.Tenant))
+	access := g.Directory.Access(p.Member(), g.Now())
+	reach := access.On(in)
+	if len(reach.List) == 0 || in.Tenant != p.Tenant {
+		return nil, org.Reach{}, runtimeapi.Errorf(http.StatusForbidden, "instance_not_accessible",
+			fmt.Sprintf("user %s may not use instance %s: no access group or role assignment in tenant %s gives any of their projects [%s] a role on it",
+				p.UserID, in.Alias, p.Tenant, strings.Join(access.Projects(), ", ")))
 	}
-	return in, grants, nil
+	return in, reach, nil
 }
 
 // chooseProject picks the project a new job or session is for: the
 // ProjectHeader, else a "project:<name>" tag, else the first project of
-// the caller that may use the instance.
-func chooseProject(q *request, grants []string, tags []string) (string, *runtimeapi.Error) {
+// the caller on the instance whose roles allow the creation.
+func chooseProject(q *request, tags []string) (string, *runtimeapi.Error) {
 	want := strings.TrimSpace(q.r.Header.Get(ProjectHeader))
 	if want == "" {
 		for _, t := range tags {
@@ -124,11 +133,16 @@ func chooseProject(q *request, grants []string, tags []string) (string, *runtime
 		}
 	}
 	if want == "" {
-		return grants[0], nil
+		for _, pa := range q.reach.List {
+			if creates(pa.Set, q.cap) {
+				return pa.Project, nil
+			}
+		}
+		return q.reach.List[0].Project, nil // none allows it: the check names the first
 	}
-	if !slices.Contains(grants, want) {
+	if !slices.Contains(q.reach.Projects(), want) {
 		return "", runtimeapi.Errorf(http.StatusForbidden, "project_not_accessible",
-			fmt.Sprintf("user %s may not use instance %s for project %q (allowed: %s)", q.p.UserID, q.in.Alias, want, strings.Join(grants, ", ")))
+			fmt.Sprintf("user %s may not use instance %s for project %q (allowed: %s)", q.p.UserID, q.in.Alias, want, strings.Join(q.reach.Projects(), ", ")))
 	}
 	return want, nil
 }

@@ -27,7 +27,9 @@ type APIKey struct {
 	Email string `json:"email,omitempty"`
 	// Tenant the user acts in. Default "default".
 	Tenant string `json:"tenant,omitempty"`
-	// Projects the user belongs to; the first is the default project.
+	// Projects narrow the key to these of the user's projects; empty
+	// lets it act in all of them. What the user may do comes from access
+	// groups and role assignments.
 	Projects []string `json:"projects,omitempty"`
 }
 
@@ -66,7 +68,7 @@ func NewKeyRing(keys []APIKey) (*KeyRing, error) {
 			errs = append(errs, fmt.Errorf("api key %q: id or secret declared twice", key.ID))
 			continue
 		}
-		p := &Principal{UserID: key.User, Name: key.Name, Email: key.Email, Tenant: org.Tenant(key.Tenant), Projects: key.Projects, KeyID: key.ID}
+		p := &Principal{UserID: key.User, Name: key.Name, Email: key.Email, Tenant: org.Tenant(key.Tenant), KeyProjects: key.Projects, KeyID: key.ID}
 		k.byHash[hash], k.byID[key.ID] = p, p
 	}
 	if len(errs) > 0 {

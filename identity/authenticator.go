@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 
@@ -167,7 +166,7 @@ func (a *Authenticator) verifyToken(ctx context.Context, raw string, now time.Ti
 	if err != nil {
 		return tokenInfo{}, time.Time{}, err
 	}
-	return tokenInfo{user: prov.principal(v), issuedAt: v.token.IssuedAt}, v.expiry.Add(prov.skew), nil
+	return tokenInfo{user: prov.principal(v, a.Directory), issuedAt: v.token.IssuedAt}, v.expiry.Add(prov.skew), nil
 }
 
 // unverifiedIssuer reads a compact JWT's "iss" to pick its verifier.
@@ -188,7 +187,8 @@ func unverifiedIssuer(raw string) (string, error) {
 
 // checkUser applies what holds for every credential of an identity
 // provider's user: the tenant's MFA requirement and the user's sign-out
-// time. It records the projects the credential gives the user.
+// time. It records the access groups the credential makes the user a
+// member of.
 func (a *Authenticator) checkUser(ctx context.Context, p *Principal, issued, now time.Time) error {
 	if a.Directory.Settings(p.Tenant).MFARequired && !p.MFA {
 		return runtimeapi.Errorf(http.StatusForbidden, "mfa_required",
@@ -251,27 +251,18 @@ func (a *Authenticator) keyPrincipal(ctx context.Context, id string, now time.Ti
 	if err != nil {
 		return nil, err
 	}
-	held := owner.ProjectsAt(now)
-	if len(held) == 0 {
-		return nil, runtimeapi.Errorf(http.StatusForbidden, "key_owner_inactive", fmt.Sprintf(
-			"API key %s acts for %s, who holds no projects now: the sign-in that gave them ended at %s; the owner must sign in again",
-			k.ID, k.Owner, owner.ProjectsUntil.UTC().Format(time.RFC3339)))
-	}
-	projects := held
-	if len(k.Projects) > 0 {
-		projects = nil
-		for _, p := range held {
-			if slices.Contains(k.Projects, p) {
-				projects = append(projects, p)
-			}
-		}
-	}
 	allowed, _ := org.ParsePrefixes(k.AllowedIPs) // validated at creation
+	p := &Principal{
+		UserID: k.Owner, Name: owner.Name, Email: owner.Email, Tenant: k.Tenant, AccessGroups: owner.AccessGroupsAt(now),
+		KeyProjects: k.Projects, Provider: owner.Provider, KeyID: k.ID, Scopes: k.Scopes, AllowedIPs: allowed, RateLimit: k.RateLimit, Expires: k.Expires,
+	}
+	if a.Directory.Access(p.Member(), now).Empty() {
+		return nil, runtimeapi.Errorf(http.StatusForbidden, "key_owner_inactive", fmt.Sprintf(
+			"API key %s acts for %s, who holds no role in the key's projects now: the sign-in that made them a member ended at %s; the owner must sign in again",
+			k.ID, k.Owner, owner.AccessUntil.UTC().Format(time.RFC3339)))
+	}
 	_ = a.UserKeys.Touch(ctx, k.ID, now)
-	return &Principal{
-		UserID: k.Owner, Name: owner.Name, Email: owner.Email, Tenant: k.Tenant, Projects: projects,
-		Provider: owner.Provider, KeyID: k.ID, Scopes: k.Scopes, AllowedIPs: allowed, RateLimit: k.RateLimit, Expires: k.Expires,
-	}, nil
+	return p, nil
 }
 
 // IssueToken answers POST /identity/token: the API-key grant, with a qgov

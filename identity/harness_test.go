@@ -83,17 +83,44 @@ func (i *issuer) token(t testing.TB, aud string, extra map[string]any) string {
 	return tok
 }
 
-// appIDProvider configures an issuer as qgov's identity provider, with
-// the seed's rules: project words ml and finance.
+// appIDProvider configures an issuer as qgov's identity provider.
 func appIDProvider(i *issuer, name string) ProviderConfig {
 	return ProviderConfig{
 		Name: name, Issuer: i.URL(), ClientID: appid.DemoClientID, ClientSecret: appid.DemoClientSecret,
 		Claims: ClaimMap{User: "preferred_username"},
-		Rules: []Rule{
-			{Claim: "project", Operator: OpHasWord, Value: "ml", Projects: []string{"ml"}},
-			{Claim: "project", Operator: OpHasWord, Value: "finance", Projects: []string{"finance"}},
-		},
 	}
+}
+
+// testOrg is the organisation the identity tests run in: the seed's
+// access groups, whose rules put App ID users in ml and finance by their
+// project attribute, a lab tenant whose group rule reads an IdP groups
+// claim, an IAM user's group, the service key's user, and the tenant
+// administrator.
+func testOrg(tenants []org.TenantSettings) org.Config {
+	rule := func(claim, op string, values ...string) []org.Rule {
+		r := org.Rule{Claim: claim, Operator: op, Values: values}
+		if op != org.OpIn {
+			r = org.Rule{Claim: claim, Operator: op, Value: values[0]}
+		}
+		return []org.Rule{r}
+	}
+	return org.Config{
+		Tenants:  tenants,
+		Projects: []org.Project{{Name: "ml"}, {Name: "finance"}, {Name: "qlab", Tenant: "lab"}},
+		AccessGroups: []org.AccessGroup{
+			{Name: "project-ml", Projects: []string{"ml"}, Roles: []string{"researcher"}, Rules: rule("project", org.OpHasWord, "ml")},
+			{Name: "project-finance", Projects: []string{"finance"}, Roles: []string{"researcher"}, Rules: rule("project", org.OpHasWord, "finance")},
+			{Name: "ibm-ml", Projects: []string{"ml"}, Roles: []string{"researcher"}, Rules: rule("iam_id", org.OpIn, "IBMid-fatima")},
+			{Name: "quantum", Tenant: "lab", Projects: []string{"qlab"}, Roles: []string{"researcher"}, Rules: rule("groups", org.OpIn, "quantum")},
+			{Name: "services", Projects: []string{"ml"}, Roles: []string{"submitter"}, Members: []string{"svc"}},
+		},
+		Assignments: []org.Assignment{{User: "admin", Role: "admin"}},
+	}
+}
+
+// projects are a principal's projects now.
+func (ta *testAuth) projects(p *Principal) []string {
+	return ta.Directory.Access(p.Member(), ta.now()).Projects()
 }
 
 // testAuth is an Authenticator over a real bbolt store, with a clock the
@@ -112,9 +139,9 @@ func newTestAuthClock(t testing.TB, clk *clock, tenants []org.TenantSettings, pr
 	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "qgov.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
-	dir, err := org.NewDirectory(tenants, nil, nil)
+	dir, err := org.NewDirectory(testOrg(tenants))
 	require.NoError(t, err)
-	ring, err := NewKeyRing([]APIKey{{ID: "svc", Key: "service-secret", User: "svc", Projects: []string{"ml"}}})
+	ring, err := NewKeyRing([]APIKey{{ID: "svc", Key: "service-secret", User: "svc"}})
 	require.NoError(t, err)
 	ps, err := NewProviders(provs, http.DefaultClient)
 	require.NoError(t, err)

@@ -143,14 +143,14 @@ func (a *Authenticator) callback(w http.ResponseWriter, r *http.Request, ip stri
 	if subtle.ConstantTimeCompare([]byte(v.token.Nonce), []byte(pl.Nonce)) != 1 {
 		return nil, errSignIn
 	}
-	p := prov.principal(v)
+	p := prov.principal(v, a.Directory)
 	settings := a.Directory.Settings(p.Tenant)
 	if settings.MFARequired && !p.MFA {
 		return p, runtimeapi.Errorf(http.StatusForbidden, "mfa_required",
 			fmt.Sprintf("tenant %s requires multi-factor sign-in; sign in with a second factor", p.Tenant))
 	}
 	secret, s, err := a.Sessions.Create(ctx, Session{
-		Tenant: p.Tenant, User: p.UserID, Name: p.Name, Email: p.Email, Provider: p.Provider, Projects: p.Projects,
+		Tenant: p.Tenant, User: p.UserID, Name: p.Name, Email: p.Email, Provider: p.Provider, AccessGroups: p.AccessGroups,
 		Groups: p.Groups, MFA: p.MFA, Expires: now.Add(settings.SessionMax()), IdleSeconds: settings.SessionIdleSeconds,
 		IP: ip, UserAgent: truncate(r.UserAgent(), 200),
 	}, now)

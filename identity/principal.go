@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/runtimeapi"
 )
 
@@ -16,10 +17,14 @@ type Principal struct {
 	Email  string
 	// Tenant is the tenant the user acts in.
 	Tenant string
-	// Projects the user belongs to, the first being the default.
-	Projects []string
 	// Groups are the identity provider's groups of the user.
 	Groups []string
+	// AccessGroups are the access groups whose dynamic rules the user's
+	// identity-provider claims matched.
+	AccessGroups []string
+	// KeyProjects narrow an API key to these of its owner's projects;
+	// empty does not narrow.
+	KeyProjects []string
 	// Provider names the identity provider that vouched for the user; ""
 	// for configured API keys.
 	Provider string
@@ -39,6 +44,11 @@ type Principal struct {
 	Expires time.Time
 	// MFA reports that the sign-in used a second factor.
 	MFA bool
+}
+
+// Member is the caller as the organisation sees them.
+func (p *Principal) Member() org.Member {
+	return org.Member{Tenant: p.Tenant, User: p.UserID, Groups: p.AccessGroups, Only: p.KeyProjects}
 }
 
 // Allows reports whether the credential's scopes cover an action.

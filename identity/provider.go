@@ -80,8 +80,6 @@ type ProviderConfig struct {
 	// Accounts are the IBM Cloud accounts (account.bss) whose iam tokens
 	// are accepted. Required for iam.
 	Accounts []string `json:"accounts,omitempty"`
-	// Rules give users projects from their token's claims.
-	Rules []Rule `json:"rules,omitempty"`
 }
 
 // provider is a configured identity provider, discovered on first use.
@@ -147,11 +145,6 @@ func (c *ProviderConfig) validate() error {
 		c.Scopes = []string{oidc.ScopeOpenID, "profile", "email"}
 	}
 	c.Tenant = org.Tenant(c.Tenant)
-	for i := range c.Rules {
-		if err := c.Rules[i].validate(); err != nil {
-			errs = append(errs, fmt.Errorf("rules[%d]: %w", i, err))
-		}
-	}
 	return errors.Join(errs...)
 }
 
@@ -256,22 +249,15 @@ func (p *provider) checkLifetime(tok *oidc.IDToken, c Claims, now time.Time) err
 	return nil
 }
 
-// principal describes the token's user, with the projects its rules give.
-func (p *provider) principal(v *verified) *Principal {
+// principal describes the token's user, with the access groups whose
+// rules the token's claims match.
+func (p *provider) principal(v *verified, dir *org.Directory) *Principal {
 	c, m := v.claims, p.cfg.Claims
 	pr := &Principal{
 		UserID: c.String(m.User), Name: c.String(m.Name), Email: c.String(m.Email),
 		Tenant: p.cfg.Tenant, Groups: c.Strings(m.Groups), Provider: p.cfg.Name, Expires: v.expiry, MFA: hasMFA(c),
 	}
-	for _, r := range p.cfg.Rules {
-		if r.Matches(c) {
-			for _, proj := range r.Projects {
-				if !slices.Contains(pr.Projects, proj) {
-					pr.Projects = append(pr.Projects, proj)
-				}
-			}
-		}
-	}
+	pr.AccessGroups = dir.DynamicGroups(p.cfg.Tenant, p.cfg.Name, c)
 	return pr
 }
 
@@ -286,5 +272,5 @@ func hasMFA(c Claims) bool {
 			return true
 		}
 	}
-	return slices.Contains(words(strings.ToLower(c.String("acr"))), "mfa")
+	return slices.Contains(org.Words(strings.ToLower(c.String("acr"))), "mfa")
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/rbac"
 	"github.com/qgov/qgov/runtimeapi"
 )
 
@@ -76,6 +77,8 @@ func (a *Authenticator) serveAuth(w http.ResponseWriter, r *http.Request, client
 	switch {
 	case path == "/auth/whoami" && m == http.MethodGet:
 		return p, "qgov.auth.whoami", s.whoami()
+	case path == "/auth/users" && m == http.MethodGet:
+		return p, "qgov.user.list", s.listUsers()
 	case path == "/auth/keys" && m == http.MethodGet:
 		return p, "qgov.apikey.list", s.listKeys()
 	case path == "/auth/keys" && m == http.MethodPost:
@@ -116,9 +119,13 @@ type selfService struct {
 
 func (s selfService) now() time.Time { return s.a.Now() }
 
-// isAdmin reports whether the caller administers their tenant.
+// access is what the caller may do now.
+func (s selfService) access() org.Access { return s.a.Directory.Access(s.p.Member(), s.now()) }
+
+// isAdmin reports whether the caller manages the tenant's users: the
+// user:manage permission through a tenant-wide role (admin).
 func (s selfService) isAdmin() bool {
-	return slices.Contains(s.a.Directory.Settings(s.p.Tenant).Admins, s.p.UserID)
+	return s.access().Tenant().Has(rbac.UserManage)
 }
 
 // signedIn requires a user of an identity provider, not an API key: keys
@@ -140,17 +147,37 @@ func (s selfService) subject() (string, error) {
 	}
 	if !s.isAdmin() {
 		return "", runtimeapi.Errorf(http.StatusForbidden, "admin_required",
-			fmt.Sprintf("only administrators of tenant %s may act on another user's keys or sessions", s.p.Tenant))
+			fmt.Sprintf("only holders of user:manage across tenant %s (role admin) may act on another user's keys or sessions", s.p.Tenant))
 	}
 	return u, nil
 }
 
 func (s selfService) whoami() error {
 	runtimeapi.WriteJSON(s.w, http.StatusOK, map[string]any{
-		"user": s.p.UserID, "name": s.p.Name, "email": s.p.Email, "tenant": s.p.Tenant, "projects": s.p.Projects,
-		"groups": s.p.Groups, "provider": s.p.Provider, "key_id": s.p.KeyID, "session_id": s.p.SessionID,
+		"user": s.p.UserID, "name": s.p.Name, "email": s.p.Email, "tenant": s.p.Tenant, "projects": s.access().Projects(),
+		"groups": s.p.Groups, "access_groups": s.p.AccessGroups, "provider": s.p.Provider, "key_id": s.p.KeyID, "session_id": s.p.SessionID,
 		"mfa": s.p.MFA, "expires": s.p.Expires, "scopes": s.p.Scopes,
 	})
+	return nil
+}
+
+// listUsers answers GET /auth/users: the users the configuration names in
+// the caller's tenant, with their projects now. Holders of user:view may
+// list them, and everyone when the tenant sets user_list_visible.
+func (s selfService) listUsers() error {
+	if !s.a.Directory.Settings(s.p.Tenant).UserListVisible && !s.access().Holds(rbac.UserView) {
+		return runtimeapi.Errorf(http.StatusForbidden, "user_list_hidden",
+			fmt.Sprintf("tenant %s shows its users only to holders of user:view (team_lead, admin); the tenant setting user_list_visible shows them to every member", s.p.Tenant))
+	}
+	type user struct {
+		User     string   `json:"user"`
+		Projects []string `json:"projects"`
+	}
+	users := []user{}
+	for _, u := range s.a.Directory.Users(s.p.Tenant) {
+		users = append(users, user{u, s.a.Directory.Access(org.Member{Tenant: s.p.Tenant, User: u}, s.now()).Projects()})
+	}
+	runtimeapi.WriteJSON(s.w, http.StatusOK, map[string]any{"tenant": s.p.Tenant, "users": users})
 	return nil
 }
 
@@ -208,10 +235,12 @@ func (s selfService) keyRecord(req keyRequest) (KeyRecord, error) {
 	if k.Name == "" || len(k.Name) > 100 {
 		return k, badRequest("invalid_name", "name is required, at most 100 characters")
 	}
+	access := s.access()
+	held := access.Projects()
 	for _, proj := range req.Projects {
-		if !slices.Contains(s.p.Projects, proj) {
+		if !slices.Contains(held, proj) {
 			return k, runtimeapi.Errorf(http.StatusForbidden, "project_not_held",
-				fmt.Sprintf("a key cannot reach project %q: you are not a member of it (your projects: %s)", proj, strings.Join(s.p.Projects, ", ")))
+				fmt.Sprintf("a key cannot reach project %q: you are not a member of it (your projects: %s)", proj, strings.Join(held, ", ")))
 		}
 	}
 	k.Projects = req.Projects
@@ -221,6 +250,10 @@ func (s selfService) keyRecord(req keyRequest) (KeyRecord, error) {
 			return k, badRequest("unknown_scope", "scope %q is not a quantum-computing action", name)
 		}
 		for _, a := range actions {
+			if c := rbac.RouteCapability(runtimeapi.Route{Action: a}); !access.Holds(c) {
+				return k, runtimeapi.Errorf(http.StatusForbidden, "scope_not_held",
+					fmt.Sprintf("a key cannot be scoped for %s: none of your roles grants %s", a, rbac.CapabilityName(c)))
+			}
 			if !slices.Contains(k.Scopes, a) {
 				k.Scopes = append(k.Scopes, a)
 			}
@@ -329,7 +362,7 @@ func (s selfService) listSessions() error {
 		return err
 	}
 	for i := range list {
-		list[i].Projects, list[i].Groups = nil, nil
+		list[i].AccessGroups, list[i].Groups = nil, nil
 	}
 	runtimeapi.WriteJSON(s.w, http.StatusOK, map[string]any{"sessions": list, "current": s.p.SessionID})
 	return nil

@@ -29,17 +29,18 @@ var errNoSession = errors.New("the sign-in session has ended or the cookie is no
 // the session's id is a hash of it, so the store holds nothing a cookie
 // could be made from.
 type Session struct {
-	ID       string    `json:"id"`
-	Tenant   string    `json:"tenant"`
-	User     string    `json:"user"`
-	Name     string    `json:"name,omitempty"`
-	Email    string    `json:"email,omitempty"`
-	Provider string    `json:"provider"`
-	Projects []string  `json:"projects,omitempty"`
-	Groups   []string  `json:"groups,omitempty"`
-	MFA      bool      `json:"mfa,omitempty"`
-	Created  time.Time `json:"created"`
-	LastSeen time.Time `json:"last_seen"`
+	ID       string `json:"id"`
+	Tenant   string `json:"tenant"`
+	User     string `json:"user"`
+	Name     string `json:"name,omitempty"`
+	Email    string `json:"email,omitempty"`
+	Provider string `json:"provider"`
+	// AccessGroups are the sign-in's dynamic memberships.
+	AccessGroups []string  `json:"access_groups,omitempty"`
+	Groups       []string  `json:"groups,omitempty"`
+	MFA          bool      `json:"mfa,omitempty"`
+	Created      time.Time `json:"created"`
+	LastSeen     time.Time `json:"last_seen"`
 	// Expires is the absolute end; IdleSeconds ends it earlier if unused.
 	Expires     time.Time `json:"expires"`
 	IdleSeconds int       `json:"idle_seconds"`
@@ -50,7 +51,7 @@ type Session struct {
 // principal is the caller a session stands for.
 func (s *Session) principal() *Principal {
 	return &Principal{
-		UserID: s.User, Name: s.Name, Email: s.Email, Tenant: s.Tenant, Projects: s.Projects, Groups: s.Groups,
+		UserID: s.User, Name: s.Name, Email: s.Email, Tenant: s.Tenant, AccessGroups: s.AccessGroups, Groups: s.Groups,
 		Provider: s.Provider, SessionID: s.ID, Expires: s.Expires, MFA: s.MFA,
 	}
 }

@@ -95,7 +95,6 @@ func twoIssuers(t *testing.T, tenants []org.TenantSettings) (*testAuth, string, 
 	ta := newTestAuthClock(t, clk, tenants, appIDProvider(first, "appid"), ProviderConfig{
 		Name: "lab", Issuer: second.URL(), ClientID: "lab-portal", ClientSecret: "lab-secret", Algorithms: []string{"ES256"},
 		Tenant: "lab", Claims: ClaimMap{User: "email"},
-		Rules: []Rule{{Claim: "groups", Operator: OpIn, Values: []string{"quantum"}, Projects: []string{"qlab"}}},
 	})
 	return ta, ta.gateway(t).URL, first
 }
@@ -196,7 +195,7 @@ func TestSignInRefusesForgedCallbacks(t *testing.T) {
 }
 
 func TestSessions(t *testing.T) {
-	ta, gw, appID := twoIssuers(t, []org.TenantSettings{{Name: "default", SessionIdleSeconds: 1800, SessionMaxSeconds: 3600, Admins: []string{"admin"}}})
+	ta, gw, appID := twoIssuers(t, []org.TenantSettings{{Name: "default", SessionIdleSeconds: 1800, SessionMaxSeconds: 3600}})
 	laptop, phone, admin := newBrowser(), newBrowser(), newBrowser()
 	laptop.signIn(t, gw, "appid", "fatima", "fatima-demo")
 	phone.signIn(t, gw, "appid", "fatima", "fatima-demo")

@@ -62,7 +62,7 @@ func TestSelfServiceKeys(t *testing.T) {
 	p, err := ta.auth("apikey " + secret)
 	require.Nil(t, err)
 	assert.Equal(t, "fatima", p.UserID)
-	assert.Equal(t, []string{"ml"}, p.Projects)
+	assert.Equal(t, []string{"ml"}, ta.projects(p))
 	assert.True(t, p.Allows(runtimeapi.ActionJobRead))
 	assert.False(t, p.Allows(runtimeapi.ActionJobCreate))
 	_, denied := ta.CheckAddress(p, netip.MustParseAddr("203.0.113.9"))
@@ -148,7 +148,7 @@ func TestKeyNeverOutlivesItsOwnersHoldings(t *testing.T) {
 	secret := out["key"].(string)
 	p, err := ta.auth("apikey " + secret)
 	require.Nil(t, err)
-	assert.Equal(t, []string{"ml"}, p.Projects, "narrowed to the key's projects")
+	assert.Equal(t, []string{"ml"}, ta.projects(p), "narrowed to the key's projects")
 
 	// The sign-in that gave Amyra her projects ends: the key holds nothing.
 	ta.advance(61 * time.Minute)

@@ -15,7 +15,8 @@ import (
 const usersBucket = "users"
 
 // UserRecord is what qgov remembers of a user of an identity provider:
-// the projects their last sign-in or token gave them and until when, and
+// the access groups their last sign-in or token made them a member of
+// and until when, and
 // the time before which their sessions and tokens no longer count.
 type UserRecord struct {
 	Tenant   string `json:"tenant"`
@@ -23,11 +24,11 @@ type UserRecord struct {
 	Name     string `json:"name,omitempty"`
 	Email    string `json:"email,omitempty"`
 	Provider string `json:"provider,omitempty"`
-	// Projects are the projects dynamic rules gave the user, valid until
-	// ProjectsUntil: the expiry of the token or session that carried the
-	// claims. The user's API keys act with these projects.
-	Projects      []string  `json:"projects,omitempty"`
-	ProjectsUntil time.Time `json:"projects_until,omitzero"`
+	// AccessGroups are the groups dynamic rules made the user a member
+	// of, valid until AccessUntil: the expiry of the token or session that
+	// carried the claims. The user's API keys act with these memberships.
+	AccessGroups []string  `json:"access_groups,omitempty"`
+	AccessUntil  time.Time `json:"access_until,omitzero"`
 	// NotBefore ends every session and identity-provider token of the
 	// user issued before it ("sign out everywhere").
 	NotBefore time.Time `json:"not_before,omitzero"`
@@ -80,27 +81,27 @@ func (u *Users) put(ctx context.Context, r UserRecord, now time.Time) error {
 }
 
 // Observe records what a verified token or new session says of its user:
-// the projects and how long they last. It writes only when that changes,
+// the dynamic memberships and how long they last. It writes only when that changes,
 // not on every request.
 func (u *Users) Observe(ctx context.Context, p *Principal, now time.Time) error {
 	r, err := u.Get(ctx, p.Tenant, p.UserID, now)
 	if err != nil {
 		return err
 	}
-	if slices.Equal(r.Projects, p.Projects) && !p.Expires.After(r.ProjectsUntil) && r.Name == p.Name && r.Email == p.Email {
+	if slices.Equal(r.AccessGroups, p.AccessGroups) && !p.Expires.After(r.AccessUntil) && r.Name == p.Name && r.Email == p.Email {
 		return nil
 	}
-	r.Name, r.Email, r.Provider, r.Projects, r.ProjectsUntil, r.LastSeen = p.Name, p.Email, p.Provider, p.Projects, p.Expires, now
+	r.Name, r.Email, r.Provider, r.AccessGroups, r.AccessUntil, r.LastSeen = p.Name, p.Email, p.Provider, p.AccessGroups, p.Expires, now
 	return u.put(ctx, r, now)
 }
 
-// ProjectsAt returns the projects a user holds at a time: the record's
-// while its ProjectsUntil lasts.
-func (r UserRecord) ProjectsAt(now time.Time) []string {
-	if now.After(r.ProjectsUntil) {
+// AccessGroupsAt returns the dynamic memberships a user holds at a time:
+// the record's while its AccessUntil lasts.
+func (r UserRecord) AccessGroupsAt(now time.Time) []string {
+	if now.After(r.AccessUntil) {
 		return nil
 	}
-	return r.Projects
+	return r.AccessGroups
 }
 
 // SignOut ends every session and identity-provider token of the user

@@ -1,14 +1,18 @@
-// Package org holds the organisation model: tenants, their projects, and
-// the upstream service instances projects may use.
+// Package org holds the organisation model: tenants and their settings,
+// projects (optionally grouped), the upstream service instances and
+// resource groups, access groups with members and dynamic rules, and role
+// assignments. Directory.Access turns it into what a user may do where.
 package org
 
 import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/qgov/qgov/platform"
+	"github.com/qgov/qgov/rbac"
 )
 
 // DefaultTenant is the tenant of objects that name none.
@@ -44,48 +48,95 @@ type Instance struct {
 	// Plan is the service plan shown to clients by the Global Catalog
 	// stand-in. Default "standard".
 	Plan string `json:"plan,omitempty"`
-	// Backends lists the backends published for the instance in
-	// discovery; empty publishes none by name.
+	// Backends lists the backends the instance may use: jobs and sessions
+	// for any other backend are refused, and discovery publishes them.
+	// Empty allows every backend and publishes none by name.
 	Backends []string `json:"backends,omitempty"`
+	// ResourceGroup places the instance in a resource group, which
+	// projects and access groups may reference instead of instances.
+	ResourceGroup string `json:"resource_group,omitempty"`
+	// Source is where the instance was declared, named in errors.
+	Source string `json:"source,omitempty"`
 
 	upstream *url.URL // parsed Upstream
 }
 
-// Project groups users and the instances they may use.
-type Project struct {
-	// Name identifies the project within its tenant, for example "ml".
-	Name string `json:"name"`
-	// Tenant owns the project. Default "default".
-	Tenant string `json:"tenant,omitempty"`
-	// Instances are the aliases of the instances the project may use.
-	Instances []string `json:"instances"`
+// Config is the organisation as configured.
+type Config struct {
+	Tenants      []TenantSettings
+	Instances    []Instance
+	Projects     []Project
+	Roles        []rbac.RoleConfig
+	AccessGroups []AccessGroup
+	Assignments  []Assignment
 }
 
-// Directory answers questions about the configured organisation.
+// Directory answers questions about the configured organisation. It is
+// built once per config load and only read afterwards, so requests
+// consult it without locks or store round trips.
 type Directory struct {
 	tenants   map[string]*TenantSettings
 	instances []*Instance
 	byRef     map[string]*Instance // alias or CRN
 	projects  map[string]*Project  // tenant/name
+	ordered   []*Project           // in config order
+	roles     *rbac.Roles
+	groups    map[string]*AccessGroup // tenant/name
+	groupList []*AccessGroup          // in config order
+	assigns   []*Assignment
+
+	static  map[string][]*grant // tenant/user → grants from group members and assignments
+	dynamic map[string][]*grant // tenant/group → grants of a group's rule-based members
+	ruled   []*AccessGroup      // groups with rules, in config order
+	cfg     Config
 }
 
-// NewDirectory validates tenants, instances and projects (filling
-// defaults) and indexes them. Every problem found is reported, not only
-// the first.
-func NewDirectory(tenants []TenantSettings, instances []Instance, projects []Project) (*Directory, error) {
-	d := &Directory{tenants: map[string]*TenantSettings{}, byRef: map[string]*Instance{}, projects: map[string]*Project{}}
+// NewDirectory validates the organisation (filling defaults) and indexes
+// it. Every problem found is reported, each naming the object and where
+// it was declared.
+func NewDirectory(c Config) (*Directory, error) {
+	d := &Directory{tenants: map[string]*TenantSettings{}, byRef: map[string]*Instance{}, projects: map[string]*Project{},
+		groups: map[string]*AccessGroup{}, static: map[string][]*grant{}, dynamic: map[string][]*grant{}, cfg: c}
 	var errs []error
-	for i := range tenants {
-		t := tenants[i]
+	for i := range c.Tenants {
+		t := c.Tenants[i]
 		t.Name = Tenant(t.Name)
 		if err := t.fill(); err != nil {
-			errs = append(errs, fmt.Errorf("tenant %q: %w", t.Name, err))
+			errs = append(errs, fmt.Errorf("%s: %w", where("tenant", t.Name, t.Source), err))
 		}
 		if d.tenants[t.Name] != nil {
-			errs = append(errs, fmt.Errorf("tenant %q: declared twice", t.Name))
+			errs = append(errs, fmt.Errorf("%s: declared twice", where("tenant", t.Name, t.Source)))
 		}
 		d.tenants[t.Name] = &t
 	}
+	errs = append(errs, d.addInstances(c.Instances)...)
+	errs = append(errs, d.addProjects(c.Projects)...)
+	roles, err := rbac.Compile(c.Roles)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	d.roles = roles
+	if roles != nil {
+		errs = append(errs, d.addGroups(c.AccessGroups)...)
+		errs = append(errs, d.addAssignments(c.Assignments)...)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return d, nil
+}
+
+// where names a declaration for error messages: its kind, name and,
+// when known, file and line.
+func where(kind, name, source string) string {
+	if source == "" {
+		return fmt.Sprintf("%s %q", kind, name)
+	}
+	return fmt.Sprintf("%s %q (%s)", kind, name, source)
+}
+
+func (d *Directory) addInstances(instances []Instance) []error {
+	var errs []error
 	for i := range instances {
 		in := instances[i]
 		in.Tenant = Tenant(in.Tenant)
@@ -96,44 +147,18 @@ func NewDirectory(tenants []TenantSettings, instances []Instance, projects []Pro
 			in.IAMURL = "https://iam.cloud.ibm.com"
 		}
 		if err := in.validate(); err != nil {
-			errs = append(errs, fmt.Errorf("instance %q: %w", in.Alias, err))
+			errs = append(errs, fmt.Errorf("%s: %w", where("instance", in.Alias, in.Source), err))
 			continue
 		}
 		in.upstream, _ = url.Parse(in.Upstream) // validated above
 		if d.byRef[in.Alias] != nil || d.byRef[in.CRN] != nil {
-			errs = append(errs, fmt.Errorf("instance %q: alias or CRN declared twice", in.Alias))
+			errs = append(errs, fmt.Errorf("%s: alias or CRN declared twice", where("instance", in.Alias, in.Source)))
 			continue
 		}
 		d.instances = append(d.instances, &in)
 		d.byRef[in.Alias], d.byRef[in.CRN] = &in, &in
 	}
-	for i := range projects {
-		p := projects[i]
-		p.Tenant = Tenant(p.Tenant)
-		if p.Name == "" {
-			errs = append(errs, fmt.Errorf("projects[%d]: name is required", i))
-			continue
-		}
-		key := p.Tenant + "/" + p.Name
-		if d.projects[key] != nil {
-			errs = append(errs, fmt.Errorf("project %q: declared twice in tenant %q", p.Name, p.Tenant))
-			continue
-		}
-		for _, alias := range p.Instances {
-			in := d.byRef[alias]
-			switch {
-			case in == nil || in.Alias != alias:
-				errs = append(errs, fmt.Errorf("project %q: unknown instance alias %q", p.Name, alias))
-			case in.Tenant != p.Tenant:
-				errs = append(errs, fmt.Errorf("project %q: instance %q belongs to tenant %q, not %q", p.Name, alias, in.Tenant, p.Tenant))
-			}
-		}
-		d.projects[key] = &p
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return d, nil
+	return errs
 }
 
 func (in *Instance) validate() error {
@@ -182,31 +207,10 @@ func (d *Directory) Instance(ref string) *Instance { return d.byRef[ref] }
 // Project returns a tenant's project, or nil.
 func (d *Directory) Project(tenant, name string) *Project { return d.projects[tenant+"/"+name] }
 
-// Grants lists, in the order given, those of a tenant's projects that
-// may use the instance.
-func (d *Directory) Grants(tenant string, projects []string, in *Instance) []string {
-	var out []string
-	for _, name := range projects {
-		if p := d.Project(tenant, name); p != nil && in.Tenant == tenant {
-			for _, alias := range p.Instances {
-				if alias == in.Alias {
-					out = append(out, name)
-					break
-				}
-			}
-		}
-	}
-	return out
-}
-
-// Reachable lists the instances any of a tenant's projects may use, in
-// configuration order.
-func (d *Directory) Reachable(tenant string, projects []string) []*Instance {
-	var out []*Instance
-	for _, in := range d.instances {
-		if len(d.Grants(tenant, projects, in)) > 0 {
-			out = append(out, in)
-		}
-	}
-	return out
+// IsSimulator reports whether a backend is a simulator: its name has
+// "simulator" as one of its underscore-separated words
+// ("qgov_simulator", "ibmq_qasm_simulator", "simulator_stabilizer", or
+// just "simulator").
+func IsSimulator(backend string) bool {
+	return slices.Contains(strings.Split(backend, "_"), "simulator")
 }

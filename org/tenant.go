@@ -21,11 +21,34 @@ const (
 	IPAudit = "audit"
 )
 
-// TenantSettings are a tenant's identity settings. A tenant that is not
-// configured gets the defaults.
+// TenantSettings are a tenant's settings. A tenant that is not
+// configured gets the defaults. Tenants are isolated: users, projects,
+// instances, groups, jobs and sessions of one are invisible to another.
 type TenantSettings struct {
-	// Name identifies the tenant.
+	// Name identifies the tenant, for example "research-alpha".
 	Name string `json:"name"`
+	// DisplayName is the tenant's human name.
+	DisplayName string `json:"display_name,omitempty"`
+	// DefaultBackend, DefaultShots and MaxShots are the tenant's execution
+	// defaults and ceiling, applied by its limits and policies.
+	DefaultBackend string `json:"default_backend,omitempty"`
+	DefaultShots   int    `json:"default_shots,omitempty"`
+	MaxShots       int    `json:"max_shots,omitempty"`
+	// RequireJobApproval holds jobs costing at least ApprovalThresholdUSD
+	// for approval.
+	RequireJobApproval   bool    `json:"require_job_approval,omitempty"`
+	ApprovalThresholdUSD float64 `json:"approval_threshold_usd,omitempty"`
+	// AllowPriorityQueue lets holders of job:priority:high use the
+	// priority queue.
+	AllowPriorityQueue bool `json:"allow_priority_queue,omitempty"`
+	// UserListVisible lets every member list the tenant's users; without
+	// it only holders of user:view may.
+	UserListVisible bool `json:"user_list_visible,omitempty"`
+	// NotifyOnBudgetWarning, NotifyOnJobFailure and NotificationChannels
+	// configure the tenant's notifications.
+	NotifyOnBudgetWarning bool     `json:"notify_on_budget_warning,omitempty"`
+	NotifyOnJobFailure    bool     `json:"notify_on_job_failure,omitempty"`
+	NotificationChannels  []string `json:"notification_channels,omitempty"`
 	// MFARequired refuses browser sign-ins and identity-provider tokens
 	// that do not show a second factor in their amr or acr claims.
 	MFARequired bool `json:"mfa_required,omitempty"`
@@ -43,9 +66,8 @@ type TenantSettings struct {
 	IPAllowlist []string `json:"ip_allowlist,omitempty"`
 	// IPMode is "enforce" (default) or "audit".
 	IPMode string `json:"ip_mode,omitempty"`
-	// Admins are user ids who may list and end every session of the
-	// tenant and revoke any of its API keys.
-	Admins []string `json:"admins,omitempty"`
+	// Source is where the tenant was declared, named in errors.
+	Source string `json:"source,omitempty"`
 
 	allow []netip.Prefix
 }
@@ -76,6 +98,12 @@ func (t *TenantSettings) fill() error {
 	var errs []error
 	if t.SessionIdleSeconds < 0 || t.SessionMaxSeconds < 0 {
 		errs = append(errs, errors.New("session timeouts must not be negative"))
+	}
+	if t.DefaultShots < 0 || t.MaxShots < 0 || t.ApprovalThresholdUSD < 0 {
+		errs = append(errs, errors.New("default_shots, max_shots and approval_threshold_usd must not be negative"))
+	}
+	if t.MaxShots > 0 && t.DefaultShots > t.MaxShots {
+		errs = append(errs, fmt.Errorf("default_shots %d exceeds max_shots %d", t.DefaultShots, t.MaxShots))
 	}
 	if t.IPMode != IPEnforce && t.IPMode != IPAudit {
 		errs = append(errs, fmt.Errorf("ip_mode %q: use %q or %q", t.IPMode, IPEnforce, IPAudit))

@@ -87,6 +87,9 @@ type Route struct {
 	// session id, backend name); ID is "" for collections.
 	Resource Resource
 	ID       string
+	// Results marks a read of a job's results, interim results or
+	// transpiled circuits, which roles may grant apart from other reads.
+	Results bool
 }
 
 // Known reports whether the route is part of the API model.
@@ -106,48 +109,48 @@ func Classify(method, path string) Route {
 	case "backends":
 		switch {
 		case is("GET", 1):
-			return Route{ActionDeviceRead, ResourceInstance, ""}
+			return Route{Action: ActionDeviceRead, Resource: ResourceInstance, ID: ""}
 		case is("GET", 3) && slices.Contains([]string{"configuration", "properties", "status", "defaults"}, seg[2]):
-			return Route{ActionDeviceRead, ResourceBackend, seg[1]}
+			return Route{Action: ActionDeviceRead, Resource: ResourceBackend, ID: seg[1]}
 		}
 	case "instance":
 		if is("GET", 1) {
-			return Route{ActionInstanceRead, ResourceInstance, ""}
+			return Route{Action: ActionInstanceRead, Resource: ResourceInstance, ID: ""}
 		}
 	case "instances":
 		switch {
 		case is("GET", 2) && seg[1] == "usage":
-			return Route{ActionInstanceUsageRead, ResourceInstance, ""}
+			return Route{Action: ActionInstanceUsageRead, Resource: ResourceInstance, ID: ""}
 		case is("GET", 2) && seg[1] == "configuration":
-			return Route{ActionInstanceConfigRead, ResourceInstance, ""}
+			return Route{Action: ActionInstanceConfigRead, Resource: ResourceInstance, ID: ""}
 		case is("PUT", 2) && seg[1] == "configuration":
-			return Route{ActionInstanceConfigEdit, ResourceInstance, ""}
+			return Route{Action: ActionInstanceConfigEdit, Resource: ResourceInstance, ID: ""}
 		}
 	case "jobs":
 		return classifyJob(method, seg)
 	case "sessions":
 		switch {
 		case is("POST", 1):
-			return Route{ActionSessionCreate, ResourceInstance, ""}
+			return Route{Action: ActionSessionCreate, Resource: ResourceInstance, ID: ""}
 		case is("GET", 2):
-			return Route{ActionSessionRead, ResourceSession, seg[1]}
+			return Route{Action: ActionSessionRead, Resource: ResourceSession, ID: seg[1]}
 		case is("PATCH", 2), is("DELETE", 3) && seg[2] == "close":
-			return Route{ActionSessionUpdate, ResourceSession, seg[1]}
+			return Route{Action: ActionSessionUpdate, Resource: ResourceSession, ID: seg[1]}
 		}
 	case "workloads":
 		if is("GET", 1) {
-			return Route{ActionWorkloadList, ResourceInstance, ""}
+			return Route{Action: ActionWorkloadList, Resource: ResourceInstance, ID: ""}
 		}
 	case "analytics":
 		if is("GET", 2) && seg[1] == "filters" {
-			return Route{ActionAnalyticsFilters, ResourceAccount, ""}
+			return Route{Action: ActionAnalyticsFilters, Resource: ResourceAccount, ID: ""}
 		}
 		if is("GET", 2) && slices.Contains([]string{"usage", "usage_grouped", "usage_grouped_by_date"}, seg[1]) {
-			return Route{ActionAnalyticsRead, ResourceAccount, ""}
+			return Route{Action: ActionAnalyticsRead, Resource: ResourceAccount, ID: ""}
 		}
 	case "accounts":
 		if is("GET", 2) {
-			return Route{ActionAccountConfigRead, ResourceAccount, seg[1]}
+			return Route{Action: ActionAccountConfigRead, Resource: ResourceAccount, ID: seg[1]}
 		}
 	}
 	return Route{}
@@ -156,19 +159,21 @@ func Classify(method, path string) Route {
 func classifyJob(method string, seg []string) Route {
 	switch {
 	case len(seg) == 1 && method == "POST":
-		return Route{ActionJobCreate, ResourceInstance, ""}
+		return Route{Action: ActionJobCreate, Resource: ResourceInstance, ID: ""}
 	case len(seg) == 1 && method == "GET":
-		return Route{ActionJobRead, ResourceInstance, ""}
+		return Route{Action: ActionJobRead, Resource: ResourceInstance, ID: ""}
 	case len(seg) == 2 && method == "GET":
-		return Route{ActionJobRead, ResourceJob, seg[1]}
+		return Route{Action: ActionJobRead, Resource: ResourceJob, ID: seg[1]}
 	case len(seg) == 2 && method == "DELETE":
-		return Route{ActionJobDelete, ResourceJob, seg[1]}
-	case len(seg) == 3 && method == "GET" && slices.Contains([]string{"results", "logs", "metrics", "interim_results", "transpiled_circuits"}, seg[2]):
-		return Route{ActionJobRead, ResourceJob, seg[1]}
+		return Route{Action: ActionJobDelete, Resource: ResourceJob, ID: seg[1]}
+	case len(seg) == 3 && method == "GET" && slices.Contains([]string{"results", "interim_results", "transpiled_circuits"}, seg[2]):
+		return Route{Action: ActionJobRead, Resource: ResourceJob, ID: seg[1], Results: true}
+	case len(seg) == 3 && method == "GET" && slices.Contains([]string{"logs", "metrics"}, seg[2]):
+		return Route{Action: ActionJobRead, Resource: ResourceJob, ID: seg[1]}
 	case len(seg) == 3 && method == "POST" && seg[2] == "cancel":
-		return Route{ActionJobCancel, ResourceJob, seg[1]}
+		return Route{Action: ActionJobCancel, Resource: ResourceJob, ID: seg[1]}
 	case len(seg) == 3 && method == "PUT" && seg[2] == "tags":
-		return Route{ActionJobUpdate, ResourceJob, seg[1]}
+		return Route{Action: ActionJobUpdate, Resource: ResourceJob, ID: seg[1]}
 	}
 	return Route{}
 }

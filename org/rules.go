@@ -1,4 +1,4 @@
-package identity
+package org
 
 import (
 	"errors"
@@ -21,11 +21,14 @@ const (
 	OpPrefix = "prefix"
 )
 
-// Rule is a dynamic rule: users whose token carries a matching claim
-// belong to Projects for as long as that token, or the sign-in session
-// it started, is valid. A claim holding a list matches when any of its
-// values does.
+// Rule is a dynamic rule of an access group: users whose identity
+// provider token carries a matching claim are members of the group for
+// as long as that token, or the sign-in session it started, is valid. A
+// claim holding a list matches when any of its values does.
 type Rule struct {
+	// Provider limits the rule to one identity provider's tokens; ""
+	// accepts any provider of the group's tenant.
+	Provider string `json:"provider,omitempty"`
 	// Claim names the claim; dots reach into objects ("account.bss").
 	Claim string `json:"claim"`
 	// Operator is equals, has_word, in or prefix.
@@ -34,8 +37,11 @@ type Rule struct {
 	Value string `json:"value,omitempty"`
 	// Values are the accepted values of the in operator.
 	Values []string `json:"values,omitempty"`
-	// Projects the matching users belong to.
-	Projects []string `json:"projects"`
+}
+
+// ClaimSource gives a verified token's claim values by (dotted) name.
+type ClaimSource interface {
+	Strings(claim string) []string
 }
 
 func (r *Rule) validate() error {
@@ -58,14 +64,11 @@ func (r *Rule) validate() error {
 	if r.Operator == OpHasWord && strings.ContainsAny(r.Value, " ,") {
 		errs = append(errs, fmt.Errorf("has_word value %q must be a single word", r.Value))
 	}
-	if len(r.Projects) == 0 {
-		errs = append(errs, errors.New("projects are required"))
-	}
 	return errors.Join(errs...)
 }
 
 // Matches reports whether the claims satisfy the rule.
-func (r *Rule) Matches(c Claims) bool {
+func (r *Rule) Matches(c ClaimSource) bool {
 	for _, v := range c.Strings(r.Claim) {
 		if r.matchValue(v) {
 			return true
@@ -79,7 +82,7 @@ func (r *Rule) matchValue(v string) bool {
 	case OpEquals:
 		return v == r.Value
 	case OpHasWord:
-		return slices.Contains(words(v), r.Value)
+		return slices.Contains(Words(v), r.Value)
 	case OpIn:
 		return slices.Contains(r.Values, v)
 	case OpPrefix:
@@ -88,7 +91,7 @@ func (r *Rule) matchValue(v string) bool {
 	return false
 }
 
-// words splits a space- or comma-separated list.
-func words(s string) []string {
+// Words splits a space- or comma-separated list.
+func Words(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' })
 }

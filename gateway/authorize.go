@@ -1,0 +1,99 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/ownership"
+	"github.com/qgov/qgov/rbac"
+	"github.com/qgov/qgov/runtimeapi"
+)
+
+// creates reports whether a project's roles allow a capability; for job
+// creation, simulator-only submission counts (the backend is checked
+// once the job is read).
+func creates(s rbac.Set, c rbac.Capability) bool {
+	return s.Has(c) || (c == rbac.JobCreate && s.Has(rbac.JobCreateSimulator))
+}
+
+// authorize is the RBAC step: some role of the caller's projects on the
+// instance must grant the route's capability. Which project, and for a
+// job or session whether its scope covers that object, is decided when
+// the job is decoded or the object's record read.
+func (q *request) authorize() *runtimeapi.Error {
+	for _, pa := range q.reach.List {
+		if creates(pa.Set, q.cap) {
+			return nil
+		}
+	}
+	return q.lacks("")
+}
+
+// lacks is the denial for a capability no role grants: it names the
+// permission, the IBM action and the roles the caller holds.
+func (q *request) lacks(project string) *runtimeapi.Error {
+	where := "on instance " + q.in.Alias
+	if project != "" {
+		where = "in project " + project + " on instance " + q.in.Alias
+	}
+	return runtimeapi.Errorf(http.StatusForbidden, "permission_denied",
+		fmt.Sprintf("user %s lacks %s %s: it needs the permission %s; %s", q.p.UserID, q.route.Action, where,
+			rbac.CapabilityName(q.cap), q.reach.Explain(project)))
+}
+
+// sees reports whether the caller may see an owned object: one of their
+// tenant that a role's scope of readCap covers.
+func (q *request) sees(rec ownership.Record, readCap rbac.Capability) bool {
+	return rec.Tenant == q.p.Tenant && q.reach.Allows(readCap, rec.Project, rec.Owner, q.p.UserID)
+}
+
+// mayAct checks the route's capability over a visible object; a role
+// holding it only over the caller's own objects is named in the denial.
+func (q *request) mayAct(kind string, rec ownership.Record) *runtimeapi.Error {
+	if q.reach.Allows(q.cap, rec.Project, rec.Owner, q.p.UserID) {
+		return nil
+	}
+	if pa := q.reach.Project(rec.Project); pa != nil && pa.Set.Scope(q.cap) == rbac.Own {
+		return runtimeapi.Errorf(http.StatusForbidden, "permission_denied",
+			fmt.Sprintf("user %s may not %s %s %s: the permission %s:own covers only their own %ss, and this one is %s's; %s",
+				q.p.UserID, q.route.Action, kind, rec.ID, rbac.CapabilityName(q.cap), kind, rec.Owner, q.reach.Explain(rec.Project)))
+	}
+	return q.lacks(rec.Project)
+}
+
+// mayCreate picks the project of a new job or session and checks that
+// its roles allow the creation with that backend.
+func (q *request) mayCreate(tags []string, backend string) (string, *runtimeapi.Error) {
+	project, err := chooseProject(q, tags)
+	if err != nil {
+		return "", err
+	}
+	if pa := q.reach.Project(project); pa == nil || !creates(pa.Set, q.cap) {
+		return project, q.lacks(project)
+	}
+	return project, q.checkBackend(project, backend)
+}
+
+// checkBackend applies the instance's backend allow-list and, for a
+// project whose roles allow only simulator jobs, that rule.
+func (q *request) checkBackend(project, backend string) *runtimeapi.Error {
+	if backend == "" {
+		return nil
+	}
+	if len(q.in.Backends) > 0 && !slices.Contains(q.in.Backends, backend) {
+		return runtimeapi.Errorf(http.StatusForbidden, "backend_not_allowed",
+			fmt.Sprintf("instance %s does not allow backend %q (rule: the instance's backends %s)", q.in.Alias, backend, strings.Join(q.in.Backends, ", ")))
+	}
+	if q.cap != rbac.JobCreate {
+		return nil
+	}
+	if pa := q.reach.Project(project); pa != nil && !pa.Set.Has(rbac.JobCreate) && !org.IsSimulator(backend) {
+		return runtimeapi.Errorf(http.StatusForbidden, "simulator_only",
+			fmt.Sprintf("user %s may submit only to simulators in project %s (permission job:submit:simulator_only), and %q is not one; %s",
+				q.p.UserID, project, backend, q.reach.Explain(project)))
+	}
+	return nil
+}

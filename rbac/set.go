@@ -1,0 +1,52 @@
+package rbac
+
+// Set is what a role, or several, allow: the widest scope each
+// capability is held at.
+type Set [numCapabilities]Scope
+
+// Add widens the set by a grant.
+func (s *Set) Add(g Grant) {
+	if g.Scope > s[g.Cap] {
+		s[g.Cap] = g.Scope
+	}
+}
+
+// Union widens the set by another.
+func (s *Set) Union(o *Set) {
+	for c, sc := range o {
+		if sc > s[c] {
+			s[c] = sc
+		}
+	}
+}
+
+// Scope returns how far a capability is held; None when it is not.
+func (s Set) Scope(c Capability) Scope { return s[c] }
+
+// Has reports whether a capability is held at any scope.
+func (s Set) Has(c Capability) bool { return s[c] != None }
+
+// Empty reports whether nothing is held.
+func (s Set) Empty() bool { return s == Set{} }
+
+// Permissions lists the set as permission names, for people to read.
+func (s Set) Permissions() []string {
+	var out []string
+	for _, p := range vocabulary {
+		sc := Tenant + 1
+		for _, c := range p.caps {
+			sc = min(sc, s[c])
+		}
+		switch {
+		case sc == None || sc > Tenant:
+		case p.scoped:
+			out = append(out, p.name+":"+sc.String())
+		default:
+			out = append(out, p.name)
+		}
+	}
+	return out
+}
+
+// CapabilityName names a capability by the permission that grants it.
+func CapabilityName(c Capability) string { return capName(c) }
