@@ -126,14 +126,8 @@ func NewDirectory(c Config) (*Directory, error) {
 	return d, nil
 }
 
-// where names a declaration for error messages: its kind, name and,
-// when known, file and line.
-func where(kind, name, source string) string {
-	if source == "" {
-		return fmt.Sprintf("%s %q", kind, name)
-	}
-	return fmt.Sprintf("%s %q (%s)", kind, name, source)
-}
+// where names a declaration for error messages.
+var where = rbac.Where
 
 func (d *Directory) addInstances(instances []Instance) []error {
 	var errs []error

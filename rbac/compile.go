@@ -26,8 +26,9 @@ type RoleConfig struct {
 	Source string `json:"source,omitempty"`
 }
 
-// where names a declaration for error messages.
-func where(kind, name, source string) string {
+// Where names a declaration for error messages: its kind, name and, when
+// known, the file and line it was written at.
+func Where(kind, name, source string) string {
 	if source == "" {
 		return fmt.Sprintf("%s %q", kind, name)
 	}
@@ -38,8 +39,6 @@ func where(kind, name, source string) string {
 type Role struct {
 	Name        string
 	Description string
-	// Predefined reports a role of seed 004's hierarchy.
-	Predefined bool
 	// Inherits are the roles named in the declaration.
 	Inherits []string
 	// Set is everything the role allows, inherited permissions included.
@@ -51,7 +50,6 @@ type Role struct {
 // Roles are the predefined and custom roles by name.
 type Roles struct {
 	byName map[string]*Role
-	names  []string
 }
 
 // Compile validates custom roles and compiles them with the predefined
@@ -69,13 +67,13 @@ func Compile(custom []RoleConfig) (*Roles, error) {
 		c := &custom[i]
 		switch {
 		case c.Name == "" || strings.ContainsAny(c.Name, " \t,"):
-			errs = append(errs, fmt.Errorf("%s: a role needs a name without spaces or commas", where("role", c.Name, c.Source)))
+			errs = append(errs, fmt.Errorf("%s: a role needs a name without spaces or commas", Where("role", c.Name, c.Source)))
 			continue
 		case decl[c.Name] != nil && slices.ContainsFunc(predefined, func(p RoleConfig) bool { return p.Name == c.Name }):
-			errs = append(errs, fmt.Errorf("%s: %q is a predefined role; give the custom role another name", where("role", c.Name, c.Source), c.Name))
+			errs = append(errs, fmt.Errorf("%s: %q is a predefined role; give the custom role another name", Where("role", c.Name, c.Source), c.Name))
 			continue
 		case decl[c.Name] != nil:
-			errs = append(errs, fmt.Errorf("%s: declared twice (also %s)", where("role", c.Name, c.Source), decl[c.Name].Source))
+			errs = append(errs, fmt.Errorf("%s: declared twice (also %s)", Where("role", c.Name, c.Source), decl[c.Name].Source))
 			continue
 		}
 		decl[c.Name] = c
@@ -92,10 +90,6 @@ func Compile(custom []RoleConfig) (*Roles, error) {
 			errs = append(errs, err)
 		}
 	}
-	for _, p := range predefined {
-		rs.byName[p.Name].Predefined = true
-	}
-	rs.names = names
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -117,7 +111,7 @@ func (c *compiler) role(name string, path []string) (*Role, error) {
 	d := c.decl[name]
 	if c.visiting[name] {
 		cycle := append(path[slices.Index(path, name):], name)
-		return nil, fmt.Errorf("%s: inheritance cycle %s", where("role", name, d.Source), strings.Join(cycle, " → "))
+		return nil, fmt.Errorf("%s: inheritance cycle %s", Where("role", name, d.Source), strings.Join(cycle, " → "))
 	}
 	c.visiting[name] = true
 	defer delete(c.visiting, name)
@@ -125,7 +119,7 @@ func (c *compiler) role(name string, path []string) (*Role, error) {
 	var errs []error
 	for _, parent := range d.Inherits {
 		if c.decl[parent] == nil {
-			errs = append(errs, fmt.Errorf("%s: inherits unknown role %q", where("role", name, d.Source), parent))
+			errs = append(errs, fmt.Errorf("%s: inherits unknown role %q", Where("role", name, d.Source), parent))
 			continue
 		}
 		pr, err := c.role(parent, append(path, name))
@@ -138,7 +132,7 @@ func (c *compiler) role(name string, path []string) (*Role, error) {
 	for i, perm := range d.Permissions {
 		gs, err := ParsePermission(perm)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: permissions[%d]: %w", where("role", name, d.Source), i, err))
+			errs = append(errs, fmt.Errorf("%s: permissions[%d]: %w", Where("role", name, d.Source), i, err))
 			continue
 		}
 		for _, g := range gs {
@@ -147,7 +141,7 @@ func (c *compiler) role(name string, path []string) (*Role, error) {
 	}
 	if d.Limits != nil {
 		for _, bad := range d.Limits.validate() {
-			errs = append(errs, fmt.Errorf("%s: limits: %s", where("role", name, d.Source), bad))
+			errs = append(errs, fmt.Errorf("%s: limits: %s", Where("role", name, d.Source), bad))
 		}
 		r.Limits = d.Limits.inherit(r.Limits)
 	}
@@ -160,6 +154,3 @@ func (c *compiler) role(name string, path []string) (*Role, error) {
 
 // Get returns a role by name, or nil.
 func (rs *Roles) Get(name string) *Role { return rs.byName[name] }
-
-// Names lists every role name, sorted.
-func (rs *Roles) Names() []string { return rs.names }

@@ -197,15 +197,3 @@ func Names() []string {
 	sort.Strings(out)
 	return out
 }
-
-// capName names a capability by the permission that grants it.
-func capName(c Capability) string {
-	for _, p := range vocabulary {
-		for _, pc := range p.caps {
-			if pc == c {
-				return p.name
-			}
-		}
-	}
-	return fmt.Sprintf("capability(%d)", c)
-}

@@ -173,10 +173,3 @@ func TestMappingCoversEveryAction(t *testing.T) {
 		assert.True(t, s.Has(routeCaps[a]), "admin holds %s", a)
 	}
 }
-
-func TestPermissionsReadBack(t *testing.T) {
-	rs, err := Compile(seedRoles)
-	require.NoError(t, err)
-	set := rs.Get("quantum_intern").Set
-	assert.Equal(t, []string{"job:submit:simulator_only", "job:view:own", "result:view:own"}, set.Permissions())
-}

@@ -1,5 +1,7 @@
 package rbac
 
+import "fmt"
+
 // Set is what a role, or several, allow: the widest scope each
 // capability is held at.
 type Set [numCapabilities]Scope
@@ -26,27 +28,14 @@ func (s Set) Scope(c Capability) Scope { return s[c] }
 // Has reports whether a capability is held at any scope.
 func (s Set) Has(c Capability) bool { return s[c] != None }
 
-// Empty reports whether nothing is held.
-func (s Set) Empty() bool { return s == Set{} }
-
-// Permissions lists the set as permission names, for people to read.
-func (s Set) Permissions() []string {
-	var out []string
+// CapabilityName names a capability by the permission that grants it.
+func CapabilityName(c Capability) string {
 	for _, p := range vocabulary {
-		sc := Tenant + 1
-		for _, c := range p.caps {
-			sc = min(sc, s[c])
-		}
-		switch {
-		case sc == None || sc > Tenant:
-		case p.scoped:
-			out = append(out, p.name+":"+sc.String())
-		default:
-			out = append(out, p.name)
+		for _, pc := range p.caps {
+			if pc == c {
+				return p.name
+			}
 		}
 	}
-	return out
+	return fmt.Sprintf("capability(%d)", c)
 }
-
-// CapabilityName names a capability by the permission that grants it.
-func CapabilityName(c Capability) string { return capName(c) }
