@@ -227,7 +227,7 @@ func checkReferences(keys []identity.APIKey, provs []identity.ProviderConfig, di
 	for _, g := range dir.AccessGroups() {
 		for i, r := range g.Rules {
 			if _, ok := tenants[r.Provider]; r.Provider != "" && !ok {
-				errs = append(errs, fmt.Errorf("access group %q rules[%d]: unknown identity provider %q", g.Name, i, r.Provider))
+				errs = append(errs, fmt.Errorf("%s: rules[%d]: unknown identity provider %q", rbac.Where("access group", g.Name, g.Source), i, r.Provider))
 			}
 		}
 	}

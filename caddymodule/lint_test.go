@@ -104,6 +104,7 @@ func TestLintCommand(t *testing.T) {
 	require.NoError(t, err)
 	warn := strings.Replace(string(example), "\t\tassign admin admin\n", "\t\tassign admin admin\n\t\trole orphan {\n\t\t\tpermissions job:view:own\n\t\t}\n\t\tproject chemlab\n", 1)
 	broken := strings.Replace(string(example), "\t\tassign admin admin\n", "\t\tassign admin superuser\n", 1)
+	noProvider := strings.Replace(string(example), "\t\t\tprovider appid\n", "\t\t\tprovider app-id\n", 1)
 	for _, tc := range []struct {
 		name, config string
 		want         int
@@ -112,6 +113,7 @@ func TestLintCommand(t *testing.T) {
 		{"the demo is clean", write("clean", string(example)), 0, ""},
 		{"warnings", write("warn", warn), exitWarnings, ""},
 		{"a configuration error", write("broken", broken), 1, `unknown role "superuser"`},
+		{"a rule for an unknown provider", write("broken-provider", noProvider), 1, `rules[0]: unknown identity provider "app-id"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := pflag.NewFlagSet("lint", pflag.ContinueOnError)
@@ -123,7 +125,7 @@ func TestLintCommand(t *testing.T) {
 			if tc.err != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tc.err)
-				assert.Contains(t, err.Error(), "broken:")
+				assert.Contains(t, err.Error(), filepath.Base(tc.config)+":", "names the file and line")
 			} else {
 				require.NoError(t, err)
 			}
