@@ -30,22 +30,23 @@ type TenantSettings struct {
 	// DisplayName is the tenant's human name.
 	DisplayName string `json:"display_name,omitempty"`
 	// DefaultBackend, DefaultShots and MaxShots are the tenant's execution
-	// defaults and ceiling, applied by its limits and policies.
+	// defaults and ceiling. Loaded and validated; requests are not yet
+	// checked against them.
 	DefaultBackend string `json:"default_backend,omitempty"`
 	DefaultShots   int    `json:"default_shots,omitempty"`
 	MaxShots       int    `json:"max_shots,omitempty"`
-	// RequireJobApproval holds jobs costing at least ApprovalThresholdUSD
-	// for approval.
+	// RequireJobApproval asks for approval of jobs costing at least
+	// ApprovalThresholdUSD. Loaded and validated; not yet applied.
 	RequireJobApproval   bool    `json:"require_job_approval,omitempty"`
 	ApprovalThresholdUSD float64 `json:"approval_threshold_usd,omitempty"`
 	// AllowPriorityQueue lets holders of job:priority:high use the
-	// priority queue.
+	// priority queue. Loaded and validated; not yet applied.
 	AllowPriorityQueue bool `json:"allow_priority_queue,omitempty"`
 	// UserListVisible lets every member list the tenant's users; without
 	// it only holders of user:view may.
 	UserListVisible bool `json:"user_list_visible,omitempty"`
 	// NotifyOnBudgetWarning, NotifyOnJobFailure and NotificationChannels
-	// configure the tenant's notifications.
+	// configure the tenant's notifications. Loaded; not yet applied.
 	NotifyOnBudgetWarning bool     `json:"notify_on_budget_warning,omitempty"`
 	NotifyOnJobFailure    bool     `json:"notify_on_job_failure,omitempty"`
 	NotificationChannels  []string `json:"notification_channels,omitempty"`
