@@ -9,23 +9,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/qgov/qgov/internal/testenv"
 	"github.com/qgov/qgov/qiskitclient"
 	"github.com/qgov/qgov/runtimeapi"
-	"github.com/qgov/qgov/simulator"
-	"github.com/qgov/qgov/simulator/appid"
 )
 
 // startAccessDemo runs Caddyfile.example with testdata/access.yaml added
 // through org_file, and API keys for that file's users.
 func startAccessDemo(t *testing.T) *demo {
-	t.Setenv("QGOV_DEMO_UPSTREAM_KEY", simulator.DemoAPIKey)
-	t.Setenv("QGOV_DEMO_OIDC_SECRET", appid.DemoClientSecret)
-	gw, sim := testenv.FreePort(t), testenv.FreePort(t)
 	orgFile, err := filepath.Abs("testdata/access.yaml")
 	require.NoError(t, err)
 	var keys strings.Builder
@@ -36,10 +29,7 @@ func startAccessDemo(t *testing.T) *demo {
 		}
 		keys.WriteString("\t\t}\n")
 	}
-	cfg := strings.Replace(demoConfig(t, gw, sim, ""), "\tqgov {\n", "\tqgov {\n\t\torg_file "+orgFile+"\n"+keys.String(), 1)
-	d := &demo{tester: caddytest.NewTester(t), gateway: fmt.Sprintf("http://127.0.0.1:%d", gw), sim: fmt.Sprintf("http://127.0.0.1:%d", sim), config: cfg}
-	d.tester.InitServer(cfg, "caddyfile")
-	return d
+	return startDemoWith(t, "\t\torg_file "+orgFile+"\n"+keys.String())
 }
 
 // denial is the status and Runtime API error code of a refused call.

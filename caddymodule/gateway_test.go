@@ -49,7 +49,10 @@ func demoConfig(t testing.TB, gwPort, simPort int, extra string) string {
 	return cfg
 }
 
-func startDemo(t *testing.T) *demo {
+func startDemo(t *testing.T) *demo { return startDemoWith(t, "") }
+
+// startDemoWith runs the demo with global qgov options added to it.
+func startDemoWith(t *testing.T, qgovOptions string) *demo {
 	t.Setenv("QGOV_DEMO_UPSTREAM_KEY", simulator.DemoAPIKey)
 	t.Setenv("QGOV_DEMO_OIDC_SECRET", appid.DemoClientSecret)
 	gw, sim := testenv.FreePort(t), testenv.FreePort(t)
@@ -57,7 +60,7 @@ func startDemo(t *testing.T) *demo {
 		tester:  caddytest.NewTester(t),
 		gateway: fmt.Sprintf("http://127.0.0.1:%d", gw),
 		sim:     fmt.Sprintf("http://127.0.0.1:%d", sim),
-		config:  demoConfig(t, gw, sim, ""),
+		config:  strings.Replace(demoConfig(t, gw, sim, ""), "\tqgov {\n", "\tqgov {\n"+qgovOptions, 1),
 	}
 	d.tester.InitServer(d.config, "caddyfile")
 	return d
