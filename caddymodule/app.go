@@ -81,9 +81,14 @@ type App struct {
 	// MaxBodySize bounds request bodies in bytes; larger ones get 413.
 	// Default 32 MiB.
 	MaxBodySize int64 `json:"max_body_size,omitempty"`
+	// Audit configures the audit trail. Default: a file trail in Caddy's
+	// data directory, fsynced before each request completes.
+	Audit *AuditConfig `json:"audit,omitempty"`
 
 	cfg       gateway.Config
+	st        store.Store
 	storeKey  string
+	auditKey  string
 	tokenKeys []string
 	logger    *slog.Logger
 	signing   *identity.SigningKeys
@@ -137,6 +142,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	trail, source, trailDir, err := a.openAudit(ctx, st)
+	if err != nil {
+		return err
+	}
+	a.st = st
 	creds := map[string]gateway.Credentials{}
 	for _, in := range dir.Instances() {
 		creds[in.Alias] = a.tokenSource(in)
@@ -148,6 +158,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Sessions:     ownership.NewRegistry(st, "sessions"),
 		Credentials:  creds,
 		MaxBodyBytes: a.MaxBodySize,
+		Audit:        trail,
+		AuditSource:  source,
+		AuditDir:     trailDir,
 		Logger:       a.logger,
 	}
 	return nil
@@ -269,8 +282,12 @@ func (a *App) authenticator(ctx context.Context, st store.Store, dir *org.Direct
 	}, nil
 }
 
-// Start begins rotating the token signing keys.
+// Start records what the configuration changed in the organisation, then
+// begins rotating the token signing keys.
 func (a *App) Start() error {
+	if err := a.recordConfigChanges(context.Background(), a.st, a.cfg.Audit); err != nil {
+		return fmt.Errorf("qgov audit: %w", err)
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	a.stop = stop
 	go func() {
@@ -303,6 +320,11 @@ func (a *App) Cleanup() error {
 	var errs []error
 	if a.storeKey != "" {
 		if _, err := stores.Delete(a.storeKey); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if a.auditKey != "" {
+		if _, err := audits.Delete(a.auditKey); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -25,7 +26,8 @@ import (
 // Qiskit client repeats while it waits) through qgov with a valid token
 // against plain reverse_proxy to the same upstream, in one run, from one
 // and from eight concurrent clients. It reports requests per second and
-// p50/p99 latency; run it with `make bench`.
+// p50/p99 latency, under the audit trail's fsync policies always and
+// interval; run it with `make bench`.
 func BenchmarkPolling(b *testing.B) {
 	b.Setenv("QGOV_DEMO_UPSTREAM_KEY", simulator.DemoAPIKey)
 	b.Setenv("QGOV_DEMO_OIDC_SECRET", appid.DemoClientSecret)
@@ -38,35 +40,41 @@ func BenchmarkPolling(b *testing.B) {
 }
 `, plainPort, simPort)
 	cfg = strings.Replace(cfg, "admin localhost:2999", "admin off", 1)
-	cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cfg), nil)
-	require.NoError(b, err)
-	require.NoError(b, caddy.Load(cfgJSON, true))
 	b.Cleanup(func() { _ = caddy.Stop() })
+	// the audit trail's durability is the largest part of qgov's cost:
+	// measure the strict default and the interval policy
+	for _, fsync := range []string{"always", "interval"} {
+		// a trail keeps its settings across reloads: give each its own
+		policy := fmt.Sprintf("\t\t\tdir %s\n\t\t\tfsync %s\n", filepath.Join(b.TempDir(), fsync), fsync)
+		cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(strings.Replace(cfg, "\t\t\tfsync always\n", policy, 1)), nil)
+		require.NoError(b, err)
+		require.NoError(b, caddy.Load(cfgJSON, true))
 
-	ctx := context.Background()
-	gateway := &qiskitclient.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", gwPort), APIKey: "demo-fatima-key", CRN: crn("QR-ml")}
-	job, err := gateway.Submit(ctx, bellJob())
-	require.NoError(b, err)
-	_, err = gateway.Wait(ctx, job.ID, 10*time.Millisecond)
-	require.NoError(b, err)
-	gwToken, err := gateway.Token(ctx)
-	require.NoError(b, err)
-	upstream := &qiskitclient.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", simPort), APIKey: simulator.DemoAPIKey, CRN: crn("QR-ml")}
-	upToken, err := upstream.Token(ctx)
-	require.NoError(b, err)
+		ctx := context.Background()
+		gateway := &qiskitclient.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", gwPort), APIKey: "demo-fatima-key", CRN: crn("QR-ml")}
+		job, err := gateway.Submit(ctx, bellJob())
+		require.NoError(b, err)
+		_, err = gateway.Wait(ctx, job.ID, 10*time.Millisecond)
+		require.NoError(b, err)
+		gwToken, err := gateway.Token(ctx)
+		require.NoError(b, err)
+		upstream := &qiskitclient.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", simPort), APIKey: simulator.DemoAPIKey, CRN: crn("QR-ml")}
+		upToken, err := upstream.Token(ctx)
+		require.NoError(b, err)
 
-	// One client measures the latency a request pays; eight saturate both
-	// cores and measure throughput.
-	for _, clients := range []int{1, 8} {
-		for _, target := range []struct {
-			name, base, token, crn string
-		}{
-			{"reverse_proxy", fmt.Sprintf("http://127.0.0.1:%d", plainPort), upToken, crn("QR-ml")},
-			{"qgov", fmt.Sprintf("http://127.0.0.1:%d", gwPort), gwToken, "QR-ml"},
-		} {
-			b.Run(fmt.Sprintf("clients=%d/%s", clients, target.name), func(b *testing.B) {
-				poll(b, clients, target.base+"/api/v1/jobs/"+job.ID+"?exclude_params=true", target.token, target.crn)
-			})
+		// One client measures the latency a request pays; eight saturate
+		// both cores and measure throughput.
+		for _, clients := range []int{1, 8} {
+			for _, target := range []struct {
+				name, base, token, crn string
+			}{
+				{"reverse_proxy", fmt.Sprintf("http://127.0.0.1:%d", plainPort), upToken, crn("QR-ml")},
+				{"qgov", fmt.Sprintf("http://127.0.0.1:%d", gwPort), gwToken, "QR-ml"},
+			} {
+				b.Run(fmt.Sprintf("fsync=%s/clients=%d/%s", fsync, clients, target.name), func(b *testing.B) {
+					poll(b, clients, target.base+"/api/v1/jobs/"+job.ID+"?exclude_params=true", target.token, target.crn)
+				})
+			}
 		}
 	}
 }

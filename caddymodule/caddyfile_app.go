@@ -82,14 +82,12 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 		case "issuer":
 			app.Issuer, err = oneArg(d)
 		case "max_body_size":
-			var v string
-			if v, err = oneArg(d); err == nil {
-				n, perr := humanize.ParseBytes(v)
-				if perr != nil || n == 0 {
-					return nil, d.Errf("max_body_size: %q is not a size such as 32MiB", v)
-				}
-				app.MaxBodySize = int64(n)
+			app.MaxBodySize, err = sizeArg(d)
+		case "audit":
+			if app.Audit != nil {
+				return nil, d.Err("audit is configured twice")
 			}
+			app.Audit, err = parseAudit(d)
 		case "instance":
 			var in org.Instance
 			in, err = parseInstance(d)
@@ -138,6 +136,20 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 		}
 	}
 	return httpcaddyfile.App{Name: "qgov", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// sizeArg reads one positive size such as 32MiB.
+func sizeArg(d *caddyfile.Dispenser) (int64, error) {
+	what := d.Val()
+	v, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	n, err := humanize.ParseBytes(v)
+	if err != nil || n == 0 {
+		return 0, d.Errf("%s: %q is not a size such as 32MiB", what, v)
+	}
+	return int64(n), nil
 }
 
 // oneArg reads exactly one argument of the current option.

@@ -53,6 +53,11 @@ func startDemo(t *testing.T) *demo { return startDemoWith(t, "") }
 
 // startDemoWith runs the demo with global qgov options added to it.
 func startDemoWith(t *testing.T, qgovOptions string) *demo {
+	return startDemoEdited(t, func(cfg string) string { return strings.Replace(cfg, "\tqgov {\n", "\tqgov {\n"+qgovOptions, 1) })
+}
+
+// startDemoEdited runs the demo with its configuration edited.
+func startDemoEdited(t *testing.T, edit func(string) string) *demo {
 	t.Setenv("QGOV_DEMO_UPSTREAM_KEY", simulator.DemoAPIKey)
 	t.Setenv("QGOV_DEMO_OIDC_SECRET", appid.DemoClientSecret)
 	gw, sim := testenv.FreePort(t), testenv.FreePort(t)
@@ -60,7 +65,7 @@ func startDemoWith(t *testing.T, qgovOptions string) *demo {
 		tester:  caddytest.NewTester(t),
 		gateway: fmt.Sprintf("http://127.0.0.1:%d", gw),
 		sim:     fmt.Sprintf("http://127.0.0.1:%d", sim),
-		config:  strings.Replace(demoConfig(t, gw, sim, ""), "\tqgov {\n", "\tqgov {\n"+qgovOptions, 1),
+		config:  edit(demoConfig(t, gw, sim, "")),
 	}
 	d.tester.InitServer(d.config, "caddyfile")
 	return d

@@ -35,6 +35,7 @@ func init() {
 //	{http.qgov.decision}  allowed or denied
 //	{http.qgov.code}      the error code of a denial
 //	{http.qgov.reason}    why a request was denied
+//	{http.qgov.trace}     the request's trace: its error body's and its audit record's
 type Handler struct {
 	gw *gateway.Gateway
 	// proxies forward to each instance's upstream, by alias.
@@ -125,6 +126,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		repl.Set("http.qgov.code", d.Code)
 		repl.Set("http.qgov.reason", d.Reason)
 		repl.Set("http.qgov.note", d.Note)
+		repl.Set("http.qgov.trace", d.Trace)
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"github.com/qgov/qgov/audit"
+
 	"net/http"
 	"strings"
 
@@ -10,13 +12,13 @@ import (
 
 // serveDiscovery answers Global Search with the instances the caller's
 // projects may use, and Global Catalog with their plans.
-func (g *Gateway) serveDiscovery(w http.ResponseWriter, r *http.Request) Decision {
+func (g *Gateway) serveDiscovery(w http.ResponseWriter, r *http.Request, d Decision) Decision {
 	p, err := g.Auth.Authenticate(r)
-	d := Decision{Action: "platform.discovery"}
+	d.Action = audit.ActionDiscovery
 	if err != nil {
 		return deny(w, d, err)
 	}
-	d.User, d.KeyID, d.Tenant = p.UserID, p.KeyID, p.Tenant
+	d.identify(p)
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == "/global-search/v3/resources/search":
 		var visible []platform.Instance

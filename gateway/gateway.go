@@ -7,14 +7,19 @@
 //	access     classify the route and check the job or session is the caller's (runtimeapi, ownership)
 //	upstream   forward with the instance's CRN and credentials (Upstream)
 //	record     remember who owns what the upstream created (ownership)
+//	audit      one record per request, its room reserved before anything
+//	           is forwarded (audit)
 //
 // The gateway also serves the IBM Cloud stand-ins a Qiskit client calls
 // first (IAM's /identity/token, Global Search and Global Catalog) and
-// browser sign-in with self-service keys and sessions under /auth/.
+// browser sign-in with self-service keys and sessions under /auth/, and
+// the governance API's audit queries and reports under /governance/v1/.
 package gateway
 
 import (
 	"context"
+
+	"github.com/qgov/qgov/audit"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -51,8 +56,14 @@ type Config struct {
 	// ClientIP returns the client's address as the server established it
 	// (behind trusted proxies only). Default: the connection's peer.
 	ClientIP func(*http.Request) netip.Addr
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Audit records every request; nil records nothing.
+	Audit *audit.Log
+	// AuditSource answers audit queries; AuditDir is the trail's
+	// directory, which verification reads.
+	AuditSource audit.Source
+	AuditDir    string
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // Gateway serves the Runtime API and the IBM Cloud stand-ins.
@@ -93,13 +104,31 @@ type Decision struct {
 	// Note records what an allowed request should be audited for, such
 	// as a call from outside an IP allowlist in audit mode.
 	Note string
+	// Trace is the request's id: the trace of an error body, and the
+	// audit record's trace_id.
+	Trace string
+
+	caller   *identity.Principal
+	resource audit.Resource
+	request  *audit.Request
+	jobID    string
+	// subject, before and after describe a change to another user's
+	// object.
+	subject       string
+	before, after any
+}
+
+// identify records who the caller is.
+func (d *Decision) identify(p *identity.Principal) {
+	d.caller = p
+	d.User, d.KeyID, d.Tenant = p.UserID, p.KeyID, p.Tenant
 }
 
 // Handles reports whether the gateway serves the request's path; other
 // paths are left to the next handler.
 func (g *Gateway) Handles(r *http.Request) bool {
 	p := r.URL.Path
-	if p == "/identity/token" || p == "/identity/keys" || identity.Handles(p) ||
+	if p == "/identity/token" || p == "/identity/keys" || identity.Handles(p) || strings.HasPrefix(p, governancePrefix) ||
 		strings.HasPrefix(p, "/global-search/") || strings.HasPrefix(p, "/global-catalog/") {
 		return true
 	}
@@ -116,35 +145,80 @@ func apiPath(p string) (string, bool) {
 	return "", false
 }
 
-// Serve handles a request whose path Handles accepted.
+// Serve handles a request whose path Handles accepted. Room for its audit
+// record is reserved first: when the trail cannot take it, the request is
+// refused with 503 before anything is forwarded, so a client's retry is
+// safe.
 func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) Decision {
+	d := Decision{Trace: runtimeapi.NewTrace()}
+	var ticket *audit.Ticket
+	if g.Audit != nil {
+		var err error
+		if ticket, err = g.Audit.Reserve(r.Context()); err != nil {
+			g.Logger.Error("refusing a request: the audit trail cannot record it", "error", err)
+			return deny(w, d, &runtimeapi.Error{Status: http.StatusServiceUnavailable, Code: "audit_unavailable", RetryAfter: 5,
+				Message: "the gateway cannot record this request in its audit trail right now, so it forwards nothing; retry shortly"})
+		}
+		defer ticket.Release()
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	d = g.route(sw, r, d)
+	if ticket != nil {
+		if err := ticket.Commit(g.auditRecord(r, &d, sw.status)); err != nil {
+			g.Logger.Error("audit record not yet durable", "trace", d.Trace, "error", err)
+		}
+	}
+	return d
+}
+
+// route serves the request by its path.
+func (g *Gateway) route(w http.ResponseWriter, r *http.Request, d Decision) Decision {
 	switch p := r.URL.Path; {
 	case p == "/identity/token" && r.Method == http.MethodPost:
-		g.Auth.IssueToken(w, r, g.ClientIP(r))
-		return Decision{Outcome: "allowed", Action: "iam.token"}
+		return g.issueToken(w, r, d)
 	case identity.Handles(p):
-		return g.serveAuth(w, r)
+		return g.serveAuth(w, r, d)
 	case p == "/identity/keys" && r.Method == http.MethodGet:
 		g.Auth.Tokens.ServeKeys(w, r)
-		return Decision{Outcome: "allowed", Action: "iam.keys"}
+		d.Action, d.Outcome = "iam.keys", "allowed"
+		return d
 	case strings.HasPrefix(p, "/global-search/") || strings.HasPrefix(p, "/global-catalog/"):
-		return g.serveDiscovery(w, r)
+		return g.serveDiscovery(w, r, d)
+	case strings.HasPrefix(p, governancePrefix):
+		return g.serveGovernance(w, r, d)
 	}
 	rest, _ := apiPath(r.URL.Path)
-	return g.serveRuntime(w, r, rest)
+	return g.serveRuntime(w, r, rest, d)
+}
+
+// issueToken exchanges an API key at /identity/token.
+func (g *Gateway) issueToken(w http.ResponseWriter, r *http.Request, d Decision) Decision {
+	ev := g.Auth.IssueToken(w, r, g.ClientIP(r))
+	d.Action, d.Outcome = audit.ActionToken, "allowed"
+	d.absorb(ev)
+	if ev.Code != "" {
+		d.Outcome, d.Code, d.Reason = "denied", ev.Code, ev.Reason
+	}
+	return d
 }
 
 // serveAuth serves sign-in and the self-service endpoints.
-func (g *Gateway) serveAuth(w http.ResponseWriter, r *http.Request) Decision {
-	p, action, err := g.Auth.ServeAuth(w, r, g.ClientIP(r))
-	d := Decision{Action: runtimeapi.Action(action), Outcome: "allowed"}
-	if p != nil {
-		d.User, d.KeyID, d.Tenant = p.UserID, p.KeyID, p.Tenant
-	}
+func (g *Gateway) serveAuth(w http.ResponseWriter, r *http.Request, d Decision) Decision {
+	ev, err := g.Auth.ServeAuth(w, r, g.ClientIP(r))
+	d.Action, d.Outcome = runtimeapi.Action(ev.Action), "allowed"
+	d.absorb(ev)
 	if err != nil {
 		return deny(w, d, err)
 	}
 	return d
+}
+
+// absorb takes what an identity endpoint reported.
+func (d *Decision) absorb(ev identity.Event) {
+	if ev.Principal != nil {
+		d.identify(ev.Principal)
+	}
+	d.resource, d.subject, d.before, d.after = ev.Resource, ev.Subject, ev.Before, ev.After
 }
 
 // peerAddr is the address of the connection's peer.
@@ -158,7 +232,7 @@ func peerAddr(r *http.Request) netip.Addr {
 
 // deny writes a Runtime API error body and returns the decision.
 func deny(w http.ResponseWriter, d Decision, e *runtimeapi.Error) Decision {
-	e.Write(w, runtimeapi.NewTrace())
+	e.Write(w, d.Trace)
 	d.Outcome, d.Code, d.Reason = "denied", e.Code, e.Message
 	return d
 }

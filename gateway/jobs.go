@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"github.com/qgov/qgov/audit"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -76,6 +78,8 @@ func (g *Gateway) createJob(q *request) Decision {
 	if err != nil {
 		return deny(q.w, q.d, err)
 	}
+	q.d.request = &audit.Request{Program: sub.ProgramID, Backend: sub.Backend, Shots: sub.Shots, Pubs: len(sub.Pubs),
+		Session: sub.SessionID, Tags: sub.Tags}
 	if q.d.Project, err = q.mayCreate(sub.Tags, sub.Backend); err != nil {
 		return deny(q.w, q.d, err)
 	}
@@ -98,6 +102,7 @@ func (g *Gateway) createJob(q *request) Decision {
 		if backend == "" {
 			backend = sub.Backend
 		}
+		q.d.jobID, q.d.resource = created.ID, audit.Resource{Type: "quantum_job", ID: created.ID}
 		g.record(q.r.Context(), g.Jobs, ownership.Record{
 			ID: created.ID, Instance: q.in.Alias, Tenant: q.p.Tenant, Project: q.d.Project, Owner: q.p.UserID, KeyID: q.p.KeyID,
 			Backend: backend, Program: sub.ProgramID, Session: sub.SessionID, Created: g.Now().UTC(),
@@ -116,6 +121,7 @@ func (g *Gateway) createSession(q *request) Decision {
 		return deny(q.w, q.d, err)
 	}
 	backend, _ := body["backend"].(string)
+	q.d.request = &audit.Request{Backend: backend}
 	project, perr := q.mayCreate(nil, backend)
 	if perr != nil {
 		return deny(q.w, q.d, perr)
@@ -133,6 +139,7 @@ func (g *Gateway) createSession(q *request) Decision {
 		ID string `json:"id"`
 	}
 	if c.status == http.StatusOK && json.Unmarshal(c.body.Bytes(), &created) == nil && created.ID != "" {
+		q.d.resource = audit.Resource{Type: "session", ID: created.ID}
 		g.record(q.r.Context(), g.Sessions, ownership.Record{
 			ID: created.ID, Instance: q.in.Alias, Tenant: q.p.Tenant, Project: project, Owner: q.p.UserID, KeyID: q.p.KeyID,
 			Backend: backend, Created: g.Now().UTC(),

@@ -33,14 +33,13 @@ type request struct {
 }
 
 // serveRuntime runs the pipeline for a Runtime API request.
-func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest string) Decision {
-	var d Decision
+func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest string, d Decision) Decision {
 	// identity
 	p, err := g.Auth.Authenticate(r)
 	if err != nil {
 		return deny(w, d, err)
 	}
-	d.User, d.KeyID, d.Tenant = p.UserID, p.KeyID, p.Tenant
+	d.identify(p)
 	note, err := g.Auth.CheckAddress(p, g.ClientIP(r))
 	if err != nil {
 		return deny(w, d, err)
@@ -53,6 +52,7 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 	// the route's action and resource, within the credential's scopes
 	route := runtimeapi.Classify(r.Method, rest)
 	d.Action = route.Action
+	d.resource = resourceOf(route)
 	if !route.Known() {
 		return deny(w, d, runtimeapi.Errorf(http.StatusNotFound, "unknown_route",
 			fmt.Sprintf("%s %s is not a Qiskit Runtime API route this gateway forwards", r.Method, r.URL.Path)))

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/qgov/qgov/org"
@@ -75,6 +76,18 @@ func NewKeyRing(keys []APIKey) (*KeyRing, error) {
 		return nil, errors.Join(errs...)
 	}
 	return k, nil
+}
+
+// Keys lists the principals of a tenant's configured keys, by key id.
+func (k *KeyRing) Keys(tenant string) []*Principal {
+	var out []*Principal
+	for _, p := range k.byID {
+		if p.Tenant == tenant {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Principal) int { return strings.Compare(a.KeyID, b.KeyID) })
+	return out
 }
 
 // Lookup returns the principal of a secret key.

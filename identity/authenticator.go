@@ -1,6 +1,8 @@
 package identity
 
 import (
+	"github.com/qgov/qgov/audit"
+
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -267,26 +269,33 @@ func (a *Authenticator) keyPrincipal(ctx context.Context, id string, now time.Ti
 
 // IssueToken answers POST /identity/token: the API-key grant, with a qgov
 // access token for the key. The key's address restrictions apply here too.
-func (a *Authenticator) IssueToken(w http.ResponseWriter, r *http.Request, client netip.Addr) {
+func (a *Authenticator) IssueToken(w http.ResponseWriter, r *http.Request, client netip.Addr) Event {
+	ev := Event{Action: audit.ActionToken}
+	fail := func(status int, code, reason string) Event {
+		ev.Code, ev.Reason = code, reason
+		iam.WriteError(w, status, code, reason)
+		return ev
+	}
 	secret, ok := iam.ReadAPIKeyGrant(w, r)
 	if !ok {
-		return
+		ev.Code, ev.Reason = "BXNIM0109E", "the request is not a well-formed API-key grant"
+		return ev
 	}
 	p, err := a.apiKey(r.Context(), secret, a.Now())
 	if err != nil {
 		var un *unavailableError
 		if errors.As(err, &un) {
-			iam.WriteError(w, http.StatusUnauthorized, "BXNIM0400E", "the API key cannot be checked right now; try again shortly")
-			return
+			return fail(http.StatusUnauthorized, "BXNIM0400E", "the API key cannot be checked right now; try again shortly")
 		}
-		iam.WriteUnknownKey(w)
-		return
+		return fail(http.StatusBadRequest, "BXNIM0415E", "Provided API key could not be found.")
 	}
+	ev.Principal = p
+	ev.object("api_key", p.KeyID)
 	if _, denied := a.CheckAddress(p, client); denied != nil {
-		iam.WriteError(w, http.StatusForbidden, "BXNIM0513E", denied.Message)
-		return
+		return fail(http.StatusForbidden, "BXNIM0513E", denied.Message)
 	}
 	a.Tokens.WriteToken(w, iam.Identity{IAMID: p.UserID, KeyID: p.KeyID, Account: p.Tenant, Name: p.Name, Email: p.Email}, a.Now())
+	return ev
 }
 
 func unauthorized(msg string) *runtimeapi.Error {

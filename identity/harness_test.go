@@ -179,7 +179,7 @@ func (ta *testAuth) gateway(t testing.TB) *httptest.Server {
 			ta.IssueToken(w, r, ip)
 			return
 		}
-		if _, _, err := ta.ServeAuth(w, r, ip); err != nil {
+		if _, err := ta.ServeAuth(w, r, ip); err != nil {
 			err.Write(w, "test")
 		}
 	}))

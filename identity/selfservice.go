@@ -1,6 +1,8 @@
 package identity
 
 import (
+	"github.com/qgov/qgov/audit"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,55 +48,75 @@ func Handles(path string) bool { return strings.HasPrefix(path, "/auth/") }
 //	DELETE /auth/sessions/{id}                 end one
 //	DELETE /auth/sessions?user=                end all of a user's, and their tokens
 //
-// It returns the caller (when known), the action for the audit trail, and
-// the error to answer with; on success the answer is written.
-func (a *Authenticator) ServeAuth(w http.ResponseWriter, r *http.Request, client netip.Addr) (*Principal, string, *runtimeapi.Error) {
-	p, action, err := a.serveAuth(w, r, client)
-	return p, action, a.denial(err)
+// It returns what happened, for the audit trail, and the error to answer
+// with; on success the answer is written.
+func (a *Authenticator) ServeAuth(w http.ResponseWriter, r *http.Request, client netip.Addr) (Event, *runtimeapi.Error) {
+	ev := Event{Action: audit.ActionAuth}
+	err := a.serveAuth(w, r, client, &ev)
+	return ev, a.denial(err)
 }
 
-func (a *Authenticator) serveAuth(w http.ResponseWriter, r *http.Request, client netip.Addr) (*Principal, string, error) {
+func (a *Authenticator) serveAuth(w http.ResponseWriter, r *http.Request, client netip.Addr, ev *Event) error {
 	path, m := r.URL.Path, r.Method
+	var err error
 	switch {
 	case path == "/auth/login" && m == http.MethodGet:
-		return nil, "qgov.auth.login", a.login(w, r)
+		ev.Action = audit.ActionLogin
+		return a.login(w, r)
 	case path == "/auth/callback" && m == http.MethodGet:
-		p, err := a.callback(w, r, client.String())
-		return p, "qgov.auth.signin", err
+		ev.Action = audit.ActionSignIn
+		ev.Principal, err = a.callback(w, r, client.String())
+		ev.object("session", ev.Principal.sessionID())
+		return err
 	case path == "/auth/logout" && (m == http.MethodGet || m == http.MethodPost):
-		p, err := a.logout(w, r)
-		return p, "qgov.auth.logout", err
+		ev.Action = audit.ActionSignOut
+		ev.Principal, err = a.logout(w, r)
+		ev.object("session", ev.Principal.sessionID())
+		return err
 	}
 	p, denied := a.Authenticate(r)
 	if denied != nil {
-		return nil, "qgov.auth", denied
+		return denied
 	}
+	ev.Principal = p
 	if _, denied := a.CheckAddress(p, client); denied != nil {
-		return p, "qgov.auth", denied
+		return denied
 	}
-	s := selfService{a: a, w: w, r: r, p: p}
+	s := selfService{a: a, w: w, r: r, p: p, ev: ev}
 	id, sub := splitID(path)
-	switch {
-	case path == "/auth/whoami" && m == http.MethodGet:
-		return p, "qgov.auth.whoami", s.whoami()
-	case path == "/auth/users" && m == http.MethodGet:
-		return p, "qgov.user.list", s.listUsers()
-	case path == "/auth/keys" && m == http.MethodGet:
-		return p, "qgov.apikey.list", s.listKeys()
-	case path == "/auth/keys" && m == http.MethodPost:
-		return p, "qgov.apikey.create", s.createKey()
-	case strings.HasPrefix(path, "/auth/keys/") && sub == "rotate" && m == http.MethodPost:
-		return p, "qgov.apikey.rotate", s.rotateKey(id)
-	case strings.HasPrefix(path, "/auth/keys/") && sub == "" && m == http.MethodDelete:
-		return p, "qgov.apikey.revoke", s.revokeKey(id)
-	case path == "/auth/sessions" && m == http.MethodGet:
-		return p, "qgov.session.list", s.listSessions()
-	case path == "/auth/sessions" && m == http.MethodDelete:
-		return p, "qgov.session.end_all", s.endAll()
-	case strings.HasPrefix(path, "/auth/sessions/") && sub == "" && m == http.MethodDelete:
-		return p, "qgov.session.end", s.endSession(id)
+	for _, rt := range selfServiceRoutes {
+		if rt.method == m && rt.match(path, sub) {
+			ev.Action = rt.action
+			return rt.serve(s, id)
+		}
 	}
-	return p, "qgov.auth", runtimeapi.Errorf(http.StatusNotFound, "unknown_route", fmt.Sprintf("%s %s is not a qgov endpoint", m, path))
+	return runtimeapi.Errorf(http.StatusNotFound, "unknown_route", fmt.Sprintf("%s %s is not a qgov endpoint", m, path))
+}
+
+// selfServiceRoutes are the endpoints for signed-in callers.
+var selfServiceRoutes = []struct {
+	method string
+	match  func(path, sub string) bool
+	action string
+	serve  func(s selfService, id string) error
+}{
+	{http.MethodGet, exact("/auth/whoami"), audit.ActionWhoami, func(s selfService, _ string) error { return s.whoami() }},
+	{http.MethodGet, exact("/auth/users"), audit.ActionUserList, func(s selfService, _ string) error { return s.listUsers() }},
+	{http.MethodGet, exact("/auth/keys"), audit.ActionKeyList, func(s selfService, _ string) error { return s.listKeys() }},
+	{http.MethodPost, exact("/auth/keys"), audit.ActionKeyCreate, func(s selfService, _ string) error { return s.createKey() }},
+	{http.MethodPost, below("/auth/keys/", "rotate"), audit.ActionKeyRotate, selfService.rotateKey},
+	{http.MethodDelete, below("/auth/keys/", ""), audit.ActionKeyRevoke, selfService.revokeKey},
+	{http.MethodGet, exact("/auth/sessions"), audit.ActionSessionList, func(s selfService, _ string) error { return s.listSessions() }},
+	{http.MethodDelete, exact("/auth/sessions"), audit.ActionSessionsEnd, func(s selfService, _ string) error { return s.endAll() }},
+	{http.MethodDelete, below("/auth/sessions/", ""), audit.ActionSessionEnd, selfService.endSession},
+}
+
+func exact(p string) func(string, string) bool {
+	return func(path, _ string) bool { return path == p }
+}
+
+func below(prefix, sub string) func(string, string) bool {
+	return func(path, s string) bool { return strings.HasPrefix(path, prefix) && s == sub }
 }
 
 // splitID splits /auth/<kind>/<id>[/<sub>].
@@ -111,10 +133,11 @@ func splitID(path string) (id, sub string) {
 
 // selfService is one self-service request.
 type selfService struct {
-	a *Authenticator
-	w http.ResponseWriter
-	r *http.Request
-	p *Principal
+	a  *Authenticator
+	w  http.ResponseWriter
+	r  *http.Request
+	p  *Principal
+	ev *Event
 }
 
 func (s selfService) now() time.Time { return s.a.Now() }
@@ -224,6 +247,8 @@ func (s selfService) createKey() error {
 	if err != nil {
 		return err
 	}
+	s.ev.object("api_key", k.ID)
+	s.ev.After = k.Public()
 	writeKey(s.w, http.StatusCreated, k, secret)
 	return nil
 }
@@ -313,10 +338,12 @@ func (s selfService) listKeys() error {
 }
 
 func (s selfService) rotateKey(id string) error {
+	s.ev.object("api_key", id)
 	k, err := s.ownKey(id)
 	if err != nil {
 		return err
 	}
+	s.ev.Subject = k.Owner
 	var req struct {
 		GraceSeconds *int `json:"grace_seconds"`
 	}
@@ -341,6 +368,7 @@ func (s selfService) rotateKey(id string) error {
 }
 
 func (s selfService) revokeKey(id string) error {
+	s.ev.object("api_key", id)
 	k, err := s.ownKey(id)
 	if err != nil {
 		return err
@@ -348,6 +376,7 @@ func (s selfService) revokeKey(id string) error {
 	if err := s.a.UserKeys.Revoke(s.r.Context(), k); err != nil {
 		return err
 	}
+	s.ev.Subject, s.ev.Before = k.Owner, k.Public()
 	runtimeapi.WriteJSON(s.w, http.StatusOK, map[string]string{"revoked": k.ID})
 	return nil
 }
@@ -369,6 +398,7 @@ func (s selfService) listSessions() error {
 }
 
 func (s selfService) endSession(id string) error {
+	s.ev.object("session", id)
 	if err := s.signedIn(); err != nil {
 		return err
 	}
@@ -381,6 +411,7 @@ func (s selfService) endSession(id string) error {
 	if err := s.a.Sessions.End(s.r.Context(), sess); err != nil {
 		return err
 	}
+	s.ev.Subject = sess.User
 	runtimeapi.WriteJSON(s.w, http.StatusOK, map[string]string{"ended": id})
 	return nil
 }
@@ -395,6 +426,7 @@ func (s selfService) endAll() error {
 	if err != nil {
 		return err
 	}
+	s.ev.Subject = user
 	now := s.now()
 	n, err := s.a.Sessions.EndAll(s.r.Context(), s.p.Tenant, user, now)
 	if err != nil {

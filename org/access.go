@@ -98,6 +98,27 @@ func (a Access) Holds(c rbac.Capability) bool {
 	return false
 }
 
+// Grant is one role the member holds in a project, where it comes from
+// and until when.
+type Grant struct {
+	Project string
+	Role    string
+	// Via names the access group or assignment and where it is declared.
+	Via     string
+	Expires time.Time
+}
+
+// Grants lists the member's roles project by project.
+func (a Access) Grants() []Grant {
+	out := make([]Grant, 0, len(a.grants))
+	for _, g := range a.grants {
+		if g.project != nil {
+			out = append(out, Grant{Project: g.project.Name, Role: g.role.Name, Via: g.label, Expires: g.expires})
+		}
+	}
+	return out
+}
+
 // ProjectAccess is what the member may do in one project on one
 // instance.
 type ProjectAccess struct {

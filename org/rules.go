@@ -39,6 +39,19 @@ type Rule struct {
 	Values []string `json:"values,omitempty"`
 }
 
+// String writes the rule as it reads: "project has_word ml (appid)".
+func (r Rule) String() string {
+	v := r.Value
+	if r.Operator == "in" {
+		v = "[" + strings.Join(r.Values, ", ") + "]"
+	}
+	s := r.Claim + " " + r.Operator + " " + v
+	if r.Provider != "" {
+		s += " (" + r.Provider + ")"
+	}
+	return s
+}
+
 // ClaimSource gives a verified token's claim values by (dotted) name.
 type ClaimSource interface {
 	Strings(claim string) []string

@@ -145,5 +145,9 @@ func (r *Redis) List(ctx context.Context, bucket, prefix, after string, limit in
 	return out, nil
 }
 
+// Client is the Redis client, for data kept beside the store's (the
+// audit stream).
+func (r *Redis) Client() redis.UniversalClient { return r.client }
+
 // Close implements Store.
 func (r *Redis) Close() error { return r.client.Close() }

@@ -1,0 +1,121 @@
+package audit
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/qgov/qgov/runtimeapi"
+)
+
+// The actions qgov records besides the Runtime API's own (IBM's
+// quantum-computing.* names).
+const (
+	ActionToken        = "iam.token"
+	ActionDiscovery    = "platform.discovery"
+	ActionLogin        = "qgov.auth.login"
+	ActionSignIn       = "qgov.auth.signin"
+	ActionSignOut      = "qgov.auth.logout"
+	ActionAuth         = "qgov.auth"
+	ActionWhoami       = "qgov.auth.whoami"
+	ActionUserList     = "qgov.user.list"
+	ActionKeyList      = "qgov.apikey.list"
+	ActionKeyCreate    = "qgov.apikey.create"
+	ActionKeyRotate    = "qgov.apikey.rotate"
+	ActionKeyRevoke    = "qgov.apikey.revoke"
+	ActionSessionList  = "qgov.session.list"
+	ActionSessionEnd   = "qgov.session.end"
+	ActionSessionsEnd  = "qgov.session.end_all"
+	ActionConfigLoad   = "qgov.config.load"
+	ActionAuditQuery   = "qgov.audit.query"
+	ActionAuditVerify  = "qgov.audit.verify"
+	ActionReport       = "qgov.report.generate"
+	ActionApprovalHold = "qgov.approval.requested"
+	ActionApprove      = "qgov.approval.approve"
+	ActionReject       = "qgov.approval.reject"
+	ActionApprovalTime = "qgov.approval.timeout"
+	ActionBudgetAlert  = "qgov.budget.threshold"
+	ActionBudgetOver   = "qgov.budget.exceeded"
+	ActionJobUsage     = "qgov.budget.usage"
+	ActionPolicyError  = "qgov.policy.error"
+	ActionRecovered    = "qgov.audit.recovered"
+)
+
+// categories gives each qgov action its category; the Runtime API's
+// actions are requests.
+var categories = map[string]string{
+	ActionToken: CategoryAuth, ActionDiscovery: CategoryRequest, ActionLogin: CategoryAuth, ActionSignIn: CategoryAuth,
+	ActionSignOut: CategoryAuth, ActionAuth: CategoryAuth, ActionWhoami: CategoryAuth, ActionUserList: CategoryAuth,
+	ActionKeyList: CategoryKey, ActionKeyCreate: CategoryKey, ActionKeyRotate: CategoryKey, ActionKeyRevoke: CategoryKey,
+	ActionSessionList: CategorySession, ActionSessionEnd: CategorySession, ActionSessionsEnd: CategorySession,
+	ActionConfigLoad: CategoryAdmin, ActionAuditQuery: CategoryAdmin, ActionAuditVerify: CategoryAdmin, ActionReport: CategoryAdmin,
+	ActionApprovalHold: CategoryApproval, ActionApprove: CategoryApproval, ActionReject: CategoryApproval, ActionApprovalTime: CategoryApproval,
+	ActionBudgetAlert: CategoryBudget, ActionBudgetOver: CategoryBudget, ActionJobUsage: CategoryBudget,
+	ActionPolicyError: CategoryPolicy, ActionRecovered: CategorySystem,
+}
+
+// aliases are seed 004's action names, accepted in queries.
+var aliases = map[string][]string{
+	"job:submit":      {string(runtimeapi.ActionJobCreate)},
+	"job:view":        {string(runtimeapi.ActionJobRead)},
+	"job:cancel":      {string(runtimeapi.ActionJobCancel)},
+	"job:delete":      {string(runtimeapi.ActionJobDelete)},
+	"job:approve":     {ActionApprove, ActionReject},
+	"session:create":  {string(runtimeapi.ActionSessionCreate)},
+	"budget:exceeded": {ActionBudgetOver},
+	"budget:alert":    {ActionBudgetAlert},
+	"user:login":      {ActionSignIn, ActionToken},
+	"user:logout":     {ActionSignOut},
+	"apikey:create":   {ActionKeyCreate},
+	"apikey:rotate":   {ActionKeyRotate},
+	"apikey:revoke":   {ActionKeyRevoke},
+	"config:change":   {ActionConfigLoad},
+}
+
+// CategoryOf returns an action's category.
+func CategoryOf(action string) string {
+	if c, ok := categories[action]; ok {
+		return c
+	}
+	return CategoryRequest
+}
+
+// ExpandActions resolves action names given in a query (qgov's, IBM's,
+// legacy program.* names or seed 004's job:submit style) to the names
+// records carry. An unknown name is an error listing where names come from.
+func ExpandActions(names []string) ([]string, error) {
+	var out []string
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		var got []string
+		switch {
+		case aliases[n] != nil:
+			got = aliases[n]
+		case categories[n] != "":
+			got = []string{n}
+		default:
+			for _, a := range runtimeapi.Expand(n) {
+				got = append(got, string(a))
+			}
+		}
+		if got == nil {
+			return nil, fmt.Errorf("unknown action %q: use a quantum-computing.* action, a qgov.* action or one of %s",
+				n, strings.Join(aliasNames(), ", "))
+		}
+		for _, a := range got {
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out, nil
+}
+
+func aliasNames() []string {
+	out := make([]string, 0, len(aliases))
+	for n := range aliases {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}

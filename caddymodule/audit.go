@@ -1,0 +1,228 @@
+package caddymodule
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/store"
+)
+
+// AuditConfig configures the audit trail: a hash-chained JSON-lines file
+// (always), and optionally a Redis Stream and Caddy's log.
+type AuditConfig struct {
+	// Dir holds the trail's files. Default "qgov/audit" in Caddy's data
+	// directory.
+	Dir string `json:"dir,omitempty"`
+	// Fsync is the durability policy: "always" (the default: a request
+	// completes only once its record is on stable storage, concurrent
+	// requests sharing one fsync), "interval" (records are written at
+	// once and fsynced every sync_interval: a power cut loses at most
+	// that much) or "never" (the operating system decides).
+	Fsync string `json:"fsync,omitempty"`
+	// SyncInterval is the fsync period under "interval". Default 1s.
+	SyncInterval caddy.Duration `json:"sync_interval,omitempty"`
+	// MaxSize starts a new file when the current one reaches this many
+	// bytes. Default 100 MiB.
+	MaxSize int64 `json:"max_size,omitempty"`
+	// RollInterval starts a new file when the current one is this old.
+	// Default 24h.
+	RollInterval caddy.Duration `json:"roll_interval,omitempty"`
+	// QueueSize bounds the records waiting to be written. Default 8192.
+	QueueSize int `json:"queue_size,omitempty"`
+	// BlockTimeout is how long a request waits for room in a full queue
+	// before it is refused (503 audit_unavailable, nothing forwarded).
+	// Default 2s.
+	BlockTimeout caddy.Duration `json:"block_timeout,omitempty"`
+	// Stream copies every record to a Redis Stream per tenant in the
+	// store's Redis (store backend redis), and answers queries from
+	// there, across replicas.
+	Stream bool `json:"stream,omitempty"`
+	// StreamMaxLen trims each tenant's stream to about this many entries;
+	// 0 keeps all.
+	StreamMaxLen int64 `json:"stream_max_len,omitempty"`
+	// Log also writes each record to Caddy's log (logger "qgov.audit").
+	Log bool `json:"log,omitempty"`
+}
+
+// audits pools open trails by directory: a reload keeps the file, its
+// chain and its queue; the sinks after the file follow the new config.
+var audits = caddy.NewUsagePool()
+
+// pooledAudit is an open trail and the settings it was opened with.
+type pooledAudit struct {
+	log      *audit.Log
+	settings string
+}
+
+// Destruct closes the trail.
+func (p pooledAudit) Destruct() error { return p.log.Close() }
+
+// openAudit takes a reference to the trail, opening it when no loaded
+// config holds it, and sets its sinks; it returns the trail and where
+// queries read it.
+func (a *App) openAudit(ctx caddy.Context, st store.Store) (*audit.Log, audit.Source, string, error) {
+	ac := AuditConfig{}
+	if a.Audit != nil {
+		ac = *a.Audit
+	}
+	if ac.Dir == "" {
+		ac.Dir = filepath.Join(caddy.AppDataDir(), "qgov", "audit")
+	}
+	fsync, err := audit.ParseFsync(ac.Fsync)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("qgov audit: %w", err)
+	}
+	var sinks []audit.Sink
+	var source audit.Source = audit.FileSource{Dir: ac.Dir}
+	if ac.Stream {
+		rs, ok := st.(*store.Redis)
+		if !ok {
+			return nil, nil, "", errors.New("qgov audit stream: needs the redis store backend")
+		}
+		host, _ := os.Hostname()
+		stream := &audit.RedisStream{Client: rs.Client(), Prefix: a.redisPrefix() + "audit:", MaxLen: ac.StreamMaxLen, Node: host}
+		sinks, source = append(sinks, stream), stream
+	}
+	if ac.Log {
+		sinks = append(sinks, logSink{ctx.Logger().Named("audit")})
+	}
+	settings := fmt.Sprintf("%d %v %d %v %d %v", fsync, ac.SyncInterval, ac.MaxSize, ac.RollInterval, ac.QueueSize, ac.BlockTimeout)
+	v, loaded, err := audits.LoadOrNew(ac.Dir, func() (caddy.Destructor, error) {
+		f, err := audit.OpenFile(audit.FileConfig{Dir: ac.Dir, MaxSize: ac.MaxSize, MaxAge: time.Duration(ac.RollInterval), Fsync: fsync})
+		if err != nil {
+			return nil, err
+		}
+		return pooledAudit{settings: settings, log: audit.New(f, sinks, audit.Options{QueueSize: ac.QueueSize,
+			BlockTimeout: time.Duration(ac.BlockTimeout), SyncInterval: time.Duration(ac.SyncInterval), Logger: a.logger})}, nil
+	})
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("qgov audit: %w", err)
+	}
+	a.auditKey = ac.Dir
+	p := v.(pooledAudit)
+	if loaded {
+		p.log.SetSinks(sinks)
+		if p.settings != settings {
+			a.logger.Warn("qgov audit: file and queue settings take effect at the next start; the trail stays open across reloads", "dir", ac.Dir)
+		}
+	}
+	registerAuditMetrics(ctx, p.log)
+	return p.log, source, ac.Dir, nil
+}
+
+// redisPrefix is the store's Redis key prefix.
+func (a *App) redisPrefix() string {
+	if a.Store != nil && a.Store.KeyPrefix != "" {
+		return a.Store.KeyPrefix
+	}
+	return "qgov:"
+}
+
+// logSink writes records to Caddy's log.
+type logSink struct{ l *zap.Logger }
+
+func (logSink) Name() string { return "log" }
+
+func (s logSink) Write(_ context.Context, batch []audit.Sealed) error {
+	for _, e := range batch {
+		s.l.Info("audit", zap.Reflect("record", json.RawMessage(e.Line)))
+	}
+	return nil
+}
+
+// registerAuditMetrics exposes the trail's queue through Caddy's metrics.
+func registerAuditMetrics(ctx caddy.Context, l *audit.Log) {
+	reg := ctx.GetMetricsRegistry()
+	if reg == nil {
+		return
+	}
+	st := l.Stats()
+	for _, c := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "qgov", Subsystem: "audit", Name: "queue_depth",
+			Help: "Audit records reserved, queued or being written."}, func() float64 { return float64(l.Depth()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "qgov", Subsystem: "audit", Name: "records_total",
+			Help: "Audit records every sink has."}, func() float64 { return float64(st.Written.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "qgov", Subsystem: "audit", Name: "delayed_total",
+			Help: "Requests that waited for room in a full audit queue."}, func() float64 { return float64(st.Delayed.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "qgov", Subsystem: "audit", Name: "refused_total",
+			Help: "Requests refused because the audit queue stayed full."}, func() float64 { return float64(st.Refused.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "qgov", Subsystem: "audit", Name: "sink_errors_total",
+			Help: "Failed audit sink writes (retried)."}, func() float64 { return float64(st.SinkErrors.Load()) }),
+	} {
+		if err := reg.Register(c); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+			ctx.Logger().Warn("registering an audit metric", zap.Error(err))
+		}
+	}
+}
+
+// snapshotBucket and snapshotKey hold the organisation as last loaded.
+const (
+	snapshotBucket = "audit"
+	snapshotKey    = "org-snapshot"
+)
+
+// recordConfigChanges records each object the loaded configuration adds,
+// removes or changes since the last load (kept in the store, so restarts
+// and replicas compare with the same), with before and after.
+func (a *App) recordConfigChanges(ctx context.Context, st store.Store, l *audit.Log) error {
+	now := org.Snap(a.org())
+	var before org.Snapshot
+	raw, err := st.Get(ctx, snapshotBucket, snapshotKey)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		before = org.Snapshot{}
+	case err != nil:
+		return fmt.Errorf("reading the organisation snapshot: %w", err)
+	default:
+		if err := json.Unmarshal(raw, &before); err != nil {
+			before = org.Snapshot{}
+		}
+	}
+	changes := org.Diff(before, now)
+	for _, c := range changes {
+		t, err := l.Reserve(ctx)
+		if err != nil {
+			return fmt.Errorf("recording configuration changes: %w", err)
+		}
+		if err := t.Commit(&audit.Record{Action: audit.ActionConfigLoad, Outcome: audit.Success, InitiatorAuthnName: "configuration",
+			Resource: audit.Resource{Type: c.Kind, ID: c.Name}, Before: c.Before, After: c.After, TenantID: changeTenant(c)}); err != nil {
+			return fmt.Errorf("recording configuration changes: %w", err)
+		}
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(now)
+	if err != nil {
+		return err
+	}
+	return st.Put(ctx, snapshotBucket, snapshotKey, b, 0)
+}
+
+// changeTenant is the tenant a changed object belongs to, when it names one.
+func changeTenant(c org.Change) string {
+	var obj struct {
+		Tenant string `json:"tenant"`
+		Name   string `json:"name"`
+	}
+	body := c.After
+	if body == nil {
+		body = c.Before
+	}
+	_ = json.Unmarshal(body, &obj)
+	if c.Kind == "tenant" {
+		return obj.Name
+	}
+	return org.Tenant(obj.Tenant)
+}

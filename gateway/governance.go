@@ -1,0 +1,244 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/identity"
+	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/rbac"
+	"github.com/qgov/qgov/report"
+	"github.com/qgov/qgov/runtimeapi"
+)
+
+// governancePrefix is where the governance API lives:
+//
+//	GET /governance/v1/audit/logs        query the caller's tenant's trail (audit:view)
+//	GET /governance/v1/audit/verify      verify the trail's hash chain (audit:view)
+//	GET /governance/v1/reports/{type}    build a report: ?period=2026-Q1&format=json|csv|pdf
+const governancePrefix = "/governance/v1/"
+
+// maxReportRecords bounds the records one report reads.
+const maxReportRecords = 1_000_000
+
+// governance is one governance API request.
+type governance struct {
+	g      *Gateway
+	w      http.ResponseWriter
+	r      *http.Request
+	p      *identity.Principal
+	access org.Access
+}
+
+// serveGovernance authenticates the caller and serves the route.
+func (g *Gateway) serveGovernance(w http.ResponseWriter, r *http.Request, d Decision) Decision {
+	p, err := g.Auth.Authenticate(r)
+	d.Action = audit.ActionAuditQuery
+	if err != nil {
+		return deny(w, d, err)
+	}
+	d.identify(p)
+	if _, err := g.Auth.CheckAddress(p, g.ClientIP(r)); err != nil {
+		return deny(w, d, err)
+	}
+	q := governance{g: g, w: w, r: r, p: p, access: g.Directory.Access(p.Member(), g.Now())}
+	rest := strings.TrimPrefix(r.URL.Path, governancePrefix)
+	var gerr *runtimeapi.Error
+	switch {
+	case r.Method != http.MethodGet:
+		gerr = runtimeapi.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not served on "+r.URL.Path)
+	case rest == "audit/logs":
+		gerr = q.queryLogs()
+	case rest == "audit/verify":
+		d.Action = audit.ActionAuditVerify
+		gerr = q.verify()
+	case strings.HasPrefix(rest, "reports/"):
+		d.Action = audit.ActionReport
+		kind := strings.TrimPrefix(rest, "reports/")
+		d.resource = audit.Resource{Type: "report", ID: kind + " " + r.URL.Query().Get("period")}
+		gerr = q.report(kind)
+	default:
+		gerr = runtimeapi.Errorf(http.StatusNotFound, "unknown_route", fmt.Sprintf("%s %s is not a governance API route", r.Method, r.URL.Path))
+	}
+	if gerr != nil {
+		return deny(w, d, gerr)
+	}
+	d.Outcome = "allowed"
+	return d
+}
+
+// mayAudit requires audit:view across the tenant, and a tenant_id, when
+// given, to be the caller's own.
+func (q governance) mayAudit() *runtimeapi.Error {
+	if t := q.r.URL.Query().Get("tenant_id"); t != "" && t != q.p.Tenant {
+		return runtimeapi.Errorf(http.StatusForbidden, "tenant_not_accessible",
+			fmt.Sprintf("user %s may read only the trail of their own tenant %s, not %s", q.p.UserID, q.p.Tenant, t))
+	}
+	if !q.access.Tenant().Has(rbac.AuditView) {
+		return runtimeapi.Errorf(http.StatusForbidden, "permission_denied",
+			fmt.Sprintf("user %s lacks audit:view across tenant %s (role admin grants it)", q.p.UserID, q.p.Tenant))
+	}
+	return nil
+}
+
+func (q governance) queryLogs() *runtimeapi.Error {
+	if err := q.mayAudit(); err != nil {
+		return err
+	}
+	v := q.r.URL.Query()
+	f, err := audit.ParseFilter(v)
+	if err != nil {
+		return runtimeapi.BadRequest("invalid_query", "%v", err)
+	}
+	size, err := audit.PageSize(v.Get("page_size"))
+	if err != nil {
+		return runtimeapi.BadRequest("invalid_query", "%v", err)
+	}
+	f.Tenant = q.p.Tenant
+	page, err := q.g.AuditSource.Query(q.r.Context(), f, v.Get("page_token"), size)
+	if err != nil {
+		q.g.Logger.Error("querying the audit trail", "error", err)
+		return runtimeapi.Errorf(http.StatusServiceUnavailable, "audit_unavailable", "the audit trail cannot be read right now")
+	}
+	runtimeapi.WriteJSON(q.w, http.StatusOK, map[string]any{"tenant_id": q.p.Tenant, "count": len(page.Logs),
+		"logs": page.Logs, "next_page_token": page.NextPageToken})
+	return nil
+}
+
+func (q governance) verify() *runtimeapi.Error {
+	if err := q.mayAudit(); err != nil {
+		return err
+	}
+	v, err := audit.Verify(q.g.AuditDir)
+	if err != nil {
+		return runtimeapi.Errorf(http.StatusNotFound, "audit_not_found", err.Error())
+	}
+	runtimeapi.WriteJSON(q.w, http.StatusOK, map[string]any{"ok": v.OK(), "verification": v})
+	return nil
+}
+
+// report builds a report. access_review, security_events, soc2 and
+// iso27001 need audit:view; budget_usage and job_summary need report:view,
+// and cover the projects where its scope reaches. CSV and PDF need
+// report:export or audit:view.
+func (q governance) report(kind string) *runtimeapi.Error {
+	v := q.r.URL.Query()
+	format := v.Get("format")
+	if format == "" {
+		format = "json"
+	}
+	if report.Formats[format] == "" {
+		return runtimeapi.BadRequest("invalid_format", "format %q: use json, csv or pdf", format)
+	}
+	if !slices.Contains(report.Kinds, kind) {
+		return runtimeapi.Errorf(http.StatusNotFound, "unknown_report", fmt.Sprintf("report type %q: use one of %s", kind, strings.Join(report.Kinds, ", ")))
+	}
+	period, err := report.ParsePeriod(v.Get("period"))
+	if err != nil {
+		return runtimeapi.BadRequest("invalid_period", "%v", err)
+	}
+	in := report.Input{Kind: kind, Tenant: q.p.Tenant, Period: period, Now: q.g.Now()}
+	if perr := q.mayReport(&in, format); perr != nil {
+		return perr
+	}
+	if perr := q.gather(&in); perr != nil {
+		return perr
+	}
+	rep, err := report.Build(in)
+	if err != nil {
+		return runtimeapi.BadRequest("invalid_report", "%v", err)
+	}
+	q.w.Header().Set("Content-Type", report.Formats[format])
+	if format != "json" {
+		q.w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s-%s.%s"`, q.p.Tenant, kind, period.Name, format))
+	}
+	if err := rep.Render(q.w, format); err != nil {
+		q.g.Logger.Error("rendering a report", "kind", kind, "error", err)
+	}
+	return nil
+}
+
+// mayReport checks the caller's permission for the report and narrows a
+// project-scoped report to the caller's projects.
+func (q governance) mayReport(in *report.Input, format string) *runtimeapi.Error {
+	tenant := q.access.Tenant()
+	if format != "json" && !tenant.Has(rbac.ReportExport) && !tenant.Has(rbac.AuditView) {
+		return runtimeapi.Errorf(http.StatusForbidden, "permission_denied",
+			fmt.Sprintf("user %s lacks report:export (roles billing, admin) for %s reports", q.p.UserID, format))
+	}
+	switch in.Kind {
+	case report.BudgetUsage, report.JobSummary:
+		if tenant.Scope(rbac.ReportView) == rbac.Tenant || tenant.Has(rbac.AuditView) {
+			return nil
+		}
+		in.Projects = q.projectsWith(rbac.ReportView)
+		if len(in.Projects) == 0 {
+			return runtimeapi.Errorf(http.StatusForbidden, "permission_denied",
+				fmt.Sprintf("user %s lacks report:view in any project of tenant %s (roles team_lead, billing, admin)", q.p.UserID, q.p.Tenant))
+		}
+		return nil
+	}
+	return q.mayAudit()
+}
+
+// projectsWith lists the caller's projects where a capability reaches the
+// whole project.
+func (q governance) projectsWith(c rbac.Capability) []string {
+	var out []string
+	for _, in := range q.access.Instances() {
+		for _, pa := range q.access.On(in).List {
+			if pa.Set.Scope(c) >= rbac.Project && !slices.Contains(out, pa.Project) {
+				out = append(out, pa.Project)
+			}
+		}
+	}
+	return out
+}
+
+// gather reads what a report is built from: the period's records, and
+// for the access review and evidence bundles the organisation and keys.
+func (q governance) gather(in *report.Input) *runtimeapi.Error {
+	ctx := q.r.Context()
+	f := audit.Filter{Tenant: q.p.Tenant, From: in.Period.From, To: in.Period.To}
+	for token := ""; ; {
+		page, err := q.g.AuditSource.Query(ctx, f, token, audit.MaxPageSize)
+		if err != nil {
+			q.g.Logger.Error("reading the audit trail for a report", "error", err)
+			return runtimeapi.Errorf(http.StatusServiceUnavailable, "audit_unavailable", "the audit trail cannot be read right now")
+		}
+		in.Records = append(in.Records, page.Logs...)
+		if len(in.Records) > maxReportRecords {
+			return runtimeapi.Errorf(http.StatusRequestEntityTooLarge, "period_too_large",
+				fmt.Sprintf("the period holds more than %d records; ask for a shorter one", maxReportRecords))
+		}
+		if token = page.NextPageToken; token == "" {
+			break
+		}
+	}
+	if in.Kind == report.AccessReview || in.Kind == report.SOC2 || in.Kind == report.ISO27001 {
+		now := q.g.Now()
+		for _, u := range q.g.Directory.Users(q.p.Tenant) {
+			in.Users = append(in.Users, report.UserAccess{User: u, Grants: q.g.Directory.Access(org.Member{Tenant: q.p.Tenant, User: u}, now).Grants()})
+			keys, err := q.g.Auth.UserKeys.List(ctx, q.p.Tenant, u, now)
+			if err != nil {
+				return runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot list API keys right now")
+			}
+			for _, k := range keys {
+				in.Keys = append(in.Keys, report.Key{ID: k.ID, Owner: k.Owner, Kind: "self-service", Created: k.Created, Expires: k.Expires, LastUsed: k.LastUsed})
+			}
+		}
+		for _, p := range q.g.Auth.Keys.Keys(q.p.Tenant) {
+			in.Keys = append(in.Keys, report.Key{ID: p.KeyID, Owner: p.UserID, Kind: "configured"})
+		}
+		in.Groups = q.g.Directory.AccessGroups()
+	}
+	if in.Kind == report.SOC2 || in.Kind == report.ISO27001 {
+		if v, err := audit.Verify(q.g.AuditDir); err == nil {
+			in.Trail = v
+		}
+	}
+	return nil
+}
