@@ -12,6 +12,7 @@ import (
 // quantum-computing.* names).
 const (
 	ActionToken        = "iam.token"
+	ActionTokenKeys    = "iam.keys"
 	ActionDiscovery    = "platform.discovery"
 	ActionLogin        = "qgov.auth.login"
 	ActionSignIn       = "qgov.auth.signin"
@@ -44,7 +45,7 @@ const (
 // categories gives each qgov action its category; the Runtime API's
 // actions are requests.
 var categories = map[string]string{
-	ActionToken: CategoryAuth, ActionDiscovery: CategoryRequest, ActionLogin: CategoryAuth, ActionSignIn: CategoryAuth,
+	ActionToken: CategoryAuth, ActionTokenKeys: CategoryAuth, ActionDiscovery: CategoryRequest, ActionLogin: CategoryAuth, ActionSignIn: CategoryAuth,
 	ActionSignOut: CategoryAuth, ActionAuth: CategoryAuth, ActionWhoami: CategoryAuth, ActionUserList: CategoryAuth,
 	ActionKeyList: CategoryKey, ActionKeyCreate: CategoryKey, ActionKeyRotate: CategoryKey, ActionKeyRevoke: CategoryKey,
 	ActionSessionList: CategorySession, ActionSessionEnd: CategorySession, ActionSessionsEnd: CategorySession,

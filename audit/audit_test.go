@@ -295,3 +295,17 @@ func TestOneWriterPerDirectory(t *testing.T) {
 	_, err := OpenFile(FileConfig{Dir: dir})
 	assert.ErrorContains(t, err, "in use by another process")
 }
+
+func TestUnreadableEndRefusesToContinueTheChain(t *testing.T) {
+	dir := writeTrail(t, 3)
+	files, err := trailFiles(dir)
+	require.NoError(t, err)
+	last := files[len(files)-1].path
+	f, err := os.OpenFile(last, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("not a record\n")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	_, err = OpenFile(FileConfig{Dir: dir})
+	assert.ErrorContains(t, err, "is not an audit record")
+}

@@ -193,7 +193,10 @@ func tail(path string) (Head, string, error) {
 			continue
 		}
 		rec, intact, err := open(buf[begin:end])
-		if err != nil || !intact {
+		if err != nil {
+			return Head{}, "", fmt.Errorf("%s ends with a line that is not an audit record, so the chain cannot be continued: run qgov audit verify, and move the file aside once its findings are kept", filepath.Base(path))
+		}
+		if !intact {
 			// continue after what the line claims, and say so
 			return Head{Seq: rec.Seq, Hash: rec.Hash}, fmt.Sprintf("%s ends with a record that does not verify (run qgov audit verify)", filepath.Base(path)), nil
 		}
@@ -217,10 +220,15 @@ func (s *FileSink) write(lines []byte, first, last Head, now time.Time) error {
 		s.closeFile()
 		return fmt.Errorf("writing the audit file: %w", err)
 	}
-	s.head = last
 	if s.cfg.Fsync == FsyncAlways {
-		return s.sync()
+		// a failed fsync may have dropped the lines: the batch is written
+		// again to a new file, where verify will show any copy that did
+		// survive as a second record of its seq
+		if err := s.sync(); err != nil {
+			return err
+		}
 	}
+	s.head = last
 	return nil
 }
 

@@ -310,6 +310,7 @@ func TestGatewayReloadUnderTraffic(t *testing.T) {
 	d := startDemo(t)
 	ctx := t.Context()
 	fatima := d.client("demo-fatima-key", "QR-ml")
+	fatima.HTTP = keepAlive()
 	job, err := fatima.Submit(ctx, bellJob())
 	require.NoError(t, err)
 

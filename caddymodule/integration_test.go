@@ -33,6 +33,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// keepAlive is an HTTP client that keeps a connection for each of
+// underTraffic's goroutines: a GET on a kept connection that a reload's
+// old server closes is retried by Go's transport, while a connection
+// opened just as that server stops is not, and the default pool of two
+// idle connections per host opens new ones all the time.
+func keepAlive() *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+}
+
 // underTraffic runs request in a loop from four goroutines while change
 // runs, and returns how many requests were made and how many failed.
 func underTraffic(request func() error, change func()) (requests, failures int64) {
@@ -91,7 +100,7 @@ func TestSimulatorInCaddy(t *testing.T) {
 	tester.InitServer(simulatorSite(port, 26, ""), "caddyfile")
 
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	qc := &qiskitclient.Client{BaseURL: base, APIKey: simulator.DemoAPIKey, CRN: simulator.DemoCRN("qr-ml")}
+	qc := &qiskitclient.Client{BaseURL: base, APIKey: simulator.DemoAPIKey, CRN: simulator.DemoCRN("qr-ml"), HTTP: keepAlive()}
 	ctx := t.Context()
 	report, err := qiskitclient.Session(ctx, qc)
 	require.NoError(t, err)

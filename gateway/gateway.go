@@ -180,7 +180,7 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request, d Decision) Deci
 		return g.serveAuth(w, r, d)
 	case p == "/identity/keys" && r.Method == http.MethodGet:
 		g.Auth.Tokens.ServeKeys(w, r)
-		d.Action, d.Outcome = "iam.keys", "allowed"
+		d.Action, d.Outcome = audit.ActionTokenKeys, "allowed"
 		return d
 	case strings.HasPrefix(p, "/global-search/") || strings.HasPrefix(p, "/global-catalog/"):
 		return g.serveDiscovery(w, r, d)

@@ -3,12 +3,14 @@ package report
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/runtimeapi"
 )
 
@@ -109,13 +111,7 @@ func budgetUsage(in *Input, r *Report) {
 	r.Facts = []Fact{{"Spend in period", usd(spend)}, {"Jobs", num(sum(&jobs))}, {"Budget alerts", strconv.Itoa(len(alerts.Rows))}}
 	r.Chart = &Chart{Title: "Spend by project", Unit: "USD", Labels: labels}
 	table := Table{Title: "Spend by project", Columns: []string{"project", "jobs", "estimated", "actual", "quantum seconds"}}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for p := range perProject {
-			if !yield(p) {
-				return
-			}
-		}
-	})
+	names := slices.Sorted(maps.Keys(perProject))
 	for _, p := range names {
 		r.Chart.Series = append(r.Chart.Series, Series{Name: p, Values: perProject[p]})
 		table.Rows = append(table.Rows, []string{p, num(jobs.n[p]), usd(estimated.n[p]), usd(actual.n[p]), num(seconds.n[p])})
@@ -224,7 +220,7 @@ func accessReview(in *Input, r *Report) {
 	}
 	rules := Table{Title: "Dynamic rules: roles given by identity-provider claims", Columns: []string{"access group", "rule", "projects", "roles"}}
 	for _, g := range in.Groups {
-		if org := g.Tenant; org != "" && org != in.Tenant {
+		if org.Tenant(g.Tenant) != in.Tenant {
 			continue
 		}
 		for _, rule := range g.Rules {
@@ -237,7 +233,9 @@ func accessReview(in *Input, r *Report) {
 		if t := lastKeyUse(in.Records, k.ID); t.After(used) {
 			used = t
 		}
-		if in.Now.Sub(used) >= dormantAfter && in.Now.Sub(k.Created) >= dormantAfter || used.IsZero() {
+		// a key is dormant once it is old enough and has not been used
+		// for as long (never used counts as long ago)
+		if in.Now.Sub(k.Created) >= dormantAfter && in.Now.Sub(used) >= dormantAfter {
 			dormant.Rows = append(dormant.Rows, []string{k.ID, k.Owner, k.Kind, when(k.Created), when(used), when(k.Expires)})
 		}
 	}

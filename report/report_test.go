@@ -45,10 +45,12 @@ func quarter(t *testing.T) Input {
 		audit.Record{AuditID: "e", Timestamp: at(50), TenantID: "acme", Action: audit.ActionConfigLoad, Category: audit.CategoryAdmin,
 			Outcome: audit.Success, Resource: audit.Resource{Type: "assignment", ID: "acme/tom/team_lead/ml"}})
 	return Input{Tenant: "acme", Period: period, Records: recs, Now: period.To,
-		Users:  []UserAccess{{User: "tom", Grants: []org.Grant{{Project: "ml", Role: "team_lead", Via: "team_lead (assignment)", Expires: period.To.Add(24 * time.Hour)}}}},
-		Groups: []*org.AccessGroup{{Name: "project-ml", Rules: []org.Rule{{Claim: "project", Operator: "has_word", Value: "ml"}}, Projects: []string{"ml"}, Roles: []string{"researcher"}}},
-		Keys:   []Key{{ID: "old-key", Owner: "fatima", Kind: "configured", Created: period.From.AddDate(-1, 0, 0)}},
-		Trail:  &audit.Verification{Files: 1, Records: len(recs), First: 1, Last: uint64(len(recs))}}
+		Users: []UserAccess{{User: "tom", Grants: []org.Grant{{Project: "ml", Role: "team_lead", Via: "team_lead (assignment)", Expires: period.To.Add(24 * time.Hour)}}}},
+		Groups: []*org.AccessGroup{{Name: "globex-team", Tenant: "globex", Rules: []org.Rule{{Claim: "team", Operator: "equals", Value: "q"}}, Projects: []string{"q"}, Roles: []string{"admin"}},
+			{Name: "project-ml", Tenant: "acme", Rules: []org.Rule{{Claim: "project", Operator: "has_word", Value: "ml"}}, Projects: []string{"ml"}, Roles: []string{"researcher"}}},
+		Keys: []Key{{ID: "old-key", Owner: "fatima", Kind: "configured", Created: period.From.AddDate(-1, 0, 0)},
+			{ID: "new-key", Owner: "ravi", Kind: "self-service", Created: period.To.Add(-24 * time.Hour)}},
+		Trail: &audit.Verification{Files: 1, Records: len(recs), First: 1, Last: uint64(len(recs))}}
 }
 
 func TestReports(t *testing.T) {
@@ -75,8 +77,9 @@ func TestReports(t *testing.T) {
 		}},
 		{AccessReview, func(t *testing.T, r *Report) {
 			assert.Equal(t, "team_lead (assignment)", r.Tables[0].Rows[0][3])
-			assert.Equal(t, []string{"project-ml", "project has_word ml", "ml", "researcher"}, r.Tables[1].Rows[0])
+			assert.Equal(t, [][]string{{"project-ml", "project has_word ml", "ml", "researcher"}}, r.Tables[1].Rows, "only the tenant's own rules")
 			assert.Len(t, r.Tables[2].Rows, 1, "tom's grant expires within 30 days")
+			require.Len(t, r.Tables[3].Rows, 1, "a key made yesterday is not dormant")
 			assert.Equal(t, "old-key", r.Tables[3].Rows[0][0])
 		}},
 		{SOC2, func(t *testing.T, r *Report) {
