@@ -12,6 +12,7 @@ import (
 
 	"github.com/qgov/qgov/gateway"
 	"github.com/qgov/qgov/identity"
+	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/ownership"
 	"github.com/qgov/qgov/rbac"
@@ -84,6 +85,12 @@ type App struct {
 	// Audit configures the audit trail. Default: a file trail in Caddy's
 	// data directory, fsynced before each request completes.
 	Audit *AuditConfig `json:"audit,omitempty"`
+	// Quotas configures limits, budgets and the cost model. Default: no
+	// limits or budgets.
+	Quotas *QuotaConfig `json:"quotas,omitempty"`
+	// NotificationChannels are the webhooks tenants name in their
+	// notification_channels, for budget alerts.
+	NotificationChannels []notify.Channel `json:"notification_channels,omitempty"`
 
 	cfg       gateway.Config
 	st        store.Store
@@ -93,6 +100,10 @@ type App struct {
 	logger    *slog.Logger
 	signing   *identity.SigningKeys
 	stop      context.CancelFunc
+	notifier  *notify.Notifier
+	// gateway is the first qgov handler's gateway, which reconciles jobs
+	// and reports budget alerts.
+	gateway *gateway.Gateway
 }
 
 // CaddyModule returns the Caddy module information.
@@ -146,6 +157,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	governor, err := a.governor(st, dir)
+	if err != nil {
+		return err
+	}
+	if a.notifier, err = a.buildNotifier(repl); err != nil {
+		return err
+	}
 	a.st = st
 	creds := map[string]gateway.Credentials{}
 	for _, in := range dir.Instances() {
@@ -157,6 +175,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Jobs:         ownership.NewRegistry(st, "jobs"),
 		Sessions:     ownership.NewRegistry(st, "sessions"),
 		Credentials:  creds,
+		Quota:        governor,
+		Notify:       a.notifier,
 		MaxBodyBytes: a.MaxBodySize,
 		Audit:        trail,
 		AuditSource:  source,
@@ -283,13 +303,16 @@ func (a *App) authenticator(ctx context.Context, st store.Store, dir *org.Direct
 }
 
 // Start records what the configuration changed in the organisation, then
-// begins rotating the token signing keys.
+// begins rotating the token signing keys and reconciling admitted jobs.
 func (a *App) Start() error {
 	if err := a.recordConfigChanges(context.Background(), a.st, a.cfg.Audit); err != nil {
 		return fmt.Errorf("qgov audit: %w", err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	a.stop = stop
+	if a.gateway != nil {
+		a.startReconciler(ctx)
+	}
 	go func() {
 		tick := time.NewTicker(time.Minute)
 		defer tick.Stop()
@@ -307,10 +330,14 @@ func (a *App) Start() error {
 	return nil
 }
 
-// Stop ends the key rotation.
+// Stop ends the key rotation and the reconciler, and closes the
+// notification channels (messages queued are still delivered).
 func (a *App) Stop() error {
 	if a.stop != nil {
 		a.stop()
+	}
+	if a.notifier != nil {
+		a.notifier.Close()
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/qgov/qgov/identity"
+	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/rbac"
 )
@@ -37,6 +38,9 @@ func init() {
 //	    issuer               <iss>
 //	    public_url           <external URL of the gateway>
 //	    max_body_size        <size>
+//	    audit                { … }  (see parseAudit)
+//	    quotas               { … }  (see parseQuotas)
+//	    notification_channel <name> <webhook URL or {env.X}>
 //	    tenant            <name> { … }  (see parseTenant)
 //	    identity_provider <name> { … }  (see parseProvider)
 //	    instance <alias> {
@@ -83,6 +87,16 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 			app.Issuer, err = oneArg(d)
 		case "max_body_size":
 			app.MaxBodySize, err = sizeArg(d)
+		case "quotas":
+			if app.Quotas != nil {
+				return nil, d.Err("quotas is configured twice")
+			}
+			app.Quotas = &QuotaConfig{}
+			err = parseQuotas(d, app.Quotas)
+		case "notification_channel":
+			var c notify.Channel
+			c, err = parseChannel(d)
+			app.NotificationChannels = append(app.NotificationChannels, c)
 		case "audit":
 			if app.Audit != nil {
 				return nil, d.Err("audit is configured twice")

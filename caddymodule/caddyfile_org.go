@@ -8,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/rbac"
 )
 
@@ -75,8 +76,8 @@ func parseProject(d *caddyfile.Dispenser) (org.Project, error) {
 //	    inherits    <role...>
 //	    permissions <permission or IBM action...>
 //	    limits {
-//	        max_shots_per_job <n>   (and the other limits of rbac.Limits)
-//	        backends          <backend...>
+//	        max_shots_per_job <n>   (and the other limits of quota.Limits)
+//	        allowed_backends  <backend...>
 //	        blocked_backends  <backend...>
 //	    }
 //	}
@@ -102,27 +103,40 @@ func parseRole(d *caddyfile.Dispenser) (rbac.RoleConfig, error) {
 	return r, err
 }
 
-func parseLimits(d *caddyfile.Dispenser) (*rbac.Limits, error) {
-	l := &rbac.Limits{}
-	counts := map[string]**int{
-		"max_shots_per_job": &l.MaxShotsPerJob, "max_jobs_per_hour": &l.MaxJobsPerHour, "max_jobs_per_day": &l.MaxJobsPerDay,
-		"max_concurrent_jobs": &l.MaxConcurrentJobs, "max_qubits_per_circuit": &l.MaxQubitsPerCircuit,
-		"max_circuit_depth": &l.MaxCircuitDepth, "max_batch_size": &l.MaxBatchSize, "max_priority_jobs_per_day": &l.MaxPriorityJobsPerDay,
-	}
+// parseLimits reads a limits block: any numeric limit of quota.Limits
+// by name with its value, allowed_backends (or backends) and
+// blocked_backends with backend names, and raise.
+func parseLimits(d *caddyfile.Dispenser) (*quota.Limits, error) {
+	return parseLimitsWith(d, func(string) (bool, error) { return false, nil })
+}
+
+// parseLimitsWith reads a limits block whose other options extra reads
+// (reporting whether it knew the option).
+func parseLimitsWith(d *caddyfile.Dispenser, extra func(sub string) (bool, error)) (*quota.Limits, error) {
+	l := &quota.Limits{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		field, numeric := quota.FieldByName(d.Val())
 		switch sub := d.Val(); {
-		case counts[sub] != nil:
-			n := new(int)
-			if err := intArg(d, n); err != nil {
+		case numeric:
+			var n int
+			if err := intArg(d, &n); err != nil {
 				return nil, err
 			}
-			*counts[sub] = n
-		case sub == "backends":
-			l.Backends = append(l.Backends, d.RemainingArgs()...)
+			l.Set(field, n)
+		case sub == "raise":
+			l.Raise = true
+		case sub == "backends" || sub == "allowed_backends":
+			l.AllowedBackends = append(l.AllowedBackends, d.RemainingArgs()...)
 		case sub == "blocked_backends":
 			l.BlockedBackends = append(l.BlockedBackends, d.RemainingArgs()...)
 		default:
-			return nil, d.Errf("unrecognized limit %q", sub)
+			known, err := extra(sub)
+			if err != nil {
+				return nil, err
+			}
+			if !known {
+				return nil, d.Errf("unrecognized limit %q", sub)
+			}
 		}
 	}
 	return l, nil

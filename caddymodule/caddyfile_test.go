@@ -16,7 +16,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/rbac"
 )
 
@@ -118,7 +120,7 @@ func TestAppCaddyfile(t *testing.T) {
 					Instances: []string{"QR-a"}, ResourceGroups: []string{"rg"}, Source: "Testfile:3"}, a.Projects[1])
 				max := 1000
 				assert.Equal(t, rbac.RoleConfig{Name: "MLwriter", Description: "writes", Inherits: []string{"MLreader"},
-					Permissions: []string{"quantum-computing.job.cancel", "job:view:own"}, Limits: &rbac.Limits{MaxShotsPerJob: &max, Backends: []string{"simulator"}},
+					Permissions: []string{"quantum-computing.job.cancel", "job:view:own"}, Limits: &quota.Limits{MaxShotsPerJob: &max, AllowedBackends: []string{"simulator"}},
 					Source: "Testfile:11"}, a.Roles[0])
 				assert.Equal(t, org.AccessGroup{Name: "project-ml", Members: []string{"fatima"}, Projects: []string{"ml"}, Instances: []string{"QR-a"},
 					Roles: []string{"MLwriter"}, Source: "Testfile:20", Rules: []org.Rule{
@@ -128,6 +130,31 @@ func TestAppCaddyfile(t *testing.T) {
 				assert.Equal(t, "2027-01-01T00:00:00Z", a.Assignments[1].ExpiresAt.Format(time.RFC3339))
 				assert.Equal(t, "ml", a.Assignments[1].Project)
 			}},
+		{name: "quotas", input: "qgov {\n quotas {\n limits tenant lab {\n max_jobs_per_day 500\n allowed_backends simulator ibm_brisbane\n }\n" +
+			" limits user fatima {\n tenant lab\n max_jobs_per_day 900\n raise\n }\n budget project ml {\n tenant lab\n monthly_limit_usd 1000.50\n alert_threshold_percent 75\n }\n" +
+			" price ibm_brisbane 1.75\n default_price 2\n fail_mode budget open\n reconcile_interval 5s\n store_timeout 200ms\n }\n notification_channel slack {env.SLACK}\n}",
+			check: func(t *testing.T, a *App) {
+				q := a.Quotas
+				require.NotNil(t, q)
+				require.Len(t, q.Limits, 2)
+				assert.Equal(t, quota.ScopeTenant, q.Limits[0].Scope)
+				assert.Equal(t, 500, *q.Limits[0].MaxJobsPerDay)
+				assert.Equal(t, []string{"simulator", "ibm_brisbane"}, q.Limits[0].AllowedBackends)
+				assert.Equal(t, "lab", q.Limits[1].Tenant)
+				assert.True(t, q.Limits[1].Raise)
+				assert.Equal(t, quota.Budget{Scope: "project", Tenant: "lab", Name: "ml", MonthlyLimitUSD: 1000.50, AlertThresholdPercent: 75, Source: q.Budgets[0].Source}, q.Budgets[0])
+				assert.Equal(t, map[string]float64{"ibm_brisbane": 1.75}, q.Prices)
+				assert.Equal(t, 2.0, *q.DefaultPrice)
+				assert.Equal(t, map[string]string{"budget": "open"}, q.FailModes)
+				assert.Equal(t, caddy.Duration(5*time.Second), q.ReconcileInterval)
+				assert.Equal(t, caddy.Duration(200*time.Millisecond), q.StoreTimeout)
+				assert.Equal(t, []notify.Channel{{Name: "slack", URL: "{env.SLACK}"}}, a.NotificationChannels)
+			}},
+		{name: "quotas twice", input: "qgov {\n quotas\n quotas\n}", err: "quotas is configured twice"},
+		{name: "limits without a name", input: "qgov {\n quotas {\n limits user\n }\n}", err: "wrong argument count"},
+		{name: "unknown budget option", input: "qgov {\n quotas {\n budget tenant t {\n monthly 5\n }\n }\n}", err: `unrecognized budget option "monthly"`},
+		{name: "bad price", input: "qgov {\n quotas {\n price ibm_x free\n }\n}", err: `"free" is not a non-negative amount of USD`},
+		{name: "unknown quotas option", input: "qgov {\n quotas {\n ceiling 5\n }\n}", err: `unrecognized quotas option "ceiling"`},
 		{name: "rule too short", input: "qgov {\n access_group g {\n rule project has_word\n }\n}", err: "rule syntax"},
 		{name: "rule with two values", input: "qgov {\n access_group g {\n rule project equals a b\n }\n}", err: "takes one value"},
 		{name: "assign without role", input: "qgov {\n assign fatima\n}", err: "assign syntax"},

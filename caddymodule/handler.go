@@ -66,6 +66,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	cfg.Upstream = h
 	cfg.ClientIP = clientIP
 	h.gw = gateway.New(cfg)
+	if app.gateway == nil {
+		app.gateway = h.gw
+	}
 	return nil
 }
 
@@ -90,8 +93,17 @@ func newProxy(ctx caddy.Context, in *org.Instance) (*reverseproxy.Handler, error
 	return mod.(*reverseproxy.Handler), nil
 }
 
-// Forward implements gateway.Upstream with Caddy's reverse proxy.
+// backgroundServer stands for the HTTP server of requests no client
+// made: it has no logs and trusts no proxy.
+var backgroundServer = &caddyhttp.Server{}
+
+// Forward implements gateway.Upstream with Caddy's reverse proxy. A
+// request the gateway makes on its own (the reconciler's) gets the
+// context Caddy gives the requests it serves.
 func (h *Handler) Forward(w http.ResponseWriter, r *http.Request, in *org.Instance) error {
+	if r.Context().Value(caddy.ReplacerCtxKey) == nil {
+		r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, backgroundServer)
+	}
 	return h.proxies[in.Alias].ServeHTTP(w, r, noNext)
 }
 

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/ownership"
 	"github.com/qgov/qgov/rbac"
 	"github.com/qgov/qgov/runtimeapi"
@@ -90,7 +89,7 @@ func (q *request) checkBackend(project, backend string) *runtimeapi.Error {
 	if q.cap != rbac.JobCreate {
 		return nil
 	}
-	if pa := q.reach.Project(project); pa != nil && !pa.Set.Has(rbac.JobCreate) && !org.IsSimulator(backend) {
+	if pa := q.reach.Project(project); pa != nil && !pa.Set.Has(rbac.JobCreate) && !runtimeapi.IsSimulator(backend) {
 		return runtimeapi.Errorf(http.StatusForbidden, "simulator_only",
 			fmt.Sprintf("user %s may submit only to simulators in project %s (permission job:submit:simulator_only), and %q is not one; %s",
 				q.p.UserID, project, backend, q.reach.Explain(project)))

@@ -1,12 +1,16 @@
 // Package gateway is qgov's request pipeline. Every Runtime API request
 // passes the same steps, each in one place:
 //
-//	identity   authenticate the caller; apply IP allowlists, the key's
-//	           rate limit and scopes                   (identity)
+//	identity   authenticate the caller; apply IP allowlists and the
+//	           key's scopes                            (identity)
 //	org        resolve Service-CRN to an instance the caller's projects may use (org)
+//	RBAC       a role of the caller's projects must grant the route (rbac)
+//	limits     count the request against rates; admit a job against its
+//	           size, backend, job counts and budgets in one atomic step (quota)
 //	access     classify the route and check the job or session is the caller's (runtimeapi, ownership)
 //	upstream   forward with the instance's CRN and credentials (Upstream)
-//	record     remember who owns what the upstream created (ownership)
+//	record     remember who owns what the upstream created (ownership),
+//	           and bind a job's reservation to it, or release it (quota)
 //	audit      one record per request, its room reserved before anything
 //	           is forwarded (audit)
 //
@@ -24,12 +28,16 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/qgov/qgov/identity"
+	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/ownership"
+	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/store"
 )
 
 // Upstream sends a prepared request to an instance's upstream and writes
@@ -56,6 +64,12 @@ type Config struct {
 	// ClientIP returns the client's address as the server established it
 	// (behind trusted proxies only). Default: the connection's peer.
 	ClientIP func(*http.Request) netip.Addr
+	// Quota admits jobs and counts requests against limits and budgets.
+	// Default: no limits, counted in memory.
+	Quota *quota.Governor
+	// Notify delivers budget alerts to the tenants' notification
+	// channels; nil only records them in the audit trail.
+	Notify *notify.Notifier
 	// Audit records every request; nil records nothing.
 	Audit *audit.Log
 	// AuditSource answers audit queries; AuditDir is the trail's
@@ -67,7 +81,11 @@ type Config struct {
 }
 
 // Gateway serves the Runtime API and the IBM Cloud stand-ins.
-type Gateway struct{ Config }
+type Gateway struct {
+	Config
+	// settling holds the reservations this replica has begun to settle.
+	settling sync.Map
+}
 
 // New returns a Gateway.
 func New(cfg Config) *Gateway {
@@ -80,7 +98,10 @@ func New(cfg Config) *Gateway {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Gateway{cfg}
+	if cfg.Quota == nil {
+		cfg.Quota, _ = quota.New(quota.Config{}, store.NewMemory(nil), quota.Options{}) // an empty config is valid
+	}
+	return &Gateway{Config: cfg}
 }
 
 // API base paths served: IBM's, and the one clients reach by putting

@@ -39,6 +39,21 @@ func (stdProxy) Forward(w http.ResponseWriter, r *http.Request, in *org.Instance
 
 // newTestGateway runs the gateway in front of a real simulator.
 func newTestGateway(t *testing.T) *httptest.Server {
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "qgov.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	srv, _ := newRig(t).serve(t, st, nil)
+	return srv
+}
+
+// rig is a real simulator with the organisation of the gateway tests.
+type rig struct {
+	dir    *org.Directory
+	ring   *identity.KeyRing
+	signer *iam.Signer
+}
+
+func newRig(t *testing.T) *rig {
 	cfg := simulator.Default()
 	cfg.QueueSize = 1000
 	sim, err := simulator.New(cfg)
@@ -68,18 +83,25 @@ func newTestGateway(t *testing.T) *httptest.Server {
 	require.NoError(t, err)
 	signer, err := iam.NewSigner([]*rsa.PrivateKey{key}, "qgov", time.Hour)
 	require.NoError(t, err)
-	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "qgov.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
+	return &rig{dir: dir, ring: ring, signer: signer}
+}
+
+// serve runs a gateway of the rig over a store; edit may change its
+// configuration.
+func (rg *rig) serve(t *testing.T, st store.Store, edit func(*Config)) (*httptest.Server, *Gateway) {
 	creds := map[string]Credentials{}
-	for _, in := range dir.Instances() {
+	for _, in := range rg.dir.Instances() {
 		creds[in.Alias] = iam.NewTokenSource(in.IAMURL, in.APIKey, nil)
 	}
-	gw := New(Config{
-		Directory: dir, Auth: &identity.Authenticator{Keys: ring, Tokens: signer, Directory: dir, Now: time.Now},
+	cfg := Config{
+		Directory: rg.dir, Auth: &identity.Authenticator{Keys: rg.ring, Tokens: rg.signer, Directory: rg.dir, Now: time.Now},
 		Jobs: ownership.NewRegistry(st, "jobs"), Sessions: ownership.NewRegistry(st, "sessions"),
 		Upstream: stdProxy{}, Credentials: creds, MaxBodyBytes: 1 << 20,
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	gw := New(cfg)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !gw.Handles(r) {
 			http.NotFound(w, r)
@@ -88,7 +110,7 @@ func newTestGateway(t *testing.T) *httptest.Server {
 		gw.Serve(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, gw
 }
 
 func call(t *testing.T, srv *httptest.Server, key, method, path, body string) (int, []byte) {

@@ -41,6 +41,9 @@ func (g *Gateway) ownedObject(q *request, reg *ownership.Registry, kind string, 
 		return deny(q.w, q.d, err)
 	}
 	if q.route.Action != runtimeapi.ActionJobDelete {
+		if len(rec.Quota) > 0 && (q.route.Action == runtimeapi.ActionJobCancel || q.rest == "/jobs/"+id) {
+			return g.watchEnd(q, rec)
+		}
 		return g.pass(q)
 	}
 	c, ferr := g.forwardCaptured(q, nil, q.body)
@@ -51,6 +54,7 @@ func (g *Gateway) ownedObject(q *request, reg *ownership.Registry, kind string, 
 		if err := reg.Remove(q.r.Context(), q.in.Alias, id); err != nil {
 			g.Logger.Error("removing ownership", "kind", kind, "id", id, "error", err)
 		}
+		g.settleSoon(rec)
 	}
 	c.replay(q.w, nil)
 	q.d.Outcome = "allowed"
@@ -89,24 +93,35 @@ func (g *Gateway) createJob(q *request) Decision {
 			return deny(q.w, q.d, notFound("session", sub.SessionID))
 		}
 	}
+	adm, err := g.admit(q, sub)
+	if err != nil {
+		return deny(q.w, q.d, err)
+	}
 	c, ferr := g.forwardCaptured(q, nil, q.body)
 	if ferr != nil {
+		g.settleAdmission(q.r.Context(), adm, 0, "")
 		return deny(q.w, q.d, ferr)
 	}
 	var created struct {
 		ID      string `json:"id"`
 		Backend string `json:"backend"`
 	}
-	if c.status == http.StatusOK && json.Unmarshal(c.body.Bytes(), &created) == nil && created.ID != "" {
+	_ = json.Unmarshal(c.body.Bytes(), &created)
+	g.settleAdmission(q.r.Context(), adm, c.status, created.ID)
+	if c.status == http.StatusOK && created.ID != "" {
 		backend := created.Backend
 		if backend == "" {
 			backend = sub.Backend
 		}
 		q.d.jobID, q.d.resource = created.ID, audit.Resource{Type: "quantum_job", ID: created.ID}
-		g.record(q.r.Context(), g.Jobs, ownership.Record{
+		rec := ownership.Record{
 			ID: created.ID, Instance: q.in.Alias, Tenant: q.p.Tenant, Project: q.d.Project, Owner: q.p.UserID, KeyID: q.p.KeyID,
 			Backend: backend, Program: sub.ProgramID, Session: sub.SessionID, Created: g.Now().UTC(),
-		})
+		}
+		if adm.ID != "" {
+			rec.Quota, _ = json.Marshal(adm.Reservation)
+		}
+		g.record(q.r.Context(), g.Jobs, rec)
 	}
 	c.replay(q.w, nil)
 	q.d.Outcome = "allowed"

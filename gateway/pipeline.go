@@ -45,9 +45,6 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 		return deny(w, d, err)
 	}
 	d.Note = note
-	if err := g.Auth.CheckRate(p); err != nil {
-		return deny(w, d, err)
-	}
 
 	// the route's action and resource, within the credential's scopes
 	route := runtimeapi.Classify(r.Method, rest)
@@ -76,6 +73,15 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 	if err := q.authorize(); err != nil {
 		return deny(w, d, err)
 	}
+
+	// limits: a job submission is admitted below, once its body is read,
+	// with its counts and cost; any other request counts against the
+	// caller's rate
+	if route.Action != runtimeapi.ActionJobCreate {
+		if err := g.checkRate(q); err != nil {
+			return deny(w, d, err)
+		}
+	}
 	if q.body, err = readBody(r, g.MaxBodyBytes); err != nil {
 		return deny(w, d, err)
 	}
@@ -88,6 +94,8 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 		return g.createSession(q)
 	case route.Action == runtimeapi.ActionJobRead && route.Resource == runtimeapi.ResourceInstance:
 		return g.listJobs(q)
+	case route.Action == runtimeapi.ActionInstanceUsageRead:
+		return g.usage(q)
 	case route.Resource == runtimeapi.ResourceJob:
 		return g.ownedObject(q, g.Jobs, "job", rbac.JobRead)
 	case route.Resource == runtimeapi.ResourceSession:

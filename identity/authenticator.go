@@ -50,7 +50,6 @@ type Authenticator struct {
 	Now    func() time.Time
 
 	tokens cache[tokenInfo] // verified bearer tokens until they expire
-	limits rateLimits
 }
 
 // tokenInfo is what a verified bearer token says.

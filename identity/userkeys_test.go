@@ -77,15 +77,6 @@ func TestSelfServiceKeys(t *testing.T) {
 	require.Nil(t, err)
 	assert.Equal(t, id, p.KeyID)
 
-	// Per-key rate limit.
-	require.Nil(t, ta.CheckRate(p))
-	require.Nil(t, ta.CheckRate(p))
-	limited := ta.CheckRate(p)
-	require.NotNil(t, limited)
-	assert.Equal(t, http.StatusTooManyRequests, limited.Status)
-	assert.Positive(t, limited.RetryAfter)
-	assert.Contains(t, limited.Message, "retry in")
-
 	// Listing shows metadata and last use, never the secret.
 	code, out = fatima.call(t, http.MethodGet, gw+"/auth/keys", "")
 	require.Equal(t, http.StatusOK, code)

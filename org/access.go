@@ -124,6 +124,8 @@ func (a Access) Grants() []Grant {
 type ProjectAccess struct {
 	Project string
 	Set     rbac.Set
+	// Roles are the roles held in the project, each once.
+	Roles []*rbac.Role
 }
 
 // Reach is what the member may do on one instance, project by project.
@@ -148,6 +150,9 @@ func (a Access) On(in *Instance) Reach {
 			i = len(r.List) - 1
 		}
 		r.List[i].Set.Union(&g.role.Set)
+		if !slices.Contains(r.List[i].Roles, g.role) {
+			r.List[i].Roles = append(r.List[i].Roles, g.role)
+		}
 	}
 	return r
 }

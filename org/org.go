@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/qgov/qgov/platform"
@@ -200,11 +199,3 @@ func (d *Directory) Instance(ref string) *Instance { return d.byRef[ref] }
 
 // Project returns a tenant's project, or nil.
 func (d *Directory) Project(tenant, name string) *Project { return d.projects[tenant+"/"+name] }
-
-// IsSimulator reports whether a backend is a simulator: its name has
-// "simulator" as one of its underscore-separated words
-// ("qgov_simulator", "ibmq_qasm_simulator", "simulator_stabilizer", or
-// just "simulator").
-func IsSimulator(backend string) bool {
-	return slices.Contains(strings.Split(backend, "_"), "simulator")
-}

@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/rbac"
 )
 
@@ -97,10 +98,10 @@ type yamlInstance struct {
 }
 
 type yamlRole struct {
-	Description string       `yaml:"description"`
-	Inherits    stringList   `yaml:"inherits"`
-	Permissions []string     `yaml:"permissions"`
-	Limits      *rbac.Limits `yaml:"limits"`
+	Description string        `yaml:"description"`
+	Inherits    stringList    `yaml:"inherits"`
+	Permissions []string      `yaml:"permissions"`
+	Limits      *quota.Limits `yaml:"limits"`
 }
 
 type yamlGroup struct {
@@ -238,7 +239,8 @@ func (p *yamlParser) decode(n *yaml.Node, v any) {
 }
 
 // strict reports mapping keys that name no field of t (yaml.v3 checks
-// known fields only when decoding a document, not a node).
+// known fields only when decoding a document, not a node), nor one of
+// the other names t accepts (its YAMLAliases).
 func (p *yamlParser) strict(n *yaml.Node, t reflect.Type) error {
 	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
 		t = t.Elem()
@@ -264,6 +266,11 @@ func (p *yamlParser) strict(n *yaml.Node, t reflect.Type) error {
 			name = strings.ToLower(f.Name)
 		}
 		fields[name] = f.Type
+	}
+	if a, ok := reflect.Zero(t).Interface().(interface{ YAMLAliases() []string }); ok {
+		for _, name := range a.YAMLAliases() {
+			fields[name] = reflect.TypeOf("")
+		}
 	}
 	var errs []error
 	for i := 0; i+1 < len(n.Content); i += 2 {

@@ -28,6 +28,9 @@ type Record struct {
 	Program  string    `json:"program,omitempty"`
 	Session  string    `json:"session_id,omitempty"`
 	Created  time.Time `json:"created"`
+	// Quota is the job's open quota reservation, settled when the gateway
+	// sees the job end.
+	Quota json.RawMessage `json:"quota,omitempty"`
 }
 
 // Registry keeps records in one bucket of a store, keyed by instance and

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/qgov/qgov/quota"
 )
 
 // RoleConfig declares a custom role.
@@ -20,7 +22,7 @@ type RoleConfig struct {
 	// ("quantum-computing.job.read", legacy "quantum-computing.program.read").
 	Permissions []string `json:"permissions,omitempty"`
 	// Limits bound what holders of the role may submit.
-	Limits *Limits `json:"limits,omitempty"`
+	Limits *quota.Limits `json:"limits,omitempty"`
 	// Source is where the role was declared ("custom-roles.yaml:12"),
 	// named in errors.
 	Source string `json:"source,omitempty"`
@@ -44,7 +46,7 @@ type Role struct {
 	// Set is everything the role allows, inherited permissions included.
 	Set Set
 	// Limits are the role's limits, inherited ones filled in.
-	Limits Limits
+	Limits quota.Limits
 }
 
 // Roles are the predefined and custom roles by name.
@@ -127,7 +129,7 @@ func (c *compiler) role(name string, path []string) (*Role, error) {
 			return nil, err
 		}
 		r.Set.Union(&pr.Set)
-		r.Limits = r.Limits.inherit(pr.Limits)
+		r.Limits = r.Limits.Inherit(pr.Limits)
 	}
 	for i, perm := range d.Permissions {
 		gs, err := ParsePermission(perm)
@@ -140,10 +142,10 @@ func (c *compiler) role(name string, path []string) (*Role, error) {
 		}
 	}
 	if d.Limits != nil {
-		for _, bad := range d.Limits.validate() {
+		for _, bad := range d.Limits.Validate() {
 			errs = append(errs, fmt.Errorf("%s: limits: %s", Where("role", name, d.Source), bad))
 		}
-		r.Limits = d.Limits.inherit(r.Limits)
+		r.Limits = d.Limits.Inherit(r.Limits)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/runtimeapi"
 )
 
@@ -26,10 +27,10 @@ var seedRoles = []RoleConfig{
 		"quantum-computing.job.delete", "quantum-computing.job.update", "quantum-computing.session.update"}},
 	{Name: "quantum_intern", Description: "Limited access for interns",
 		Permissions: []string{"job:submit:simulator_only", "job:view:own", "result:view:own"},
-		Limits:      &Limits{MaxShotsPerJob: intp(1000), MaxJobsPerDay: intp(10), Backends: []string{"simulator"}}},
+		Limits:      &quota.Limits{MaxShotsPerJob: intp(1000), MaxJobsPerDay: intp(10), AllowedBackends: []string{"simulator"}}},
 	{Name: "senior_researcher", Inherits: []string{"researcher"},
 		Permissions: []string{"job:submit:any_backend", "job:priority:high", "budget:view:team"},
-		Limits:      &Limits{MaxShotsPerJob: intp(100000), MaxJobsPerDay: intp(100)}},
+		Limits:      &quota.Limits{MaxShotsPerJob: intp(100000), MaxJobsPerDay: intp(100)}},
 }
 
 func TestRoleCapabilities(t *testing.T) {
@@ -83,12 +84,12 @@ func TestRoleCapabilities(t *testing.T) {
 
 func TestRoleLimitsInherit(t *testing.T) {
 	rs, err := Compile(append(seedRoles, RoleConfig{Name: "night_intern", Inherits: []string{"quantum_intern"},
-		Limits: &Limits{MaxJobsPerDay: intp(3)}}))
+		Limits: &quota.Limits{MaxJobsPerDay: intp(3)}}))
 	require.NoError(t, err)
 	l := rs.Get("night_intern").Limits
 	assert.Equal(t, 3, *l.MaxJobsPerDay)
 	assert.Equal(t, 1000, *l.MaxShotsPerJob, "inherited")
-	assert.Equal(t, []string{"simulator"}, l.Backends)
+	assert.Equal(t, []string{"simulator"}, l.AllowedBackends)
 	assert.Nil(t, rs.Get("researcher").Limits.MaxShotsPerJob)
 }
 
@@ -113,7 +114,7 @@ func TestCompileRejects(t *testing.T) {
 		{"twice", []RoleConfig{{Name: "a", Source: "x:1"}, {Name: "a", Source: "x:5"}}, []string{`role "a" (x:5): declared twice (also x:1)`}},
 		{"predefined", []RoleConfig{{Name: "admin"}}, []string{`"admin" is a predefined role`}},
 		{"no name", []RoleConfig{{Name: "my role"}}, []string{"needs a name"}},
-		{"negative limit", []RoleConfig{{Name: "r", Limits: &Limits{MaxJobsPerDay: intp(-1)}}}, []string{"max_jobs_per_day must not be negative"}},
+		{"negative limit", []RoleConfig{{Name: "r", Limits: &quota.Limits{MaxJobsPerDay: intp(-1)}}}, []string{"max_jobs_per_day must not be negative"}},
 		{"every problem", []RoleConfig{{Name: "a", Permissions: []string{"x"}}, {Name: "b", Permissions: []string{"y"}}},
 			[]string{`role "a": permissions[0]: unknown permission "x"`, `role "b": permissions[0]: unknown permission "y"`}},
 	} {

@@ -33,6 +33,9 @@ type Error struct {
 	MoreInfo string
 	// RetryAfter, when positive, is sent as the Retry-After header (seconds).
 	RetryAfter int
+	// Header holds further headers of the answer, such as rate-limit
+	// headers.
+	Header http.Header
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -51,6 +54,9 @@ func NewTrace() string {
 
 // Write sends the error as the Runtime API error body with the given trace.
 func (e *Error) Write(w http.ResponseWriter, trace string) {
+	for k, v := range e.Header {
+		w.Header()[k] = v
+	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}

@@ -2,6 +2,8 @@ package runtimeapi
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -172,4 +174,12 @@ type BackendStatus struct {
 	Message        string `json:"message"`
 	LengthQueue    int    `json:"length_queue"`
 	BackendVersion string `json:"backend_version"`
+}
+
+// IsSimulator reports whether a backend is a simulator: its name has
+// "simulator" as one of its underscore-separated words
+// ("qgov_simulator", "ibmq_qasm_simulator", "simulator_stabilizer", or
+// just "simulator").
+func IsSimulator(backend string) bool {
+	return slices.Contains(strings.Split(backend, "_"), "simulator")
 }

@@ -37,35 +37,69 @@ func redisBinary(t testing.TB, name string) string {
 	return path
 }
 
+// RedisServer is a redis-server a test owns, which it may stop and
+// start again on the same port.
+type RedisServer struct {
+	Addr string
+	t    testing.TB
+	bin  string
+	args []string
+	dir  string
+	cmd  *exec.Cmd
+	exit chan struct{}
+}
+
 // startRedis runs one redis-server on a free port with extra arguments
-// and returns its address once it answers PING.
-func startRedis(t testing.TB, extra ...string) string {
+// and returns it once it answers PING.
+func startRedis(t testing.TB, extra ...string) *RedisServer {
 	t.Helper()
-	bin := redisBinary(t, "redis-server")
-	dir := t.TempDir()
+	s := &RedisServer{t: t, bin: redisBinary(t, "redis-server"), dir: t.TempDir()}
 	for attempt := 0; attempt < 3; attempt++ {
 		port := FreePort(t)
-		args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-			"--dir", dir, "--logfile", filepath.Join(dir, fmt.Sprintf("redis-%d.log", port))}, extra...)
-		cmd := exec.Command(bin, args...)
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("starting redis-server: %v", err)
+		s.Addr = "127.0.0.1:" + strconv.Itoa(port)
+		s.args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+			"--dir", s.dir, "--logfile", filepath.Join(s.dir, fmt.Sprintf("redis-%d.log", port))}, extra...)
+		if s.run() {
+			t.Cleanup(s.Stop)
+			return s
 		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		addr := "127.0.0.1:" + strconv.Itoa(port)
-		if waitPing(addr, exited) {
-			t.Cleanup(func() {
-				_ = cmd.Process.Kill()
-				<-exited
-			})
-			return addr
-		}
-		_ = cmd.Process.Kill()
-		<-exited
 	}
-	t.Fatalf("redis-server did not start (see logs in %s)", dir)
-	return ""
+	t.Fatalf("redis-server did not start (see logs in %s)", s.dir)
+	return nil
+}
+
+// run starts the process and waits for PING.
+func (s *RedisServer) run() bool {
+	s.cmd = exec.Command(s.bin, s.args...)
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatalf("starting redis-server: %v", err)
+	}
+	s.exit = make(chan struct{})
+	go func(cmd *exec.Cmd, exit chan struct{}) { _ = cmd.Wait(); close(exit) }(s.cmd, s.exit)
+	if waitPing(s.Addr, s.exit) {
+		return true
+	}
+	s.Stop()
+	return false
+}
+
+// Stop kills the server (its data is lost); stopping a stopped server
+// does nothing.
+func (s *RedisServer) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.exit
+	s.cmd = nil
+}
+
+// Start starts a stopped server again on its port, empty.
+func (s *RedisServer) Start() {
+	s.t.Helper()
+	if s.cmd == nil && !s.run() {
+		s.t.Fatalf("redis-server did not start again on %s (see logs in %s)", s.Addr, s.dir)
+	}
 }
 
 func waitPing(addr string, exited <-chan struct{}) bool {
@@ -92,6 +126,13 @@ func waitPing(addr string, exited <-chan struct{}) bool {
 // Redis starts a standalone redis-server and returns its address.
 func Redis(t testing.TB) string {
 	t.Helper()
+	return startRedis(t).Addr
+}
+
+// RedisRestartable starts a standalone redis-server the test may stop
+// and start again.
+func RedisRestartable(t testing.TB) *RedisServer {
+	t.Helper()
 	return startRedis(t)
 }
 
@@ -102,7 +143,7 @@ func RedisCluster(t testing.TB) []string {
 	var addrs []string
 	for i := 0; i < 3; i++ {
 		conf := filepath.Join(t.TempDir(), "nodes.conf")
-		addrs = append(addrs, startRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", conf, "--cluster-node-timeout", "2000"))
+		addrs = append(addrs, startRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", conf, "--cluster-node-timeout", "2000").Addr)
 	}
 	cli := redisBinary(t, "redis-cli")
 	args := append([]string{"--cluster", "create"}, addrs...)

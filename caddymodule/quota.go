@@ -1,0 +1,132 @@
+package caddymodule
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/qgov/qgov/gateway"
+	"github.com/qgov/qgov/notify"
+	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/quota"
+	"github.com/qgov/qgov/store"
+)
+
+// Defaults of the quotas block.
+const (
+	defaultReconcileInterval = 15 * time.Second
+	defaultQuotaTimeout      = 500 * time.Millisecond
+)
+
+// QuotaConfig configures limits, budgets and the cost model. Counters
+// live in the app's store: exact across replicas on Redis, on one node
+// with the embedded store.
+type QuotaConfig struct {
+	quota.Config
+	// ReconcileInterval is how often the reconciler (on one replica at a
+	// time) follows admitted jobs upstream to settle their reservations.
+	// Default 15s.
+	ReconcileInterval caddy.Duration `json:"reconcile_interval,omitempty"`
+	// StoreTimeout bounds each admission's call to the counters; past it
+	// the fail modes apply. Default 500ms.
+	StoreTimeout caddy.Duration `json:"store_timeout,omitempty"`
+}
+
+// governor builds the quota governor over the store's counters. The
+// tenants' max_shots settings act as tenant limits where the quotas
+// block sets none.
+func (a *App) governor(st store.Store, dir *org.Directory) (*quota.Governor, error) {
+	qc := QuotaConfig{}
+	if a.Quotas != nil {
+		qc = *a.Quotas
+	}
+	cfg := qc.Config
+	cfg.Limits = append([]quota.Rule(nil), cfg.Limits...)
+	for _, t := range a.Tenants {
+		if t.MaxShots > 0 && !hasTenantLimit(cfg.Limits, org.Tenant(t.Name), quota.MaxShotsPerJob) {
+			r := quota.Rule{Scope: quota.ScopeTenant, Name: org.Tenant(t.Name), Source: t.Source + " (max_shots)"}
+			r.Set(quota.MaxShotsPerJob, t.MaxShots)
+			cfg.Limits = append(cfg.Limits, r)
+		}
+	}
+	var errs []error
+	for _, r := range cfg.Limits {
+		if r.Scope == quota.ScopeProject && dir.Project(org.Tenant(r.Tenant), r.Name) == nil {
+			errs = append(errs, fmt.Errorf("qgov quotas: limits for project %q: no such project in tenant %q", r.Name, org.Tenant(r.Tenant)))
+		}
+	}
+	for _, b := range cfg.Budgets {
+		if b.Scope == quota.ScopeProject && dir.Project(org.Tenant(b.Tenant), b.Name) == nil {
+			errs = append(errs, fmt.Errorf("qgov quotas: budget for project %q: no such project in tenant %q", b.Name, org.Tenant(b.Tenant)))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	counters, ok := st.(quota.Counters)
+	if !ok {
+		return nil, fmt.Errorf("qgov quotas: the store %T keeps no counters", st)
+	}
+	timeout := time.Duration(qc.StoreTimeout)
+	if timeout == 0 {
+		timeout = defaultQuotaTimeout
+	}
+	g, err := quota.New(cfg, counters, quota.Options{Timeout: timeout, Logger: a.logger,
+		OnAlert: func(al quota.Alert) {
+			if a.gateway != nil {
+				a.gateway.BudgetAlert(al)
+			}
+		}})
+	if err != nil {
+		return nil, fmt.Errorf("qgov quotas: %w", err)
+	}
+	return g, nil
+}
+
+func hasTenantLimit(rules []quota.Rule, tenant string, f quota.Field) bool {
+	for _, r := range rules {
+		if _, set := r.Get(f); set && r.Scope == quota.ScopeTenant && org.Tenant(r.Name) == tenant {
+			return true
+		}
+	}
+	return false
+}
+
+// buildNotifier builds the notification channels, their URLs' placeholders
+// resolved.
+func (a *App) buildNotifier(repl *caddy.Replacer) (*notify.Notifier, error) {
+	chans := append([]notify.Channel(nil), a.NotificationChannels...)
+	for i := range chans {
+		v, err := repl.ReplaceOrErr(chans[i].URL, true, true)
+		if err != nil || v == "" {
+			return nil, fmt.Errorf("qgov notification channel %q: the URL or its placeholder is unset or empty", chans[i].Name)
+		}
+		chans[i].URL = v
+	}
+	n, err := notify.New(chans, a.logger)
+	if err != nil {
+		return nil, fmt.Errorf("qgov: %w", err)
+	}
+	return n, nil
+}
+
+// startReconciler runs the job reconciler until ctx ends; replicas
+// sharing the store elect one to run it.
+func (a *App) startReconciler(ctx context.Context) {
+	interval := defaultReconcileInterval
+	if a.Quotas != nil && a.Quotas.ReconcileInterval > 0 {
+		interval = time.Duration(a.Quotas.ReconcileInterval)
+	}
+	host, _ := os.Hostname()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	rc := &gateway.Reconciler{Gateway: a.gateway, Store: a.st, Node: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:])),
+		Interval: interval}
+	go rc.Run(ctx)
+}

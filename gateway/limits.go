@@ -1,0 +1,125 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/qgov/qgov/quota"
+	"github.com/qgov/qgov/rbac"
+	"github.com/qgov/qgov/runtimeapi"
+)
+
+// PriorityHeader asks for the priority queue ("high"); so does the job
+// tag "priority:high".
+const PriorityHeader = "Qgov-Priority"
+
+// caller is the request's caller as limits see them, in a project.
+func (q *request) caller(project string) quota.Caller {
+	c := quota.Caller{Tenant: q.p.Tenant, Project: project, User: q.p.UserID, KeyID: q.p.KeyID, KeyRate: q.p.RateLimit}
+	if pa := q.reach.Project(project); pa != nil {
+		for _, r := range pa.Roles {
+			c.Roles = append(c.Roles, quota.RoleLimits{Role: r.Name, Limits: r.Limits})
+		}
+	}
+	return c
+}
+
+// checkRate is the limits step of a request that submits no job: it
+// counts against the caller's requests per minute.
+func (g *Gateway) checkRate(q *request) *runtimeapi.Error {
+	h, err := g.Quota.CheckRate(q.r.Context(), q.caller(q.d.Project))
+	if err != nil {
+		return err
+	}
+	copyHeader(q.w.Header(), h)
+	return nil
+}
+
+// admit is the limits step of a job submission: its size, backend,
+// counts and estimated cost, all checked and counted together.
+func (g *Gateway) admit(q *request, sub *runtimeapi.Submission) (*quota.Admission, *runtimeapi.Error) {
+	priority := strings.EqualFold(strings.TrimSpace(q.r.Header.Get(PriorityHeader)), "high") || slices.Contains(sub.Tags, "priority:high")
+	if priority {
+		pa := q.reach.Project(q.d.Project)
+		if pa == nil || !pa.Set.Has(rbac.PriorityHigh) {
+			return nil, runtimeapi.Errorf(http.StatusForbidden, "priority_not_allowed", fmt.Sprintf(
+				"user %s may not use the priority queue in project %s: it needs the permission job:priority:high; %s",
+				q.p.UserID, q.d.Project, q.reach.Explain(q.d.Project)))
+		}
+		if !g.Directory.Settings(q.p.Tenant).AllowPriorityQueue {
+			return nil, runtimeapi.Errorf(http.StatusForbidden, "priority_not_allowed", fmt.Sprintf(
+				"tenant %s does not allow the priority queue (rule: the tenant setting allow_priority_queue)", q.p.Tenant))
+		}
+	}
+	a, err := g.Quota.Admit(q.r.Context(), quota.Job{Caller: q.caller(q.d.Project), Instance: q.in.Alias,
+		Backend: sub.Backend, Priority: priority, Sub: sub})
+	if err != nil {
+		return nil, err
+	}
+	q.d.request.EstimatedCostUSD = a.Estimate.USD
+	if a.Note != "" {
+		q.d.Note = strings.TrimPrefix(q.d.Note+"; "+a.Note, "; ")
+	}
+	copyHeader(q.w.Header(), a.Header)
+	return a, nil
+}
+
+// settleAdmission binds an admitted job to the upstream's answer: the
+// job it created, or, when the upstream refused it, nothing, and its
+// counts are returned.
+func (g *Gateway) settleAdmission(ctx context.Context, a *quota.Admission, status int, jobID string) {
+	if a == nil || a.ID == "" {
+		return
+	}
+	var err error
+	if status == http.StatusOK && jobID != "" {
+		err = g.Quota.Bind(ctx, a, jobID)
+	} else {
+		err = g.Quota.Release(ctx, a.Reservation)
+	}
+	if err != nil {
+		g.Logger.Error("updating a job's reservation", "reservation", a.ID, "job", jobID, "error", err)
+	}
+}
+
+// usage answers GET /instances/usage: the upstream's document of the
+// instance with the caller's budgets and limits added under "qgov". A
+// budget with nothing left marks usage_limit_reached, which the Qiskit
+// client shows as a warning before submitting.
+func (g *Gateway) usage(q *request) Decision {
+	c, ferr := g.forwardCaptured(q, nil, nil)
+	if ferr != nil {
+		return deny(q.w, q.d, ferr)
+	}
+	var doc map[string]any
+	if c.status != http.StatusOK || json.Unmarshal(c.body.Bytes(), &doc) != nil {
+		c.replay(q.w, nil)
+		q.d.Outcome = "allowed"
+		return q.d
+	}
+	u, err := g.Quota.Usage(q.r.Context(), q.caller(q.d.Project))
+	if err != nil {
+		g.Logger.Warn("reading budgets for a usage view", "error", err)
+	} else {
+		doc["qgov"] = map[string]any{"project": q.d.Project, "budgets": u.Budgets, "limits": u.Limits}
+		for _, b := range u.Budgets {
+			if b.RemainingUSD <= 0 {
+				doc["usage_limit_reached"] = true
+			}
+		}
+	}
+	body, _ := json.Marshal(doc)
+	c.replay(q.w, body)
+	q.d.Outcome = "allowed"
+	return q.d
+}
+
+func copyHeader(dst, src http.Header) {
+	for k, v := range src {
+		dst[k] = v
+	}
+}

@@ -1,0 +1,180 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/qgov/qgov/internal/testenv"
+	"github.com/qgov/qgov/quota"
+	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/store"
+)
+
+// isaJob is a sampler job the simulated Heron (ibm_qgov_kestrel) runs as
+// is: 1000 shots of x and measure, 3 quantum-seconds there.
+var isaJob = fmt.Sprintf(`{"program_id":"sampler","backend":"ibm_qgov_kestrel","params":{"pubs":[[%q,null,1000]],"version":2}}`,
+	`OPENQASM 3.0; include "stdgates.inc"; bit[1] c; x $0; c[0] = measure $0;`)
+
+func post(t *testing.T, srv *httptest.Server, body string) (*http.Response, []byte) {
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/jobs", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "apikey fatima-key")
+	req.Header.Set("Service-CRN", "QR-ml")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp, out
+}
+
+// TestLimitsAcrossTwoGateways runs two gateways sharing one Redis in
+// front of the real simulator: concurrent submissions through both are
+// admitted exactly up to max_concurrent_jobs; the reconciler settles the
+// jobs once they end, with the usage the upstream reports; a job the
+// upstream refuses gives its counts back.
+func TestLimitsAcrossTwoGateways(t *testing.T) {
+	addr := testenv.Redis(t)
+	rg := newRig(t)
+	qc := quota.Config{
+		Limits:  []quota.Rule{{Scope: quota.ScopeUser, Name: "fatima", Limits: quota.Limits{MaxConcurrentJobs: new(int)}}},
+		Budgets: []quota.Budget{{Scope: quota.ScopeTenant, Name: "default", MonthlyLimitUSD: 100}},
+		Prices:  map[string]float64{"ibm_qgov_kestrel": 1},
+	}
+	*qc.Limits[0].MaxConcurrentJobs = 3
+	var gws [2]*Gateway
+	var srvs [2]*httptest.Server
+	for i := range gws {
+		st := store.NewRedis(redis.NewClient(&redis.Options{Addr: addr}), "qgov:")
+		t.Cleanup(func() { _ = st.Close() })
+		g, err := quota.New(qc, st, quota.Options{})
+		require.NoError(t, err)
+		srvs[i], gws[i] = rg.serve(t, st, func(c *Config) { c.Quota = g })
+	}
+
+	var mu sync.Mutex
+	var ids []string
+	refused := 0
+	var wg sync.WaitGroup
+	for i := 0; i < 12; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, body := post(t, srvs[i%2], isaJob)
+			mu.Lock()
+			defer mu.Unlock()
+			switch resp.StatusCode {
+			case http.StatusOK:
+				var created runtimeapi.JobCreated
+				assert.NoError(t, json.Unmarshal(body, &created))
+				ids = append(ids, created.ID)
+			case http.StatusTooManyRequests:
+				refused++
+				var e runtimeapi.ErrorBody
+				assert.NoError(t, json.Unmarshal(body, &e))
+				assert.Equal(t, "quota_exceeded", e.Errors[0].Code)
+				assert.Contains(t, e.Errors[0].Message, `user "fatima" has 3 jobs running or queued, and max_concurrent_jobs is 3 (rule: max_concurrent_jobs of user "fatima")`)
+				assert.NotEmpty(t, resp.Header.Get("Retry-After"))
+				assert.Equal(t, "0", resp.Header.Get("RateLimit-Remaining"))
+			default:
+				t.Errorf("unexpected %d: %s", resp.StatusCode, body)
+			}
+		}()
+	}
+	wg.Wait()
+	require.Len(t, ids, 3, "exactly max_concurrent_jobs admitted across both gateways")
+	assert.Equal(t, 9, refused)
+
+	// A job the upstream refuses (an unknown backend) gives its place back.
+	resp, body := post(t, srvs[0], strings.Replace(isaJob, "ibm_qgov_kestrel", "ibm_nowhere", 1))
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "still three running: %s", body)
+
+	// The jobs end upstream, unwatched; one reconciler pass settles each once.
+	in := rg.dir.Instance("QR-ml")
+	for _, id := range ids {
+		require.Eventually(t, func() bool {
+			var j runtimeapi.Job
+			status, err := gws[0].upstreamJSON(context.Background(), in, "/jobs/"+id, &j)
+			return err == nil && status == http.StatusOK && runtimeapi.Final(j.Status)
+		}, 20*time.Second, 50*time.Millisecond)
+	}
+	n, err := gws[0].Reconcile(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	n, err = gws[1].Reconcile(context.Background())
+	require.NoError(t, err)
+	assert.Zero(t, n, "settled once")
+
+	status, body := call(t, srvs[1], "fatima-key", "GET", "/api/v1/instances/usage", "")
+	require.Equal(t, http.StatusOK, status, string(body))
+	var usage struct {
+		InstanceID string `json:"instance_id"`
+		Qgov       struct {
+			Budgets []quota.BudgetView `json:"budgets"`
+			Limits  []quota.LimitView  `json:"limits"`
+		} `json:"qgov"`
+	}
+	require.NoError(t, json.Unmarshal(body, &usage))
+	assert.NotEmpty(t, usage.InstanceID, "the upstream's document, extended")
+	require.Len(t, usage.Qgov.Budgets, 1)
+	assert.InDelta(t, 9, usage.Qgov.Budgets[0].SpentUSD, 1e-6, "three jobs of 3 quantum-seconds at USD 1, as the upstream's metrics say")
+	assert.Zero(t, usage.Qgov.Budgets[0].ReservedUSD)
+	require.Len(t, usage.Qgov.Limits, 1)
+	assert.Equal(t, "max_concurrent_jobs", usage.Qgov.Limits[0].Limit)
+	assert.Zero(t, usage.Qgov.Limits[0].Used)
+
+	resp, body = post(t, srvs[0], strings.Replace(isaJob, "ibm_qgov_kestrel", "ibm_nowhere", 1))
+	require.NotEqual(t, http.StatusOK, resp.StatusCode, string(body))
+	ids = nil
+	for i := 0; i < 3; i++ {
+		resp, body := post(t, srvs[i%2], isaJob)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "the refused job took no place: %s", body)
+		assert.Equal(t, fmt.Sprint(2-i), resp.Header.Get("RateLimit-Remaining"))
+		var created runtimeapi.JobCreated
+		require.NoError(t, json.Unmarshal(body, &created))
+		ids = append(ids, created.ID)
+	}
+
+	// A client polling its job through the gateway frees its place when
+	// it sees the job end, before any reconciler pass.
+	require.Eventually(t, func() bool {
+		status, body := call(t, srvs[1], "fatima-key", "GET", "/api/v1/jobs/"+ids[0], "")
+		var j runtimeapi.Job
+		return status == http.StatusOK && json.Unmarshal(body, &j) == nil && runtimeapi.Final(j.Status)
+	}, 20*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool {
+		resp, _ := post(t, srvs[0], isaJob)
+		return resp.StatusCode == http.StatusOK
+	}, 5*time.Second, 50*time.Millisecond)
+}
+
+// TestReconcilerLease lets one replica of two reconcile.
+func TestReconcilerLease(t *testing.T) {
+	st := store.NewRedis(redis.NewClient(&redis.Options{Addr: testenv.Redis(t)}), "qgov:")
+	defer st.Close()
+	ctx := context.Background()
+	a, err := store.Lease(ctx, st, leaseName, "a", time.Second)
+	require.NoError(t, err)
+	b, err := store.Lease(ctx, st, leaseName, "b", time.Second)
+	require.NoError(t, err)
+	assert.True(t, a)
+	assert.False(t, b)
+	a, err = store.Lease(ctx, st, leaseName, "a", 200*time.Millisecond)
+	require.NoError(t, err)
+	assert.True(t, a, "the holder renews")
+	require.Eventually(t, func() bool {
+		b, err := store.Lease(ctx, st, leaseName, "b", time.Second)
+		return err == nil && b
+	}, 3*time.Second, 50*time.Millisecond, "a lease not renewed passes to another replica")
+}

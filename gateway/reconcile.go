@@ -1,0 +1,252 @@
+package gateway
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/notify"
+	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/ownership"
+	"github.com/qgov/qgov/quota"
+	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/store"
+)
+
+// orphanAfter is how long a reservation may wait for its upstream job
+// id: one without, older than this, belongs to a submission the gateway
+// never saw answered (it stopped mid-forward), and is released.
+const orphanAfter = 10 * time.Minute
+
+// Reconciler follows admitted jobs upstream and settles their
+// reservations when they end. One replica at a time does it: the one
+// holding the store's lease.
+type Reconciler struct {
+	Gateway *Gateway
+	// Store holds the lease; Node names this replica in it.
+	Store store.Store
+	Node  string
+	// Interval is the time between passes.
+	Interval time.Duration
+}
+
+// leaseName is the store lease of the reconciler.
+const leaseName = "quota-reconciler"
+
+// Run reconciles every Interval until ctx ends.
+func (rc *Reconciler) Run(ctx context.Context) {
+	tick := time.NewTicker(rc.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		held, err := store.Lease(ctx, rc.Store, leaseName, rc.Node, 3*rc.Interval)
+		if err != nil || !held {
+			continue
+		}
+		if _, err := rc.Gateway.Reconcile(ctx); err != nil {
+			rc.Gateway.Logger.Warn("reconciling job reservations", "error", err)
+		}
+	}
+}
+
+// Reconcile makes one pass over the open reservations of every tenant
+// with an instance: a job that ended upstream has its reservation
+// settled with its actual usage and recorded in the audit trail. It
+// returns how many reservations it settled.
+func (g *Gateway) Reconcile(ctx context.Context) (int, error) {
+	var tenants []string
+	for _, in := range g.Directory.Instances() {
+		if !slices.Contains(tenants, in.Tenant) {
+			tenants = append(tenants, in.Tenant)
+		}
+	}
+	g.settling.Clear()
+	settled := 0
+	var firstErr error
+	for _, t := range tenants {
+		open, err := g.Quota.Open(ctx, t)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		for _, r := range open {
+			done, err := g.reconcile(ctx, r)
+			if err != nil {
+				g.Logger.Warn("reconciling a job", "job", r.JobID, "reservation", r.ID, "error", err)
+				continue
+			}
+			if done {
+				settled++
+			}
+		}
+	}
+	return settled, firstErr
+}
+
+// reconcile settles one reservation when its job has ended.
+func (g *Gateway) reconcile(ctx context.Context, r quota.Reservation) (bool, error) {
+	in := g.Directory.Instance(r.Instance)
+	if in == nil {
+		return false, fmt.Errorf("instance %q is no longer configured", r.Instance)
+	}
+	if r.JobID == "" {
+		if g.Now().Sub(r.Admitted) < orphanAfter {
+			return false, nil
+		}
+		return true, g.Quota.Release(ctx, r)
+	}
+	var job runtimeapi.Job
+	status, err := g.upstreamJSON(ctx, in, "/jobs/"+r.JobID+"?exclude_params=true", &job)
+	switch {
+	case err != nil:
+		return false, err
+	case status == http.StatusNotFound:
+		job.Status = runtimeapi.StatusCancelled // deleted upstream: nothing more will run
+	case status != http.StatusOK:
+		return false, fmt.Errorf("upstream answered %d for job %s", status, r.JobID)
+	}
+	if !runtimeapi.Final(job.Status) && !runtimeapi.Final(job.State.Status) {
+		return false, nil
+	}
+	var m runtimeapi.JobMetrics
+	if status == http.StatusOK {
+		if st, err := g.upstreamJSON(ctx, in, "/jobs/"+r.JobID+"/metrics", &m); err != nil || st != http.StatusOK {
+			return false, fmt.Errorf("reading the metrics of job %s: status %d, %v", r.JobID, st, err)
+		}
+	}
+	seconds := max(m.Usage.QPUChargeTimeSeconds, m.Usage.QuantumSeconds)
+	ok, err := g.Quota.Settle(ctx, r, seconds)
+	if err != nil || !ok {
+		return false, err
+	}
+	g.auditEvent(ctx, &audit.Record{Action: audit.ActionJobUsage, Outcome: audit.Success, TenantID: r.Tenant, UserID: r.User, KeyID: r.KeyID,
+		InitiatorAuthnName: "reconciler", Project: r.Project, Instance: r.Instance, UpstreamJobID: r.JobID,
+		Resource: audit.Resource{Type: "quantum_job", ID: r.JobID},
+		Request: &audit.Request{Backend: r.Backend, EstimatedCostUSD: float64(r.EstimateMicros) / 1e6,
+			CostUSD: seconds * r.Price, QuantumSeconds: seconds},
+		Note: "job " + cmp.Or(job.Status, job.State.Status) + "; its reservation was settled with its actual usage"})
+	return true, nil
+}
+
+// watchEnd forwards a read or cancel of a job whose reservation is open
+// and, when the answer shows the job ended (its status final, or the
+// cancel accepted), settles the reservation at once instead of at the
+// reconciler's next pass: a client polling its job frees its place as
+// soon as it sees the result.
+func (g *Gateway) watchEnd(q *request, rec ownership.Record) Decision {
+	c, ferr := g.forwardCaptured(q, nil, q.body)
+	if ferr != nil {
+		return deny(q.w, q.d, ferr)
+	}
+	c.replay(q.w, nil)
+	q.d.Outcome = "allowed"
+	var job runtimeapi.Job
+	switch {
+	case c.status < 200 || c.status > 299:
+	case q.route.Action == runtimeapi.ActionJobCancel,
+		json.Unmarshal(c.body.Bytes(), &job) == nil && runtimeapi.Final(cmp.Or(job.Status, job.State.Status)):
+		g.settleSoon(rec)
+	}
+	return q.d
+}
+
+// settleSoon settles the reservation of a job seen to end, in the
+// background; each job once per replica (Settle is idempotent across
+// replicas).
+func (g *Gateway) settleSoon(rec ownership.Record) {
+	var r quota.Reservation
+	if len(rec.Quota) == 0 || json.Unmarshal(rec.Quota, &r) != nil || r.ID == "" {
+		return
+	}
+	if _, seen := g.settling.LoadOrStore(r.ID, true); seen {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := g.reconcile(ctx, r); err != nil {
+			g.Logger.Warn("settling an ended job", "job", r.JobID, "error", err)
+			g.settling.Delete(r.ID) // the reconciler or a later read retries
+			return
+		}
+		// later reads of the job need not look again
+		if cur, err := g.Jobs.Get(ctx, rec.Instance, rec.ID); err == nil {
+			cur.Quota = nil
+			if err := g.Jobs.Add(ctx, cur); err != nil {
+				g.Logger.Warn("updating a settled job's record", "job", rec.ID, "error", err)
+			}
+		}
+	}()
+}
+
+// upstreamJSON reads a document of the instance's upstream with its
+// credentials.
+func (g *Gateway) upstreamJSON(ctx context.Context, in *org.Instance, path string, v any) (int, error) {
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, apiPrefixes[0]+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	rest, query, _ := strings.Cut(path, "?")
+	r.URL.RawQuery = query
+	c, ferr := g.forwardCaptured(&request{r: r, rest: rest, in: in}, nil, nil)
+	if ferr != nil {
+		return 0, ferr
+	}
+	if c.status == http.StatusOK {
+		if err := json.Unmarshal(c.body.Bytes(), v); err != nil {
+			return c.status, fmt.Errorf("decoding %s: %w", path, err)
+		}
+	}
+	return c.status, nil
+}
+
+// auditEvent writes a record the gateway makes on its own (not for a
+// request) to the audit trail.
+func (g *Gateway) auditEvent(ctx context.Context, rec *audit.Record) {
+	if g.Audit == nil {
+		return
+	}
+	t, err := g.Audit.Reserve(ctx)
+	if err != nil {
+		g.Logger.Error("audit trail full: record dropped", "action", rec.Action, "error", err)
+		return
+	}
+	defer t.Release()
+	if err := t.Commit(rec); err != nil {
+		g.Logger.Error("audit record not yet durable", "action", rec.Action, "error", err)
+	}
+}
+
+// BudgetAlert records a budget alert in the audit trail and sends it to
+// the tenant's notification channels when the tenant asks for budget
+// warnings.
+func (g *Gateway) BudgetAlert(a quota.Alert) {
+	action, what := audit.ActionBudgetAlert, fmt.Sprintf("reached %d%% of its", a.Percent)
+	if a.Exceeded {
+		action, what = audit.ActionBudgetOver, "refused a job: it would exceed its"
+	}
+	text := fmt.Sprintf("The budget of %s %s %s monthly limit of USD %.2f for %s (USD %.2f spent or reserved).",
+		a.Scope, a.Name, what, a.LimitUSD, a.Period, a.UsedUSD)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rec := &audit.Record{Action: action, Outcome: audit.Success, TenantID: a.Tenant, InitiatorAuthnName: "quota",
+		Resource: audit.Resource{Type: "budget", ID: a.Scope + "/" + a.Name}, Note: text}
+	if a.Scope == quota.ScopeProject {
+		rec.Project = a.Name
+	}
+	g.auditEvent(ctx, rec)
+	s := g.Directory.Settings(a.Tenant)
+	if g.Notify != nil && s.NotifyOnBudgetWarning {
+		g.Notify.Send(s.NotificationChannels, notify.Message{Event: action, Tenant: a.Tenant, Text: text, Data: map[string]any{
+			"scope": a.Scope, "name": a.Name, "period": a.Period, "percent": a.Percent, "used_usd": a.UsedUSD, "limit_usd": a.LimitUSD}})
+	}
+}

@@ -1,0 +1,92 @@
+package quota
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/qgov/qgov/runtimeapi"
+)
+
+// limiter is a replica's token bucket for one subject's requests per
+// minute: it refuses a burst before any round trip to the shared
+// counters, and it is the only rate count while they are unreachable.
+type limiter struct {
+	*rate.Limiter
+	perMinute int
+}
+
+// maxLimiters bounds the buckets kept; past it they start afresh.
+const maxLimiters = 100_000
+
+// localTier applies the replica's token buckets to an admission's rate
+// checks.
+func (g *Governor) localTier(checks []check, now time.Time) *runtimeapi.Error {
+	for _, c := range checks {
+		if c.class != ClassRate {
+			continue
+		}
+		name, _, _ := strings.Cut(c.counter.Key, ":"+windowAt("minute", now).id)
+		lim := g.bucket(name, int(c.counter.Limit))
+		r := lim.ReserveN(now, 1)
+		if !r.OK() {
+			return refusal(c, c.counter.Limit, now)
+		}
+		if delay := r.DelayFrom(now); delay > 0 {
+			r.CancelAt(now)
+			e := refusal(c, c.counter.Limit, now)
+			e.RetryAfter = int(math.Ceil(delay.Seconds()))
+			e.Message += fmt.Sprintf(" (this replica's bucket refills in %ds)", e.RetryAfter)
+			return e
+		}
+	}
+	return nil
+}
+
+func (g *Governor) bucket(name string, perMinute int) *limiter {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	b := g.limiters[name]
+	if b == nil || b.perMinute != perMinute {
+		if len(g.limiters) >= maxLimiters {
+			g.limiters = map[string]*limiter{}
+		}
+		b = &limiter{Limiter: rate.NewLimiter(rate.Limit(float64(perMinute)/60), perMinute), perMinute: perMinute}
+		g.limiters[name] = b
+	}
+	return b
+}
+
+// CheckRate counts a request other than a job submission against the
+// caller's requests per minute (a submission counts in Admit).
+func (g *Governor) CheckRate(ctx context.Context, c Caller) (http.Header, *runtimeapi.Error) {
+	now := g.Now()
+	user := g.resolve(c)
+	key := Resolve(g.keyLevel(c))
+	var checks []check
+	for _, s := range g.subjects(c, &user, &key) {
+		checks = append(checks, g.rateChecks(s, now)...)
+	}
+	if len(checks) == 0 {
+		return nil, nil
+	}
+	if err := g.localTier(checks, now); err != nil {
+		return nil, err
+	}
+	a := &Admission{}
+	v, _, err := g.admit(ctx, c.Tenant, a, checks)
+	if err != nil {
+		return nil, err
+	}
+	if !v.Admitted {
+		return nil, refusal(checks[v.Refused], v.Current, now)
+	}
+	h := http.Header{}
+	setRateHeaders(h, checks, v.Values, now)
+	return h, nil
+}

@@ -1,0 +1,119 @@
+package quota
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/qgov/qgov/store"
+)
+
+// Bind records the upstream job an admission became, so the reconciler
+// can follow it. The upstream has accepted the job, so a failure here is
+// only logged by the caller: the reservation stays open until it expires.
+func (g *Governor) Bind(ctx context.Context, a *Admission, jobID string) error {
+	if a.ID == "" {
+		return nil
+	}
+	a.JobID = jobID
+	b, _ := json.Marshal(a.Reservation)
+	if a.Local {
+		_, err := g.local.Rewrite(ctx, a.Tenant, a.ID, b)
+		return err
+	}
+	return g.call(ctx, func(ctx context.Context, c Counters) error {
+		_, err := c.Rewrite(ctx, a.Tenant, a.ID, b)
+		return err
+	})
+}
+
+// Release undoes an admission the upstream refused: every counter it
+// moved moves back, as if the job had never been submitted.
+func (g *Governor) Release(ctx context.Context, r Reservation) error {
+	var cs []store.Counter
+	for _, h := range r.Held {
+		c := h.Counter
+		c.Amount, c.Alert = -c.Amount, 0
+		cs = append(cs, c)
+	}
+	_, err := g.settle(ctx, r, cs)
+	return err
+}
+
+// Settle closes the reservation of a job that ended: it leaves the
+// running jobs, and its estimate is replaced by its actual cost
+// (quantum seconds at the reserved price; 0 for a job that was cancelled
+// or failed before running). A budget alert this crosses is reported. It
+// reports false when the reservation was already settled.
+func (g *Governor) Settle(ctx context.Context, r Reservation, quantumSeconds float64) (bool, error) {
+	actual := micros(quantumSeconds * r.Price)
+	var cs []store.Counter
+	for _, h := range r.Held {
+		c := h.Counter
+		switch h.Kind {
+		case heldConcurrent:
+			c.Amount = -1
+		case heldSpend:
+			c.Amount = actual - r.EstimateMicros
+		case heldReserved:
+			c.Amount = -r.EstimateMicros
+			c.Alert = 0
+		default:
+			continue
+		}
+		cs = append(cs, c)
+	}
+	alerts, err := g.settle(ctx, r, cs)
+	for _, i := range alerts {
+		g.alert(r.Tenant, cs[i].Key, cs[i].Alert, false)
+	}
+	return alerts != nil, err
+}
+
+// settle applies changes and closes the reservation; it returns the
+// indexes of crossed alerts, nil when the reservation was not open.
+func (g *Governor) settle(ctx context.Context, r Reservation, cs []store.Counter) ([]int, error) {
+	var ok bool
+	var alerts []int
+	run := func(ctx context.Context, c Counters) error {
+		var err error
+		ok, alerts, err = c.Settle(ctx, r.Tenant, r.ID, cs)
+		return err
+	}
+	var err error
+	if r.Local {
+		err = run(ctx, g.local)
+	} else {
+		err = g.call(ctx, run)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("settling reservation %s: %w", r.ID, err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	if alerts == nil {
+		alerts = []int{}
+	}
+	return alerts, nil
+}
+
+// Open lists a tenant's open reservations: the shared ones, then this
+// replica's local ones.
+func (g *Governor) Open(ctx context.Context, tenant string) ([]Reservation, error) {
+	var shared []store.Entry
+	err := g.call(ctx, func(ctx context.Context, c Counters) error {
+		var err error
+		shared, err = c.Open(ctx, tenant)
+		return err
+	})
+	local, _ := g.local.Open(ctx, tenant)
+	var out []Reservation
+	for _, e := range append(shared, local...) {
+		var r Reservation
+		if json.Unmarshal(e.Value, &r) == nil {
+			out = append(out, r)
+		}
+	}
+	return out, err
+}
