@@ -2,7 +2,7 @@
 #
 #   make run     build and start the demo (Caddyfile.example)
 #   make test    vet, format check and every test (what CI runs)
-#   make bench   gateway vs plain reverse_proxy polling; audit cost; simulator throughput
+#   make bench   gateway vs plain reverse_proxy polling and submission; admission and audit cost; simulator throughput
 #   make fuzz    a short run of every fuzz target
 
 include xcaddy.mk
@@ -37,6 +37,8 @@ fmt: caddy-fmt
 
 bench:
 	$(GO) test -run '^$$' -bench Polling -benchtime 20000x ./caddymodule/ | grep -v '^{'
+	$(GO) test -run '^$$' -bench Submit -benchtime 2000x ./caddymodule/ | grep -v '^{'
+	$(GO) test -run '^$$' -bench . -benchtime 5000x ./quota/
 	$(GO) test -run '^$$' -bench . -benchtime 20000x ./audit/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./statevector/
 	$(GO) test -run '^$$' -bench . -benchtime 200x ./simulator/

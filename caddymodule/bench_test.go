@@ -72,16 +72,67 @@ func BenchmarkPolling(b *testing.B) {
 				{"qgov", fmt.Sprintf("http://127.0.0.1:%d", gwPort), gwToken, "QR-ml"},
 			} {
 				b.Run(fmt.Sprintf("fsync=%s/clients=%d/%s", fsync, clients, target.name), func(b *testing.B) {
-					poll(b, clients, target.base+"/api/v1/jobs/"+job.ID+"?exclude_params=true", target.token, target.crn)
+					url := target.base + "/api/v1/jobs/" + job.ID + "?exclude_params=true"
+					load(b, clients, func() *http.Request { return apiRequest(http.MethodGet, url, "", target.token, target.crn) })
 				})
 			}
 		}
 	}
 }
 
-// poll issues b.N polling requests from concurrent clients and reports
+// BenchmarkSubmit measures governed job submission (POST /jobs: the
+// submission decoded, its limits admitted and counted in one step, the
+// job forwarded and its owner and reservation recorded) against plain
+// reverse_proxy, with the demo's quotas (its job counts raised so the
+// run is not refused) and the audit trail's interval policy.
+func BenchmarkSubmit(b *testing.B) {
+	b.Setenv("QGOV_DEMO_UPSTREAM_KEY", simulator.DemoAPIKey)
+	b.Setenv("QGOV_DEMO_OIDC_SECRET", appid.DemoClientSecret)
+	b.Setenv("XDG_DATA_HOME", b.TempDir())
+	gwPort, simPort, plainPort := testenv.FreePort(b), testenv.FreePort(b), testenv.FreePort(b)
+	cfg := demoConfig(b, gwPort, simPort, "") + fmt.Sprintf("\n:%d {\n\tbind 127.0.0.1\n\treverse_proxy 127.0.0.1:%d\n}\n", plainPort, simPort)
+	cfg = strings.NewReplacer("admin localhost:2999", "admin off", "\t\t\tfsync always\n", "\t\t\tfsync interval\n",
+		"max_concurrent_jobs 10\n", "max_concurrent_jobs 1000000\n", "max_jobs_per_hour 100\n", "max_jobs_per_hour 1000000\n",
+		"max_jobs_per_day 500\n", "max_jobs_per_day 1000000\n").Replace(cfg)
+	cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cfg), nil)
+	require.NoError(b, err)
+	require.NoError(b, caddy.Load(cfgJSON, true))
+	b.Cleanup(func() { _ = caddy.Stop() })
+
+	ctx := context.Background()
+	gwToken, err := (&qiskitclient.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", gwPort), APIKey: "demo-fatima-key", CRN: crn("QR-ml")}).Token(ctx)
+	require.NoError(b, err)
+	upToken, err := (&qiskitclient.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", simPort), APIKey: simulator.DemoAPIKey, CRN: crn("QR-ml")}).Token(ctx)
+	require.NoError(b, err)
+	body := fmt.Sprintf(`{"program_id":"sampler","backend":"qgov_simulator","params":{"pubs":[[%q,null,1]],"version":2}}`,
+		`OPENQASM 3.0; include "stdgates.inc"; bit[1] c; x $0; c[0] = measure $0;`)
+	for _, clients := range []int{1, 8} {
+		for _, target := range []struct {
+			name, base, token, crn string
+		}{
+			{"reverse_proxy", fmt.Sprintf("http://127.0.0.1:%d", plainPort), upToken, crn("QR-ml")},
+			{"qgov", fmt.Sprintf("http://127.0.0.1:%d", gwPort), gwToken, "QR-ml"},
+		} {
+			b.Run(fmt.Sprintf("clients=%d/%s", clients, target.name), func(b *testing.B) {
+				load(b, clients, func() *http.Request {
+					return apiRequest(http.MethodPost, target.base+"/api/v1/jobs", body, target.token, target.crn)
+				})
+			})
+		}
+	}
+}
+
+// apiRequest is a Runtime API request with a bearer token and CRN.
+func apiRequest(method, url, body, token, crn string) *http.Request {
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Service-CRN", crn)
+	return req
+}
+
+// load issues b.N requests from concurrent clients and reports
 // throughput and latency percentiles.
-func poll(b *testing.B, clients int, url, token, crn string) {
+func load(b *testing.B, clients int, newRequest func() *http.Request) {
 	transport := &http.Transport{MaxIdleConnsPerHost: clients}
 	client := &http.Client{Transport: transport}
 	defer transport.CloseIdleConnections()
@@ -103,9 +154,7 @@ func poll(b *testing.B, clients int, url, token, crn string) {
 				}
 				remaining--
 				next.Unlock()
-				req, _ := http.NewRequest(http.MethodGet, url, nil)
-				req.Header.Set("Authorization", "Bearer "+token)
-				req.Header.Set("Service-CRN", crn)
+				req := newRequest()
 				t0 := time.Now()
 				resp, err := client.Do(req)
 				if err != nil {

@@ -21,7 +21,7 @@ const bell = `OPENQASM 3.0; include "stdgates.inc"; bit[2] c; h $0; cx $0, $1; c
 
 // submission decodes a sampler job of the given pubs, each the Bell
 // circuit with shots.
-func submission(t *testing.T, backend string, shots ...int) *runtimeapi.Submission {
+func submission(t testing.TB, backend string, shots ...int) *runtimeapi.Submission {
 	t.Helper()
 	q, _ := json.Marshal(bell)
 	var pubs []string
