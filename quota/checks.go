@@ -163,8 +163,7 @@ func (g *Governor) counted(s subject, l countLimit, class, kind string, now time
 // rateChecks counts the request against the subject's requests per
 // minute.
 func (g *Governor) rateChecks(s subject, now time.Time) []check {
-	if c, ok := g.counted(s, rateLimit, ClassRate, heldCount, now); ok {
-		c.kind = "" // a request stays counted
+	if c, ok := g.counted(s, rateLimit, ClassRate, "", now); ok { // a request stays counted: nothing to undo
 		return []check{c}
 	}
 	return nil

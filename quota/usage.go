@@ -2,6 +2,7 @@ package quota
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -53,7 +54,7 @@ func (g *Governor) Usage(ctx context.Context, c Caller) (Usage, error) {
 	key := Resolve(g.keyLevel(c))
 	var views []LimitView
 	for _, s := range g.subjects(c, &user, &key) {
-		for _, l := range append(jobLimits, priorityLimit, rateLimit) {
+		for _, l := range slices.Concat(jobLimits, []countLimit{priorityLimit, rateLimit}) {
 			if chk, ok := g.counted(s, l, ClassJobs, "", now); ok {
 				b := s.eff.Bound(l.field)
 				v := LimitView{Limit: l.field.String(), Counts: s.who, Value: b.Value, Rule: b.From.String()}
