@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -35,7 +36,7 @@ func (g *Gateway) checkRate(q *request) *runtimeapi.Error {
 	if err != nil {
 		return err
 	}
-	copyHeader(q.w.Header(), h)
+	maps.Copy(q.w.Header(), h)
 	return nil
 }
 
@@ -64,7 +65,7 @@ func (g *Gateway) admit(q *request, sub *runtimeapi.Submission) (*quota.Admissio
 	if a.Note != "" {
 		q.d.Note = strings.TrimPrefix(q.d.Note+"; "+a.Note, "; ")
 	}
-	copyHeader(q.w.Header(), a.Header)
+	maps.Copy(q.w.Header(), a.Header)
 	return a, nil
 }
 
@@ -116,10 +117,4 @@ func (g *Gateway) usage(q *request) Decision {
 	c.replay(q.w, body)
 	q.d.Outcome = "allowed"
 	return q.d
-}
-
-func copyHeader(dst, src http.Header) {
-	for k, v := range src {
-		dst[k] = v
-	}
 }

@@ -16,7 +16,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/audit"
 	"github.com/qgov/qgov/internal/testenv"
+	"github.com/qgov/qgov/notify"
+	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/runtimeapi"
 	"github.com/qgov/qgov/store"
@@ -177,4 +180,42 @@ func TestReconcilerLease(t *testing.T) {
 		b, err := store.Lease(ctx, st, leaseName, "b", time.Second)
 		return err == nil && b
 	}, 3*time.Second, 50*time.Millisecond, "a lease not renewed passes to another replica")
+}
+
+// TestBudgetAlertIsAuditedAndNotified: an alert becomes an audit record
+// of its tenant and a message on the tenant's webhook.
+func TestBudgetAlertIsAuditedAndNotified(t *testing.T) {
+	got := make(chan notify.Message, 1)
+	hook := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		var m notify.Message
+		assert.NoError(t, json.NewDecoder(r.Body).Decode(&m))
+		got <- m
+	}))
+	defer hook.Close()
+	n, err := notify.New([]notify.Channel{{Name: "slack", URL: hook.URL}}, nil)
+	require.NoError(t, err)
+	defer n.Close()
+	dir, err := org.NewDirectory(org.Config{Tenants: []org.TenantSettings{{Name: "lab", NotifyOnBudgetWarning: true, NotificationChannels: []string{"slack"}}}})
+	require.NoError(t, err)
+	trailDir := t.TempDir()
+	file, err := audit.OpenFile(audit.FileConfig{Dir: trailDir, Fsync: audit.FsyncAlways})
+	require.NoError(t, err)
+	trail := audit.New(file, nil, audit.Options{})
+	defer trail.Close()
+
+	gw := New(Config{Directory: dir, Notify: n, Audit: trail})
+	gw.BudgetAlert(quota.Alert{Tenant: "lab", Scope: quota.ScopeProject, Name: "ml", Period: "2026-11", Percent: 80, UsedUSD: 812.5, LimitUSD: 1000})
+
+	select {
+	case m := <-got:
+		assert.Equal(t, audit.ActionBudgetAlert, m.Event)
+		assert.Equal(t, "The budget of project ml reached 80% of its monthly limit of USD 1000.00 for 2026-11 (USD 812.50 spent or reserved).", m.Text)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no webhook message")
+	}
+	page, err := audit.FileSource{Dir: trailDir}.Query(context.Background(), audit.Filter{Tenant: "lab", Actions: []string{audit.ActionBudgetAlert}}, "", 10)
+	require.NoError(t, err)
+	require.Len(t, page.Logs, 1)
+	assert.Equal(t, "ml", page.Logs[0].Project)
+	assert.Equal(t, audit.Resource{Type: "budget", ID: "project/ml"}, page.Logs[0].Resource)
 }

@@ -195,9 +195,7 @@ func (g *Gateway) upstreamJSON(ctx context.Context, in *org.Instance, path strin
 	if err != nil {
 		return 0, err
 	}
-	rest, query, _ := strings.Cut(path, "?")
-	r.URL.RawQuery = query
-	c, ferr := g.forwardCaptured(&request{r: r, rest: rest, in: in}, nil, nil)
+	c, ferr := g.forwardCaptured(&request{r: r, rest: strings.TrimPrefix(r.URL.Path, apiPrefixes[0]), in: in}, nil, nil)
 	if ferr != nil {
 		return 0, ferr
 	}

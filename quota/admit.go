@@ -104,7 +104,7 @@ type check struct {
 // Admit checks a job against every limit that applies and, when all
 // pass, counts it and reserves its estimated cost, in one atomic step.
 func (g *Governor) Admit(ctx context.Context, job Job) (*Admission, *runtimeapi.Error) {
-	now := g.Now()
+	now := g.now()
 	user := g.resolve(job.Caller)
 	key := Resolve(g.keyLevel(job.Caller))
 	for _, e := range []*Effective{&user, &key} {

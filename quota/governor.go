@@ -97,11 +97,8 @@ func New(cfg Config, shared Counters, opts Options) (*Governor, error) {
 	return g, nil
 }
 
-// Config returns the validated configuration.
-func (g *Governor) Config() *Config { return &g.cfg }
-
-// Now is the governor's clock.
-func (g *Governor) Now() time.Time { return g.opts.Now() }
+// now is the governor's clock.
+func (g *Governor) now() time.Time { return g.opts.Now() }
 
 // level returns the limits configured for one scope, or an empty level.
 func (g *Governor) level(scope, tenant, name string) Level {

@@ -65,7 +65,7 @@ func (g *Governor) bucket(name string, perMinute int) *limiter {
 // CheckRate counts a request other than a job submission against the
 // caller's requests per minute (a submission counts in Admit).
 func (g *Governor) CheckRate(ctx context.Context, c Caller) (http.Header, *runtimeapi.Error) {
-	now := g.Now()
+	now := g.now()
 	user := g.resolve(c)
 	key := Resolve(g.keyLevel(c))
 	var checks []check

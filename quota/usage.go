@@ -42,7 +42,7 @@ type Usage struct {
 // Usage reads, in one call, the budgets of the caller's tenant and
 // project and the caller's counts against their limits.
 func (g *Governor) Usage(ctx context.Context, c Caller) (Usage, error) {
-	now := g.Now()
+	now := g.now()
 	month := windowAt("month", now)
 	u := Usage{Budgets: []BudgetView{}, Limits: []LimitView{}}
 	var keys []string

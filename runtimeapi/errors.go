@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strconv"
 )
@@ -54,9 +55,7 @@ func NewTrace() string {
 
 // Write sends the error as the Runtime API error body with the given trace.
 func (e *Error) Write(w http.ResponseWriter, trace string) {
-	for k, v := range e.Header {
-		w.Header()[k] = v
-	}
+	maps.Copy(w.Header(), e.Header)
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}

@@ -86,7 +86,7 @@ type counterTx interface {
 	exists(key string) bool
 	// mark sets a marker key unless it exists, reporting whether it did.
 	mark(key string, ttl time.Duration) bool
-	reservation(id string) ([]byte, bool)
+	reserved(id string) bool
 	putReservation(id string, record []byte, ttl time.Duration)
 	deleteReservation(id string)
 }
@@ -130,7 +130,7 @@ func admitTx(tx counterTx, a Admission, cs []Counter) Verdict {
 
 // settleTx is Settle's logic for the stores that run it in Go.
 func settleTx(tx counterTx, id string, cs []Counter) (bool, []int) {
-	if _, ok := tx.reservation(id); !ok {
+	if !tx.reserved(id) {
 		return false, nil
 	}
 	var alerts []int

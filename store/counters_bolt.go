@@ -74,10 +74,7 @@ func (t *boltTx) mark(key string, ttl time.Duration) bool {
 	return true
 }
 
-func (t *boltTx) reservation(id string) ([]byte, bool) {
-	v := t.live(t.key("r", id))
-	return v, v != nil
-}
+func (t *boltTx) reserved(id string) bool { return t.live(t.key("r", id)) != nil }
 
 func (t *boltTx) putReservation(id string, record []byte, ttl time.Duration) {
 	t.put(t.key("r", id), record, ttl)

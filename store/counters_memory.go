@@ -75,10 +75,7 @@ func (t memTx) mark(key string, ttl time.Duration) bool {
 	return true
 }
 
-func (t memTx) reservation(id string) ([]byte, bool) {
-	v, ok := t.get(t.m.res, id)
-	return v.record, ok
-}
+func (t memTx) reserved(id string) bool { _, ok := t.get(t.m.res, id); return ok }
 
 func (t memTx) putReservation(id string, record []byte, ttl time.Duration) {
 	t.m.res[t.scope+"\x00"+id] = memValue{record: record, expires: t.expiry(ttl)}
