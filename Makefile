@@ -39,6 +39,7 @@ bench:
 	$(GO) test -run '^$$' -bench Polling -benchtime 20000x ./caddymodule/ | grep -v '^{'
 	$(GO) test -run '^$$' -bench Submit -benchtime 2000x ./caddymodule/ | grep -v '^{'
 	$(GO) test -run '^$$' -bench . -benchtime 5000x ./quota/
+	$(GO) test -run '^$$' -bench . -benchtime 20000x ./policy/
 	$(GO) test -run '^$$' -bench . -benchtime 20000x ./audit/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./statevector/
 	$(GO) test -run '^$$' -bench . -benchtime 200x ./simulator/

@@ -35,6 +35,10 @@ const (
 	ActionApprove      = "qgov.approval.approve"
 	ActionReject       = "qgov.approval.reject"
 	ActionApprovalTime = "qgov.approval.timeout"
+	ActionApprovalList = "qgov.approval.list"
+	ActionEscalate     = "qgov.approval.escalate"
+	ActionRelease      = "qgov.approval.release"
+	ActionNotifyFailed = "qgov.notify.failed"
 	ActionBudgetAlert  = "qgov.budget.threshold"
 	ActionBudgetOver   = "qgov.budget.exceeded"
 	ActionJobUsage     = "qgov.budget.usage"
@@ -51,6 +55,7 @@ var categories = map[string]string{
 	ActionSessionList: CategorySession, ActionSessionEnd: CategorySession, ActionSessionsEnd: CategorySession,
 	ActionConfigLoad: CategoryAdmin, ActionAuditQuery: CategoryAdmin, ActionAuditVerify: CategoryAdmin, ActionReport: CategoryAdmin,
 	ActionApprovalHold: CategoryApproval, ActionApprove: CategoryApproval, ActionReject: CategoryApproval, ActionApprovalTime: CategoryApproval,
+	ActionApprovalList: CategoryApproval, ActionEscalate: CategoryApproval, ActionRelease: CategoryApproval, ActionNotifyFailed: CategorySystem,
 	ActionBudgetAlert: CategoryBudget, ActionBudgetOver: CategoryBudget, ActionJobUsage: CategoryBudget,
 	ActionPolicyError: CategoryPolicy, ActionRecovered: CategorySystem,
 }

@@ -10,11 +10,13 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/qgov/qgov/approval"
 	"github.com/qgov/qgov/gateway"
 	"github.com/qgov/qgov/identity"
 	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/ownership"
+	"github.com/qgov/qgov/policy"
 	"github.com/qgov/qgov/rbac"
 	"github.com/qgov/qgov/store"
 )
@@ -88,9 +90,17 @@ type App struct {
 	// Quotas configures limits, budgets and the cost model. Default: no
 	// limits or budgets.
 	Quotas *QuotaConfig `json:"quotas,omitempty"`
-	// NotificationChannels are the webhooks tenants name in their
-	// notification_channels, for budget alerts.
+	// NotificationChannels are the webhooks and mail servers tenants
+	// name in their notification_channels, and policies and workflows in
+	// their notify lists.
 	NotificationChannels []notify.Channel `json:"notification_channels,omitempty"`
+	// Policies are expr rules evaluated on every request they apply to:
+	// block, modify, notify or require_approval. See package policy for
+	// the environment and how matches combine.
+	Policies []policy.Policy `json:"policies,omitempty"`
+	// Workflows hold jobs for approval, by their own trigger or a
+	// require_approval policy.
+	Workflows []policy.Workflow `json:"workflows,omitempty"`
 
 	cfg       gateway.Config
 	st        store.Store
@@ -161,6 +171,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	policies, err := policy.Compile(a.Policies, a.Workflows)
+	if err != nil {
+		return fmt.Errorf("qgov policies: %w", err)
+	}
 	if a.notifier, err = a.buildNotifier(repl); err != nil {
 		return err
 	}
@@ -176,6 +190,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Sessions:     ownership.NewRegistry(st, "sessions"),
 		Credentials:  creds,
 		Quota:        governor,
+		Policies:     policies,
+		Approvals:    approval.NewBook(st),
+		Node:         nodeName(),
 		Notify:       a.notifier,
 		MaxBodyBytes: a.MaxBodySize,
 		Audit:        trail,

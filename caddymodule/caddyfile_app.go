@@ -13,6 +13,7 @@ import (
 	"github.com/qgov/qgov/identity"
 	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/policy"
 	"github.com/qgov/qgov/rbac"
 )
 
@@ -124,6 +125,16 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 			app.Assignments = append(app.Assignments, a)
 		case "org_file":
 			err = loadOrgFiles(d, app)
+		case "policy":
+			var p policy.Policy
+			p, err = parsePolicy(d)
+			app.Policies = append(app.Policies, p)
+		case "workflow":
+			var w policy.Workflow
+			w, err = parseWorkflow(d)
+			app.Workflows = append(app.Workflows, w)
+		case "policy_file":
+			err = loadPolicyFiles(d, app)
 		case "api_key":
 			var k identity.APIKey
 			k, err = parseAPIKey(d)

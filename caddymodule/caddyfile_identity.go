@@ -46,6 +46,8 @@ func secondsArg(d *caddyfile.Dispenser, dst *int) error {
 //	    default_shots    <n>
 //	    max_shots        <n>
 //	    require_job_approval [<threshold USD>]
+//	    allow_self_approval
+//	    time_zone        <IANA zone>
 //	    allow_priority_queue
 //	    user_list_visible
 //	    notify_on_budget_warning
@@ -92,6 +94,12 @@ func parseTenant(d *caddyfile.Dispenser) (org.TenantSettings, error) {
 				}
 				t.ApprovalThresholdUSD = v
 			}
+		case "allow_self_approval":
+			t.AllowSelfApproval = true
+		case "time_zone":
+			var err error
+			t.TimeZone, err = oneArg(d)
+			return err
 		case "allow_priority_queue":
 			t.AllowPriorityQueue = true
 		case "user_list_visible":

@@ -158,11 +158,34 @@ func usdArg(d *caddyfile.Dispenser, v string) (float64, error) {
 	return f, nil
 }
 
-// parseChannel reads: notification_channel <name> <webhook URL>
+// parseChannel reads:
+//
+//	notification_channel <name> <webhook or smtp(s) URL> {
+//	    format json|slack|email
+//	    from   <address>
+//	    to     <address...>
+//	}
 func parseChannel(d *caddyfile.Dispenser) (notify.Channel, error) {
 	args := d.RemainingArgs()
 	if len(args) != 2 {
 		return notify.Channel{}, d.ArgErr()
 	}
-	return notify.Channel{Name: args[0], URL: args[1]}, nil
+	c := notify.Channel{Name: args[0], URL: args[1]}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "format":
+			c.Format, err = oneArg(d)
+		case "from":
+			c.From, err = oneArg(d)
+		case "to":
+			c.To = append(c.To, d.RemainingArgs()...)
+		default:
+			err = d.Errf("unrecognized notification_channel option %q", d.Val())
+		}
+		if err != nil {
+			return c, err
+		}
+	}
+	return c, nil
 }

@@ -109,7 +109,11 @@ func (a *App) buildNotifier(repl *caddy.Replacer) (*notify.Notifier, error) {
 		}
 		chans[i].URL = v
 	}
-	n, err := notify.New(chans, a.logger)
+	n, err := notify.New(chans, notify.Options{Logger: a.logger, OnFailure: func(ch string, m notify.Message, err error) {
+		if a.gateway != nil {
+			a.gateway.NotifyFailed(ch, m, err)
+		}
+	}})
 	if err != nil {
 		return nil, fmt.Errorf("qgov: %w", err)
 	}
@@ -123,10 +127,14 @@ func (a *App) startReconciler(ctx context.Context) {
 	if a.Quotas != nil && a.Quotas.ReconcileInterval > 0 {
 		interval = time.Duration(a.Quotas.ReconcileInterval)
 	}
+	rc := &gateway.Reconciler{Gateway: a.gateway, Store: a.st, Node: a.cfg.Node, Interval: interval}
+	go rc.Run(ctx)
+}
+
+// nodeName names this replica: host, process and a random part.
+func nodeName() string {
 	host, _ := os.Hostname()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	rc := &gateway.Reconciler{Gateway: a.gateway, Store: a.st, Node: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:])),
-		Interval: interval}
-	go rc.Run(ctx)
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }

@@ -51,7 +51,7 @@ func (g *Gateway) auditRecord(r *http.Request, d *Decision, status int) *audit.R
 		TenantID: d.Tenant, UserID: d.User, KeyID: d.KeyID, TargetUserID: d.subject,
 		Action: string(d.Action), Resource: d.resource, Request: d.request,
 		Status: status, Code: d.Code, Project: d.Project, Instance: d.Instance, UpstreamJobID: d.jobID,
-		TraceID: d.Trace, UserAgent: r.UserAgent(), Note: d.Note,
+		TraceID: d.Trace, UserAgent: r.UserAgent(), Note: d.Note, RuleIDs: d.rules,
 	}
 	if rec.TargetUserID == d.User {
 		rec.TargetUserID = ""
@@ -70,6 +70,10 @@ func (g *Gateway) auditRecord(r *http.Request, d *Decision, status int) *audit.R
 	switch {
 	case d.Outcome == "denied":
 		rec.Outcome = audit.Denied
+	case d.Outcome == "held":
+		rec.Outcome = audit.Held
+	case d.Outcome == "modified" && status < http.StatusBadRequest:
+		rec.Outcome = audit.Modified
 	case status >= http.StatusBadRequest:
 		rec.Outcome = audit.Failure
 	default:

@@ -5,8 +5,13 @@
 //	           key's scopes                            (identity)
 //	org        resolve Service-CRN to an instance the caller's projects may use (org)
 //	RBAC       a role of the caller's projects must grant the route (rbac)
-//	limits     count the request against rates; admit a job against its
-//	           size, backend, job counts and budgets in one atomic step (quota)
+//	limits     count the request against rates (quota)
+//	policies   expr rules block, modify or announce a request; workflows
+//	           hold a job for approval (policy)
+//	admission  admit a job against its size, backend, job counts and
+//	           budgets in one atomic step (quota)
+//	approval   hold the job, exactly as it would be forwarded, until its
+//	           approvers decide; release it once (approval)
 //	access     classify the route and check the job or session is the caller's (runtimeapi, ownership)
 //	upstream   forward with the instance's CRN and credentials (Upstream)
 //	record     remember who owns what the upstream created (ownership),
@@ -23,7 +28,6 @@ package gateway
 import (
 	"context"
 
-	"github.com/qgov/qgov/audit"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -31,10 +35,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/qgov/qgov/approval"
+	"github.com/qgov/qgov/audit"
 	"github.com/qgov/qgov/identity"
 	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/ownership"
+	"github.com/qgov/qgov/policy"
 	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/runtimeapi"
 	"github.com/qgov/qgov/store"
@@ -72,6 +79,13 @@ type Config struct {
 	Notify *notify.Notifier
 	// Audit records every request; nil records nothing.
 	Audit *audit.Log
+	// Policies are the compiled policies and workflows; nil has none.
+	Policies *policy.Set
+	// Approvals keeps held jobs; required when a workflow can hold one.
+	Approvals *approval.Book
+	// Node names this replica in the records it makes (a released job's
+	// fate).
+	Node string
 	// AuditSource answers audit queries; AuditDir is the trail's
 	// directory, which verification reads.
 	AuditSource audit.Source
@@ -117,7 +131,8 @@ type Decision struct {
 	Project  string
 	Instance string
 	Action   runtimeapi.Action
-	// Outcome is "allowed" or "denied".
+	// Outcome is "allowed", "denied", "held" (waiting for approval) or
+	// "modified" (allowed as a policy rewrote it).
 	Outcome string
 	// Code is a denial's error code; Reason says why.
 	Code   string
@@ -129,6 +144,8 @@ type Decision struct {
 	// audit record's trace_id.
 	Trace string
 
+	// rules name the policies, workflows and limits that decided.
+	rules    []string
 	caller   *identity.Principal
 	resource audit.Resource
 	request  *audit.Request
@@ -137,6 +154,11 @@ type Decision struct {
 	// object.
 	subject       string
 	before, after any
+}
+
+// note adds to the decision's note.
+func (d *Decision) note(s string) {
+	d.Note = strings.TrimPrefix(d.Note+"; "+s, "; ")
 }
 
 // identify records who the caller is.

@@ -53,7 +53,9 @@ type rig struct {
 	signer *iam.Signer
 }
 
-func newRig(t *testing.T) *rig {
+// newRig starts the simulator and builds the organisation; edits may
+// extend it.
+func newRig(t *testing.T, edits ...func(*org.Config)) *rig {
 	cfg := simulator.Default()
 	cfg.QueueSize = 1000
 	sim, err := simulator.New(cfg)
@@ -65,18 +67,25 @@ func newRig(t *testing.T) *rig {
 	instance := func(alias, key string) org.Instance {
 		return org.Instance{Alias: alias, CRN: simulator.DemoCRN(strings.ToLower(alias)), Upstream: up.URL + "/api/v1", IAMURL: up.URL, APIKey: key}
 	}
-	dir, err := org.NewDirectory(org.Config{
+	oc := org.Config{
 		Instances: []org.Instance{instance("QR-ml", simulator.DemoAPIKey), {Alias: "QR-finance", CRN: simulator.DemoCRN("qr-finance"), Upstream: up.URL + "/api/v1", IAMURL: up.URL, APIKey: "revoked-upstream-key"}},
 		Projects:  []org.Project{{Name: "ml", Instances: []string{"QR-ml", "QR-finance"}}, {Name: "finance", Instances: []string{"QR-ml"}}},
 		AccessGroups: []org.AccessGroup{
 			{Name: "ml", Projects: []string{"ml"}, Roles: []string{"researcher"}, Members: []string{"fatima"}},
 			{Name: "finance", Projects: []string{"finance"}, Roles: []string{"researcher"}, Members: []string{"ravi"}},
 		},
-	})
+	}
+	for _, edit := range edits {
+		edit(&oc)
+	}
+	dir, err := org.NewDirectory(oc)
 	require.NoError(t, err)
 	ring, err := identity.NewKeyRing([]identity.APIKey{
 		{ID: "f", Key: "fatima-key", User: "fatima"},
 		{ID: "r", Key: "ravi-key", User: "ravi"},
+		{ID: "l", Key: "lee-key", User: "lee", Email: "lee@example.org"},
+		{ID: "a", Key: "root-key", User: "root", Email: "admin@example.com"},
+		{ID: "s", Key: "sam-key", User: "sam"},
 	})
 	require.NoError(t, err)
 	key, err := iam.GenerateKey()

@@ -19,6 +19,9 @@ import (
 //	GET /governance/v1/audit/logs        query the caller's tenant's trail (audit:view)
 //	GET /governance/v1/audit/verify      verify the trail's hash chain (audit:view)
 //	GET /governance/v1/reports/{type}    build a report: ?period=2026-Q1&format=json|csv|pdf
+//	GET /governance/v1/approvals         held jobs the caller may decide or submitted
+//	GET /governance/v1/approvals/{id}    one held job
+//	POST /governance/v1/approvals/{id}   decide: {"decision":"approve"|"reject","comment":"…"} (job:approve)
 const governancePrefix = "/governance/v1/"
 
 // maxReportRecords bounds the records one report reads.
@@ -48,6 +51,8 @@ func (g *Gateway) serveGovernance(w http.ResponseWriter, r *http.Request, d Deci
 	rest := strings.TrimPrefix(r.URL.Path, governancePrefix)
 	var gerr *runtimeapi.Error
 	switch {
+	case rest == "approvals" || strings.HasPrefix(rest, "approvals/"):
+		gerr = q.approvals(rest, &d)
 	case r.Method != http.MethodGet:
 		gerr = runtimeapi.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not served on "+r.URL.Path)
 	case rest == "audit/logs":

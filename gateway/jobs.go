@@ -1,8 +1,8 @@
 package gateway
 
 import (
-	"github.com/qgov/qgov/audit"
-
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +11,10 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/qgov/qgov/audit"
 	"github.com/qgov/qgov/ownership"
+	"github.com/qgov/qgov/policy"
+	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/rbac"
 	"github.com/qgov/qgov/runtimeapi"
 )
@@ -40,8 +43,21 @@ func (g *Gateway) ownedObject(q *request, reg *ownership.Registry, kind string, 
 	if err := q.mayAct(kind, rec); err != nil {
 		return deny(q.w, q.d, err)
 	}
+	switch {
+	case rec.Upstream != "":
+		return g.aliased(q, rec)
+	case rec.Held:
+		return g.heldJob(q, rec)
+	}
+	return g.ownedAction(q, rec)
+}
+
+// ownedAction forwards a request for a job or session the caller may
+// act on; a successful DELETE of a job removes its record, and a job
+// seen to end has its reservation settled.
+func (g *Gateway) ownedAction(q *request, rec ownership.Record) Decision {
 	if q.route.Action != runtimeapi.ActionJobDelete {
-		if len(rec.Quota) > 0 && (q.route.Action == runtimeapi.ActionJobCancel || q.rest == "/jobs/"+id) {
+		if len(rec.Quota) > 0 && (q.route.Action == runtimeapi.ActionJobCancel || q.rest == "/jobs/"+rec.ID) {
 			return g.watchEnd(q, rec)
 		}
 		return g.pass(q)
@@ -51,8 +67,8 @@ func (g *Gateway) ownedObject(q *request, reg *ownership.Registry, kind string, 
 		return deny(q.w, q.d, ferr)
 	}
 	if c.status >= 200 && c.status < 300 {
-		if err := reg.Remove(q.r.Context(), q.in.Alias, id); err != nil {
-			g.Logger.Error("removing ownership", "kind", kind, "id", id, "error", err)
+		if err := g.Jobs.Remove(q.r.Context(), q.in.Alias, rec.ID); err != nil {
+			g.Logger.Error("removing ownership", "job", rec.ID, "error", err)
 		}
 		g.settleSoon(rec)
 	}
@@ -75,8 +91,11 @@ func (g *Gateway) record(ctx context.Context, reg *ownership.Registry, rec owner
 	g.Logger.Error("recording ownership failed; the object is invisible to its owner", "id", rec.ID, "instance", rec.Instance, "error", err)
 }
 
-// createJob decodes the submission, picks its project, forwards it and
-// records the new job's owner before the caller learns its id.
+// createJob runs a submission through the job steps: its project, the
+// tenant's defaults, the policies (which may block, modify it or hold it
+// for approval), its admission against limits and budgets, then either
+// the hold or the upstream, and records the new job's owner before the
+// caller learns its id.
 func (g *Gateway) createJob(q *request) Decision {
 	sub, err := runtimeapi.DecodeSubmission(q.body)
 	if err != nil {
@@ -93,9 +112,24 @@ func (g *Gateway) createJob(q *request) Decision {
 			return deny(q.w, q.d, notFound("session", sub.SessionID))
 		}
 	}
-	adm, err := g.admit(q, sub)
+	priority, err := g.priority(q, sub)
 	if err != nil {
 		return deny(q.w, q.d, err)
+	}
+	if sub, err = g.defaults(q, sub); err != nil {
+		return deny(q.w, q.d, err)
+	}
+	steps, err := g.jobPolicies(q, &sub, priority)
+	if err != nil {
+		return deny(q.w, q.d, err)
+	}
+	q.d.request.Backend, q.d.request.Shots = sub.Backend, sub.Shots
+	adm, err := g.admit(q, sub, priority)
+	if err != nil {
+		return deny(q.w, q.d, err)
+	}
+	if pending := g.autoApprove(q, steps); len(pending) > 0 {
+		return g.hold(q, sub, adm, steps)
 	}
 	c, ferr := g.forwardCaptured(q, nil, q.body)
 	if ferr != nil {
@@ -109,23 +143,120 @@ func (g *Gateway) createJob(q *request) Decision {
 	_ = json.Unmarshal(c.body.Bytes(), &created)
 	g.settleAdmission(q.r.Context(), adm, c.status, created.ID)
 	if c.status == http.StatusOK && created.ID != "" {
-		backend := created.Backend
-		if backend == "" {
-			backend = sub.Backend
-		}
 		q.d.jobID, q.d.resource = created.ID, audit.Resource{Type: "quantum_job", ID: created.ID}
-		rec := ownership.Record{
-			ID: created.ID, Instance: q.in.Alias, Tenant: q.p.Tenant, Project: q.d.Project, Owner: q.p.UserID, KeyID: q.p.KeyID,
-			Backend: backend, Program: sub.ProgramID, Session: sub.SessionID, Created: g.Now().UTC(),
-		}
-		if adm.ID != "" {
-			rec.Quota, _ = json.Marshal(adm.Reservation)
-		}
-		g.record(q.r.Context(), g.Jobs, rec)
+		g.record(q.r.Context(), g.Jobs, g.jobRecord(q, sub, adm, created.ID, cmp.Or(created.Backend, sub.Backend)))
 	}
 	c.replay(q.w, nil)
-	q.d.Outcome = "allowed"
+	if q.d.Outcome == "" {
+		q.d.Outcome = "allowed"
+	}
 	return q.d
+}
+
+// jobRecord is the ownership record of a new job.
+func (g *Gateway) jobRecord(q *request, sub *runtimeapi.Submission, adm *quota.Admission, id, backend string) ownership.Record {
+	rec := ownership.Record{
+		ID: id, Instance: q.in.Alias, Tenant: q.p.Tenant, Project: q.d.Project, Owner: q.p.UserID, KeyID: q.p.KeyID,
+		Backend: backend, Program: sub.ProgramID, Session: sub.SessionID, Created: g.Now().UTC(),
+	}
+	if adm.ID != "" {
+		rec.Quota, _ = json.Marshal(adm.Reservation)
+	}
+	return rec
+}
+
+// defaults applies the tenant's default_backend to a job that names no
+// backend, and its default_shots to a sampler job whose params give none.
+func (g *Gateway) defaults(q *request, sub *runtimeapi.Submission) (*runtimeapi.Submission, *runtimeapi.Error) {
+	t := g.Directory.Settings(q.p.Tenant)
+	mods := map[string]any{}
+	if sub.Backend == "" && t.DefaultBackend != "" {
+		mods["backend"] = t.DefaultBackend
+	}
+	if t.DefaultShots > 0 && sub.ProgramID == runtimeapi.ProgramSampler {
+		var params struct {
+			Shots *int `json:"shots"`
+		}
+		if json.Unmarshal(sub.Params, &params) == nil && params.Shots == nil {
+			mods["shots"] = t.DefaultShots
+		}
+	}
+	if len(mods) == 0 {
+		return sub, nil
+	}
+	body, err := policy.Apply(q.body, mods, func() (string, error) { return simulatorOf(q.in) })
+	if err != nil {
+		return nil, runtimeapi.Errorf(http.StatusForbidden, "tenant_default_failed", fmt.Sprintf(
+			"the defaults of tenant %s could not be applied to this job: %v (rule: the tenant's default_backend and default_shots)", q.p.Tenant, err))
+	}
+	out, derr := runtimeapi.DecodeSubmission(body)
+	if derr != nil {
+		return nil, derr
+	}
+	q.body = body
+	if sub.Backend == "" {
+		if derr := q.checkBackend(q.d.Project, out.Backend); derr != nil {
+			return nil, derr
+		}
+	}
+	return out, nil
+}
+
+// jobPolicies is the policy step of a job submission. Policies see the
+// job as submitted, with its estimated cost; their modifications are
+// applied to *sub and the forwarded body. It returns the workflows that
+// must approve the job.
+func (g *Gateway) jobPolicies(q *request, sub **runtimeapi.Submission, priority bool) ([]policy.Workflow, *runtimeapi.Error) {
+	t := g.Directory.Settings(q.p.Tenant)
+	if !g.Policies.Applies(q.p.Tenant, string(runtimeapi.ActionJobCreate)) && !t.RequireJobApproval {
+		return nil, nil
+	}
+	env := g.env(q)
+	jobEnv(env, *sub, priority)
+	est := g.Quota.Estimate(*sub, (*sub).Backend)
+	env.EstimatedCostUSD = est.USD
+	if g.Policies.ReadsBudget() {
+		env.RemainingBudgetUSD = g.remainingBudget(q)
+	}
+	r, err := g.decide(q, env)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Modifications) > 0 {
+		if *sub, err = g.modify(q, r); err != nil {
+			return nil, err
+		}
+		if err := q.checkBackend(q.d.Project, (*sub).Backend); err != nil {
+			return nil, err
+		}
+		q.d.Outcome = "modified"
+	}
+	var steps []policy.Workflow
+	for _, w := range r.Workflows {
+		steps = append(steps, *w)
+	}
+	if t.RequireJobApproval && est.USD >= t.ApprovalThresholdUSD {
+		steps = append(steps, policy.TenantApproval(t.ApprovalThresholdUSD))
+		q.d.rules = append(q.d.rules, "workflow/"+policy.TenantApprovalName)
+	}
+	return steps, nil
+}
+
+// remainingBudget is the least left in the caller's budgets, -1 when
+// none applies or they cannot be read.
+func (g *Gateway) remainingBudget(q *request) float64 {
+	u, err := g.Quota.Usage(q.r.Context(), q.caller(q.d.Project))
+	if err != nil {
+		g.Logger.Warn("reading budgets for policies", "error", err)
+		return -1
+	}
+	least := -1.0
+	for _, b := range u.Budgets {
+		if least < 0 || b.RemainingUSD < least {
+			least = b.RemainingUSD
+		}
+	}
+	return least
 }
 
 // createSession forwards POST /sessions with the instance's real CRN in
@@ -165,6 +296,24 @@ func (g *Gateway) createSession(q *request) Decision {
 	return q.d
 }
 
+// listsHeld reports whether a job list's filters include jobs held for
+// approval: they are Queued and have no upstream fields to filter on, so
+// only a list filtered by nothing but paging and pending=true shows them.
+func listsHeld(query url.Values) bool {
+	for k, v := range query {
+		switch k {
+		case "limit", "offset", "exclude_params":
+		case "pending":
+			if len(v) > 0 && v[0] == "false" {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // upstreamPage is how many jobs one upstream list call asks for.
 const upstreamPage = 200
 
@@ -188,7 +337,23 @@ func (g *Gateway) listJobs(q *request) Decision {
 			*f.dst = n
 		}
 	}
-	mine, err := g.Jobs.Matching(q.r.Context(), q.in.Alias, func(rec ownership.Record) bool { return q.sees(rec, rbac.JobRead) })
+	var held []ownership.Record
+	alias := map[string]string{} // upstream id → the id the client knows
+	mine, err := g.Jobs.Matching(q.r.Context(), q.in.Alias, func(rec ownership.Record) bool {
+		if !q.sees(rec, rbac.JobRead) {
+			return false
+		}
+		switch {
+		case rec.Upstream != "":
+			alias[rec.Upstream] = rec.ID
+		case rec.Held:
+			held = append(held, rec)
+		}
+		return true
+	})
+	for up := range alias {
+		mine[up] = true
+	}
 	if err != nil {
 		g.Logger.Error("listing ownership", "instance", q.in.Alias, "error", err)
 		return deny(q.w, q.d, runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot list the jobs you own right now"))
@@ -196,11 +361,14 @@ func (g *Gateway) listJobs(q *request) Decision {
 	var kept []json.RawMessage
 	if len(mine) > 0 {
 		var fail *captured
-		if kept, fail = g.scanJobs(q, query, mine); fail != nil {
+		if kept, fail = g.scanJobs(q, query, mine, alias); fail != nil {
 			fail.replay(q.w, nil)
 			q.d.Outcome = "allowed"
 			return q.d
 		}
+	}
+	if len(held) > 0 && listsHeld(query) {
+		kept = append(g.heldDocs(q.r.Context(), held), kept...)
 	}
 	page := []json.RawMessage{}
 	if offset < len(kept) {
@@ -214,7 +382,7 @@ func (g *Gateway) listJobs(q *request) Decision {
 // scanJobs reads every upstream page matching the caller's filters and
 // keeps the jobs in mine, in the upstream's order. A non-200 upstream
 // answer is returned to be passed through.
-func (g *Gateway) scanJobs(q *request, query url.Values, mine map[string]bool) ([]json.RawMessage, *captured) {
+func (g *Gateway) scanJobs(q *request, query url.Values, mine map[string]bool, alias map[string]string) ([]json.RawMessage, *captured) {
 	var kept []json.RawMessage
 	for upOffset := 0; ; {
 		query.Set("limit", strconv.Itoa(upstreamPage))
@@ -237,6 +405,9 @@ func (g *Gateway) scanJobs(q *request, query url.Values, mine map[string]bool) (
 				ID string `json:"id"`
 			}
 			if json.Unmarshal(raw, &job) == nil && mine[job.ID] {
+				if visible, ok := alias[job.ID]; ok {
+					raw = bytes.ReplaceAll(raw, []byte(job.ID), []byte(visible))
+				}
 				kept = append(kept, raw)
 			}
 		}

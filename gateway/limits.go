@@ -42,20 +42,7 @@ func (g *Gateway) checkRate(q *request) *runtimeapi.Error {
 
 // admit is the limits step of a job submission: its size, backend,
 // counts and estimated cost, all checked and counted together.
-func (g *Gateway) admit(q *request, sub *runtimeapi.Submission) (*quota.Admission, *runtimeapi.Error) {
-	priority := strings.EqualFold(strings.TrimSpace(q.r.Header.Get(PriorityHeader)), "high") || slices.Contains(sub.Tags, "priority:high")
-	if priority {
-		pa := q.reach.Project(q.d.Project)
-		if pa == nil || !pa.Set.Has(rbac.PriorityHigh) {
-			return nil, runtimeapi.Errorf(http.StatusForbidden, "priority_not_allowed", fmt.Sprintf(
-				"user %s may not use the priority queue in project %s: it needs the permission job:priority:high; %s",
-				q.p.UserID, q.d.Project, q.reach.Explain(q.d.Project)))
-		}
-		if !g.Directory.Settings(q.p.Tenant).AllowPriorityQueue {
-			return nil, runtimeapi.Errorf(http.StatusForbidden, "priority_not_allowed", fmt.Sprintf(
-				"tenant %s does not allow the priority queue (rule: the tenant setting allow_priority_queue)", q.p.Tenant))
-		}
-	}
+func (g *Gateway) admit(q *request, sub *runtimeapi.Submission, priority bool) (*quota.Admission, *runtimeapi.Error) {
 	a, err := g.Quota.Admit(q.r.Context(), quota.Job{Caller: q.caller(q.d.Project), Instance: q.in.Alias,
 		Backend: sub.Backend, Priority: priority, Sub: sub})
 	if err != nil {
@@ -63,10 +50,29 @@ func (g *Gateway) admit(q *request, sub *runtimeapi.Submission) (*quota.Admissio
 	}
 	q.d.request.EstimatedCostUSD = a.Estimate.USD
 	if a.Note != "" {
-		q.d.Note = strings.TrimPrefix(q.d.Note+"; "+a.Note, "; ")
+		q.d.note(a.Note)
 	}
 	maps.Copy(q.w.Header(), a.Header)
 	return a, nil
+}
+
+// priority reports whether a submission asks for the priority queue,
+// and refuses it to callers and tenants that may not use it.
+func (g *Gateway) priority(q *request, sub *runtimeapi.Submission) (bool, *runtimeapi.Error) {
+	priority := strings.EqualFold(strings.TrimSpace(q.r.Header.Get(PriorityHeader)), "high") || slices.Contains(sub.Tags, "priority:high")
+	if priority {
+		pa := q.reach.Project(q.d.Project)
+		if pa == nil || !pa.Set.Has(rbac.PriorityHigh) {
+			return false, runtimeapi.Errorf(http.StatusForbidden, "priority_not_allowed", fmt.Sprintf(
+				"user %s may not use the priority queue in project %s: it needs the permission job:priority:high; %s",
+				q.p.UserID, q.d.Project, q.reach.Explain(q.d.Project)))
+		}
+		if !g.Directory.Settings(q.p.Tenant).AllowPriorityQueue {
+			return false, runtimeapi.Errorf(http.StatusForbidden, "priority_not_allowed", fmt.Sprintf(
+				"tenant %s does not allow the priority queue (rule: the tenant setting allow_priority_queue)", q.p.Tenant))
+		}
+	}
+	return priority, nil
 }
 
 // settleAdmission binds an admitted job to the upstream's answer: the

@@ -192,7 +192,7 @@ func TestBudgetAlertIsAuditedAndNotified(t *testing.T) {
 		got <- m
 	}))
 	defer hook.Close()
-	n, err := notify.New([]notify.Channel{{Name: "slack", URL: hook.URL}}, nil)
+	n, err := notify.New([]notify.Channel{{Name: "slack", URL: hook.URL}}, notify.Options{})
 	require.NoError(t, err)
 	defer n.Close()
 	dir, err := org.NewDirectory(org.Config{Tenants: []org.TenantSettings{{Name: "lab", NotifyOnBudgetWarning: true, NotificationChannels: []string{"slack"}}}})

@@ -81,6 +81,12 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 		if err := g.checkRate(q); err != nil {
 			return deny(w, d, err)
 		}
+		// policies: those written for this action may block it or
+		// notify; a job submission meets its policies below, with its
+		// facts and cost
+		if err := g.checkPolicies(q); err != nil {
+			return deny(w, q.d, err)
+		}
 	}
 	if q.body, err = readBody(r, g.MaxBodyBytes); err != nil {
 		return deny(w, d, err)

@@ -59,8 +59,9 @@ func (rc *Reconciler) Run(ctx context.Context) {
 	}
 }
 
-// Reconcile makes one pass over the open reservations of every tenant
-// with an instance: a job that ended upstream has its reservation
+// Reconcile makes one pass over the held jobs and the open reservations
+// of every tenant with an instance: a held job whose approval timed out
+// is ended (an escalation announced), and a job that ended upstream has its reservation
 // settled with its actual usage and recorded in the audit trail. It
 // returns how many reservations it settled.
 func (g *Gateway) Reconcile(ctx context.Context) (int, error) {
@@ -74,6 +75,9 @@ func (g *Gateway) Reconcile(ctx context.Context) (int, error) {
 	settled := 0
 	var firstErr error
 	for _, t := range tenants {
+		if err := g.sweepHolds(ctx, t); err != nil && firstErr == nil {
+			firstErr = err
+		}
 		open, err := g.Quota.Open(ctx, t)
 		if err != nil && firstErr == nil {
 			firstErr = err
@@ -99,7 +103,7 @@ func (g *Gateway) reconcile(ctx context.Context, r quota.Reservation) (bool, err
 		return false, fmt.Errorf("instance %q is no longer configured", r.Instance)
 	}
 	if r.JobID == "" {
-		if g.Now().Sub(r.Admitted) < orphanAfter {
+		if r.Hold != "" || g.Now().Sub(r.Admitted) < orphanAfter { // a held job's reservation ends with its hold
 			return false, nil
 		}
 		return true, g.Quota.Release(ctx, r)

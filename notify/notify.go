@@ -1,29 +1,47 @@
-// Package notify delivers notifications (budget alerts, and what
-// policies ask to announce) to webhook channels: a JSON POST per message,
-// shaped so that Slack and Teams incoming webhooks show its text.
-// Delivery is asynchronous with retries, so it never delays a request.
+// Package notify delivers notifications (budget alerts, policy notices,
+// approval requests and decisions) to channels: webhooks that receive
+// the message as JSON, Slack incoming webhooks, and email over SMTP.
+// Delivery is asynchronous with retries and backoff, so it never delays
+// a request; a message that cannot be delivered is reported to
+// Options.OnFailure.
 package notify
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
 
-// Channel is a named webhook.
+// Channel formats.
+const (
+	// FormatJSON posts the Message as JSON (default for http(s) URLs).
+	FormatJSON = "json"
+	// FormatSlack posts {"text": …}, a Slack incoming webhook's format
+	// (default for hooks.slack.com).
+	FormatSlack = "slack"
+	// FormatEmail sends a mail over SMTP (smtp:// and smtps:// URLs).
+	FormatEmail = "email"
+)
+
+// Channel is a named destination.
 type Channel struct {
 	// Name is what tenants list in notification_channels, e.g. "slack".
 	Name string `json:"name"`
-	// URL receives a POST of each message as JSON. Use a placeholder
-	// such as {env.SLACK_WEBHOOK} for a URL that holds a secret.
+	// URL is an http(s) webhook, or for email
+	// smtp://user:password@host:587 (STARTTLS when offered) or
+	// smtps://…:465 (TLS). Use a placeholder such as {env.SLACK_WEBHOOK}
+	// for a URL that holds a secret.
 	URL string `json:"url"`
+	// Format is json, slack or email; default from the URL.
+	Format string `json:"format,omitempty"`
+	// From and To address an email channel's mails; the message's own
+	// recipients (the submitter, named users) are added to To.
+	From string   `json:"from,omitempty"`
+	To   []string `json:"to,omitempty"`
 }
 
 // Message is one notification.
@@ -32,57 +50,79 @@ type Message struct {
 	Event  string `json:"event"`
 	Tenant string `json:"tenant"`
 	// Text is the human sentence (the field Slack displays).
-	Text string         `json:"text"`
-	Data map[string]any `json:"data,omitempty"`
-	Time time.Time      `json:"time"`
+	Text string `json:"text"`
+	// Recipients name who the message is for: roles ("role team_lead"),
+	// users and email addresses. Email channels mail the addresses.
+	Recipients []string       `json:"recipients,omitempty"`
+	Data       map[string]any `json:"data,omitempty"`
+	Time       time.Time      `json:"time"`
+}
+
+// Options tune a Notifier.
+type Options struct {
+	Logger *slog.Logger
+	// OnFailure hears of each message that could not be delivered after
+	// every retry. It runs on a delivery goroutine.
+	OnFailure func(channel string, m Message, err error)
+	// Retries are the waits before each retry. Default 1 s, 5 s, 30 s.
+	Retries []time.Duration
 }
 
 // queueSize bounds the messages waiting for delivery; past it new ones
-// are dropped and logged.
+// are refused and reported as failures.
 const queueSize = 1024
+
+// parallel bounds concurrent deliveries, so one slow channel does not
+// hold back the others.
+const parallel = 8
 
 // Notifier sends messages to channels.
 type Notifier struct {
-	channels map[string]Channel
-	client   *http.Client
-	logger   *slog.Logger
+	channels map[string]*sender
+	opts     Options
 	queue    chan delivery
-	retries  []time.Duration
 	mu       sync.RWMutex
 	closed   bool
+	wg       sync.WaitGroup
 }
 
 type delivery struct {
-	ch  Channel
+	s   *sender
 	msg Message
 }
 
 // New checks the channels and starts delivering.
-func New(channels []Channel, logger *slog.Logger) (*Notifier, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+func New(channels []Channel, opts Options) (*Notifier, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Notifier{channels: map[string]Channel{}, client: &http.Client{Timeout: 10 * time.Second}, logger: logger,
-		queue: make(chan delivery, queueSize), retries: []time.Duration{time.Second, 5 * time.Second, 30 * time.Second}}
+	if opts.Retries == nil {
+		opts.Retries = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second}
+	}
+	n := &Notifier{channels: map[string]*sender{}, opts: opts, queue: make(chan delivery, queueSize)}
 	var errs []error
 	for _, c := range channels {
-		u, err := url.Parse(c.URL)
+		s, err := newSender(c)
 		switch {
 		case c.Name == "":
 			errs = append(errs, errors.New("notification channel: a name is required"))
-		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-			errs = append(errs, fmt.Errorf("notification channel %q: the webhook URL must be http(s)://host/…", c.Name))
-		case n.channels[c.Name].Name != "":
+		case err != nil:
+			errs = append(errs, fmt.Errorf("notification channel %q: %w", c.Name, err))
+		case n.channels[c.Name] != nil:
 			errs = append(errs, fmt.Errorf("notification channel %q: declared twice", c.Name))
 		}
-		n.channels[c.Name] = c
+		n.channels[c.Name] = s
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	n.wg.Add(1)
 	go n.deliver()
 	return n, nil
 }
+
+// Has reports whether a channel is configured.
+func (n *Notifier) Has(name string) bool { return n.channels[name] != nil }
 
 // Send queues a message for each named channel; names without a
 // configured channel are logged and skipped.
@@ -93,64 +133,55 @@ func (n *Notifier) Send(names []string, m Message) {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	if n.closed {
-		n.logger.Warn("notifier closed: message dropped", "event", m.Event, "tenant", m.Tenant)
+		n.opts.Logger.Warn("notifier closed: message dropped", "event", m.Event, "tenant", m.Tenant)
 		return
 	}
 	for _, name := range names {
-		ch, ok := n.channels[name]
-		if !ok {
-			n.logger.Warn("notification channel not configured", "channel", name, "event", m.Event, "tenant", m.Tenant)
+		s := n.channels[name]
+		if s == nil {
+			n.opts.Logger.Warn("notification channel not configured", "channel", name, "event", m.Event, "tenant", m.Tenant)
 			continue
 		}
 		select {
-		case n.queue <- delivery{ch, m}:
+		case n.queue <- delivery{s, m}:
 		default:
-			n.logger.Error("notification queue full: message dropped", "channel", name, "event", m.Event)
+			n.failed(name, m, errors.New("the notification queue is full"))
 		}
+	}
+}
+
+func (n *Notifier) failed(channel string, m Message, err error) {
+	n.opts.Logger.Error("notification not delivered", "channel", channel, "event", m.Event, "error", err)
+	if n.opts.OnFailure != nil {
+		n.opts.OnFailure(channel, m, err)
 	}
 }
 
 func (n *Notifier) deliver() {
+	defer n.wg.Done()
+	slots := make(chan struct{}, parallel)
 	for d := range n.queue {
-		err := n.post(d)
-		for _, wait := range n.retries {
-			if err == nil {
-				break
+		slots <- struct{}{}
+		n.wg.Add(1)
+		go func() {
+			defer func() { <-slots; n.wg.Done() }()
+			err := d.s.send(d.msg)
+			for _, wait := range n.opts.Retries {
+				if err == nil {
+					return
+				}
+				time.Sleep(wait)
+				err = d.s.send(d.msg)
 			}
-			time.Sleep(wait)
-			err = n.post(d)
-		}
-		if err != nil {
-			n.logger.Error("notification not delivered", "channel", d.ch.Name, "event", d.msg.Event, "error", err)
-		}
+			if err != nil {
+				n.failed(d.s.ch.Name, d.msg, err)
+			}
+		}()
 	}
 }
 
-func (n *Notifier) post(d delivery) error {
-	body, _ := json.Marshal(d.msg)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.ch.URL, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := n.client.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // without the URL, which may hold a secret
-		}
-		return fmt.Errorf("posting to the webhook: %w", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("the webhook answered %d", resp.StatusCode)
-	}
-	return nil
-}
-
-// Close stops accepting messages; those queued are still delivered.
+// Close stops accepting messages and waits for those queued to be
+// delivered or to fail.
 func (n *Notifier) Close() {
 	n.mu.Lock()
 	if !n.closed {
@@ -158,4 +189,25 @@ func (n *Notifier) Close() {
 		close(n.queue)
 	}
 	n.mu.Unlock()
+	n.wg.Wait()
+}
+
+// recipientsAt are the email addresses among recipients.
+func recipientsAt(rs []string) []string {
+	var out []string
+	for _, r := range rs {
+		if strings.Contains(r, "@") && !strings.ContainsAny(r, " \r\n") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// redact removes a URL from an error, which may hold a secret.
+func redact(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }

@@ -21,10 +21,13 @@ func TestChannelsAreChecked(t *testing.T) {
 		{"no name", []Channel{{URL: "https://hooks.example.org/x"}}, "a name is required"},
 		{"not http", []Channel{{Name: "slack", URL: "ftp://hooks.example.org/x"}}, "must be http(s)"},
 		{"no host", []Channel{{Name: "slack", URL: "https:///x"}}, "must be http(s)"},
+		{"email format on a webhook", []Channel{{Name: "x", URL: "https://a.example.org", Format: "email"}}, "a webhook posts json or slack"},
+		{"email without from", []Channel{{Name: "mail", URL: "smtp://mail.example.org:25"}}, "needs a valid from address"},
+		{"bad to", []Channel{{Name: "mail", URL: "smtp://mail.example.org:25", From: "qgov@example.org", To: []string{"not an address"}}}, `to "not an address"`},
 		{"twice", []Channel{{Name: "slack", URL: "https://a.example.org"}, {Name: "slack", URL: "https://b.example.org"}}, "declared twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := New(tc.chs, nil)
+			_, err := New(tc.chs, Options{})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
@@ -47,10 +50,9 @@ func TestDelivery(t *testing.T) {
 		got <- m
 	}))
 	defer hook.Close()
-	n, err := New([]Channel{{Name: "slack", URL: hook.URL + "/services/T0/B0/secret"}}, nil)
+	n, err := New([]Channel{{Name: "hook", URL: hook.URL + "/services/T0/B0/secret"}}, Options{Retries: []time.Duration{10 * time.Millisecond, 10 * time.Millisecond}})
 	require.NoError(t, err)
-	n.retries = []time.Duration{10 * time.Millisecond, 10 * time.Millisecond}
-	n.Send([]string{"email", "slack"}, Message{Event: "qgov.budget.threshold", Tenant: "lab", Text: "80% of the budget", Data: map[string]any{"percent": 80}})
+	n.Send([]string{"email", "hook"}, Message{Event: "qgov.budget.threshold", Tenant: "lab", Text: "80% of the budget", Data: map[string]any{"percent": 80}})
 	select {
 	case m := <-got:
 		assert.Equal(t, "qgov.budget.threshold", m.Event)
@@ -63,7 +65,59 @@ func TestDelivery(t *testing.T) {
 	}
 	assert.EqualValues(t, 2, calls.Load(), "one failure, one retry; the unconfigured email channel got nothing")
 	n.Close()
-	n.Send([]string{"slack"}, Message{Event: "late"}) // dropped, not a panic
+	n.Send([]string{"hook"}, Message{Event: "late"}) // dropped, not a panic
 	time.Sleep(50 * time.Millisecond)
 	assert.EqualValues(t, 2, calls.Load())
+}
+
+// TestSlackAndFailures posts Slack's format to a real server, and
+// reports a channel that keeps failing to OnFailure after its retries,
+// without the URL.
+func TestSlackAndFailures(t *testing.T) {
+	got := make(chan map[string]any, 1)
+	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		assert.NoError(t, json.NewDecoder(r.Body).Decode(&m))
+		got <- m
+	}))
+	defer slack.Close()
+	var tries atomic.Int32
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tries.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer broken.Close()
+	failures := make(chan string, 1)
+	n, err := New([]Channel{{Name: "slack", URL: slack.URL, Format: FormatSlack}, {Name: "broken", URL: broken.URL + "/secret-token"}},
+		Options{Retries: []time.Duration{time.Millisecond, time.Millisecond}, OnFailure: func(ch string, m Message, err error) {
+			failures <- ch + " " + m.Event + ": " + err.Error()
+		}})
+	require.NoError(t, err)
+	n.Send([]string{"slack", "broken"}, Message{Event: "qgov.policy.notify", Text: "a large job", Data: map[string]any{"shots": 60000}})
+	assert.Equal(t, map[string]any{"text": "a large job"}, <-got, "Slack receives only its text")
+	select {
+	case f := <-failures:
+		assert.Equal(t, "broken qgov.policy.notify: the webhook answered 500", f)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the failure was not reported")
+	}
+	n.Close()
+	assert.EqualValues(t, 3, tries.Load(), "one try and two retries")
+}
+
+// TestEmail sends a mail through a real SMTP exchange with a local
+// server: the channel's and the message's recipients receive it.
+func TestEmail(t *testing.T) {
+	srv := startSMTP(t)
+	n, err := New([]Channel{{Name: "email", URL: "smtp://" + srv.addr, From: "qgov <qgov@example.org>", To: []string{"ops@example.org"}}},
+		Options{Retries: []time.Duration{}})
+	require.NoError(t, err)
+	n.Send([]string{"email"}, Message{Event: "qgov.approval.requested", Tenant: "lab", Text: "Job d1 waits for your approval.\nWorkflow high_cost_job.",
+		Recipients: []string{"role team_lead", "lead@example.org", "ops@example.org"}})
+	n.Close()
+	m := <-srv.mails
+	assert.Equal(t, "qgov@example.org", m.from)
+	assert.Equal(t, []string{"lead@example.org", "ops@example.org"}, m.to)
+	assert.Contains(t, m.data, "Subject: [qgov] qgov.approval.requested (lab)")
+	assert.Contains(t, m.data, "Job d1 waits for your approval.\r\nWorkflow high_cost_job.")
 }

@@ -98,6 +98,31 @@ func (a Access) Holds(c rbac.Capability) bool {
 	return false
 }
 
+// InProject reports whether the member may apply a capability to the
+// objects of a project: a role held across the tenant, or in that
+// project, grants it at project scope or wider.
+func (a Access) InProject(c rbac.Capability, project string) bool {
+	for _, g := range a.grants {
+		switch s := g.role.Set.Scope(c); {
+		case s == rbac.Tenant, s == rbac.Project && (g.tenantWide || (g.project != nil && g.project.Name == project)):
+			return true
+		}
+	}
+	return false
+}
+
+// RolesIn names the roles the member holds in a project, tenant-wide
+// ones included, each once.
+func (a Access) RolesIn(project string) []string {
+	var out []string
+	for _, g := range a.grants {
+		if (g.tenantWide || (g.project != nil && g.project.Name == project)) && !slices.Contains(out, g.role.Name) {
+			out = append(out, g.role.Name)
+		}
+	}
+	return out
+}
+
 // Grant is one role the member holds in a project, where it comes from
 // and until when.
 type Grant struct {

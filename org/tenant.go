@@ -35,10 +35,18 @@ type TenantSettings struct {
 	DefaultBackend string `json:"default_backend,omitempty"`
 	DefaultShots   int    `json:"default_shots,omitempty"`
 	MaxShots       int    `json:"max_shots,omitempty"`
-	// RequireJobApproval asks for approval of jobs costing at least
-	// ApprovalThresholdUSD. Loaded and validated; not yet applied.
+	// RequireJobApproval holds jobs estimated to cost at least
+	// ApprovalThresholdUSD for a team lead's approval (the workflow
+	// "tenant_approval": 24 hours, then rejected).
 	RequireJobApproval   bool    `json:"require_job_approval,omitempty"`
 	ApprovalThresholdUSD float64 `json:"approval_threshold_usd,omitempty"`
+	// AllowSelfApproval lets an approver decide their own held jobs.
+	// Default false.
+	AllowSelfApproval bool `json:"allow_self_approval,omitempty"`
+	// TimeZone is the tenant's IANA time zone (e.g. "Europe/Berlin"),
+	// in which policies read day_of_week, hour and date and approval
+	// limits count days. Default UTC.
+	TimeZone string `json:"time_zone,omitempty"`
 	// AllowPriorityQueue lets holders of job:priority:high use the
 	// priority queue. Loaded and validated; not yet applied.
 	AllowPriorityQueue bool `json:"allow_priority_queue,omitempty"`
@@ -71,6 +79,15 @@ type TenantSettings struct {
 	Source string `json:"source,omitempty"`
 
 	allow []netip.Prefix
+	loc   *time.Location
+}
+
+// Location is the tenant's time zone.
+func (t *TenantSettings) Location() *time.Location {
+	if t.loc == nil {
+		return time.UTC
+	}
+	return t.loc
 }
 
 // SessionIdle and SessionMax return the session timeouts.
@@ -108,6 +125,13 @@ func (t *TenantSettings) fill() error {
 	}
 	if t.IPMode != IPEnforce && t.IPMode != IPAudit {
 		errs = append(errs, fmt.Errorf("ip_mode %q: use %q or %q", t.IPMode, IPEnforce, IPAudit))
+	}
+	if t.TimeZone != "" {
+		loc, err := time.LoadLocation(t.TimeZone)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("time_zone %q: %w", t.TimeZone, err))
+		}
+		t.loc = loc
 	}
 	allow, err := ParsePrefixes(t.IPAllowlist)
 	if err != nil {

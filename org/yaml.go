@@ -21,7 +21,8 @@ import (
 //	  id: research-alpha
 //	  name: "Research Lab Alpha"
 //	  settings: { default_backend, default_shots, max_shots, require_job_approval,
-//	              approval_threshold_usd, allow_priority_queue, mfa_required,
+//	              approval_threshold_usd, allow_self_approval, time_zone,
+//	              allow_priority_queue, mfa_required,
 //	              session_timeout_minutes, session_max_minutes, ip_whitelist (or
 //	              ip_allowlist), ip_mode, api_key_creation, user_list_visible,
 //	              notify_on_budget_warning, notify_on_job_failure, notification_channels }
@@ -60,6 +61,8 @@ type yamlSettings struct {
 	MaxShots              int      `yaml:"max_shots"`
 	RequireJobApproval    bool     `yaml:"require_job_approval"`
 	ApprovalThresholdUSD  float64  `yaml:"approval_threshold_usd"`
+	AllowSelfApproval     bool     `yaml:"allow_self_approval"`
+	TimeZone              string   `yaml:"time_zone"`
 	AllowPriorityQueue    bool     `yaml:"allow_priority_queue"`
 	MFARequired           bool     `yaml:"mfa_required"`
 	SessionTimeoutMinutes int      `yaml:"session_timeout_minutes"`
@@ -305,7 +308,7 @@ func (p *yamlParser) tenant(c *Config, n *yaml.Node) {
 	s := y.Settings
 	t := TenantSettings{Name: y.ID, DisplayName: y.Name, DefaultBackend: s.DefaultBackend, DefaultShots: s.DefaultShots,
 		MaxShots: s.MaxShots, RequireJobApproval: s.RequireJobApproval, ApprovalThresholdUSD: s.ApprovalThresholdUSD,
-		AllowPriorityQueue: s.AllowPriorityQueue, MFARequired: s.MFARequired, SessionIdleSeconds: s.SessionTimeoutMinutes * 60,
+		AllowSelfApproval: s.AllowSelfApproval, TimeZone: s.TimeZone, AllowPriorityQueue: s.AllowPriorityQueue, MFARequired: s.MFARequired, SessionIdleSeconds: s.SessionTimeoutMinutes * 60,
 		SessionMaxSeconds: s.SessionMaxMinutes * 60, IPAllowlist: append(s.IPWhitelist, s.IPAllowlist...), IPMode: s.IPMode,
 		APIKeyCreation: s.APIKeyCreation, UserListVisible: s.UserListVisible, NotifyOnBudgetWarning: s.NotifyOnBudgetWarning,
 		NotifyOnJobFailure: s.NotifyOnJobFailure, NotificationChannels: s.NotificationChannels, Source: p.at(n)}

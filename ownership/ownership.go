@@ -31,6 +31,11 @@ type Record struct {
 	// Quota is the job's open quota reservation, settled when the gateway
 	// sees the job end.
 	Quota json.RawMessage `json:"quota,omitempty"`
+	// Held marks a job held for approval; ID is then the id the gateway
+	// gave the client, and Upstream, once it is released, the upstream's
+	// id of the same job.
+	Held     bool   `json:"held,omitempty"`
+	Upstream string `json:"upstream,omitempty"`
 }
 
 // Registry keeps records in one bucket of a store, keyed by instance and

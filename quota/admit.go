@@ -70,8 +70,11 @@ type Reservation struct {
 	Price          float64 `json:"price"`
 	// Local is true when the job was admitted on this replica's local
 	// counts because the shared ones were unreachable.
-	Local bool   `json:"local,omitempty"`
-	Held  []held `json:"held"`
+	Local bool `json:"local,omitempty"`
+	// Hold is the id of the held job the reservation waits with, until
+	// the job is released upstream (JobID) or its hold ends (released).
+	Hold string `json:"hold,omitempty"`
+	Held []held `json:"held"`
 }
 
 // held is a counter a reservation moved, and how it is undone.

@@ -87,3 +87,9 @@ func micros(usd float64) int64 { return int64(math.Ceil(usd * 1e6)) }
 
 // dollars converts micro-dollars to USD.
 func dollars(m int64) float64 { return float64(m) / 1e6 }
+
+// Estimate is a job's estimated cost on backend under the governor's
+// prices.
+func (g *Governor) Estimate(sub *runtimeapi.Submission, backend string) Estimate {
+	return g.cfg.EstimateJob(sub, backend)
+}

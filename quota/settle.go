@@ -12,17 +12,23 @@ import (
 // can follow it. The upstream has accepted the job, so a failure here is
 // only logged by the caller: the reservation stays open until it expires.
 func (g *Governor) Bind(ctx context.Context, a *Admission, jobID string) error {
-	if a.ID == "" {
+	a.JobID = jobID
+	return g.Rewrite(ctx, a.Reservation)
+}
+
+// Rewrite stores a reservation's changed record (its job id, or the
+// held job it waits with).
+func (g *Governor) Rewrite(ctx context.Context, r Reservation) error {
+	if r.ID == "" {
 		return nil
 	}
-	a.JobID = jobID
-	b, _ := json.Marshal(a.Reservation)
-	if a.Local {
-		_, err := g.local.Rewrite(ctx, a.Tenant, a.ID, b)
+	b, _ := json.Marshal(r)
+	if r.Local {
+		_, err := g.local.Rewrite(ctx, r.Tenant, r.ID, b)
 		return err
 	}
 	return g.call(ctx, func(ctx context.Context, c Counters) error {
-		_, err := c.Rewrite(ctx, a.Tenant, a.ID, b)
+		_, err := c.Rewrite(ctx, r.Tenant, r.ID, b)
 		return err
 	})
 }

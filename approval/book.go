@@ -1,0 +1,186 @@
+package approval
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/qgov/qgov/store"
+)
+
+// ErrNotFound is returned for an id no hold has.
+var ErrNotFound = errors.New("no held job with this id")
+
+// bucket is the store bucket of holds and their records.
+const bucket = "approvals"
+
+// keep is how long a hold and its records stay in the store.
+const keep = 90 * 24 * time.Hour
+
+// Book keeps holds in a store.
+type Book struct {
+	st store.Store
+}
+
+// NewBook returns a book over st.
+func NewBook(st store.Store) *Book { return &Book{st: st} }
+
+func (b *Book) create(ctx context.Context, key string, v any, ttl time.Duration) (bool, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return false, err
+	}
+	won, err := b.st.Create(ctx, bucket, key, data, ttl)
+	if err != nil {
+		return false, fmt.Errorf("recording %s: %w", key, err)
+	}
+	return won, nil
+}
+
+// Put stores a new hold and lists it among its tenant's open ones.
+func (b *Book) Put(ctx context.Context, h Hold) error {
+	won, err := b.create(ctx, "j/"+h.ID+"/h", h, keep)
+	if err == nil && !won {
+		err = fmt.Errorf("a hold with id %s exists", h.ID)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = b.create(ctx, "o/"+h.Tenant+"/"+h.ID, h.ID, keep)
+	return err
+}
+
+// Get returns a hold with its decisions, fate and upstream answer, in
+// one store read.
+func (b *Book) Get(ctx context.Context, id string) (*State, error) {
+	entries, err := b.st.List(ctx, bucket, "j/"+id+"/", "", 64)
+	if err != nil {
+		return nil, fmt.Errorf("reading hold %s: %w", id, err)
+	}
+	s := &State{Decisions: map[int]Decision{}}
+	found := false
+	for _, e := range entries {
+		rest := strings.TrimPrefix(e.Key, "j/"+id+"/")
+		if rest == "h" {
+			found = true
+		}
+		if err := s.absorb(rest, e.Value); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", e.Key, err)
+		}
+	}
+	if !found {
+		return nil, ErrNotFound
+	}
+	return s, nil
+}
+
+// absorb reads one record of the hold; rest is its key after the id.
+func (s *State) absorb(rest string, value []byte) error {
+	var v any
+	switch {
+	case rest == "h":
+		v = &s.Hold
+	case rest == "f":
+		s.Fate = new(Fate)
+		v = s.Fate
+	case rest == "u":
+		s.Upstream = new(Upstream)
+		v = s.Upstream
+	case strings.HasPrefix(rest, "d/"):
+		step, err := strconv.Atoi(rest[2:])
+		if err != nil {
+			return err
+		}
+		var d Decision
+		if err := json.Unmarshal(value, &d); err != nil {
+			return err
+		}
+		s.Decisions[step] = d
+		return nil
+	default:
+		return nil
+	}
+	return json.Unmarshal(value, v)
+}
+
+// Decide records a step's decision, and reports false when the step was
+// already decided.
+func (b *Book) Decide(ctx context.Context, id string, step int, d Decision) (bool, error) {
+	return b.create(ctx, "j/"+id+"/d/"+strconv.Itoa(step), d, keep)
+}
+
+// Escalate records that a step was escalated, and reports true only to
+// the first to record it, who announces it.
+func (b *Book) Escalate(ctx context.Context, id string, step int) (bool, error) {
+	return b.create(ctx, "j/"+id+"/e/"+strconv.Itoa(step), true, keep)
+}
+
+// Finish records a hold's fate, and reports false when it already had
+// one. Only the caller that recorded Released may forward the job. The
+// hold leaves its tenant's open list.
+func (b *Book) Finish(ctx context.Context, s *State, f Fate) (bool, error) {
+	won, err := b.create(ctx, "j/"+s.ID+"/f", f, keep)
+	if err != nil || !won {
+		return won, err
+	}
+	return true, b.st.Delete(ctx, bucket, "o/"+s.Tenant+"/"+s.ID)
+}
+
+// Answered records the upstream's answer to a released job.
+func (b *Book) Answered(ctx context.Context, id string, u Upstream) error {
+	data, _ := json.Marshal(u)
+	if err := b.st.Put(ctx, bucket, "j/"+id+"/u", data, keep); err != nil {
+		return fmt.Errorf("recording the upstream answer of %s: %w", id, err)
+	}
+	return nil
+}
+
+// Open lists the holds of a tenant that have no fate yet.
+func (b *Book) Open(ctx context.Context, tenant string) ([]*State, error) {
+	var out []*State
+	for after := ""; ; {
+		page, err := b.st.List(ctx, bucket, "o/"+tenant+"/", after, 200)
+		if err != nil {
+			return nil, fmt.Errorf("listing holds: %w", err)
+		}
+		for _, e := range page {
+			s, err := b.Get(ctx, strings.TrimPrefix(e.Key, "o/"+tenant+"/"))
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if s.Fate == nil {
+				out = append(out, s)
+			}
+		}
+		if len(page) < 200 {
+			return out, nil
+		}
+		after = page[len(page)-1].Key
+	}
+}
+
+// TakeSlot claims one of max approvals a workflow may grant in a
+// tenant on day; it reports false when all are taken. Give back a slot
+// whose decision then lost its race.
+func (b *Book) TakeSlot(ctx context.Context, tenant, workflow, day string, max int, id string) (slot string, ok bool, err error) {
+	for n := 1; n <= max; n++ {
+		key := fmt.Sprintf("c/%s/%s/%s/%03d", tenant, workflow, day, n)
+		won, err := b.create(ctx, key, id, 48*time.Hour)
+		if err != nil || won {
+			return key, won, err
+		}
+	}
+	return "", false, nil
+}
+
+// GiveBack frees a slot TakeSlot returned.
+func (b *Book) GiveBack(ctx context.Context, slot string) error {
+	return b.st.Delete(ctx, bucket, slot)
+}

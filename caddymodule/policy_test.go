@@ -1,0 +1,189 @@
+package caddymodule
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/qgov/qgov/policy"
+	"github.com/qgov/qgov/runtimeapi"
+)
+
+// demoPolicies are seed-004 rules written in the Caddyfile.
+const demoPolicies = `
+		policy require_experiment_tag {
+			condition ` + "`backend != 'simulator' and not tags.experiment`" + `
+			action block
+			message "Hardware jobs require 'experiment' tag"
+		}
+		workflow high_cost_job {
+			trigger ` + "`estimated_cost_usd > 1`" + `
+			approvers role team_lead
+			approvers user admin
+			timeout_hours 24
+			on_timeout reject
+			notify submitter approvers
+		}
+`
+
+// hardwareJob is a 1000-shot job on the simulated Eagle (about USD 3.60).
+func hardwareJob(tags ...string) runtimeapi.JobRequest {
+	params := fmt.Sprintf(`{"pubs":[[%q,null,1000]],"version":2}`, `OPENQASM 3.0; include "stdgates.inc"; bit[1] c; x $0; c[0] = measure $0;`)
+	return runtimeapi.JobRequest{ProgramID: "sampler", Backend: "ibm_qgov_eagle", Params: json.RawMessage(params), Tags: tags}
+}
+
+// TestPoliciesInCaddy runs the demo in Caddy with a block policy and an
+// approval workflow from its Caddyfile: the Qiskit client's untagged
+// hardware job is refused; a tagged one is held, reads Queued until the
+// administrator approves it through the governance API, and then runs
+// to completion under the id the client was given, forwarded once.
+func TestPoliciesInCaddy(t *testing.T) {
+	d := startDemoWith(t, demoPolicies)
+	ctx := context.Background()
+	fatima := d.client("demo-fatima-key", "QR-ml")
+
+	_, err := fatima.Submit(ctx, hardwareJob())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Hardware jobs require 'experiment' tag (rule: policy require_experiment_tag")
+
+	before := d.upstreamJobs(t, "QR-ml")
+	created, err := fatima.Submit(ctx, hardwareJob("experiment:bell"))
+	require.NoError(t, err)
+	j, err := fatima.Job(ctx, created.ID)
+	require.NoError(t, err)
+	assert.Equal(t, runtimeapi.StatusQueued, j.Status)
+	assert.Contains(t, j.State.Reason, "awaiting approval: workflow high_cost_job (approvers: role team_lead, user admin")
+	assert.Equal(t, before, d.upstreamJobs(t, "QR-ml"), "nothing reached the upstream")
+
+	admin := d.client("demo-admin-key", "QR-ml")
+	token, err := admin.Token(ctx)
+	require.NoError(t, err)
+	decide := func() int {
+		req, _ := http.NewRequest(http.MethodPost, d.gateway+"/governance/v1/approvals/"+created.ID,
+			bytes.NewReader([]byte(`{"decision":"approve","comment":"Approved for quarterly experiment"}`)))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusOK, decide())
+	assert.Equal(t, http.StatusConflict, decide(), "a retried approval forwards nothing more")
+
+	j, err = fatima.Wait(ctx, created.ID, 50*time.Millisecond)
+	require.NoError(t, err)
+	assert.Equal(t, runtimeapi.StatusCompleted, j.Status)
+	assert.Equal(t, created.ID, j.ID)
+	assert.Equal(t, before+1, d.upstreamJobs(t, "QR-ml"), "forwarded exactly once")
+	_, err = fatima.Results(ctx, created.ID)
+	assert.NoError(t, err)
+}
+
+// TestPolicyTestCommand runs qgov policy test on a Caddyfile with the
+// seed's policy file and sample requests.
+func TestPolicyTestCommand(t *testing.T) {
+	dir := t.TempDir()
+	seed, err := os.ReadFile("../policy/testdata/seed004.yaml")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "policies.yaml"), seed, 0o600))
+	caddyfile := filepath.Join(dir, "Caddyfile")
+	require.NoError(t, os.WriteFile(caddyfile, []byte("{\n\tqgov {\n\t\tpolicy_file policies.yaml\n\t}\n}\n"), 0o600))
+	sample := filepath.Join(dir, "sample.json")
+	test := func(req string) (int, string, error) {
+		require.NoError(t, os.WriteFile(sample, []byte(req), 0o600))
+		return run(t, runPolicyTest, policyTestFlags, "--config", caddyfile, "--request", sample)
+	}
+	code, out, err := test(`{"user":"fatima","backend":"ibm_qgov_eagle","estimated_cost_usd":12,"tags":{"experiment":"vqe"},"day_of_week":"Saturday"}`)
+	require.NoError(t, err)
+	assert.Equal(t, exitBlocked, code, out)
+	assert.Regexp(t, `policy/weekend_cost_limit\s+enforce\s+block\s+true\s+block: Jobs over \$10 blocked on weekends`, out)
+	assert.Regexp(t, `policy/require_experiment_tag\s+enforce\s+block\s+false\s+no match`, out)
+	assert.Regexp(t, `workflow/hardware_access\s+enforce\s+require_approval\s+true\s+hold for approval`, out)
+	assert.Contains(t, out, "outcome: blocked by policy weekend_cost_limit")
+
+	code, out, err = test(`{"backend":"qgov_simulator","simulator":true,"tags":{"environment":"development"},"day_of_week":"Monday"}`)
+	require.NoError(t, err)
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, "outcome: allowed, modified map[backend:simulator]")
+
+	code, out, err = test(`{"backend":"qgov_simulator","simulator":true,"priority":"high"}`)
+	require.NoError(t, err)
+	assert.Equal(t, exitHeld, code, out)
+	assert.Contains(t, out, "outcome: held for approval: priority_queue")
+
+	code, _, err = test(`{"colour":"red"}`)
+	assert.Equal(t, 1, code)
+	assert.ErrorContains(t, err, `unknown field "colour"`)
+}
+
+// parsePolicies adapts a qgov block's contents.
+func parsePolicies(body string) (*App, error) {
+	v, err := parseApp(caddyfile.NewTestDispenser("qgov {\n"+body+"\n}"), nil)
+	if err != nil {
+		return nil, err
+	}
+	var a App
+	return &a, json.Unmarshal(v.(httpcaddyfile.App).Value, &a)
+}
+
+func TestParsePolicies(t *testing.T) {
+	a, err := parsePolicies(demoPolicies + `
+		policy dev {
+			condition ` + "`tags.environment == 'development'`" + `
+			action modify
+			modify backend simulator
+			modify shots 100
+			modify tags routed dev
+			mode audit
+			disabled
+		}
+		policy big {
+			condition ` + "`shots > 50000`" + `
+			action notify
+			notify role team_lead
+			notify channel slack
+			actions quantum-computing.job.create
+		}
+		workflow hw {
+			trigger ` + "`backend != 'simulator'`" + `
+			approvers role admin
+			auto_approve_for role senior_researcher
+			escalate_to user root
+			on_timeout escalate
+			timeout_hours 4
+			max_approvals_per_day 5
+		}`)
+	require.NoError(t, err)
+	require.Len(t, a.Policies, 3)
+	off := false
+	assert.Equal(t, policy.Policy{Name: "dev", Condition: "tags.environment == 'development'", Action: "modify", Mode: "audit", Enabled: &off,
+		Modifications: map[string]any{"backend": "simulator", "shots": float64(100), "tags": []any{"routed", "dev"}}}, a.Policies[1])
+	assert.Equal(t, []policy.Target{{Role: "team_lead"}, {Channel: "slack"}}, a.Policies[2].Notify)
+	require.Len(t, a.Workflows, 2)
+	assert.Equal(t, policy.Workflow{Name: "hw", Trigger: policy.Trigger{Condition: "backend != 'simulator'"}, Approvers: []policy.Target{{Role: "admin"}},
+		AutoApproveFor: []policy.Target{{Role: "senior_researcher"}}, EscalateTo: []policy.Target{{User: "root"}}, OnTimeout: "escalate",
+		TimeoutHours: 4, MaxApprovalsPerDay: 5}, a.Workflows[1])
+	_, err = policy.Compile(a.Policies, a.Workflows)
+	require.NoError(t, err)
+
+	for _, bad := range []struct{ in, want string }{
+		{"policy p {\n colour red\n}", `unrecognized policy option "colour"`},
+		{"workflow w {\n approvers team lead\n}", `"team": name a role or a user`},
+		{"workflow w {\n timeout_hours soon\n}", `timeout_hours: "soon" is not a positive number`},
+		{"policy_file nowhere.yaml", "policy_file: open nowhere.yaml"},
+	} {
+		_, err := parsePolicies(bad.in)
+		assert.ErrorContains(t, err, bad.want, bad.in)
+	}
+}
