@@ -89,7 +89,7 @@ func (q governance) approvals(rest string, d *Decision) *runtimeapi.Error {
 	st, err := g.Approvals.Get(q.r.Context(), id)
 	switch {
 	case errors.Is(err, approval.ErrNotFound), err == nil && !q.seesHold(st):
-		return notFound("held job", id)
+		return notFound("job", id)
 	case err != nil:
 		g.Logger.Error("reading a held job", "job", id, "error", err)
 		return runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot read held job "+id+" right now")
