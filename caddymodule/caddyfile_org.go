@@ -245,6 +245,21 @@ func parseAssign(d *caddyfile.Dispenser) (org.Assignment, error) {
 // 004's YAML shapes, relative to the Caddyfile, merged into the app so
 // that both ways of writing the model adapt to the same JSON.
 func loadOrgFiles(d *caddyfile.Dispenser, app *App) error {
+	return eachFile(d, func(f string) error {
+		c, err := org.LoadFile(f)
+		if err != nil {
+			return d.Errf("org_file: %v", err)
+		}
+		merged := app.org()
+		merged.Merge(c)
+		app.setOrg(merged)
+		return nil
+	})
+}
+
+// eachFile calls fn with each file argument, a relative one resolved
+// against the Caddyfile's directory.
+func eachFile(d *caddyfile.Dispenser, fn func(path string) error) error {
 	files := d.RemainingArgs()
 	if len(files) == 0 {
 		return d.ArgErr()
@@ -253,13 +268,9 @@ func loadOrgFiles(d *caddyfile.Dispenser, app *App) error {
 		if !filepath.IsAbs(f) && d.File() != "" {
 			f = filepath.Join(filepath.Dir(d.File()), f)
 		}
-		c, err := org.LoadFile(f)
-		if err != nil {
-			return d.Errf("org_file: %v", err)
+		if err := fn(f); err != nil {
+			return err
 		}
-		merged := app.org()
-		merged.Merge(c)
-		app.setOrg(merged)
 	}
 	return nil
 }

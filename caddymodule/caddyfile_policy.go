@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"path/filepath"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -166,20 +165,13 @@ func parseWorkflow(d *caddyfile.Dispenser) (policy.Workflow, error) {
 // loadPolicyFiles reads policy_file <file...>: seed 004's policies.yaml
 // and approval-workflow.yaml forms (see policy.File).
 func loadPolicyFiles(d *caddyfile.Dispenser, app *App) error {
-	files := d.RemainingArgs()
-	if len(files) == 0 {
-		return d.ArgErr()
-	}
-	for _, f := range files {
-		if !filepath.IsAbs(f) && d.File() != "" {
-			f = filepath.Join(filepath.Dir(d.File()), f)
-		}
+	return eachFile(d, func(f string) error {
 		pf, err := policy.LoadFile(f)
 		if err != nil {
 			return d.Errf("policy_file: %v", err)
 		}
 		app.Policies = append(app.Policies, pf.Policies...)
 		app.Workflows = append(app.Workflows, pf.Workflows...)
-	}
-	return nil
+		return nil
+	})
 }
