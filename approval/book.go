@@ -75,6 +75,7 @@ func (b *Book) Get(ctx context.Context, id string) (*State, error) {
 	if !found {
 		return nil, ErrNotFound
 	}
+	s.fillAuto()
 	return s, nil
 }
 

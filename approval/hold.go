@@ -48,6 +48,9 @@ type Hold struct {
 	// Steps are the workflows that must each approve, as they were
 	// configured when the job was held.
 	Steps []policy.Workflow `json:"steps"`
+	// Auto lists the steps auto_approve_for approved when the job was
+	// held.
+	Auto []int `json:"auto,omitempty"`
 	// Reservation is the job's quota reservation, held with it.
 	Reservation json.RawMessage `json:"reservation,omitempty"`
 	Created     time.Time       `json:"created"`
@@ -125,6 +128,21 @@ type State struct {
 	Decisions map[int]Decision `json:"decisions"`
 	Fate      *Fate            `json:"fate,omitempty"`
 	Upstream  *Upstream        `json:"upstream,omitempty"`
+}
+
+// NewState is a hold's state before anyone decides: its steps
+// approved by auto_approve_for, and nothing else.
+func NewState(h Hold) *State {
+	s := &State{Hold: h, Decisions: map[int]Decision{}}
+	s.fillAuto()
+	return s
+}
+
+// fillAuto records the steps auto_approve_for approved as decisions.
+func (s *State) fillAuto() {
+	for _, i := range s.Auto {
+		s.Decisions[i] = Decision{Decision: Auto, By: s.Submitter.User, Comment: "auto_approve_for", At: s.Created}
+	}
 }
 
 // Pending lists the steps nobody has decided.

@@ -178,6 +178,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.notifier, err = a.buildNotifier(repl); err != nil {
 		return err
 	}
+	if err := a.checkChannels(); err != nil {
+		return err
+	}
 	a.st = st
 	creds := map[string]gateway.Credentials{}
 	for _, in := range dir.Instances() {

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/policy"
 	"github.com/qgov/qgov/runtimeapi"
 )
@@ -176,6 +177,14 @@ func TestParsePolicies(t *testing.T) {
 		TimeoutHours: 4, MaxApprovalsPerDay: 5}, a.Workflows[1])
 	_, err = policy.Compile(a.Policies, a.Workflows)
 	require.NoError(t, err)
+
+	a, err = parsePolicies("policy p {\n condition `true`\n action notify\n notify channel pager\n}\nworkflow w {\n approvers role admin\n notify submitter teams\n}")
+	require.NoError(t, err)
+	a.notifier, err = notify.New(nil, notify.Options{})
+	require.NoError(t, err)
+	err = a.checkChannels()
+	assert.ErrorContains(t, err, `qgov policy "p": notification channel "pager" is not declared`)
+	assert.ErrorContains(t, err, `qgov workflow "w": notification channel "teams" is not declared`)
 
 	for _, bad := range []struct{ in, want string }{
 		{"policy p {\n colour red\n}", `unrecognized policy option "colour"`},

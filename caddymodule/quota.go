@@ -14,6 +14,7 @@ import (
 	"github.com/qgov/qgov/gateway"
 	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/policy"
 	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/store"
 )
@@ -118,6 +119,32 @@ func (a *App) buildNotifier(repl *caddy.Replacer) (*notify.Notifier, error) {
 		return nil, fmt.Errorf("qgov: %w", err)
 	}
 	return n, nil
+}
+
+// checkChannels refuses policies and workflows that notify a channel
+// no notification_channel declares.
+func (a *App) checkChannels() error {
+	var errs []error
+	unknown := func(what, name, ch string) {
+		if !a.notifier.Has(ch) {
+			errs = append(errs, fmt.Errorf("qgov %s %q: notification channel %q is not declared (notification_channel %s <url>)", what, name, ch, ch))
+		}
+	}
+	for _, p := range a.Policies {
+		for _, t := range p.Notify {
+			if t.Channel != "" {
+				unknown("policy", p.Name, t.Channel)
+			}
+		}
+	}
+	for _, w := range a.Workflows {
+		for _, n := range w.Notify {
+			if n != policy.NotifySubmitter && n != policy.NotifyApprovers {
+				unknown("workflow", w.Name, n)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // startReconciler runs the job reconciler until ctx ends; replicas

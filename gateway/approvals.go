@@ -243,10 +243,8 @@ func alreadyDecided(st *approval.State, now time.Time) *runtimeapi.Error {
 	if st == nil {
 		return runtimeapi.Errorf(http.StatusConflict, "approval_already_decided", "the job was decided meanwhile")
 	}
-	what := st.Fate.Fate
-	if st.Fate.Fate != approval.Released {
-		what = st.Reason()
-	} else {
+	what := st.Reason()
+	if st.Fate.Fate == approval.Released {
 		what = "approved and released by " + st.Fate.By
 	}
 	return runtimeapi.Errorf(http.StatusConflict, "approval_already_decided", fmt.Sprintf("job %s was already decided: %s", st.ID, what))

@@ -2,12 +2,14 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/qgov/qgov/approval"
@@ -49,7 +51,7 @@ func newJobID() string {
 // hold stores the job for its workflows' approvers instead of
 // forwarding it, and answers the client as the upstream would: with a
 // job id, which then reads Queued with the approval as its reason.
-func (g *Gateway) hold(q *request, sub *runtimeapi.Submission, adm *quota.Admission, steps []policy.Workflow) Decision {
+func (g *Gateway) hold(q *request, sub *runtimeapi.Submission, adm *quota.Admission, steps []policy.Workflow, pending []int) Decision {
 	ctx := q.r.Context()
 	fail := func(err error) Decision {
 		g.settleAdmission(ctx, adm, 0, "")
@@ -80,21 +82,25 @@ func (g *Gateway) hold(q *request, sub *runtimeapi.Submission, adm *quota.Admiss
 		}
 		h.Reservation, _ = json.Marshal(adm.Reservation)
 	}
+	for i := range steps {
+		if !slices.Contains(pending, i) {
+			h.Auto = append(h.Auto, i)
+		}
+	}
 	if err := g.Approvals.Put(ctx, h); err != nil {
 		return fail(err)
 	}
+	st := approval.NewState(h)
 	rec := g.jobRecord(q, sub, adm, id, sub.Backend)
 	rec.Held = true
 	g.record(ctx, g.Jobs, rec)
 
-	st := &approval.State{Hold: h}
 	q.d.Outcome, q.d.resource = "held", audit.Resource{Type: "quantum_job", ID: id}
 	q.d.note(st.Waiting(g.Now()))
-	names := make([]string, len(steps))
-	var approvers []string
-	for i, w := range steps {
-		names[i] = w.Name
-		for _, t := range w.Approvers {
+	var names, approvers []string
+	for _, i := range pending {
+		names = append(names, steps[i].Name)
+		for _, t := range steps[i].Approvers {
 			approvers = append(approvers, t.String())
 		}
 	}
@@ -117,7 +123,7 @@ func (g *Gateway) announceHold(st *approval.State, event, text string) {
 		for _, n := range w.Notify {
 			switch n {
 			case policy.NotifySubmitter:
-				people = append(people, cmpOr(st.Submitter.Email, "user "+st.Submitter.User))
+				people = append(people, cmp.Or(st.Submitter.Email, "user "+st.Submitter.User))
 				chans = append(chans, tenantChans...)
 			case policy.NotifyApprovers:
 				for _, tier := range w.Tiers() {
@@ -137,13 +143,6 @@ func (g *Gateway) announceHold(st *approval.State, event, text string) {
 	g.Notify.Send(dedupe(chans), notify.Message{Event: event, Tenant: st.Tenant, Text: text, Recipients: dedupe(people),
 		Data: map[string]any{"job_id": st.ID, "project": st.Project, "instance": st.Instance, "submitter": st.Submitter.User,
 			"backend": st.Backend, "estimated_cost_usd": st.EstimatedCostUSD}})
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func dedupe(xs []string) []string {
@@ -279,6 +278,17 @@ func (g *Gateway) endHold(ctx context.Context, st *approval.State) {
 	g.announceHold(st, "qgov.approval."+st.Fate.Fate, fmt.Sprintf("Job %s of %s (project %s) was %s.", st.ID, st.Submitter.User, st.Project, reason))
 }
 
+// lastDecider names who made a hold's latest decision.
+func lastDecider(st *approval.State) string {
+	var last approval.Decision
+	for _, d := range st.Decisions {
+		if d.At.After(last.At) || last.By == "" {
+			last = d
+		}
+	}
+	return last.By
+}
+
 func stepRules(st *approval.State) []string {
 	out := make([]string, len(st.Steps))
 	for i, w := range st.Steps {
@@ -297,6 +307,12 @@ func (g *Gateway) sweepHolds(ctx context.Context, tenant string) error {
 	now := g.Now()
 	for _, st := range open {
 		g.expire(ctx, st)
+		if st.Fate == nil && st.Approved() {
+			// every step approved, and the decider's replica stopped (or its
+			// store write failed) before the release: release it now; if
+			// that replica is only slow, one of the two wins
+			g.release(ctx, st, lastDecider(st))
+		}
 		if st.Fate != nil {
 			continue
 		}

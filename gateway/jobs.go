@@ -129,7 +129,7 @@ func (g *Gateway) createJob(q *request) Decision {
 		return deny(q.w, q.d, err)
 	}
 	if pending := g.autoApprove(q, steps); len(pending) > 0 {
-		return g.hold(q, sub, adm, steps)
+		return g.hold(q, sub, adm, steps, pending)
 	}
 	c, ferr := g.forwardCaptured(q, nil, q.body)
 	if ferr != nil {

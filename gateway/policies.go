@@ -132,7 +132,7 @@ func (g *Gateway) announce(q *request, env *policy.Env, r policy.Result) {
 		if r.Block != nil {
 			text += fmt.Sprintf(" It was blocked by policy %s.", r.Block.Name)
 		}
-		g.Notify.Send(slices.Compact(chans), notify.Message{Event: "qgov.policy.notify", Tenant: q.p.Tenant, Text: text,
+		g.Notify.Send(dedupe(chans), notify.Message{Event: "qgov.policy.notify", Tenant: q.p.Tenant, Text: text,
 			Recipients: people, Data: map[string]any{"policy": p.Name, "user": env.User, "project": env.Project,
 				"instance": env.Instance, "backend": env.Backend, "shots": env.Shots, "estimated_cost_usd": env.EstimatedCostUSD,
 				"trace": q.d.Trace}})
