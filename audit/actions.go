@@ -44,7 +44,19 @@ const (
 	ActionJobUsage     = "qgov.budget.usage"
 	ActionPolicyError  = "qgov.policy.error"
 	ActionRecovered    = "qgov.audit.recovered"
+	// Governance API reads and changes of objects.
+	ActionGovernanceRead   = "qgov.governance.read"
+	ActionGovernanceCreate = "qgov.governance.create"
+	ActionGovernancePut    = "qgov.governance.put"
+	ActionGovernancePatch  = "qgov.governance.patch"
+	ActionGovernanceDelete = "qgov.governance.delete"
+	ActionGovernanceApply  = "qgov.governance.apply"
+	ActionGovernanceExport = "qgov.governance.export"
 )
+
+// GovernanceAction names the action of a governance change by its verb
+// (create, put, patch, delete).
+func GovernanceAction(verb string) string { return "qgov.governance." + verb }
 
 // categories gives each qgov action its category; the Runtime API's
 // actions are requests.
@@ -58,6 +70,9 @@ var categories = map[string]string{
 	ActionApprovalList: CategoryApproval, ActionEscalate: CategoryApproval, ActionRelease: CategoryApproval, ActionNotifyFailed: CategorySystem,
 	ActionBudgetAlert: CategoryBudget, ActionBudgetOver: CategoryBudget, ActionJobUsage: CategoryBudget,
 	ActionPolicyError: CategoryPolicy, ActionRecovered: CategorySystem,
+	ActionGovernanceRead: CategoryAdmin, ActionGovernanceCreate: CategoryAdmin, ActionGovernancePut: CategoryAdmin,
+	ActionGovernancePatch: CategoryAdmin, ActionGovernanceDelete: CategoryAdmin, ActionGovernanceApply: CategoryAdmin,
+	ActionGovernanceExport: CategoryAdmin,
 }
 
 // aliases are seed 004's action names, accepted in queries.
@@ -75,7 +90,7 @@ var aliases = map[string][]string{
 	"apikey:create":   {ActionKeyCreate},
 	"apikey:rotate":   {ActionKeyRotate},
 	"apikey:revoke":   {ActionKeyRevoke},
-	"config:change":   {ActionConfigLoad},
+	"config:change":   {ActionConfigLoad, ActionGovernanceCreate, ActionGovernancePut, ActionGovernancePatch, ActionGovernanceDelete, ActionGovernanceApply},
 }
 
 // CategoryOf returns an action's category.

@@ -11,12 +11,14 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/qgov/qgov/approval"
+	"github.com/qgov/qgov/catalog"
 	"github.com/qgov/qgov/gateway"
 	"github.com/qgov/qgov/identity"
 	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/ownership"
 	"github.com/qgov/qgov/policy"
+	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/rbac"
 	"github.com/qgov/qgov/store"
 )
@@ -101,16 +103,31 @@ type App struct {
 	// Workflows hold jobs for approval, by their own trigger or a
 	// require_approval policy.
 	Workflows []policy.Workflow `json:"workflows,omitempty"`
+	// Governance tunes the objects created through the governance API.
+	Governance *GovernanceConfig `json:"governance,omitempty"`
 
-	cfg       gateway.Config
-	st        store.Store
-	storeKey  string
-	auditKey  string
-	tokenKeys []string
-	logger    *slog.Logger
-	signing   *identity.SigningKeys
-	stop      context.CancelFunc
-	notifier  *notify.Notifier
+	// repl resolves secrets; keys, providers and ring are the resolved
+	// API keys and identity providers every model is checked against.
+	repl      *caddy.Replacer
+	keys      []identity.APIKey
+	providers []identity.ProviderConfig
+	ring      *identity.KeyRing
+	// catalog keeps the governance objects; dir, policies, governor and
+	// creds hold its model in force.
+	catalog  *catalog.Manager[*model]
+	dir      *org.Current
+	policies *policy.Current
+	governor *quota.Governor
+	held     *held
+
+	cfg      gateway.Config
+	st       store.Store
+	storeKey string
+	auditKey string
+	logger   *slog.Logger
+	signing  *identity.SigningKeys
+	stop     context.CancelFunc
+	notifier *notify.Notifier
 	// gateway is the first qgov handler's gateway, which reconciles jobs
 	// and reports budget alerts.
 	gateway *gateway.Gateway
@@ -142,24 +159,39 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.MaxBodySize == 0 {
 		a.MaxBodySize = defaultMaxBodySize
 	}
-	repl := caddy.NewReplacer()
-	instances, keys, provs, err := a.resolveSecrets(repl)
+	a.repl, a.held = caddy.NewReplacer(), &held{}
+	keys, provs, err := a.resolveSecrets(a.repl)
 	if err != nil {
 		return err
 	}
-	dir, ring, providers, findings, err := buildOrg(a.org(), instances, keys, provs)
+	if a.ring, err = identity.NewKeyRing(keys); err != nil {
+		return fmt.Errorf("qgov api_keys: %w", err)
+	}
+	providers, err := identity.NewProviders(provs, &http.Client{Timeout: 10 * time.Second})
+	if err != nil {
+		return fmt.Errorf("qgov identity_providers: %w", err)
+	}
+	a.keys, a.providers = keys, providers.Configs()
+	st, err := a.openStore(a.repl)
 	if err != nil {
 		return err
 	}
-	for _, f := range findings {
-		a.logger.Warn("qgov lint: "+f.Message, "kind", f.Kind)
+	a.st = st
+	if a.notifier, err = a.buildNotifier(a.repl); err != nil {
+		return err
 	}
 
-	st, err := a.openStore(repl)
+	// The governance objects: declared here, and live in the store.
+	a.catalog = catalog.NewManager(st, a.declared(), a.build, a.use, a.logger)
+	m, err := a.catalog.Load(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("qgov: %w", err)
 	}
-	auth, err := a.authenticator(ctx, st, dir, ring, providers)
+	for _, f := range m.findings {
+		a.logger.Warn("qgov lint: "+f.Message, "kind", f.Kind)
+	}
+	a.dir, a.policies = org.NewCurrent(m.dir), policy.NewCurrent(m.policies)
+	auth, err := a.authenticator(ctx, st, a.dir, a.ring, providers)
 	if err != nil {
 		return err
 	}
@@ -167,33 +199,19 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	governor, err := a.governor(st, dir)
-	if err != nil {
+	if a.governor, err = a.newGovernor(st, m.quota); err != nil {
 		return err
 	}
-	policies, err := policy.Compile(a.Policies, a.Workflows)
-	if err != nil {
-		return fmt.Errorf("qgov policies: %w", err)
-	}
-	if a.notifier, err = a.buildNotifier(repl); err != nil {
-		return err
-	}
-	if err := a.checkChannels(); err != nil {
-		return err
-	}
-	a.st = st
-	creds := map[string]gateway.Credentials{}
-	for _, in := range dir.Instances() {
-		creds[in.Alias] = a.tokenSource(in)
-	}
+	a.use(m)
 	a.cfg = gateway.Config{
-		Directory:    dir,
+		Directory:    a.dir,
 		Auth:         auth,
 		Jobs:         ownership.NewRegistry(st, "jobs"),
 		Sessions:     ownership.NewRegistry(st, "sessions"),
-		Credentials:  creds,
-		Quota:        governor,
-		Policies:     policies,
+		Credentials:  a.credentials,
+		Quota:        a.governor,
+		Policies:     a.policies,
+		Catalog:      a.catalog,
 		Approvals:    approval.NewBook(st),
 		Node:         nodeName(),
 		Notify:       a.notifier,
@@ -206,41 +224,38 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// resolveSecrets returns copies of the instances, API keys and identity
-// providers with their placeholders replaced; an unset or empty
-// placeholder is an error.
-func (a *App) resolveSecrets(repl *caddy.Replacer) ([]org.Instance, []identity.APIKey, []identity.ProviderConfig, error) {
-	instances := append([]org.Instance(nil), a.Instances...)
+// resolveSecrets returns copies of the API keys and identity providers
+// with their placeholders replaced; an unset or empty placeholder is an
+// error.
+func (a *App) resolveSecrets(repl *caddy.Replacer) ([]identity.APIKey, []identity.ProviderConfig, error) {
 	keys := append([]identity.APIKey(nil), a.APIKeys...)
 	provs := append([]identity.ProviderConfig(nil), a.IdentityProviders...)
 	var errs []error
-	resolve := func(what string, s *string) {
-		if *s == "" {
-			return
-		}
-		v, err := repl.ReplaceOrErr(*s, true, true)
-		if err != nil || v == "" {
-			errs = append(errs, fmt.Errorf("%s: the value or placeholder is unset or empty", what))
-		}
-		*s = v
-	}
-	for i := range instances {
-		resolve(fmt.Sprintf("instance %q api_key", instances[i].Alias), &instances[i].APIKey)
-	}
 	for i := range keys {
-		resolve(fmt.Sprintf("api key %q key", keys[i].ID), &keys[i].Key)
+		errs = append(errs, resolve(repl, fmt.Sprintf("api key %q key", keys[i].ID), &keys[i].Key))
 	}
 	for i := range provs {
-		resolve(fmt.Sprintf("identity provider %q client_secret", provs[i].Name), &provs[i].ClientSecret)
+		errs = append(errs, resolve(repl, fmt.Sprintf("identity provider %q client_secret", provs[i].Name), &provs[i].ClientSecret))
 	}
-	return instances, keys, provs, errors.Join(errs...)
+	return keys, provs, errors.Join(errs...)
+}
+
+// resolve replaces a secret's placeholders; an unset or empty one is an
+// error.
+func resolve(repl *caddy.Replacer, what string, s *string) error {
+	if *s == "" {
+		return nil
+	}
+	v, err := repl.ReplaceOrErr(*s, true, true)
+	if err != nil || v == "" {
+		return fmt.Errorf("%s: the value or placeholder is unset or empty", what)
+	}
+	*s = v
+	return nil
 }
 
 // org is the organisation as configured.
-func (a *App) org() org.Config {
-	return org.Config{Tenants: a.Tenants, Instances: a.Instances, Projects: a.Projects, Roles: a.Roles,
-		AccessGroups: a.AccessGroups, Assignments: a.Assignments}
-}
+func (a *App) org() org.Config { return a.declared().Org() }
 
 // setOrg replaces the organisation.
 func (a *App) setOrg(c org.Config) {
@@ -248,27 +263,17 @@ func (a *App) setOrg(c org.Config) {
 		c.Tenants, c.Instances, c.Projects, c.Roles, c.AccessGroups, c.Assignments
 }
 
-// buildOrg validates the organisation, the API keys and the identity
-// providers together, and lints the result.
-func buildOrg(model org.Config, instances []org.Instance, keys []identity.APIKey, provs []identity.ProviderConfig) (
-	*org.Directory, *identity.KeyRing, *identity.Providers, []org.Finding, error) {
-	model.Instances = instances
+// buildOrg validates the organisation against the API keys and the
+// identity providers, and lints the result.
+func buildOrg(model org.Config, keys []identity.APIKey, provs []identity.ProviderConfig) (*org.Directory, []org.Finding, error) {
 	dir, err := org.NewDirectory(model)
 	if err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("qgov organisation: %w", err)
+		return nil, nil, fmt.Errorf("qgov organisation: %w", err)
 	}
-	ring, err := identity.NewKeyRing(keys)
-	if err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("qgov api_keys: %w", err)
+	if err := checkReferences(keys, provs, dir); err != nil {
+		return nil, nil, err
 	}
-	providers, err := identity.NewProviders(provs, &http.Client{Timeout: 10 * time.Second})
-	if err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("qgov identity_providers: %w", err)
-	}
-	if err := checkReferences(keys, providers.Configs(), dir); err != nil {
-		return nil, nil, nil, nil, err
-	}
-	return dir, ring, providers, dir.Lint(providerTenants(providers.Configs())), nil
+	return dir, dir.Lint(providerTenants(provs)), nil
 }
 
 // checkReferences requires the projects keys narrow to to exist in their
@@ -305,7 +310,7 @@ func providerTenants(provs []identity.ProviderConfig) map[string]string {
 
 // authenticator builds the identity layer over the store: rotating
 // token signing keys, self-service keys, sessions and user records.
-func (a *App) authenticator(ctx context.Context, st store.Store, dir *org.Directory, ring *identity.KeyRing, providers *identity.Providers) (*identity.Authenticator, error) {
+func (a *App) authenticator(ctx context.Context, st store.Store, dir *org.Current, ring *identity.KeyRing, providers *identity.Providers) (*identity.Authenticator, error) {
 	var err error
 	a.signing, err = identity.NewSigningKeys(ctx, st, time.Duration(a.SigningKeyRotation), a.Issuer, time.Duration(a.TokenTTL), time.Now())
 	if err != nil {
@@ -333,6 +338,7 @@ func (a *App) Start() error {
 	if a.gateway != nil {
 		a.startReconciler(ctx)
 	}
+	go a.catalog.Run(ctx, a.refreshInterval())
 	go func() {
 		tick := time.NewTicker(time.Minute)
 		defer tick.Stop()
@@ -375,7 +381,7 @@ func (a *App) Cleanup() error {
 			errs = append(errs, err)
 		}
 	}
-	for _, k := range a.tokenKeys {
+	for k := range a.heldTokens() {
 		if _, err := tokenSources.Delete(k); err != nil {
 			errs = append(errs, err)
 		}

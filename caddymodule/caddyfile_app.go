@@ -59,6 +59,10 @@ func init() {
 //	    access_group <name> { … }  (see parseAccessGroup)
 //	    assign       <user> <role> [project <p>] [tenant <t>] [expires <time or date>]
 //	    org_file     <file.yaml...>  (see org.ParseYAML; relative to the Caddyfile)
+//	    governance_file <file.yaml...>  (what qgov export writes; see catalog.ParseFile)
+//	    governance {
+//	        refresh_interval <duration>  (how often replicas look for API changes; default 2s)
+//	    }
 //	    api_key <id> {
 //	        key      <key or {env.X}>
 //	        sha256   <hex>
@@ -135,6 +139,10 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 			app.Workflows = append(app.Workflows, w)
 		case "policy_file":
 			err = loadPolicyFiles(d, app)
+		case "governance_file":
+			err = loadGovernanceFiles(d, app)
+		case "governance":
+			app.Governance, err = parseGovernance(d)
 		case "api_key":
 			var k identity.APIKey
 			k, err = parseAPIKey(d)

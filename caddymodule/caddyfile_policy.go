@@ -23,7 +23,7 @@ import (
 //	    workflow  <name>
 //	}
 func parsePolicy(d *caddyfile.Dispenser) (policy.Policy, error) {
-	var p policy.Policy
+	p := policy.Policy{Source: source(d)}
 	var err error
 	p.Name, err = nameAndBlock(d, func(sub string) error {
 		var err error
@@ -122,7 +122,7 @@ func parseTarget(d *caddyfile.Dispenser, channel bool) (policy.Target, error) {
 //	    tenant                <tenant>
 //	}
 func parseWorkflow(d *caddyfile.Dispenser) (policy.Workflow, error) {
-	var w policy.Workflow
+	w := policy.Workflow{Source: source(d)}
 	var err error
 	w.Name, err = nameAndBlock(d, func(sub string) error {
 		var err error
@@ -170,8 +170,14 @@ func loadPolicyFiles(d *caddyfile.Dispenser, app *App) error {
 		if err != nil {
 			return d.Errf("policy_file: %v", err)
 		}
-		app.Policies = append(app.Policies, pf.Policies...)
-		app.Workflows = append(app.Workflows, pf.Workflows...)
+		for _, p := range pf.Policies {
+			p.Source = f
+			app.Policies = append(app.Policies, p)
+		}
+		for _, w := range pf.Workflows {
+			w.Source = f
+			app.Workflows = append(app.Workflows, w)
+		}
 		return nil
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,7 +19,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/qgov/qgov/audit"
-	"github.com/qgov/qgov/qiskitclient"
 )
 
 // Exit statuses of qgov audit verify.
@@ -98,6 +96,7 @@ func reportFlags(fs *pflag.FlagSet) {
 	fs.String("period", "", "The period")
 	fs.String("format", "json", "json, csv or pdf")
 	fs.StringP("output", "o", "", "Write the report to this file")
+	fs.Bool("progress", false, "Draw a progress bar on stderr (default: when writing to a file from a terminal)")
 }
 
 func runVerify(w io.Writer, fl caddycmd.Flags) (int, error) {
@@ -214,17 +213,20 @@ func runQuery(w io.Writer, fl caddycmd.Flags) (int, error) {
 func runReport(w io.Writer, fl caddycmd.Flags) (int, error) {
 	ctx := context.Background()
 	kind, period := fl.String("type"), fl.String("period")
-	if fl.String("url") == "" || kind == "" || period == "" {
-		return caddy.ExitCodeFailedStartup, errors.New("--url, --type and --period are required")
+	if kind == "" || period == "" {
+		return exitInvalid, errors.New("--type and --period are required")
 	}
 	api, err := newAPIClient(ctx, fl.String("url"))
 	if err != nil {
-		return caddy.ExitCodeFailedStartup, err
+		return exitFailed, err
+	}
+	if fl.Bool("progress") || fl.String("output") != "" && isTerminal(os.Stderr) {
+		api.progress = progressBar(os.Stderr, kind+" "+period)
 	}
 	q := url.Values{"period": {period}, "format": {fl.String("format")}}
 	body, err := api.get(ctx, "/governance/v1/reports/"+url.PathEscape(kind)+"?"+q.Encode(), nil)
 	if err != nil {
-		return caddy.ExitCodeFailedStartup, err
+		return exitCode(err), err
 	}
 	if out := fl.String("output"); out != "" {
 		if err := os.WriteFile(out, body, 0o600); err != nil {
@@ -235,49 +237,4 @@ func runReport(w io.Writer, fl caddycmd.Flags) (int, error) {
 	}
 	_, err = w.Write(body)
 	return caddy.ExitCodeSuccess, err
-}
-
-// apiClient calls a running gateway's governance API with a token
-// exchanged for the key in QGOV_API_KEY.
-type apiClient struct {
-	base, token string
-}
-
-func newAPIClient(ctx context.Context, base string) (*apiClient, error) {
-	key := os.Getenv(apiKeyEnv)
-	if key == "" {
-		return nil, fmt.Errorf("set %s to a qgov API key", apiKeyEnv)
-	}
-	base = strings.TrimRight(base, "/")
-	token, err := (&qiskitclient.Client{BaseURL: base, APIKey: key}).Token(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("exchanging the API key at %s: %w", base, err)
-	}
-	return &apiClient{base: base, token: token}, nil
-}
-
-// get fetches a path; a JSON answer is decoded into out when given. An
-// error answer becomes an error with its message.
-func (c *apiClient) get(ctx context.Context, path string, out any) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %d %s", path, resp.StatusCode, strings.TrimSpace(string(body)))
-	}
-	if out != nil {
-		return body, json.Unmarshal(body, out)
-	}
-	return body, nil
 }

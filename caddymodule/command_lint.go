@@ -61,7 +61,7 @@ func cmdLint(fl caddycmd.Flags) (int, error) {
 	if a == nil {
 		return caddy.ExitCodeFailedStartup, errors.New("the config has no qgov app (global option qgov { … })")
 	}
-	_, _, _, findings, err := buildOrg(a.org(), a.Instances, a.APIKeys, a.IdentityProviders)
+	_, findings, err := buildOrg(a.org(), a.APIKeys, a.IdentityProviders)
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -37,9 +38,19 @@ func init() {
 //	{http.qgov.reason}    why a request was denied
 //	{http.qgov.trace}     the request's trace: its error body's and its audit record's
 type Handler struct {
-	gw *gateway.Gateway
-	// proxies forward to each instance's upstream, by alias.
-	proxies map[string]*reverseproxy.Handler
+	gw  *gateway.Gateway
+	ctx caddy.Context
+	// proxies forward to the instances' upstreams, by scheme and
+	// host:port; an upstream first named by an instance created through
+	// the governance API gets its proxy on first use.
+	proxies *proxies
+}
+
+// proxies are the reverse proxies of the upstreams, by scheme and
+// host:port.
+type proxies struct {
+	mu sync.Mutex
+	by map[string]*reverseproxy.Handler
 }
 
 // CaddyModule returns the Caddy module information.
@@ -54,13 +65,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("loading the qgov app: %w", err)
 	}
 	app := appIface.(*App)
-	h.proxies = map[string]*reverseproxy.Handler{}
-	for _, in := range app.cfg.Directory.Instances() {
-		rp, err := newProxy(ctx, in)
-		if err != nil {
+	h.ctx, h.proxies = ctx, &proxies{by: map[string]*reverseproxy.Handler{}}
+	for _, in := range app.cfg.Directory.Load().Instances() {
+		if _, err := h.proxy(in); err != nil {
 			return fmt.Errorf("instance %q: %w", in.Alias, err)
 		}
-		h.proxies[in.Alias] = rp
 	}
 	cfg := app.cfg
 	cfg.Upstream = h
@@ -72,9 +81,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// newProxy provisions Caddy's reverse proxy for an instance's upstream.
-func newProxy(ctx caddy.Context, in *org.Instance) (*reverseproxy.Handler, error) {
+// proxy returns the reverse proxy of an instance's upstream,
+// provisioning Caddy's reverse proxy for it when none exists.
+func (h *Handler) proxy(in *org.Instance) (*reverseproxy.Handler, error) {
 	scheme, hostport := in.UpstreamAddr()
+	h.proxies.mu.Lock()
+	defer h.proxies.mu.Unlock()
+	if rp := h.proxies.by[scheme+"://"+hostport]; rp != nil {
+		return rp, nil
+	}
 	transport := map[string]any{"protocol": "http"}
 	if scheme == "https" {
 		transport["tls"] = map[string]any{}
@@ -86,11 +101,13 @@ func newProxy(ctx caddy.Context, in *org.Instance) (*reverseproxy.Handler, error
 	if err != nil {
 		return nil, err
 	}
-	mod, err := ctx.LoadModuleByID("http.handlers.reverse_proxy", raw)
+	mod, err := h.ctx.LoadModuleByID("http.handlers.reverse_proxy", raw)
 	if err != nil {
 		return nil, fmt.Errorf("loading the reverse proxy: %w", err)
 	}
-	return mod.(*reverseproxy.Handler), nil
+	rp := mod.(*reverseproxy.Handler)
+	h.proxies.by[scheme+"://"+hostport] = rp
+	return rp, nil
 }
 
 // backgroundServer stands for the HTTP server of requests no client
@@ -104,7 +121,11 @@ func (h *Handler) Forward(w http.ResponseWriter, r *http.Request, in *org.Instan
 	if r.Context().Value(caddy.ReplacerCtxKey) == nil {
 		r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, backgroundServer)
 	}
-	return h.proxies[in.Alias].ServeHTTP(w, r, noNext)
+	rp, err := h.proxy(in)
+	if err != nil {
+		return fmt.Errorf("instance %q: %w", in.Alias, err)
+	}
+	return rp.ServeHTTP(w, r, noNext)
 }
 
 // clientIP is the client address Caddy established, honouring the

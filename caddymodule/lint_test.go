@@ -102,8 +102,8 @@ func TestLintCommand(t *testing.T) {
 	}
 	example, err := os.ReadFile("../Caddyfile.example")
 	require.NoError(t, err)
-	warn := strings.Replace(string(example), "\t\tassign admin admin\n", "\t\tassign admin admin\n\t\trole orphan {\n\t\t\tpermissions job:view:own\n\t\t}\n\t\tproject chemlab\n", 1)
-	broken := strings.Replace(string(example), "\t\tassign admin admin\n", "\t\tassign admin superuser\n", 1)
+	warn := strings.Replace(string(example), "\t\tassign admin operator\n", "\t\tassign admin operator\n\t\trole orphan {\n\t\t\tpermissions job:view:own\n\t\t}\n\t\tproject chemlab\n", 1)
+	broken := strings.Replace(string(example), "\t\tassign admin operator\n", "\t\tassign admin superuser\n", 1)
 	noProvider := strings.Replace(string(example), "\t\t\tprovider appid\n", "\t\t\tprovider app-id\n", 1)
 	for _, tc := range []struct {
 		name, config string

@@ -167,6 +167,14 @@ func TestParsePolicies(t *testing.T) {
 		}`)
 	require.NoError(t, err)
 	require.Len(t, a.Policies, 3)
+	for i := range a.Policies {
+		assert.NotEmpty(t, a.Policies[i].Source, "where the policy is declared")
+		a.Policies[i].Source = ""
+	}
+	for i := range a.Workflows {
+		assert.NotEmpty(t, a.Workflows[i].Source, "where the workflow is declared")
+		a.Workflows[i].Source = ""
+	}
 	off := false
 	assert.Equal(t, policy.Policy{Name: "dev", Condition: "tags.environment == 'development'", Action: "modify", Mode: "audit", Enabled: &off,
 		Modifications: map[string]any{"backend": "simulator", "shots": float64(100), "tags": []any{"routed", "dev"}}}, a.Policies[1])
@@ -182,7 +190,7 @@ func TestParsePolicies(t *testing.T) {
 	require.NoError(t, err)
 	a.notifier, err = notify.New(nil, notify.Options{})
 	require.NoError(t, err)
-	err = a.checkChannels()
+	err = a.checkChannels(a.declared())
 	assert.ErrorContains(t, err, `qgov policy "p": notification channel "pager" is not declared`)
 	assert.ErrorContains(t, err, `qgov workflow "w": notification channel "teams" is not declared`)
 

@@ -112,12 +112,22 @@ type pooledTokens struct{ *iam.TokenSource }
 // Destruct implements caddy.Destructor.
 func (pooledTokens) Destruct() error { return nil }
 
-// tokenSource takes a reference to the token source of an instance's
-// upstream credential, keyed by a hash of the IAM URL and the key.
+// tokenSource returns the token source of an instance's upstream
+// credential, keyed by a hash of the IAM URL and the key; the app takes
+// one reference to each it uses.
 func (a *App) tokenSource(in *org.Instance) *iam.TokenSource {
 	sum := sha256.Sum256([]byte(in.IAMURL + "\x00" + in.APIKey))
 	key := hex.EncodeToString(sum[:])
+	h := a.held
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ts := h.tokens[key]; ts != nil {
+		return ts
+	}
 	v, _ := tokenSources.LoadOrStore(key, pooledTokens{iam.NewTokenSource(in.IAMURL, in.APIKey, nil)})
-	a.tokenKeys = append(a.tokenKeys, key)
-	return v.(pooledTokens).TokenSource
+	if h.tokens == nil {
+		h.tokens = map[string]*iam.TokenSource{}
+	}
+	h.tokens[key] = v.(pooledTokens).TokenSource
+	return h.tokens[key]
 }

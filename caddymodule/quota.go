@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/qgov/qgov/catalog"
 	"github.com/qgov/qgov/gateway"
 	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
@@ -39,17 +41,17 @@ type QuotaConfig struct {
 	StoreTimeout caddy.Duration `json:"store_timeout,omitempty"`
 }
 
-// governor builds the quota governor over the store's counters. The
-// tenants' max_shots settings act as tenant limits where the quotas
-// block sets none.
-func (a *App) governor(st store.Store, dir *org.Directory) (*quota.Governor, error) {
-	qc := QuotaConfig{}
+// quotaConfig is the quota configuration of a whole governance
+// configuration: the quotas block's prices and fail modes with its limits
+// and budgets. The tenants' max_shots settings act as tenant limits where
+// no limits set none.
+func (a *App) quotaConfig(c catalog.Config, dir *org.Directory) (quota.Config, error) {
+	cfg := quota.Config{}
 	if a.Quotas != nil {
-		qc = *a.Quotas
+		cfg = a.Quotas.Config
 	}
-	cfg := qc.Config
-	cfg.Limits = append([]quota.Rule(nil), cfg.Limits...)
-	for _, t := range a.Tenants {
+	cfg.Limits, cfg.Budgets = slices.Clone(c.Limits), c.Budgets
+	for _, t := range c.Tenants {
 		if t.MaxShots > 0 && !hasTenantLimit(cfg.Limits, org.Tenant(t.Name), quota.MaxShotsPerJob) {
 			r := quota.Rule{Scope: quota.ScopeTenant, Name: org.Tenant(t.Name), Source: t.Source + " (max_shots)"}
 			r.Set(quota.MaxShotsPerJob, t.MaxShots)
@@ -68,7 +70,19 @@ func (a *App) governor(st store.Store, dir *org.Directory) (*quota.Governor, err
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return cfg, err
+	}
+	if err := quota.Check(cfg); err != nil {
+		return cfg, fmt.Errorf("qgov quotas: %w", err)
+	}
+	return cfg, nil
+}
+
+// newGovernor builds the quota governor over the store's counters.
+func (a *App) newGovernor(st store.Store, cfg quota.Config) (*quota.Governor, error) {
+	qc := QuotaConfig{}
+	if a.Quotas != nil {
+		qc = *a.Quotas
 	}
 	counters, ok := st.(quota.Counters)
 	if !ok {
@@ -123,21 +137,21 @@ func (a *App) buildNotifier(repl *caddy.Replacer) (*notify.Notifier, error) {
 
 // checkChannels refuses policies and workflows that notify a channel
 // no notification_channel declares.
-func (a *App) checkChannels() error {
+func (a *App) checkChannels(c catalog.Config) error {
 	var errs []error
 	unknown := func(what, name, ch string) {
 		if !a.notifier.Has(ch) {
 			errs = append(errs, fmt.Errorf("qgov %s %q: notification channel %q is not declared (notification_channel %s <url>)", what, name, ch, ch))
 		}
 	}
-	for _, p := range a.Policies {
+	for _, p := range c.Policies {
 		for _, t := range p.Notify {
 			if t.Channel != "" {
 				unknown("policy", p.Name, t.Channel)
 			}
 		}
 	}
-	for _, w := range a.Workflows {
+	for _, w := range c.Workflows {
 		for _, n := range w.Notify {
 			if n != policy.NotifySubmitter && n != policy.NotifyApprovers {
 				unknown("workflow", w.Name, n)

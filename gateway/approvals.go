@@ -159,7 +159,7 @@ func (q governance) decide(st *approval.State, d *Decision) *runtimeapi.Error {
 		return runtimeapi.Errorf(http.StatusForbidden, "approval_not_allowed", fmt.Sprintf(
 			"user %s may not decide jobs of project %s: it needs the permission job:approve for the project or the tenant", q.p.UserID, st.Project))
 	}
-	if st.Submitter.User == q.p.UserID && !g.Directory.Settings(st.Tenant).AllowSelfApproval {
+	if st.Submitter.User == q.p.UserID && !g.Directory.Load().Settings(st.Tenant).AllowSelfApproval {
 		return runtimeapi.Errorf(http.StatusForbidden, "self_approval_not_allowed", fmt.Sprintf(
 			"user %s submitted job %s and may not decide it (rule: the tenant setting allow_self_approval of %s)", q.p.UserID, st.ID, st.Tenant))
 	}
@@ -183,13 +183,13 @@ func (q governance) decide(st *approval.State, d *Decision) *runtimeapi.Error {
 		dec.Tier, _ = w.Tier(st.Created, now)
 		slot := ""
 		if req.Decision == approval.Approve && w.MaxApprovalsPerDay > 0 {
-			day := now.In(g.Directory.Settings(st.Tenant).Location()).Format(time.DateOnly)
+			day := now.In(g.Directory.Load().Settings(st.Tenant).Location()).Format(time.DateOnly)
 			var ok bool
 			var err error
 			if slot, ok, err = g.Approvals.TakeSlot(ctx, st.Tenant, w.Name, day, w.MaxApprovalsPerDay, st.ID); err != nil {
 				return storeDown(st.ID, err, g)
 			} else if !ok {
-				return &runtimeapi.Error{Status: http.StatusTooManyRequests, Code: "approval_limit_reached", RetryAfter: untilMidnight(now, g.Directory.Settings(st.Tenant).Location()),
+				return &runtimeapi.Error{Status: http.StatusTooManyRequests, Code: "approval_limit_reached", RetryAfter: untilMidnight(now, g.Directory.Load().Settings(st.Tenant).Location()),
 					Message: fmt.Sprintf("workflow %s has granted its %d approvals for %s in tenant %s; it resets at midnight (rule: workflow %s max_approvals_per_day)",
 						w.Name, w.MaxApprovalsPerDay, day, st.Tenant, w.Name)}
 			}
@@ -321,7 +321,7 @@ func (g *Gateway) release(ctx context.Context, st *approval.State, by string) {
 
 // submitHeld forwards a held request with the instance's credentials.
 func (g *Gateway) submitHeld(ctx context.Context, st *approval.State) (jobID string, status int, body []byte) {
-	in := g.Directory.Instance(st.Instance)
+	in := g.Directory.Load().Instance(st.Instance)
 	if in == nil {
 		return "", http.StatusNotFound, []byte("instance " + st.Instance + " is no longer configured")
 	}

@@ -22,7 +22,7 @@ func (g *Gateway) serveDiscovery(w http.ResponseWriter, r *http.Request, d Decis
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == "/global-search/v3/resources/search":
 		var visible []platform.Instance
-		for _, in := range g.Directory.Access(p.Member(), g.Now()).Instances() {
+		for _, in := range g.Directory.Load().Access(p.Member(), g.Now()).Instances() {
 			visible = append(visible, platform.Instance{CRN: in.CRN, Name: in.Alias, Plan: in.Plan, Backends: in.Backends})
 		}
 		platform.ServeSearch(w, r, visible)

@@ -34,7 +34,7 @@ var clientOnlyHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie
 // instance's real CRN and credentials, the path rebased onto the
 // upstream's API base, query unless query is non-nil, and body.
 func (g *Gateway) forward(w http.ResponseWriter, q *request, query url.Values, body []byte) *runtimeapi.Error {
-	creds := g.Credentials[q.in.Alias]
+	creds := g.Credentials(q.in)
 	if creds == nil {
 		return runtimeapi.Errorf(http.StatusBadGateway, "upstream_misconfigured", "instance "+q.in.Alias+" has no upstream credentials")
 	}

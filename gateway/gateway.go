@@ -60,12 +60,15 @@ type Credentials interface {
 
 // Config wires a Gateway.
 type Config struct {
-	Directory   *org.Directory
-	Auth        *identity.Authenticator
-	Jobs        *ownership.Registry
-	Sessions    *ownership.Registry
-	Upstream    Upstream
-	Credentials map[string]Credentials // by instance alias
+	// Directory is the organisation in force, shared with Auth and
+	// replaced whole by governance changes.
+	Directory *org.Current
+	Auth      *identity.Authenticator
+	Jobs      *ownership.Registry
+	Sessions  *ownership.Registry
+	Upstream  Upstream
+	// Credentials returns an instance's upstream credentials, or nil.
+	Credentials func(in *org.Instance) Credentials
 	// MaxBodyBytes bounds request bodies; larger ones get 413.
 	MaxBodyBytes int64
 	// ClientIP returns the client's address as the server established it
@@ -79,8 +82,12 @@ type Config struct {
 	Notify *notify.Notifier
 	// Audit records every request; nil records nothing.
 	Audit *audit.Log
-	// Policies are the compiled policies and workflows; nil has none.
-	Policies *policy.Set
+	// Policies are the compiled policies and workflows in force; nil, or
+	// a nil Set, has none.
+	Policies *policy.Current
+	// Catalog keeps the governance objects the governance API reads and
+	// changes; nil serves none.
+	Catalog Catalog
 	// Approvals keeps held jobs; required when a workflow can hold one.
 	Approvals *approval.Book
 	// Node names this replica in the records it makes (a released job's
@@ -111,6 +118,12 @@ func New(cfg Config) *Gateway {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Policies == nil {
+		cfg.Policies = policy.NewCurrent(nil)
+	}
+	if cfg.Credentials == nil {
+		cfg.Credentials = func(*org.Instance) Credentials { return nil }
 	}
 	if cfg.Quota == nil {
 		cfg.Quota, _ = quota.New(quota.Config{}, store.NewMemory(nil), quota.Options{}) // an empty config is valid

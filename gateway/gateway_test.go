@@ -102,10 +102,11 @@ func (rg *rig) serve(t *testing.T, st store.Store, edit func(*Config)) (*httptes
 	for _, in := range rg.dir.Instances() {
 		creds[in.Alias] = iam.NewTokenSource(in.IAMURL, in.APIKey, nil)
 	}
+	current := org.NewCurrent(rg.dir)
 	cfg := Config{
-		Directory: rg.dir, Auth: &identity.Authenticator{Keys: rg.ring, Tokens: rg.signer, Directory: rg.dir, Now: time.Now},
+		Directory: current, Auth: &identity.Authenticator{Keys: rg.ring, Tokens: rg.signer, Directory: current, Now: time.Now},
 		Jobs: ownership.NewRegistry(st, "jobs"), Sessions: ownership.NewRegistry(st, "sessions"),
-		Upstream: stdProxy{}, Credentials: creds, MaxBodyBytes: 1 << 20,
+		Upstream: stdProxy{}, Credentials: func(in *org.Instance) Credentials { return creds[in.Alias] }, MaxBodyBytes: 1 << 20,
 	}
 	if edit != nil {
 		edit(&cfg)

@@ -1,12 +1,15 @@
 package gateway
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/catalog"
 	"github.com/qgov/qgov/identity"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/rbac"
@@ -14,14 +17,8 @@ import (
 	"github.com/qgov/qgov/runtimeapi"
 )
 
-// governancePrefix is where the governance API lives:
-//
-//	GET /governance/v1/audit/logs        query the caller's tenant's trail (audit:view)
-//	GET /governance/v1/audit/verify      verify the trail's hash chain (audit:view)
-//	GET /governance/v1/reports/{type}    build a report: ?period=2026-Q1&format=json|csv|pdf
-//	GET /governance/v1/approvals         held jobs the caller may decide or submitted
-//	GET /governance/v1/approvals/{id}    one held job
-//	POST /governance/v1/approvals/{id}   decide: {"decision":"approve"|"reject","comment":"…"} (job:approve)
+// governancePrefix is where the governance API lives; Routes lists it,
+// and openapi.json describes it.
 const governancePrefix = "/governance/v1/"
 
 // maxReportRecords bounds the records one report reads.
@@ -47,10 +44,34 @@ func (g *Gateway) serveGovernance(w http.ResponseWriter, r *http.Request, d Deci
 	if _, err := g.Auth.CheckAddress(p, g.ClientIP(r)); err != nil {
 		return deny(w, d, err)
 	}
-	q := governance{g: g, w: w, r: r, p: p, access: g.Directory.Access(p.Member(), g.Now())}
+	q := governance{g: g, w: w, r: r, p: p, access: g.Directory.Load().Access(p.Member(), g.Now())}
 	rest := strings.TrimPrefix(r.URL.Path, governancePrefix)
+	first, name, _ := strings.Cut(rest, "/")
 	var gerr *runtimeapi.Error
+	if k, ok := catalog.KindOf(first); ok && !strings.Contains(name, "/") {
+		gerr = q.objects(k, name, &d)
+		if gerr != nil {
+			return deny(w, d, gerr)
+		}
+		d.Outcome = "allowed"
+		return d
+	}
 	switch {
+	case first == "keys" || first == "sessions":
+		return g.serveAdmin(w, r, d, rest)
+	case rest == "openapi.json" && r.Method == http.MethodGet:
+		d.Action = audit.ActionGovernanceRead
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(OpenAPI)
+	case rest == "export" && r.Method == http.MethodGet:
+		d.Action = audit.ActionGovernanceExport
+		gerr = q.export()
+	case rest == "apply" && r.Method == http.MethodPost:
+		d.Action = audit.ActionGovernanceApply
+		gerr = q.apply(&d)
+	case first == "users" && strings.HasSuffix(name, "/roles") && r.Method == http.MethodGet:
+		d.Action = audit.ActionGovernanceRead
+		gerr = q.userRoles(strings.TrimSuffix(name, "/roles"))
 	case rest == "approvals" || strings.HasPrefix(rest, "approvals/"):
 		gerr = q.approvals(rest, &d)
 	case r.Method != http.MethodGet:
@@ -156,13 +177,17 @@ func (q governance) report(kind string) *runtimeapi.Error {
 	if err != nil {
 		return runtimeapi.BadRequest("invalid_report", "%v", err)
 	}
+	var buf bytes.Buffer // rendered whole, so its length is known and a client can show progress
+	if err := rep.Render(&buf, format); err != nil {
+		q.g.Logger.Error("rendering a report", "kind", kind, "error", err)
+		return runtimeapi.Errorf(http.StatusInternalServerError, "report_failed", "the report could not be rendered")
+	}
 	q.w.Header().Set("Content-Type", report.Formats[format])
+	q.w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	if format != "json" {
 		q.w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s-%s.%s"`, q.p.Tenant, kind, period.Name, format))
 	}
-	if err := rep.Render(q.w, format); err != nil {
-		q.g.Logger.Error("rendering a report", "kind", kind, "error", err)
-	}
+	_, _ = buf.WriteTo(q.w)
 	return nil
 }
 
@@ -225,8 +250,8 @@ func (q governance) gather(in *report.Input) *runtimeapi.Error {
 	}
 	if in.Kind == report.AccessReview || in.Kind == report.SOC2 || in.Kind == report.ISO27001 {
 		now := q.g.Now()
-		for _, u := range q.g.Directory.Users(q.p.Tenant) {
-			in.Users = append(in.Users, report.UserAccess{User: u, Grants: q.g.Directory.Access(org.Member{Tenant: q.p.Tenant, User: u}, now).Grants()})
+		for _, u := range q.g.Directory.Load().Users(q.p.Tenant) {
+			in.Users = append(in.Users, report.UserAccess{User: u, Grants: q.g.Directory.Load().Access(org.Member{Tenant: q.p.Tenant, User: u}, now).Grants()})
 			keys, err := q.g.Auth.UserKeys.List(ctx, q.p.Tenant, u, now)
 			if err != nil {
 				return runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot list API keys right now")
@@ -238,7 +263,7 @@ func (q governance) gather(in *report.Input) *runtimeapi.Error {
 		for _, p := range q.g.Auth.Keys.Keys(q.p.Tenant) {
 			in.Keys = append(in.Keys, report.Key{ID: p.KeyID, Owner: p.UserID, Kind: "configured"})
 		}
-		in.Groups = q.g.Directory.AccessGroups()
+		in.Groups = q.g.Directory.Load().AccessGroups()
 	}
 	if in.Kind == report.SOC2 || in.Kind == report.ISO27001 {
 		if v, err := audit.Verify(q.g.AuditDir); err == nil {

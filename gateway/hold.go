@@ -118,7 +118,7 @@ func (g *Gateway) announceHold(st *approval.State, event, text string) {
 		return
 	}
 	var chans, people []string
-	tenantChans := g.Directory.Settings(st.Tenant).NotificationChannels
+	tenantChans := g.Directory.Load().Settings(st.Tenant).NotificationChannels
 	for _, w := range st.Steps {
 		for _, n := range w.Notify {
 			switch n {

@@ -168,7 +168,7 @@ func (g *Gateway) jobRecord(q *request, sub *runtimeapi.Submission, adm *quota.A
 // defaults applies the tenant's default_backend to a job that names no
 // backend, and its default_shots to a sampler job whose params give none.
 func (g *Gateway) defaults(q *request, sub *runtimeapi.Submission) (*runtimeapi.Submission, *runtimeapi.Error) {
-	t := g.Directory.Settings(q.p.Tenant)
+	t := g.Directory.Load().Settings(q.p.Tenant)
 	mods := map[string]any{}
 	if sub.Backend == "" && t.DefaultBackend != "" {
 		mods["backend"] = t.DefaultBackend
@@ -207,15 +207,15 @@ func (g *Gateway) defaults(q *request, sub *runtimeapi.Submission) (*runtimeapi.
 // applied to *sub and the forwarded body. It returns the workflows that
 // must approve the job.
 func (g *Gateway) jobPolicies(q *request, sub **runtimeapi.Submission, priority bool) ([]policy.Workflow, *runtimeapi.Error) {
-	t := g.Directory.Settings(q.p.Tenant)
-	if !g.Policies.Applies(q.p.Tenant, string(runtimeapi.ActionJobCreate)) && !t.RequireJobApproval {
+	t := g.Directory.Load().Settings(q.p.Tenant)
+	if !g.Policies.Load().Applies(q.p.Tenant, string(runtimeapi.ActionJobCreate)) && !t.RequireJobApproval {
 		return nil, nil
 	}
 	env := g.env(q)
 	jobEnv(env, *sub, priority)
 	est := g.Quota.Estimate(*sub, (*sub).Backend)
 	env.EstimatedCostUSD = est.USD
-	if g.Policies.ReadsBudget() {
+	if g.Policies.Load().ReadsBudget() {
 		env.RemainingBudgetUSD = g.remainingBudget(q)
 	}
 	r, err := g.decide(q, env)

@@ -67,7 +67,7 @@ func (g *Gateway) priority(q *request, sub *runtimeapi.Submission) (bool, *runti
 				"user %s may not use the priority queue in project %s: it needs the permission job:priority:high; %s",
 				q.p.UserID, q.d.Project, q.reach.Explain(q.d.Project)))
 		}
-		if !g.Directory.Settings(q.p.Tenant).AllowPriorityQueue {
+		if !g.Directory.Load().Settings(q.p.Tenant).AllowPriorityQueue {
 			return false, runtimeapi.Errorf(http.StatusForbidden, "priority_not_allowed", fmt.Sprintf(
 				"tenant %s does not allow the priority queue (rule: the tenant setting allow_priority_queue)", q.p.Tenant))
 		}

@@ -203,7 +203,7 @@ func TestBudgetAlertIsAuditedAndNotified(t *testing.T) {
 	trail := audit.New(file, nil, audit.Options{})
 	defer trail.Close()
 
-	gw := New(Config{Directory: dir, Notify: n, Audit: trail})
+	gw := New(Config{Directory: org.NewCurrent(dir), Notify: n, Audit: trail})
 	gw.BudgetAlert(quota.Alert{Tenant: "lab", Scope: quota.ScopeProject, Name: "ml", Period: "2026-11", Percent: 80, UsedUSD: 812.5, LimitUSD: 1000})
 
 	select {

@@ -118,12 +118,12 @@ func (g *Gateway) instance(r *http.Request, p *identity.Principal) (*org.Instanc
 	if ref == "" {
 		return nil, org.Reach{}, runtimeapi.BadRequest("missing_service_crn", "missing Service-CRN header: name the service instance by CRN or alias")
 	}
-	in := g.Directory.Instance(ref)
+	in := g.Directory.Load().Instance(ref)
 	if in == nil {
 		return nil, org.Reach{}, runtimeapi.Errorf(http.StatusForbidden, "instance_not_accessible",
 			fmt.Sprintf("service instance %q is not governed by this gateway", ref))
 	}
-	access := g.Directory.Access(p.Member(), g.Now())
+	access := g.Directory.Load().Access(p.Member(), g.Now())
 	reach := access.On(in)
 	if len(reach.List) == 0 || in.Tenant != p.Tenant {
 		return nil, org.Reach{}, runtimeapi.Errorf(http.StatusForbidden, "instance_not_accessible",

@@ -25,7 +25,7 @@ func (g *Gateway) env(q *request) *policy.Env {
 	if ip := g.ClientIP(q.r); ip.IsValid() {
 		e.ClientIP = ip.String()
 	}
-	e.SetTime(g.Now(), g.Directory.Settings(q.p.Tenant).Location())
+	e.SetTime(g.Now(), g.Directory.Load().Settings(q.p.Tenant).Location())
 	return e
 }
 
@@ -57,7 +57,7 @@ func jobEnv(e *policy.Env, sub *runtimeapi.Submission, priority bool) {
 // checkPolicies is the policy step of a request that submits no job:
 // block and notify policies written for its action.
 func (g *Gateway) checkPolicies(q *request) *runtimeapi.Error {
-	if !g.Policies.Applies(q.p.Tenant, string(q.route.Action)) {
+	if !g.Policies.Load().Applies(q.p.Tenant, string(q.route.Action)) {
 		return nil
 	}
 	env := g.env(q)
@@ -70,7 +70,7 @@ func (g *Gateway) checkPolicies(q *request) *runtimeapi.Error {
 // audit-mode matches are noted, and notices are sent. What else the
 // result holds (modifications, workflows) is the job step's to apply.
 func (g *Gateway) decide(q *request, env *policy.Env) (policy.Result, *runtimeapi.Error) {
-	r := g.Policies.Evaluate(env)
+	r := g.Policies.Load().Evaluate(env)
 	q.d.rules = append(q.d.rules, r.RuleIDs()...)
 	for _, p := range r.Audited {
 		q.d.note(fmt.Sprintf("policy %s (audit mode) would %s", p.Name, p.Action))
@@ -122,7 +122,7 @@ func (g *Gateway) announce(q *request, env *policy.Env, r policy.Result) {
 			}
 		}
 		if len(people) > 0 {
-			chans = append(chans, g.Directory.Settings(q.p.Tenant).NotificationChannels...)
+			chans = append(chans, g.Directory.Load().Settings(q.p.Tenant).NotificationChannels...)
 		}
 		text := p.Message
 		if text == "" {

@@ -95,7 +95,7 @@ func newPolicyRig(t *testing.T, set *policy.Set, start time.Time) *policyRig {
 	require.NoError(t, err)
 	t.Cleanup(n.Close)
 	pr.cfg = func(c *Config) {
-		c.Policies, c.Notify, c.Now = set, n, pr.clock.Now
+		c.Policies, c.Notify, c.Now = policy.NewCurrent(set), n, pr.clock.Now
 		c.Auth.Now = time.Now
 	}
 	return pr

@@ -66,7 +66,7 @@ func (rc *Reconciler) Run(ctx context.Context) {
 // returns how many reservations it settled.
 func (g *Gateway) Reconcile(ctx context.Context) (int, error) {
 	var tenants []string
-	for _, in := range g.Directory.Instances() {
+	for _, in := range g.Directory.Load().Instances() {
 		if !slices.Contains(tenants, in.Tenant) {
 			tenants = append(tenants, in.Tenant)
 		}
@@ -98,7 +98,7 @@ func (g *Gateway) Reconcile(ctx context.Context) (int, error) {
 
 // reconcile settles one reservation when its job has ended.
 func (g *Gateway) reconcile(ctx context.Context, r quota.Reservation) (bool, error) {
-	in := g.Directory.Instance(r.Instance)
+	in := g.Directory.Load().Instance(r.Instance)
 	if in == nil {
 		return false, fmt.Errorf("instance %q is no longer configured", r.Instance)
 	}
@@ -246,7 +246,7 @@ func (g *Gateway) BudgetAlert(a quota.Alert) {
 		rec.Project = a.Name
 	}
 	g.auditEvent(ctx, rec)
-	s := g.Directory.Settings(a.Tenant)
+	s := g.Directory.Load().Settings(a.Tenant)
 	if g.Notify != nil && s.NotifyOnBudgetWarning {
 		g.Notify.Send(s.NotificationChannels, notify.Message{Event: action, Tenant: a.Tenant, Text: text, Data: map[string]any{
 			"scope": a.Scope, "name": a.Name, "period": a.Period, "percent": a.Percent, "used_usd": a.UsedUSD, "limit_usd": a.LimitUSD}})

@@ -40,7 +40,7 @@ type Authenticator struct {
 	// identity-provider users.
 	Sessions  *Sessions
 	Users     *Users
-	Directory *org.Directory
+	Directory *org.Current
 	// PublicURL is the gateway's external URL, for the sign-in callback.
 	// Default: the scheme and host of each request.
 	PublicURL string
@@ -167,7 +167,7 @@ func (a *Authenticator) verifyToken(ctx context.Context, raw string, now time.Ti
 	if err != nil {
 		return tokenInfo{}, time.Time{}, err
 	}
-	return tokenInfo{user: prov.principal(v, a.Directory), issuedAt: v.token.IssuedAt}, v.expiry.Add(prov.skew), nil
+	return tokenInfo{user: prov.principal(v, a.Directory.Load()), issuedAt: v.token.IssuedAt}, v.expiry.Add(prov.skew), nil
 }
 
 // unverifiedIssuer reads a compact JWT's "iss" to pick its verifier.
@@ -191,7 +191,7 @@ func unverifiedIssuer(raw string) (string, error) {
 // time. It records the access groups the credential makes the user a
 // member of.
 func (a *Authenticator) checkUser(ctx context.Context, p *Principal, issued, now time.Time) error {
-	if a.Directory.Settings(p.Tenant).MFARequired && !p.MFA {
+	if a.Directory.Load().Settings(p.Tenant).MFARequired && !p.MFA {
 		return runtimeapi.Errorf(http.StatusForbidden, "mfa_required",
 			fmt.Sprintf("tenant %s requires multi-factor sign-in; sign in again with a second factor", p.Tenant))
 	}
@@ -257,7 +257,7 @@ func (a *Authenticator) keyPrincipal(ctx context.Context, id string, now time.Ti
 		UserID: k.Owner, Name: owner.Name, Email: owner.Email, Tenant: k.Tenant, AccessGroups: owner.AccessGroupsAt(now),
 		KeyProjects: k.Projects, Provider: owner.Provider, KeyID: k.ID, Scopes: k.Scopes, AllowedIPs: allowed, RateLimit: k.RateLimit, Expires: k.Expires,
 	}
-	if a.Directory.Access(p.Member(), now).Empty() {
+	if a.Directory.Load().Access(p.Member(), now).Empty() {
 		return nil, runtimeapi.Errorf(http.StatusForbidden, "key_owner_inactive", fmt.Sprintf(
 			"API key %s acts for %s, who holds no role in the key's projects now: the sign-in that made them a member ended at %s; the owner must sign in again",
 			k.ID, k.Owner, owner.AccessUntil.UTC().Format(time.RFC3339)))

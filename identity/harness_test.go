@@ -120,7 +120,7 @@ func testOrg(tenants []org.TenantSettings) org.Config {
 
 // projects are a principal's projects now.
 func (ta *testAuth) projects(p *Principal) []string {
-	return ta.Directory.Access(p.Member(), ta.now()).Projects()
+	return ta.Directory.Load().Access(p.Member(), ta.now()).Projects()
 }
 
 // testAuth is an Authenticator over a real bbolt store, with a clock the
@@ -153,7 +153,7 @@ func newTestAuthClock(t testing.TB, clk *clock, tenants []org.TenantSettings, pr
 	require.NoError(t, err)
 	ta.Authenticator = &Authenticator{
 		Keys: ring, UserKeys: NewUserKeys(st, pepper), Tokens: sk.Signer, Providers: ps,
-		Sessions: NewSessions(st), Users: NewUsers(st), Directory: dir, Now: now,
+		Sessions: NewSessions(st), Users: NewUsers(st), Directory: org.NewCurrent(dir), Now: now,
 	}
 	return ta
 }

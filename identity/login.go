@@ -143,8 +143,8 @@ func (a *Authenticator) callback(w http.ResponseWriter, r *http.Request, ip stri
 	if subtle.ConstantTimeCompare([]byte(v.token.Nonce), []byte(pl.Nonce)) != 1 {
 		return nil, errSignIn
 	}
-	p := prov.principal(v, a.Directory)
-	settings := a.Directory.Settings(p.Tenant)
+	p := prov.principal(v, a.Directory.Load())
+	settings := a.Directory.Load().Settings(p.Tenant)
 	if settings.MFARequired && !p.MFA {
 		return p, runtimeapi.Errorf(http.StatusForbidden, "mfa_required",
 			fmt.Sprintf("tenant %s requires multi-factor sign-in; sign in with a second factor", p.Tenant))

@@ -20,7 +20,7 @@ func (a *Authenticator) CheckAddress(p *Principal, client netip.Addr) (note stri
 		return "", runtimeapi.Errorf(http.StatusForbidden, "ip_not_allowed",
 			fmt.Sprintf("API key %s may not be used from %s (rule: the key's allowed_ips)", p.KeyID, client))
 	}
-	t := a.Directory.Settings(p.Tenant)
+	t := a.Directory.Load().Settings(p.Tenant)
 	if org.AddrAllowed(t.Allowlist(), client) {
 		return "", nil
 	}

@@ -1,8 +1,7 @@
 package identity
 
 import (
-	"github.com/qgov/qgov/audit"
-
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qgov/qgov/audit"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/rbac"
 	"github.com/qgov/qgov/runtimeapi"
@@ -52,12 +52,23 @@ func Handles(path string) bool { return strings.HasPrefix(path, "/auth/") }
 // with; on success the answer is written.
 func (a *Authenticator) ServeAuth(w http.ResponseWriter, r *http.Request, client netip.Addr) (Event, *runtimeapi.Error) {
 	ev := Event{Action: audit.ActionAuth}
-	err := a.serveAuth(w, r, client, &ev)
+	err := a.serveAuth(w, r, r.URL.Path, client, &ev, false)
 	return ev, a.denial(err)
 }
 
-func (a *Authenticator) serveAuth(w http.ResponseWriter, r *http.Request, client netip.Addr, ev *Event) error {
-	path, m := r.URL.Path, r.Method
+// ServeAdmin serves the key and session endpoints for the governance
+// API: path is the endpoint as under /auth/ ("/auth/keys/k-1/rotate").
+// There an administrator (user:manage across the tenant) may also act
+// with an API key, and create keys for other users; anyone else acts as
+// on /auth/.
+func (a *Authenticator) ServeAdmin(w http.ResponseWriter, r *http.Request, path string, client netip.Addr) (Event, *runtimeapi.Error) {
+	ev := Event{Action: audit.ActionAuth}
+	err := a.serveAuth(w, r, path, client, &ev, true)
+	return ev, a.denial(err)
+}
+
+func (a *Authenticator) serveAuth(w http.ResponseWriter, r *http.Request, path string, client netip.Addr, ev *Event, admin bool) error {
+	m := r.Method
 	var err error
 	switch {
 	case path == "/auth/login" && m == http.MethodGet:
@@ -82,7 +93,7 @@ func (a *Authenticator) serveAuth(w http.ResponseWriter, r *http.Request, client
 	if _, denied := a.CheckAddress(p, client); denied != nil {
 		return denied
 	}
-	s := selfService{a: a, w: w, r: r, p: p, ev: ev}
+	s := selfService{a: a, w: w, r: r, p: p, ev: ev, admin: admin}
 	id, sub := splitID(path)
 	for _, rt := range selfServiceRoutes {
 		if rt.method == m && rt.match(path, sub) {
@@ -138,12 +149,14 @@ type selfService struct {
 	r  *http.Request
 	p  *Principal
 	ev *Event
+	// admin: the governance API, where administrators may use API keys.
+	admin bool
 }
 
 func (s selfService) now() time.Time { return s.a.Now() }
 
 // access is what the caller may do now.
-func (s selfService) access() org.Access { return s.a.Directory.Access(s.p.Member(), s.now()) }
+func (s selfService) access() org.Access { return s.a.Directory.Load().Access(s.p.Member(), s.now()) }
 
 // isAdmin reports whether the caller manages the tenant's users: the
 // user:manage permission through a tenant-wide role (admin).
@@ -154,6 +167,9 @@ func (s selfService) isAdmin() bool {
 // signedIn requires a user of an identity provider, not an API key: keys
 // do not make keys, and sessions belong to people.
 func (s selfService) signedIn() error {
+	if s.admin && s.isAdmin() {
+		return nil
+	}
 	if s.p.Provider == "" || s.p.KeyID != "" {
 		return runtimeapi.Errorf(http.StatusForbidden, "user_required",
 			"API keys and sessions are managed by a signed-in user (session or identity-provider token), not with an API key")
@@ -188,7 +204,7 @@ func (s selfService) whoami() error {
 // the caller's tenant, with their projects now. Holders of user:view may
 // list them, and everyone when the tenant sets user_list_visible.
 func (s selfService) listUsers() error {
-	if !s.a.Directory.Settings(s.p.Tenant).UserListVisible && !s.access().Holds(rbac.UserView) {
+	if !s.a.Directory.Load().Settings(s.p.Tenant).UserListVisible && !s.access().Holds(rbac.UserView) {
 		return runtimeapi.Errorf(http.StatusForbidden, "user_list_hidden",
 			fmt.Sprintf("tenant %s shows its users only to holders of user:view (team_lead, admin); the tenant setting user_list_visible shows them to every member", s.p.Tenant))
 	}
@@ -197,8 +213,8 @@ func (s selfService) listUsers() error {
 		Projects []string `json:"projects"`
 	}
 	users := []user{}
-	for _, u := range s.a.Directory.Users(s.p.Tenant) {
-		users = append(users, user{u, s.a.Directory.Access(org.Member{Tenant: s.p.Tenant, User: u}, s.now()).Projects()})
+	for _, u := range s.a.Directory.Load().Users(s.p.Tenant) {
+		users = append(users, user{u, s.a.Directory.Load().Access(org.Member{Tenant: s.p.Tenant, User: u}, s.now()).Projects()})
 	}
 	runtimeapi.WriteJSON(s.w, http.StatusOK, map[string]any{"tenant": s.p.Tenant, "users": users})
 	return nil
@@ -206,6 +222,11 @@ func (s selfService) listUsers() error {
 
 // keyRequest is the body of POST /auth/keys.
 type keyRequest struct {
+	// User and Tenant name another owner: user:manage across the
+	// caller's tenant for another user, platform:manage for another
+	// tenant (governance API only).
+	User       string   `json:"user"`
+	Tenant     string   `json:"tenant_id"`
 	Name       string   `json:"name"`
 	Projects   []string `json:"projects"`
 	Scopes     []string `json:"scopes"`
@@ -231,13 +252,21 @@ func (s selfService) createKey() error {
 	if err := s.signedIn(); err != nil {
 		return err
 	}
-	if !s.a.Directory.Settings(s.p.Tenant).APIKeyCreation {
+	if !s.a.Directory.Load().Settings(s.p.Tenant).APIKeyCreation {
 		return runtimeapi.Errorf(http.StatusForbidden, "api_key_creation_disabled",
 			fmt.Sprintf("tenant %s does not let users create API keys (setting api_key_creation)", s.p.Tenant))
 	}
 	var req keyRequest
 	if err := decodeBody(s.r, s.w, &req); err != nil {
 		return err
+	}
+	if req.User != "" && req.User != s.p.UserID && !(s.admin && s.isAdmin()) {
+		return runtimeapi.Errorf(http.StatusForbidden, "admin_required",
+			fmt.Sprintf("only holders of user:manage across tenant %s (role admin) may create keys for another user, through the governance API", s.p.Tenant))
+	}
+	if req.Tenant != "" && req.Tenant != s.p.Tenant && !(s.admin && s.access().Tenant().Has(rbac.PlatformManage)) {
+		return runtimeapi.Errorf(http.StatusForbidden, "tenant_not_accessible",
+			fmt.Sprintf("only holders of platform:manage (role operator) may create keys in tenant %s", req.Tenant))
 	}
 	k, err := s.keyRecord(req)
 	if err != nil {
@@ -256,11 +285,14 @@ func (s selfService) createKey() error {
 // keyRecord validates a key request against what the caller holds.
 func (s selfService) keyRecord(req keyRequest) (KeyRecord, error) {
 	now := s.now()
-	k := KeyRecord{Name: strings.TrimSpace(req.Name), Tenant: s.p.Tenant, Owner: s.p.UserID, RateLimit: req.RateLimit, AllowedIPs: req.AllowedIPs}
+	k := KeyRecord{Name: strings.TrimSpace(req.Name), Tenant: cmp.Or(req.Tenant, s.p.Tenant), Owner: cmp.Or(req.User, s.p.UserID), RateLimit: req.RateLimit, AllowedIPs: req.AllowedIPs}
 	if k.Name == "" || len(k.Name) > 100 {
 		return k, badRequest("invalid_name", "name is required, at most 100 characters")
 	}
-	access := s.access()
+	access := s.a.Directory.Load().Access(org.Member{Tenant: k.Tenant, User: k.Owner}, now)
+	if k.Owner == s.p.UserID && k.Tenant == s.p.Tenant {
+		access = s.access()
+	}
 	held := access.Projects()
 	for _, proj := range req.Projects {
 		if !slices.Contains(held, proj) {

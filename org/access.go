@@ -126,11 +126,11 @@ func (a Access) RolesIn(project string) []string {
 // Grant is one role the member holds in a project, where it comes from
 // and until when.
 type Grant struct {
-	Project string
-	Role    string
+	Project string `json:"project"`
+	Role    string `json:"role"`
 	// Via names the access group or assignment and where it is declared.
-	Via     string
-	Expires time.Time
+	Via     string    `json:"via"`
+	Expires time.Time `json:"expires_at,omitzero"`
 }
 
 // Grants lists the member's roles project by project.

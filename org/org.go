@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/qgov/qgov/platform"
 	"github.com/qgov/qgov/rbac"
@@ -88,6 +89,18 @@ type Directory struct {
 	dynamic map[string][]*grant // tenant/group → grants of a group's rule-based members
 	ruled   []*AccessGroup      // groups with rules, in config order
 	cfg     Config
+}
+
+// Current holds the directory in force. A change of the organisation at
+// runtime (through the governance API) validates a whole new Directory
+// and stores it; readers load it once per use.
+type Current = atomic.Pointer[Directory]
+
+// NewCurrent returns a Current holding d.
+func NewCurrent(d *Directory) *Current {
+	c := new(Current)
+	c.Store(d)
+	return c
 }
 
 // NewDirectory validates the organisation (filling defaults) and indexes

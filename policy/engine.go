@@ -6,10 +6,22 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 )
+
+// Current holds the policy set in force; a change through the governance
+// API compiles a whole new Set and stores it.
+type Current = atomic.Pointer[Set]
+
+// NewCurrent returns a Current holding s.
+func NewCurrent(s *Set) *Current {
+	c := new(Current)
+	c.Store(s)
+	return c
+}
 
 // Set is a compiled set of policies and workflows, ready to evaluate.
 type Set struct {

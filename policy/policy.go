@@ -82,6 +82,8 @@ type Policy struct {
 	Notify []Target `json:"notify,omitempty" yaml:"notify"`
 	// Workflow names the workflow a require_approval policy starts.
 	Workflow string `json:"workflow,omitempty" yaml:"workflow"`
+	// Source is where the policy was declared, named in errors.
+	Source string `json:"source,omitempty" yaml:"-"`
 }
 
 // Target is a role, a user or a notification channel; exactly one is

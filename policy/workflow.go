@@ -56,6 +56,8 @@ type Workflow struct {
 	// Notify names who hears of a held job and its outcome: "submitter",
 	// "approvers" and notification channel names.
 	Notify []string `json:"notify,omitempty" yaml:"notify"`
+	// Source is where the workflow was declared, named in errors.
+	Source string `json:"source,omitempty" yaml:"-"`
 }
 
 // Trigger is a workflow's condition.

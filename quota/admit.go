@@ -115,7 +115,7 @@ func (g *Governor) Admit(ctx context.Context, job Job) (*Admission, *runtimeapi.
 			return nil, err
 		}
 	}
-	est := g.cfg.EstimateJob(job.Sub, job.Backend)
+	est := g.plan.Load().cfg.EstimateJob(job.Sub, job.Backend)
 	a := &Admission{Estimate: est, RemainingUSD: -1, Header: http.Header{}, Reservation: Reservation{
 		ID: newID(), Tenant: job.Tenant, Project: job.Project, User: job.User, KeyID: job.KeyID, Instance: job.Instance,
 		Backend: job.Backend, Admitted: now.UTC(), Price: est.PricePerSecond,
@@ -200,7 +200,7 @@ func (g *Governor) admit(ctx context.Context, scope string, a *Admission, checks
 		return v, false, runtimeapi.Errorf(http.StatusServiceUnavailable, "quota_unavailable", "admission was interrupted: "+err.Error())
 	}
 	for _, c := range checks {
-		if g.cfg.failMode(c.class) == FailClosed {
+		if g.plan.Load().cfg.failMode(c.class) == FailClosed {
 			e := runtimeapi.Errorf(http.StatusServiceUnavailable, "quota_unavailable", fmt.Sprintf(
 				"the gateway cannot verify the %s limits that apply to this request right now (their counters are unreachable), "+
 					"so it forwards nothing; retry shortly (rule: fail_mode %s closed)", c.class, c.class))

@@ -35,7 +35,7 @@ func (g *Governor) alert(tenant, key string, value int64, exceeded bool) {
 	}
 	period := rest[len(rest)-len("2006-01"):]
 	scope, name, _ := strings.Cut(rest[:len(rest)-len(":2006-01")], ":")
-	b := g.budgets[scope+"/"+tenant+"/"+name]
+	b := g.plan.Load().budgets[scope+"/"+tenant+"/"+name]
 	if b == nil {
 		return
 	}

@@ -192,8 +192,9 @@ func (g *Governor) jobChecks(s subject, priority bool, now time.Time) []check {
 // tenant's, then the project's.
 func (g *Governor) budgetsOf(tenant, project string) []*Budget {
 	var out []*Budget
+	budgets := g.plan.Load().budgets
 	for _, k := range []string{ScopeTenant + "/" + tenant + "/" + tenant, ScopeProject + "/" + tenant + "/" + project} {
-		if b := g.budgets[k]; b != nil {
+		if b := budgets[k]; b != nil {
 			out = append(out, b)
 		}
 	}

@@ -91,5 +91,5 @@ func dollars(m int64) float64 { return float64(m) / 1e6 }
 // Estimate is a job's estimated cost on backend under the governor's
 // prices.
 func (g *Governor) Estimate(sub *runtimeapi.Submission, backend string) Estimate {
-	return g.cfg.EstimateJob(sub, backend)
+	return g.plan.Load().cfg.EstimateJob(sub, backend)
 }

@@ -52,12 +52,10 @@ type Options struct {
 
 // Governor admits jobs and requests against the configured limits.
 type Governor struct {
-	cfg     Config
-	rules   map[string]*Rule
-	budgets map[string]*Budget
-	shared  Counters
-	local   *store.Memory
-	opts    Options
+	plan   atomic.Pointer[plan]
+	shared Counters
+	local  *store.Memory
+	opts   Options
 
 	// downUntil is when the shared counters are tried again after a
 	// failure (Unix nanoseconds of the wall clock).
@@ -67,9 +65,34 @@ type Governor struct {
 	limiters map[string]*limiter
 }
 
+// plan is a validated configuration, indexed.
+type plan struct {
+	cfg     Config
+	rules   map[string]*Rule   // scope/tenant/name
+	budgets map[string]*Budget // scope/tenant/name
+}
+
+// newPlan validates cfg and indexes it.
+func newPlan(cfg Config) (*plan, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	p := &plan{cfg: cfg, rules: map[string]*Rule{}, budgets: map[string]*Budget{}}
+	for i := range cfg.Limits {
+		r := &cfg.Limits[i]
+		p.rules[r.Scope+"/"+r.Tenant+"/"+r.Name] = r
+	}
+	for i := range cfg.Budgets {
+		b := &cfg.Budgets[i]
+		p.budgets[b.Scope+"/"+b.Tenant+"/"+b.Name] = b
+	}
+	return p, nil
+}
+
 // New validates cfg and returns a Governor counting in shared.
 func New(cfg Config, shared Counters, opts Options) (*Governor, error) {
-	if err := cfg.validate(); err != nil {
+	p, err := newPlan(cfg)
+	if err != nil {
 		return nil, err
 	}
 	if opts.Now == nil {
@@ -84,17 +107,27 @@ func New(cfg Config, shared Counters, opts Options) (*Governor, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	g := &Governor{cfg: cfg, rules: map[string]*Rule{}, budgets: map[string]*Budget{}, shared: shared,
-		local: store.NewMemory(opts.Now), opts: opts, limiters: map[string]*limiter{}}
-	for i := range cfg.Limits {
-		r := &cfg.Limits[i]
-		g.rules[r.Scope+"/"+r.Tenant+"/"+r.Name] = r
-	}
-	for i := range cfg.Budgets {
-		b := &cfg.Budgets[i]
-		g.budgets[b.Scope+"/"+b.Tenant+"/"+b.Name] = b
-	}
+	g := &Governor{shared: shared, local: store.NewMemory(opts.Now), opts: opts, limiters: map[string]*limiter{}}
+	g.plan.Store(p)
 	return g, nil
+}
+
+// Reconfigure validates cfg and puts it in force for the admissions that
+// follow, keeping the counters: a limit changed through the governance
+// API applies to the counts already taken.
+func (g *Governor) Reconfigure(cfg Config) error {
+	p, err := newPlan(cfg)
+	if err != nil {
+		return err
+	}
+	g.plan.Store(p)
+	return nil
+}
+
+// Check validates cfg without putting it in force.
+func Check(cfg Config) error {
+	_, err := newPlan(cfg)
+	return err
 }
 
 // now is the governor's clock.
@@ -103,7 +136,7 @@ func (g *Governor) now() time.Time { return g.opts.Now() }
 // level returns the limits configured for one scope, or an empty level.
 func (g *Governor) level(scope, tenant, name string) Level {
 	lv := Level{Scope: scope, Name: name}
-	if r := g.rules[scope+"/"+tenant+"/"+name]; r != nil {
+	if r := g.plan.Load().rules[scope+"/"+tenant+"/"+name]; r != nil {
 		lv.Limits = r.Limits
 	}
 	return lv

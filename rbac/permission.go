@@ -81,6 +81,11 @@ const (
 	AuditView
 	ReportView
 	ReportExport
+	// TenantManage changes the tenant's settings, instances, projects
+	// and access groups.
+	TenantManage
+	// PlatformManage creates tenants and manages any tenant's objects.
+	PlatformManage
 	numCapabilities
 )
 
@@ -124,6 +129,8 @@ var vocabulary = []permission{
 	{"audit:view", []Capability{AuditView}, false, ""},
 	{"report:view", []Capability{ReportView}, true, ""},
 	{"report:export", []Capability{ReportExport}, false, ""},
+	{"tenant:manage", []Capability{TenantManage}, false, ""},
+	{"platform:manage", []Capability{PlatformManage}, false, ""},
 }
 
 var byName = func() map[string]*permission {

@@ -8,6 +8,7 @@ const (
 	TeamLead   = "team_lead"
 	Billing    = "billing"
 	Admin      = "admin"
+	Operator   = "operator"
 )
 
 // Predefined returns the predefined roles and their hierarchy:
@@ -19,6 +20,7 @@ const (
 //	            approve jobs, view the project's budget and reports, see its users
 //	billing     submitter + usage analytics, tenant budgets (view, manage), export reports
 //	admin       researcher + team_lead + billing, with every capability over the tenant
+//	operator    admin + create tenants and manage every tenant's governance objects
 func Predefined() []RoleConfig {
 	return []RoleConfig{
 		{Name: Viewer, Description: "View jobs, view results",
@@ -34,6 +36,8 @@ func Predefined() []RoleConfig {
 			Permissions: []string{"analytics:view", "budget:view:tenant", "budget:manage", "report:view:tenant", "report:export"}},
 		{Name: Admin, Description: "Full access, manage users, budgets, policies", Inherits: []string{Researcher, TeamLead, Billing},
 			Permissions: adminPermissions()},
+		{Name: Operator, Description: "Create tenants, manage every tenant's governance objects", Inherits: []string{Admin},
+			Permissions: []string{"platform:manage"}},
 	}
 }
 
@@ -41,6 +45,9 @@ func Predefined() []RoleConfig {
 func adminPermissions() []string {
 	out := make([]string, 0, len(vocabulary))
 	for _, p := range vocabulary {
+		if p.name == "platform:manage" {
+			continue // beyond one tenant: the operator's
+		}
 		if p.scoped {
 			out = append(out, p.name+":tenant")
 		} else {

@@ -1,0 +1,54 @@
+// Package catalog holds the governance objects: those declared in
+// configuration (the Caddyfile, organisation, policy and governance
+// files), which stay the source of truth for what they declare, and those
+// created at runtime through the governance API, which live in the store
+// as numbered revisions shared by every replica.
+//
+// A change is validated against the whole configuration it would produce
+// (declared and live objects together) before it is written, and written
+// as one new revision that only one writer can create: two
+// administrators cannot overwrite each other, and nothing is half-applied.
+package catalog
+
+import (
+	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/policy"
+	"github.com/qgov/qgov/quota"
+	"github.com/qgov/qgov/rbac"
+)
+
+// Config is every governance object, in the shape of the qgov app's JSON
+// config. A governance file is a Config written as YAML (or JSON); it is
+// what `qgov export` writes and `qgov apply` reads.
+type Config struct {
+	Tenants      []org.TenantSettings `json:"tenants,omitempty"`
+	Instances    []org.Instance       `json:"instances,omitempty"`
+	Projects     []org.Project        `json:"projects,omitempty"`
+	Roles        []rbac.RoleConfig    `json:"roles,omitempty"`
+	AccessGroups []org.AccessGroup    `json:"access_groups,omitempty"`
+	Assignments  []org.Assignment     `json:"assignments,omitempty"`
+	Limits       []quota.Rule         `json:"limits,omitempty"`
+	Budgets      []quota.Budget       `json:"budgets,omitempty"`
+	Policies     []policy.Policy      `json:"policies,omitempty"`
+	Workflows    []policy.Workflow    `json:"workflows,omitempty"`
+}
+
+// Org returns the organisation part of c.
+func (c Config) Org() org.Config {
+	return org.Config{Tenants: c.Tenants, Instances: c.Instances, Projects: c.Projects, Roles: c.Roles,
+		AccessGroups: c.AccessGroups, Assignments: c.Assignments}
+}
+
+// Merge appends another configuration's objects to c.
+func (c *Config) Merge(o Config) {
+	c.Tenants = append(c.Tenants, o.Tenants...)
+	c.Instances = append(c.Instances, o.Instances...)
+	c.Projects = append(c.Projects, o.Projects...)
+	c.Roles = append(c.Roles, o.Roles...)
+	c.AccessGroups = append(c.AccessGroups, o.AccessGroups...)
+	c.Assignments = append(c.Assignments, o.Assignments...)
+	c.Limits = append(c.Limits, o.Limits...)
+	c.Budgets = append(c.Budgets, o.Budgets...)
+	c.Policies = append(c.Policies, o.Policies...)
+	c.Workflows = append(c.Workflows, o.Workflows...)
+}

@@ -1,0 +1,486 @@
+package catalog
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/qgov/qgov/store"
+)
+
+// Errors of a change, each wrapped with its reason.
+var (
+	// ErrManaged: the object is declared in configuration and read-only
+	// through the API.
+	ErrManaged = errors.New("managed by configuration")
+	// ErrExists: a create names an object that exists.
+	ErrExists = errors.New("already exists")
+	// ErrNotFound: a change or read names no object.
+	ErrNotFound = errors.New("not found")
+	// ErrStale: If-Match names another revision than the object's.
+	ErrStale = errors.New("stale revision")
+	// ErrInvalid: the object, or the configuration it would produce, is
+	// not valid.
+	ErrInvalid = errors.New("invalid")
+	// ErrConflict: other writers kept winning; try again.
+	ErrConflict = errors.New("concurrent changes")
+)
+
+// Verbs of an Op.
+const (
+	// Create adds an object that must not exist.
+	Create = "create"
+	// Put creates or replaces an object.
+	Put = "put"
+	// Patch merges a JSON merge patch (RFC 7386) into an existing object.
+	Patch = "patch"
+	// Delete removes an existing object.
+	Delete = "delete"
+)
+
+// Op is one change of one object.
+type Op struct {
+	Verb   string
+	Kind   Kind
+	Tenant string // "" for a global kind
+	Name   string
+	// Spec is the object (Create, Put) or the merge patch (Patch).
+	Spec []byte
+	// IfMatch, when set, is the revision the object must have
+	// (its ETag), or "*" for any existing object.
+	IfMatch string
+	// Owner is the tenant creating a global object.
+	Owner string
+}
+
+// Diff is what a change does to one object; Before and After are its
+// specs (nil when absent).
+type Diff struct {
+	Op     string          `json:"op"` // create, update, delete
+	Kind   string          `json:"kind"`
+	Tenant string          `json:"tenant,omitempty"`
+	Name   string          `json:"name"`
+	Before json.RawMessage `json:"before,omitempty"`
+	After  json.RawMessage `json:"after,omitempty"`
+}
+
+// Entry is an object as the API shows it: declared in configuration
+// (Source set, read-only) or live (created through the API).
+type Entry struct {
+	Kind   string `json:"kind"`
+	Tenant string `json:"tenant,omitempty"`
+	Name   string `json:"name"`
+	Owner  string `json:"owner,omitempty"`
+	// ManagedBy is "config" or "api".
+	ManagedBy string `json:"managed_by"`
+	// Source is where a declared object is declared.
+	Source    string          `json:"source,omitempty"`
+	Spec      json.RawMessage `json:"spec"`
+	Revision  int64           `json:"revision,omitempty"`
+	UpdatedBy string          `json:"updated_by,omitempty"`
+	UpdatedAt *time.Time      `json:"updated_at,omitempty"`
+}
+
+// ETag is the entry's entity tag: its revision for a live object, and
+// for a declared one a tag that no If-Match of a change can satisfy.
+func (e Entry) ETag() string {
+	if e.ManagedBy == "config" {
+		return `W/"config"`
+	}
+	return `"` + strconv.FormatInt(e.Revision, 10) + `"`
+}
+
+// Manager keeps the declared configuration and the latest revision of
+// live objects, and puts the model built from both in force: build
+// validates a whole configuration into a model M, use installs it.
+type Manager[M any] struct {
+	book     book
+	declared Config
+	index    map[string]Item // kind/tenant/name → declared item
+	build    func(Config) (M, error)
+	use      func(M)
+	logger   *slog.Logger
+	now      func() time.Time
+
+	mu   sync.Mutex
+	head *Revision
+}
+
+// NewManager returns a Manager over the store's revisions.
+func NewManager[M any](st store.Store, declared Config, build func(Config) (M, error), use func(M), logger *slog.Logger) *Manager[M] {
+	m := &Manager[M]{book: book{st}, declared: declared, index: map[string]Item{}, build: build, use: use,
+		logger: cmp.Or(logger, slog.New(slog.DiscardHandler)), now: time.Now, head: &Revision{}}
+	for _, k := range Kinds {
+		for _, it := range k.items(&declared) {
+			m.index[k.Name()+"/"+it.Tenant+"/"+it.Name] = it
+		}
+	}
+	return m
+}
+
+// Load reads the latest revision and builds the model of the declared
+// and live objects, without putting it in force: a configuration that
+// contradicts the live objects fails here, naming them.
+func (m *Manager[M]) Load(ctx context.Context) (M, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var zero M
+	head, err := m.book.latest(ctx, nil)
+	if err != nil {
+		return zero, err
+	}
+	model, err := m.build(m.merge(head))
+	if err != nil {
+		return zero, fmt.Errorf("the configuration with the objects of governance revision %d: %w", head.Number, err)
+	}
+	m.head = head
+	return model, nil
+}
+
+// Refresh looks for revisions other replicas wrote and puts the newest
+// in force. It reports whether there was one.
+func (m *Manager[M]) Refresh(ctx context.Context) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.catchUp(ctx)
+}
+
+func (m *Manager[M]) catchUp(ctx context.Context) (bool, error) {
+	head, err := m.book.latest(ctx, m.head)
+	if err != nil || head.Number == m.head.Number {
+		return false, err
+	}
+	model, err := m.build(m.merge(head))
+	if err != nil {
+		return false, fmt.Errorf("governance revision %d does not fit this replica's configuration: %w", head.Number, err)
+	}
+	m.head = head
+	m.use(model)
+	return true, nil
+}
+
+// Run refreshes every interval until ctx ends.
+func (m *Manager[M]) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := m.Refresh(ctx); err != nil && ctx.Err() == nil {
+				m.logger.Error("refreshing governance objects", "error", err)
+			}
+		}
+	}
+}
+
+// Revision returns the number of the revision in force.
+func (m *Manager[M]) Revision() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.head.Number
+}
+
+// merge returns the declared configuration with a revision's live
+// objects added; a live object that configuration now declares is left
+// out (configuration wins).
+func (m *Manager[M]) merge(r *Revision) Config {
+	c := m.declared
+	c.Tenants = slices.Clone(c.Tenants) // appends below must not reach the declared arrays
+	c.Instances, c.Projects, c.Roles = slices.Clone(c.Instances), slices.Clone(c.Projects), slices.Clone(c.Roles)
+	c.AccessGroups, c.Assignments = slices.Clone(c.AccessGroups), slices.Clone(c.Assignments)
+	c.Limits, c.Budgets = slices.Clone(c.Limits), slices.Clone(c.Budgets)
+	c.Policies, c.Workflows = slices.Clone(c.Policies), slices.Clone(c.Workflows)
+	for _, o := range r.Objects {
+		if _, declared := m.index[o.key()]; declared {
+			continue
+		}
+		k, ok := KindOf(o.Kind)
+		if !ok {
+			m.logger.Warn("ignoring a governance object of an unknown kind", "kind", o.Kind, "name", o.Name)
+			continue
+		}
+		it, err := k.decode(o.Spec, o.Tenant, o.Name, fmt.Sprintf("governance API (revision %d, %s)", o.Revision, o.UpdatedBy))
+		if err != nil {
+			m.logger.Error("ignoring an unreadable governance object", "kind", o.Kind, "name", o.Name, "error", err)
+			continue
+		}
+		k.add(&c, it)
+	}
+	return c
+}
+
+// Entries lists a kind's objects of a tenant (for a global kind, every
+// one), declared and live, by name.
+func (m *Manager[M]) Entries(k Kind, tenant string) []Entry {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Entry
+	for _, it := range k.items(&m.declared) {
+		if k.Global() || it.Tenant == tenant {
+			out = append(out, declaredEntry(k, it))
+		}
+	}
+	for i := range m.head.Objects {
+		o := &m.head.Objects[i]
+		if _, declared := m.index[o.key()]; !declared && o.Kind == k.Name() && (k.Global() || o.Tenant == tenant) {
+			out = append(out, liveEntry(o))
+		}
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Entry returns one object.
+func (m *Manager[M]) Entry(k Kind, tenant, name string) (Entry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := k.Name() + "/" + tenant + "/" + name
+	if it, ok := m.index[key]; ok {
+		return declaredEntry(k, it), nil
+	}
+	if o := m.head.find(key); o != nil {
+		return liveEntry(o), nil
+	}
+	return Entry{}, fmt.Errorf("%w: %s", ErrNotFound, describe(k, tenant, name))
+}
+
+func declaredEntry(k Kind, it Item) Entry {
+	spec, _ := json.Marshal(it.Value) // the objects of a Config marshal
+	return Entry{Kind: k.Name(), Tenant: it.Tenant, Name: it.Name, ManagedBy: "config", Source: it.Source, Spec: withoutSource(spec)}
+}
+
+func liveEntry(o *Object) Entry {
+	at := o.UpdatedAt
+	return Entry{Kind: o.Kind, Tenant: o.Tenant, Name: o.Name, Owner: o.Owner, ManagedBy: "api", Spec: o.Spec,
+		Revision: o.Revision, UpdatedBy: o.UpdatedBy, UpdatedAt: &at}
+}
+
+// Live returns the live objects of a tenant, with the global ones it
+// owns, as a Config (what `qgov export` writes).
+func (m *Manager[M]) Live(tenant string) Config {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var c Config
+	for _, o := range m.head.Objects {
+		k, ok := KindOf(o.Kind)
+		if _, declared := m.index[o.key()]; !ok || declared || (o.Tenant != tenant && o.Owner != tenant) {
+			continue
+		}
+		if it, err := k.decode(o.Spec, o.Tenant, o.Name, ""); err == nil {
+			k.add(&c, it)
+		}
+	}
+	return c
+}
+
+func (r *Revision) find(key string) *Object {
+	for i := range r.Objects {
+		if r.Objects[i].key() == key {
+			return &r.Objects[i]
+		}
+	}
+	return nil
+}
+
+func describe(k Kind, tenant, name string) string {
+	if k.Global() {
+		return fmt.Sprintf("%s %q", k.Name(), name)
+	}
+	return fmt.Sprintf("%s %q of tenant %q", k.Name(), name, tenant)
+}
+
+// Change applies ops as one new revision, after checking each against
+// the objects as they are and building the whole configuration they
+// produce; nothing is written when any fails. With dryRun nothing is
+// written either, and the diffs say what would change.
+func (m *Manager[M]) Change(ctx context.Context, by string, ops []Op, dryRun bool) (int64, []Diff, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for range 8 {
+		if _, err := m.catchUp(ctx); err != nil {
+			return 0, nil, err
+		}
+		next, diffs, err := m.apply(m.head, by, ops)
+		if err != nil {
+			return 0, nil, err
+		}
+		model, err := m.build(m.merge(next))
+		if err != nil {
+			return 0, nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		if dryRun || len(diffs) == 0 {
+			return m.head.Number, diffs, nil
+		}
+		won, err := m.book.create(ctx, next)
+		if won {
+			m.head = next
+			m.use(model)
+			return next.Number, diffs, err
+		}
+		if err != nil {
+			return 0, nil, err
+		}
+	}
+	return 0, nil, fmt.Errorf("%w: other writers kept changing the governance objects; try again", ErrConflict)
+}
+
+// apply returns the revision after ops and what they change.
+func (m *Manager[M]) apply(head *Revision, by string, ops []Op) (*Revision, []Diff, error) {
+	now := m.now().UTC()
+	next := &Revision{Number: head.Number + 1, By: by, At: now}
+	objects := map[string]Object{}
+	var order []string
+	for _, o := range head.Objects {
+		if _, declared := m.index[o.key()]; declared {
+			next.Changes = append(next.Changes, "adopted by configuration "+o.key())
+			continue
+		}
+		objects[o.key()] = o
+		order = append(order, o.key())
+	}
+	var diffs []Diff
+	for _, op := range ops {
+		key := op.Kind.Name() + "/" + op.Tenant + "/" + op.Name
+		what := describe(op.Kind, op.Tenant, op.Name)
+		if it, ok := m.index[key]; ok {
+			if op.Verb == Put && sameSpec(op, it) {
+				continue
+			}
+			return nil, nil, fmt.Errorf("%w: %s is declared at %s and read-only through the API; change it there", ErrManaged, what, it.Source)
+		}
+		cur, exists := objects[key]
+		if err := precondition(op, what, cur, exists); err != nil {
+			return nil, nil, err
+		}
+		d := Diff{Kind: op.Kind.Name(), Tenant: op.Tenant, Name: op.Name}
+		if exists {
+			d.Before = cur.Spec
+		}
+		if op.Verb == Delete {
+			delete(objects, key)
+			d.Op = Delete
+			diffs = append(diffs, d)
+			next.Changes = append(next.Changes, "delete "+key)
+			continue
+		}
+		spec := op.Spec
+		if op.Verb == Patch {
+			var err error
+			if spec, err = mergePatch(cur.Spec, op.Spec); err != nil {
+				return nil, nil, fmt.Errorf("%w: %s: %v", ErrInvalid, what, err)
+			}
+		}
+		it, err := op.Kind.decode(spec, op.Tenant, op.Name, "")
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		canon, _ := json.Marshal(it.Value) // decoded from JSON, so it marshals
+		canon = withoutSource(canon)
+		if exists && bytes.Equal(canon, cur.Spec) {
+			continue
+		}
+		owner := cur.Owner
+		if !exists {
+			owner = op.Owner
+			order = append(order, key)
+			d.Op = Create
+		} else {
+			d.Op = "update"
+		}
+		objects[key] = Object{Kind: op.Kind.Name(), Tenant: op.Tenant, Name: op.Name, Owner: owner, Spec: canon,
+			Revision: next.Number, UpdatedBy: by, UpdatedAt: now}
+		d.After = canon
+		diffs = append(diffs, d)
+		next.Changes = append(next.Changes, d.Op+" "+key)
+	}
+	for _, key := range order {
+		if o, ok := objects[key]; ok {
+			next.Objects = append(next.Objects, o)
+			delete(objects, key) // a key listed twice (deleted, then created again) is kept once
+		}
+	}
+	return next, diffs, nil
+}
+
+// precondition checks an op against the object as it is.
+func precondition(op Op, what string, cur Object, exists bool) error {
+	switch {
+	case op.Verb == Create && exists:
+		return fmt.Errorf("%w: %s (revision %d); replace it with If-Match instead", ErrExists, what, cur.Revision)
+	case (op.Verb == Patch || op.Verb == Delete) && !exists:
+		return fmt.Errorf("%w: %s", ErrNotFound, what)
+	case op.IfMatch == "" || op.IfMatch == "*" && exists:
+		return nil
+	case op.IfMatch == "*":
+		return fmt.Errorf("%w: %s", ErrNotFound, what)
+	case !exists:
+		return fmt.Errorf("%w: %s no longer exists (If-Match %s)", ErrStale, what, op.IfMatch)
+	case op.IfMatch != strconv.FormatInt(cur.Revision, 10):
+		return fmt.Errorf("%w: %s is at revision %d (changed by %s at %s), not %s; read it again and redo the change",
+			ErrStale, what, cur.Revision, cur.UpdatedBy, cur.UpdatedAt.Format(time.RFC3339), op.IfMatch)
+	}
+	return nil
+}
+
+// sameSpec reports whether a Put carries exactly the declared object.
+func sameSpec(op Op, declared Item) bool {
+	it, err := op.Kind.decode(op.Spec, op.Tenant, op.Name, "")
+	if err != nil {
+		return false
+	}
+	a, _ := json.Marshal(it.Value)
+	b, _ := json.Marshal(declared.Value)
+	return bytes.Equal(withoutSource(a), withoutSource(b))
+}
+
+// withoutSource drops the "source" field of a marshalled object.
+func withoutSource(spec []byte) []byte {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(spec, &m) != nil {
+		return spec
+	}
+	delete(m, "source")
+	out, _ := json.Marshal(m) // map keys sort, so equal objects give equal bytes
+	return out
+}
+
+// mergePatch applies an RFC 7386 JSON merge patch.
+func mergePatch(doc, patch []byte) ([]byte, error) {
+	var d, p any
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(patch, &p); err != nil {
+		return nil, fmt.Errorf("the merge patch: %w", err)
+	}
+	return json.Marshal(mergeValue(d, p))
+}
+
+func mergeValue(doc, patch any) any {
+	pm, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	dm, ok := doc.(map[string]any)
+	if !ok {
+		dm = map[string]any{}
+	}
+	for k, v := range pm {
+		if v == nil {
+			delete(dm, k)
+		} else {
+			dm[k] = mergeValue(dm[k], v)
+		}
+	}
+	return dm
+}

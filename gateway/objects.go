@@ -1,0 +1,340 @@
+package gateway
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/catalog"
+	"github.com/qgov/qgov/rbac"
+	"github.com/qgov/qgov/runtimeapi"
+)
+
+// Catalog keeps the governance objects, declared and live
+// (catalog.Manager).
+type Catalog interface {
+	Entries(k catalog.Kind, tenant string) []catalog.Entry
+	Entry(k catalog.Kind, tenant, name string) (catalog.Entry, error)
+	Change(ctx context.Context, by string, ops []catalog.Op, dryRun bool) (int64, []catalog.Diff, error)
+	Live(tenant string) catalog.Config
+	Refresh(ctx context.Context) (bool, error)
+}
+
+// maxObjectBytes bounds a governance object or governance file.
+const maxObjectBytes = 1 << 20
+
+// Page sizes of object lists.
+const (
+	defaultPageSize = 100
+	maxPageSize     = 1000
+)
+
+// kindCapability is what changing (and reading) each kind needs across
+// the tenant; audit:view also reads every kind.
+var kindCapability = map[string]rbac.Capability{
+	"tenants": rbac.TenantManage, "instances": rbac.TenantManage, "projects": rbac.TenantManage,
+	"access_groups": rbac.TenantManage, "roles": rbac.RoleManage, "assignments": rbac.UserManage,
+	"limits": rbac.BudgetManage, "budgets": rbac.BudgetManage, "policies": rbac.PolicyManage, "workflows": rbac.PolicyManage,
+}
+
+// placeholder is a runtime placeholder naming where a secret lives.
+var placeholder = regexp.MustCompile(`^\{(env|file)\.[A-Za-z0-9_./-]+\}$`)
+
+// tenant returns the tenant a governance request is about: tenant_id,
+// else the caller's. Another tenant needs platform:manage.
+func (q governance) tenant() (string, *runtimeapi.Error) {
+	t := q.r.URL.Query().Get("tenant_id")
+	if t == "" || t == q.p.Tenant {
+		return q.p.Tenant, nil
+	}
+	if !q.access.Tenant().Has(rbac.PlatformManage) {
+		return "", runtimeapi.Errorf(http.StatusForbidden, "tenant_not_accessible",
+			fmt.Sprintf("user %s may manage only their own tenant %s, not %s (platform:manage, role operator, reaches every tenant)", q.p.UserID, q.p.Tenant, t))
+	}
+	return t, nil
+}
+
+// may requires a capability across the caller's tenant.
+func (q governance) may(c rbac.Capability, what string) *runtimeapi.Error {
+	if q.access.Tenant().Has(c) || q.access.Tenant().Has(rbac.PlatformManage) {
+		return nil
+	}
+	return runtimeapi.Errorf(http.StatusForbidden, "permission_denied",
+		fmt.Sprintf("user %s lacks %s across tenant %s, which %s needs", q.p.UserID, rbac.CapabilityName(c), q.p.Tenant, what))
+}
+
+// objects serves /governance/v1/{kind}[/{name}].
+func (q governance) objects(k catalog.Kind, name string, d *Decision) *runtimeapi.Error {
+	g := q.g
+	if g.Catalog == nil {
+		return runtimeapi.Errorf(http.StatusNotFound, "governance_not_configured", "this gateway keeps no governance objects")
+	}
+	tenant, err := q.tenant()
+	if err != nil {
+		return err
+	}
+	if k.Name() == "tenants" && name != "" {
+		tenant = name
+	}
+	scope := tenant
+	if k.Global() {
+		scope = ""
+	}
+	d.resource = audit.Resource{Type: k.Name(), ID: strings.Trim(scope+"/"+name, "/")}
+	verb := map[string]string{http.MethodGet: "read", http.MethodPost: catalog.Create, http.MethodPut: catalog.Put,
+		http.MethodPatch: catalog.Patch, http.MethodDelete: catalog.Delete}[q.r.Method]
+	switch {
+	case verb == "":
+		return runtimeapi.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", q.r.Method+" is not served on "+q.r.URL.Path)
+	case verb == catalog.Create && name != "", verb != catalog.Create && verb != "read" && name == "":
+		return runtimeapi.Errorf(http.StatusMethodNotAllowed, "method_not_allowed",
+			fmt.Sprintf("%s %s: create with POST /governance/v1/%s, change with PUT, PATCH or DELETE on /governance/v1/%s/{name}", q.r.Method, q.r.URL.Path, k.Name(), k.Name()))
+	}
+	cap := kindCapability[k.Name()]
+	if verb == "read" {
+		if q.access.Tenant().Has(rbac.AuditView) {
+			cap = rbac.AuditView
+		}
+		if perr := q.may(cap, "reading "+k.Name()); perr != nil {
+			return perr
+		}
+		d.Action = audit.ActionGovernanceRead
+		if name == "" {
+			return q.list(k, scope)
+		}
+		return q.get(k, scope, name)
+	}
+	d.Action = runtimeapi.Action(audit.GovernanceAction(verb))
+	if k.Name() == "tenants" && (verb == catalog.Create || verb == catalog.Delete) {
+		cap = rbac.PlatformManage
+	}
+	if perr := q.may(cap, verb+" "+k.Name()); perr != nil {
+		return perr
+	}
+	op := catalog.Op{Verb: verb, Kind: k, Tenant: scope, Name: name, Owner: tenant, IfMatch: strings.Trim(q.r.Header.Get("If-Match"), `"`)}
+	if perr := q.precondition(&op); perr != nil {
+		return perr
+	}
+	if verb != catalog.Delete {
+		body, perr := readObject(q.r)
+		if perr != nil {
+			return perr
+		}
+		op.Spec = body
+		if perr := nameFromBody(k, &op); perr != nil {
+			return perr
+		}
+		d.resource.ID = strings.Trim(op.Tenant+"/"+op.Name, "/")
+		if perr := checkSecrets(k, op.Spec); perr != nil {
+			return perr
+		}
+	}
+	if k.Global() && verb != catalog.Create {
+		if perr := q.owns(k, name, tenant); perr != nil {
+			return perr
+		}
+	}
+	return q.change(k, []catalog.Op{op}, d)
+}
+
+// precondition requires If-Match on changes of existing objects; PUT
+// without it only creates.
+func (q governance) precondition(op *catalog.Op) *runtimeapi.Error {
+	if op.IfMatch != "" || op.Verb == catalog.Create {
+		return nil
+	}
+	if op.Verb == catalog.Put {
+		op.Verb = catalog.Create
+		return nil
+	}
+	return runtimeapi.Errorf(http.StatusPreconditionRequired, "precondition_required",
+		fmt.Sprintf("%s %s needs If-Match with the object's ETag from GET (or * for any revision), so that a change made meanwhile is not overwritten", q.r.Method, q.r.URL.Path))
+}
+
+// nameFromBody takes a POST's object name from its body.
+func nameFromBody(k catalog.Kind, op *catalog.Op) *runtimeapi.Error {
+	if op.Name != "" {
+		return nil
+	}
+	it, err := catalog.Decode(k, op.Spec, op.Tenant, "")
+	if err != nil {
+		return runtimeapi.BadRequest("invalid_object", "%v", err)
+	}
+	op.Name = it.Name
+	if k.Name() == "tenants" {
+		op.Tenant = it.Name
+	}
+	return nil
+}
+
+// owns requires a global object (a role) to belong to the tenant, unless
+// the caller holds platform:manage.
+func (q governance) owns(k catalog.Kind, name, tenant string) *runtimeapi.Error {
+	e, err := q.g.Catalog.Entry(k, "", name)
+	if err != nil || e.Owner == "" || e.Owner == tenant || q.access.Tenant().Has(rbac.PlatformManage) {
+		return nil // a missing or declared object fails in the change, with its reason
+	}
+	return runtimeapi.Errorf(http.StatusForbidden, "not_owner",
+		fmt.Sprintf("%s %q belongs to tenant %s; only its administrators (or platform:manage) change it", k.Name(), name, e.Owner))
+}
+
+// checkSecrets refuses an instance whose api_key is not a placeholder:
+// secrets are never stored.
+func checkSecrets(k catalog.Kind, spec []byte) *runtimeapi.Error {
+	if k.Name() != "instances" {
+		return nil
+	}
+	var in struct {
+		APIKey string `json:"api_key"`
+	}
+	_ = json.Unmarshal(spec, &in) // decoded strictly later
+	if !placeholder.MatchString(in.APIKey) {
+		return runtimeapi.BadRequest("secret_not_placeholder",
+			"an instance's api_key must be a runtime placeholder such as {env.QR_ML_APIKEY} or {file./run/secrets/qr-ml}: the gateway never stores secrets")
+	}
+	return nil
+}
+
+// readObject reads a request body of at most maxObjectBytes.
+func readObject(r *http.Request) ([]byte, *runtimeapi.Error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxObjectBytes+1))
+	if err != nil {
+		return nil, runtimeapi.BadRequest("unreadable_body", "reading the request body: %v", err)
+	}
+	if len(body) > maxObjectBytes {
+		return nil, runtimeapi.Errorf(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("the body exceeds %d bytes", maxObjectBytes))
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil, runtimeapi.BadRequest("empty_body", "the request needs a JSON object")
+	}
+	return body, nil
+}
+
+// change applies ops and answers with the object (or the diffs of several).
+func (q governance) change(k catalog.Kind, ops []catalog.Op, d *Decision) *runtimeapi.Error {
+	rev, diffs, err := q.g.Catalog.Change(q.r.Context(), q.p.UserID, ops, false)
+	if err != nil {
+		return changeError(err)
+	}
+	if len(diffs) == 1 {
+		d.before, d.after = diffs[0].Before, diffs[0].After
+	}
+	op := ops[0]
+	if op.Verb == catalog.Delete {
+		runtimeapi.WriteJSON(q.w, http.StatusOK, map[string]any{"deleted": op.Name, "kind": k.Name(), "revision": rev})
+		return nil
+	}
+	e, err := q.g.Catalog.Entry(k, op.Tenant, op.Name)
+	if err != nil {
+		return changeError(err)
+	}
+	q.w.Header().Set("ETag", e.ETag())
+	status := http.StatusOK
+	if len(diffs) == 1 && diffs[0].Op == catalog.Create {
+		status = http.StatusCreated
+	}
+	runtimeapi.WriteJSON(q.w, status, view(e))
+	return nil
+}
+
+// changeError maps a catalog error to an answer.
+func changeError(err error) *runtimeapi.Error {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, catalog.ErrManaged):
+		return runtimeapi.Errorf(http.StatusConflict, "managed_by_config", msg)
+	case errors.Is(err, catalog.ErrExists):
+		return runtimeapi.Errorf(http.StatusConflict, "already_exists", msg)
+	case errors.Is(err, catalog.ErrNotFound):
+		return runtimeapi.Errorf(http.StatusNotFound, "not_found", msg)
+	case errors.Is(err, catalog.ErrStale):
+		return runtimeapi.Errorf(http.StatusPreconditionFailed, "precondition_failed", msg)
+	case errors.Is(err, catalog.ErrInvalid):
+		return runtimeapi.Errorf(http.StatusBadRequest, "invalid_object", msg)
+	case errors.Is(err, catalog.ErrConflict):
+		return &runtimeapi.Error{Status: http.StatusConflict, Code: "concurrent_change", Message: msg, RetryAfter: 1}
+	}
+	return &runtimeapi.Error{Status: http.StatusServiceUnavailable, Code: "store_unavailable", RetryAfter: 5,
+		Message: "the governance objects cannot be written right now; nothing changed"}
+}
+
+// list answers a page of a kind's objects.
+func (q governance) list(k catalog.Kind, scope string) *runtimeapi.Error {
+	v := q.r.URL.Query()
+	size := defaultPageSize
+	if s := v.Get("page_size"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxPageSize {
+			return runtimeapi.BadRequest("invalid_query", "page_size must be 1 to %d", maxPageSize)
+		}
+		size = n
+	}
+	after := ""
+	if t := v.Get("page_token"); t != "" {
+		b, err := base64.RawURLEncoding.DecodeString(t)
+		if err != nil {
+			return runtimeapi.BadRequest("invalid_query", "page_token is not one this API returned")
+		}
+		after = string(b)
+	}
+	all := q.g.Catalog.Entries(k, scope)
+	start := 0
+	if after != "" {
+		start, _ = slices.BinarySearchFunc(all, after, func(e catalog.Entry, name string) int { return strings.Compare(e.Name, name) })
+		if start < len(all) && all[start].Name == after {
+			start++
+		}
+	}
+	page := all[start:min(start+size, len(all))]
+	items := make([]entryView, len(page))
+	for i, e := range page {
+		items[i] = view(e)
+	}
+	next := ""
+	if start+size < len(all) {
+		next = base64.RawURLEncoding.EncodeToString([]byte(page[len(page)-1].Name))
+	}
+	runtimeapi.WriteJSON(q.w, http.StatusOK, map[string]any{"kind": k.Name(), "tenant_id": scope, "count": len(items), "total": len(all),
+		"items": items, "next_page_token": next})
+	return nil
+}
+
+// get answers one object with its ETag.
+func (q governance) get(k catalog.Kind, scope, name string) *runtimeapi.Error {
+	e, err := q.g.Catalog.Entry(k, scope, name)
+	if err != nil {
+		return changeError(err)
+	}
+	q.w.Header().Set("ETag", e.ETag())
+	runtimeapi.WriteJSON(q.w, http.StatusOK, view(e))
+	return nil
+}
+
+// entryView is an object as the API answers it.
+type entryView struct {
+	catalog.Entry
+	ETag string `json:"etag"`
+}
+
+// view shows an entry, an instance's api_key only as a placeholder.
+func view(e catalog.Entry) entryView {
+	if e.Kind == "instances" {
+		var m map[string]any
+		if json.Unmarshal(e.Spec, &m) == nil {
+			if k, _ := m["api_key"].(string); !placeholder.MatchString(k) {
+				m["api_key"] = "(redacted)"
+			}
+			e.Spec, _ = json.Marshal(m)
+		}
+	}
+	return entryView{Entry: e, ETag: e.ETag()}
+}
