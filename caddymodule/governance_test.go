@@ -141,6 +141,21 @@ func TestGettingStartedThroughTheCLI(t *testing.T) {
 	out, code = d.cli(t, "demo-fatima-key", "projects", "create", "sneaky")
 	assert.Equal(t, exitDenied, code, out)
 	assert.Contains(t, out, "tenant:manage")
+	// my-org's own administrator manages my-org, and no other tenant
+	run(0, "roles", "assign", "bob", "admin", "--tenant-id", "my-org")
+	bobOut := run(0, "keys", "create", "--json", "--name", "bob-admin", "--user", "bob", "--tenant-id", "my-org")
+	var bob struct {
+		Key string `json:"key"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(bobOut), &bob))
+	out, code = d.cli(t, bob.Key, "tenants", "update", "my-org", "time_zone=Europe/Berlin")
+	assert.Equal(t, exitOK, code, out)
+	for _, args := range [][]string{{"tenants", "get", "default"}, {"tenants", "update", "default", "mfa_required=false"}, {"projects", "list", "--tenant-id", "default"}} {
+		out, code = d.cli(t, bob.Key, args...)
+		assert.Equal(t, exitDenied, code, "%v: %s", args, out)
+		assert.Contains(t, out, "tenant_not_accessible", args)
+	}
+
 	out = run(0, "projects", "list", "--tenant-id", "my-org", "--json")
 	var listed []catalog.Entry
 	require.NoError(t, json.Unmarshal([]byte(out), &listed))

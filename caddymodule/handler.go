@@ -49,8 +49,8 @@ type Handler struct {
 // proxies are the reverse proxies of the upstreams, by scheme and
 // host:port.
 type proxies struct {
-	mu sync.Mutex
-	by map[string]*reverseproxy.Handler
+	by sync.Map   // scheme://host:port → *reverseproxy.Handler
+	mu sync.Mutex // held while one is provisioned
 }
 
 // CaddyModule returns the Caddy module information.
@@ -65,7 +65,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("loading the qgov app: %w", err)
 	}
 	app := appIface.(*App)
-	h.ctx, h.proxies = ctx, &proxies{by: map[string]*reverseproxy.Handler{}}
+	h.ctx, h.proxies = ctx, new(proxies)
 	for _, in := range app.cfg.Directory.Load().Instances() {
 		if _, err := h.proxy(in); err != nil {
 			return fmt.Errorf("instance %q: %w", in.Alias, err)
@@ -85,10 +85,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // provisioning Caddy's reverse proxy for it when none exists.
 func (h *Handler) proxy(in *org.Instance) (*reverseproxy.Handler, error) {
 	scheme, hostport := in.UpstreamAddr()
+	key := scheme + "://" + hostport
+	if rp, ok := h.proxies.by.Load(key); ok {
+		return rp.(*reverseproxy.Handler), nil
+	}
 	h.proxies.mu.Lock()
 	defer h.proxies.mu.Unlock()
-	if rp := h.proxies.by[scheme+"://"+hostport]; rp != nil {
-		return rp, nil
+	if rp, ok := h.proxies.by.Load(key); ok {
+		return rp.(*reverseproxy.Handler), nil
 	}
 	transport := map[string]any{"protocol": "http"}
 	if scheme == "https" {
@@ -106,7 +110,7 @@ func (h *Handler) proxy(in *org.Instance) (*reverseproxy.Handler, error) {
 		return nil, fmt.Errorf("loading the reverse proxy: %w", err)
 	}
 	rp := mod.(*reverseproxy.Handler)
-	h.proxies.by[scheme+"://"+hostport] = rp
+	h.proxies.by.Store(key, rp)
 	return rp, nil
 }
 

@@ -194,12 +194,8 @@ func (m *Manager[M]) Revision() int64 {
 // objects added; a live object that configuration now declares is left
 // out (configuration wins).
 func (m *Manager[M]) merge(r *Revision) Config {
-	c := m.declared
-	c.Tenants = slices.Clone(c.Tenants) // appends below must not reach the declared arrays
-	c.Instances, c.Projects, c.Roles = slices.Clone(c.Instances), slices.Clone(c.Projects), slices.Clone(c.Roles)
-	c.AccessGroups, c.Assignments = slices.Clone(c.AccessGroups), slices.Clone(c.Assignments)
-	c.Limits, c.Budgets = slices.Clone(c.Limits), slices.Clone(c.Budgets)
-	c.Policies, c.Workflows = slices.Clone(c.Policies), slices.Clone(c.Workflows)
+	var c Config
+	c.Merge(m.declared) // copies, so the appends below never reach the declared arrays
 	for _, o := range r.Objects {
 		if _, declared := m.index[o.key()]; declared {
 			continue

@@ -35,6 +35,11 @@ type governance struct {
 
 // serveGovernance authenticates the caller and serves the route.
 func (g *Gateway) serveGovernance(w http.ResponseWriter, r *http.Request, d Decision) Decision {
+	rest := strings.TrimPrefix(r.URL.Path, governancePrefix)
+	first, name, _ := strings.Cut(rest, "/")
+	if first == "keys" || first == "sessions" {
+		return g.serveAdmin(w, r, d, rest) // authenticated by the identity layer, as on /auth/
+	}
 	p, err := g.Auth.Authenticate(r)
 	d.Action = audit.ActionAuditQuery
 	if err != nil {
@@ -45,8 +50,6 @@ func (g *Gateway) serveGovernance(w http.ResponseWriter, r *http.Request, d Deci
 		return deny(w, d, err)
 	}
 	q := governance{g: g, w: w, r: r, p: p, access: g.Directory.Load().Access(p.Member(), g.Now())}
-	rest := strings.TrimPrefix(r.URL.Path, governancePrefix)
-	first, name, _ := strings.Cut(rest, "/")
 	var gerr *runtimeapi.Error
 	if k, ok := catalog.KindOf(first); ok && !strings.Contains(name, "/") {
 		gerr = q.objects(k, name, &d)
@@ -57,8 +60,6 @@ func (g *Gateway) serveGovernance(w http.ResponseWriter, r *http.Request, d Deci
 		return d
 	}
 	switch {
-	case first == "keys" || first == "sessions":
-		return g.serveAdmin(w, r, d, rest)
 	case rest == "openapi.json" && r.Method == http.MethodGet:
 		d.Action = audit.ActionGovernanceRead
 		w.Header().Set("Content-Type", "application/json")

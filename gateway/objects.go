@@ -82,7 +82,12 @@ func (q governance) objects(k catalog.Kind, name string, d *Decision) *runtimeap
 	if err != nil {
 		return err
 	}
-	if k.Name() == "tenants" && name != "" {
+	if k.Name() == "tenants" && name != "" && name != tenant {
+		// a tenant is its own scope: another one, like tenant_id, needs platform:manage
+		if !q.access.Tenant().Has(rbac.PlatformManage) {
+			return runtimeapi.Errorf(http.StatusForbidden, "tenant_not_accessible",
+				fmt.Sprintf("user %s may manage only their own tenant %s, not %s (platform:manage, role operator, reaches every tenant)", q.p.UserID, q.p.Tenant, name))
+		}
 		tenant = name
 	}
 	scope := tenant
