@@ -88,6 +88,9 @@ func TestBook(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, open, 1)
 			assert.Equal(t, "job10", open[0].ID)
+			pending, err := b.Pending(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, map[string]int{"lab": 1}, pending, "counted from the open list")
 
 			for n := 0; n < 3; n++ {
 				_, ok, err := b.TakeSlot(ctx, "lab", "priority_queue", "2026-11-23", 2, "x")

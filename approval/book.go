@@ -167,6 +167,26 @@ func (b *Book) Open(ctx context.Context, tenant string) ([]*State, error) {
 	}
 }
 
+// Pending counts the holds without a fate in every tenant, from the
+// open lists alone.
+func (b *Book) Pending(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	for after := ""; ; {
+		page, err := b.st.List(ctx, bucket, "o/", after, 500)
+		if err != nil {
+			return nil, fmt.Errorf("listing holds: %w", err)
+		}
+		for _, e := range page {
+			tenant, _, _ := strings.Cut(strings.TrimPrefix(e.Key, "o/"), "/")
+			out[tenant]++
+		}
+		if len(page) < 500 {
+			return out, nil
+		}
+		after = page[len(page)-1].Key
+	}
+}
+
 // TakeSlot claims one of max approvals a workflow may grant in a
 // tenant on day; it reports false when all are taken. Give back a slot
 // whose decision then lost its race.

@@ -203,6 +203,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.use(m)
+	book := approval.NewBook(st)
+	a.registerMetrics(ctx, trail, book)
 	a.cfg = gateway.Config{
 		Directory:    a.dir,
 		Auth:         auth,
@@ -212,7 +214,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Quota:        a.governor,
 		Policies:     a.policies,
 		Catalog:      a.catalog,
-		Approvals:    approval.NewBook(st),
+		Approvals:    book,
 		Node:         nodeName(),
 		Notify:       a.notifier,
 		MaxBodyBytes: a.MaxBodySize,

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/qgov/qgov/audit"
@@ -117,7 +116,6 @@ func (a *App) openAudit(ctx caddy.Context, st store.Store) (*audit.Log, audit.So
 			a.logger.Warn("qgov audit: file and queue settings take effect at the next start; the trail stays open across reloads", "dir", ac.Dir)
 		}
 	}
-	registerAuditMetrics(ctx, p.log)
 	return p.log, source, ac.Dir, nil
 }
 
@@ -139,31 +137,6 @@ func (s logSink) Write(_ context.Context, batch []audit.Sealed) error {
 		s.l.Info("audit", zap.Reflect("record", json.RawMessage(e.Line)))
 	}
 	return nil
-}
-
-// registerAuditMetrics exposes the trail's queue through Caddy's metrics.
-func registerAuditMetrics(ctx caddy.Context, l *audit.Log) {
-	reg := ctx.GetMetricsRegistry()
-	if reg == nil {
-		return
-	}
-	st := l.Stats()
-	for _, c := range []prometheus.Collector{
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "qgov", Subsystem: "audit", Name: "queue_depth",
-			Help: "Audit records reserved, queued or being written."}, func() float64 { return float64(l.Depth()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "qgov", Subsystem: "audit", Name: "records_total",
-			Help: "Audit records every sink has."}, func() float64 { return float64(st.Written.Load()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "qgov", Subsystem: "audit", Name: "delayed_total",
-			Help: "Requests that waited for room in a full audit queue."}, func() float64 { return float64(st.Delayed.Load()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "qgov", Subsystem: "audit", Name: "refused_total",
-			Help: "Requests refused because the audit queue stayed full."}, func() float64 { return float64(st.Refused.Load()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "qgov", Subsystem: "audit", Name: "sink_errors_total",
-			Help: "Failed audit sink writes (retried)."}, func() float64 { return float64(st.SinkErrors.Load()) }),
-	} {
-		if err := reg.Register(c); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
-			ctx.Logger().Warn("registering an audit metric", zap.Error(err))
-		}
-	}
 }
 
 // snapshotBucket and snapshotKey hold the organisation as last loaded.

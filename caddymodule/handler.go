@@ -33,7 +33,7 @@ func init() {
 //	{http.qgov.project}   the project the request counted against
 //	{http.qgov.instance}  the instance alias
 //	{http.qgov.action}    the IBM action of the route
-//	{http.qgov.decision}  allowed or denied
+//	{http.qgov.decision}  allowed, denied, held or modified
 //	{http.qgov.code}      the error code of a denial
 //	{http.qgov.reason}    why a request was denied
 //	{http.qgov.trace}     the request's trace: its error body's and its audit record's
@@ -152,6 +152,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return next.ServeHTTP(w, r)
 	}
 	d := h.gw.Serve(w, r)
+	countDecision(&d)
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		repl.Set("http.qgov.user", d.User)
 		repl.Set("http.qgov.key_id", d.KeyID)

@@ -46,11 +46,11 @@ func resourceOf(route runtimeapi.Route) audit.Resource {
 
 // auditRecord turns a decision into its audit record. The request's path
 // is kept, never its query or headers, which may carry credentials.
-func (g *Gateway) auditRecord(r *http.Request, d *Decision, status int) *audit.Record {
+func (g *Gateway) auditRecord(r *http.Request, d *Decision) *audit.Record {
 	rec := &audit.Record{
 		TenantID: d.Tenant, UserID: d.User, KeyID: d.KeyID, TargetUserID: d.subject,
 		Action: string(d.Action), Resource: d.resource, Request: d.request,
-		Status: status, Code: d.Code, Project: d.Project, Instance: d.Instance, UpstreamJobID: d.jobID,
+		Status: d.Status, Code: d.Code, Project: d.Project, Instance: d.Instance, UpstreamJobID: d.jobID,
 		TraceID: d.Trace, UserAgent: r.UserAgent(), Note: d.Note, RuleIDs: d.rules,
 	}
 	if rec.TargetUserID == d.User {
@@ -67,23 +67,29 @@ func (g *Gateway) auditRecord(r *http.Request, d *Decision, status int) *audit.R
 		rec.Request = &audit.Request{}
 	}
 	rec.Request.Method, rec.Request.Path = r.Method, r.URL.Path
-	switch {
-	case d.Outcome == "denied":
-		rec.Outcome = audit.Denied
-	case d.Outcome == "held":
-		rec.Outcome = audit.Held
-	case d.Outcome == "modified" && status < http.StatusBadRequest:
-		rec.Outcome = audit.Modified
-	case status >= http.StatusBadRequest:
-		rec.Outcome = audit.Failure
-	default:
-		rec.Outcome = audit.Success
-	}
+	rec.Outcome = d.Result()
 	if d.Reason != "" {
 		rec.Reasons = []string{d.Reason}
 	}
 	rec.Before, rec.After = rawJSON(d.before), rawJSON(d.after)
 	return rec
+}
+
+// Result is the decision's outcome in the audit schema: success,
+// denied, held, modified or failure (an allowed request the upstream or
+// the gateway could not serve).
+func (d *Decision) Result() string {
+	switch {
+	case d.Outcome == "denied":
+		return audit.Denied
+	case d.Outcome == "held":
+		return audit.Held
+	case d.Outcome == "modified" && d.Status < http.StatusBadRequest:
+		return audit.Modified
+	case d.Status >= http.StatusBadRequest:
+		return audit.Failure
+	}
+	return audit.Success
 }
 
 func rawJSON(v any) json.RawMessage {

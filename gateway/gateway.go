@@ -156,6 +156,8 @@ type Decision struct {
 	// Trace is the request's id: the trace of an error body, and the
 	// audit record's trace_id.
 	Trace string
+	// Status is the HTTP status answered.
+	Status int
 
 	// rules name the policies, workflows and limits that decided.
 	rules    []string
@@ -212,15 +214,18 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) Decision {
 		var err error
 		if ticket, err = g.Audit.Reserve(r.Context()); err != nil {
 			g.Logger.Error("refusing a request: the audit trail cannot record it", "error", err)
-			return deny(w, d, &runtimeapi.Error{Status: http.StatusServiceUnavailable, Code: "audit_unavailable", RetryAfter: 5,
+			d = deny(w, d, &runtimeapi.Error{Status: http.StatusServiceUnavailable, Code: "audit_unavailable", RetryAfter: 5,
 				Message: "the gateway cannot record this request in its audit trail right now, so it forwards nothing; retry shortly"})
+			d.Status = http.StatusServiceUnavailable
+			return d
 		}
 		defer ticket.Release()
 	}
 	sw := &statusWriter{ResponseWriter: w}
 	d = g.route(sw, r, d)
+	d.Status = sw.status
 	if ticket != nil {
-		if err := ticket.Commit(g.auditRecord(r, &d, sw.status)); err != nil {
+		if err := ticket.Commit(g.auditRecord(r, &d)); err != nil {
 			g.Logger.Error("audit record not yet durable", "trace", d.Trace, "error", err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -35,6 +36,14 @@ type TokenSource struct {
 	expiresAt  time.Time
 	refreshing chan struct{} // closed when the running exchange ends
 	lastErr    error
+
+	exchanged, failed atomic.Uint64
+}
+
+// Exchanges counts the token exchanges this source made and those that
+// failed.
+func (ts *TokenSource) Exchanges() (ok, failed uint64) {
+	return ts.exchanged.Load(), ts.failed.Load()
 }
 
 // NewTokenSource returns a TokenSource for the IAM at iamURL (its
@@ -96,6 +105,11 @@ func (ts *TokenSource) refresh(done chan struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tok, iat, exp, err := ts.exchange(ctx)
+	if err != nil {
+		ts.failed.Add(1)
+	} else {
+		ts.exchanged.Add(1)
+	}
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if err == nil {

@@ -156,6 +156,8 @@ func TestTokenSourceCachesAndRefreshes(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "BXNIM0415E")
 	assert.NotContains(t, err.Error(), "right-key", "the API key never appears in errors")
+	done, failed := ts.Exchanges()
+	assert.Equal(t, [2]uint64{2, 1}, [2]uint64{done, failed}, "two exchanges, then one refused")
 }
 
 func TestTokenSourceErrors(t *testing.T) {

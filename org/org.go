@@ -7,7 +7,9 @@ package org
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -209,6 +211,19 @@ func (d *Directory) Instances() []*Instance { return d.instances }
 
 // Instance finds an instance by alias or exact CRN.
 func (d *Directory) Instance(ref string) *Instance { return d.byRef[ref] }
+
+// Tenants returns the names of the tenants with settings or projects,
+// sorted.
+func (d *Directory) Tenants() []string {
+	names := map[string]bool{}
+	for name := range d.tenants {
+		names[name] = true
+	}
+	for _, p := range d.ordered {
+		names[p.Tenant] = true
+	}
+	return slices.Sorted(maps.Keys(names))
+}
 
 // Project returns a tenant's project, or nil.
 func (d *Directory) Project(tenant, name string) *Project { return d.projects[tenant+"/"+name] }

@@ -239,6 +239,14 @@ func TestBudgets(t *testing.T) {
 	assert.InDelta(t, 6, u.Budgets[0].SpentUSD, 0.001)
 	assert.InDelta(t, 14.19, u.Budgets[0].ReservedUSD, 0.01)
 	assert.InDelta(t, 100-20.19, u.Budgets[0].RemainingUSD, 0.01)
+	all, berr := g.Budgets(ctx)
+	require.NoError(t, berr)
+	require.Len(t, all, 2, "every budget in force, as the caller's usage shows them")
+	for i, b := range all {
+		assert.Equal(t, "lab", b.Tenant)
+		b.Tenant = ""
+		assert.Equal(t, u.Budgets[i], b)
+	}
 
 	// A job the upstream refuses is released in full.
 	b, err := g.Admit(ctx, job("chem", 20000))

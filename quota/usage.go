@@ -1,13 +1,18 @@
 package quota
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
 
 // BudgetView is one budget as its users see it.
 type BudgetView struct {
+	// Tenant is set in the views of every tenant's budgets (Budgets).
+	Tenant       string    `json:"tenant,omitempty"`
 	Scope        string    `json:"scope"`
 	Name         string    `json:"name"`
 	Period       string    `json:"period"`
@@ -79,14 +84,56 @@ func (g *Governor) Usage(ctx context.Context, c Caller) (Usage, error) {
 		return u, err
 	}
 	for i, b := range budgets {
-		used, reserved := vals[2*i], vals[2*i+1]
-		u.Budgets = append(u.Budgets, BudgetView{Scope: b.Scope, Name: b.Name, Period: month.id, LimitUSD: b.MonthlyLimitUSD,
-			SpentUSD: dollars(used - reserved), ReservedUSD: dollars(reserved), RemainingUSD: max(b.MonthlyLimitUSD-dollars(used), 0),
-			AlertPercent: b.AlertThresholdPercent, Resets: month.end})
+		u.Budgets = append(u.Budgets, b.view(month, vals[2*i], vals[2*i+1]))
 	}
 	for i, v := range views {
 		v.Used = vals[2*len(budgets)+i]
 		u.Limits = append(u.Limits, v)
 	}
 	return u, nil
+}
+
+// view is a budget with what its month has spent and reserved (in
+// micro-dollars; used includes reserved).
+func (b *Budget) view(month window, used, reserved int64) BudgetView {
+	return BudgetView{Scope: b.Scope, Name: b.Name, Period: month.id, LimitUSD: b.MonthlyLimitUSD,
+		SpentUSD: dollars(used - reserved), ReservedUSD: dollars(reserved), RemainingUSD: max(b.MonthlyLimitUSD-dollars(used), 0),
+		AlertPercent: b.AlertThresholdPercent, Resets: month.end}
+}
+
+// Budgets reads every budget in force with this month's spending, one
+// call to the shared counters per tenant, ordered by tenant, then each
+// tenant's own budget before its projects' by name.
+func (g *Governor) Budgets(ctx context.Context) ([]BudgetView, error) {
+	month := windowAt("month", g.now())
+	byTenant := map[string][]*Budget{}
+	for _, b := range g.plan.Load().budgets {
+		byTenant[b.Tenant] = append(byTenant[b.Tenant], b)
+	}
+	out := []BudgetView{}
+	for _, tenant := range slices.Sorted(maps.Keys(byTenant)) {
+		budgets := byTenant[tenant]
+		slices.SortFunc(budgets, func(a, b *Budget) int {
+			return cmp.Or(cmp.Compare(b.Scope, a.Scope), cmp.Compare(a.Name, b.Name)) // "tenant" before "project"
+		})
+		keys := make([]string, 0, 2*len(budgets))
+		for _, b := range budgets {
+			keys = append(keys, b.key(month), b.key(month)+":reserved")
+		}
+		var vals []int64
+		err := g.call(ctx, func(ctx context.Context, cs Counters) error {
+			var err error
+			vals, err = cs.Values(ctx, tenant, keys)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading the budgets of tenant %q: %w", tenant, err)
+		}
+		for i, b := range budgets {
+			v := b.view(month, vals[2*i], vals[2*i+1])
+			v.Tenant = tenant
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }

@@ -1,0 +1,140 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/qgov/qgov/approval"
+	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/gateway"
+	"github.com/qgov/qgov/iam"
+)
+
+// decisions counts the gateway's decisions. Like Caddy's own HTTP
+// metrics it is one per process, registered in each config's registry,
+// so its counts survive reloads. Every label is bounded: outcomes and
+// codes are the gateway's own, actions are IBM's vocabulary.
+var decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Namespace: "qgov", Name: "decisions_total",
+	Help: "Requests the gateway decided, by outcome (success, denied, held, modified, failure), error code and IBM action.",
+}, []string{"outcome", "code", "action"})
+
+// countDecision counts one decision.
+func countDecision(d *gateway.Decision) {
+	decisions.WithLabelValues(d.Result(), d.Code, string(d.Action)).Inc()
+}
+
+// scrapeTimeout bounds the store reads of one scrape.
+const scrapeTimeout = 2 * time.Second
+
+// Descriptions of the metrics read from the shared state at each scrape.
+// Budgets and pending approvals are the whole deployment's, so every
+// replica reports the same values: aggregate them with max, not sum.
+var (
+	budgetLimitDesc = prometheus.NewDesc("qgov_budget_limit_usd",
+		"A budget's monthly limit in USD.", []string{"tenant", "scope", "name"}, nil)
+	budgetSpentDesc = prometheus.NewDesc("qgov_budget_spent_usd",
+		"What the month's ended jobs cost against a budget, in USD.", []string{"tenant", "scope", "name"}, nil)
+	budgetReservedDesc = prometheus.NewDesc("qgov_budget_reserved_usd",
+		"The estimates of the month's running jobs reserved against a budget, in USD.", []string{"tenant", "scope", "name"}, nil)
+	pendingDesc = prometheus.NewDesc("qgov_approvals_pending",
+		"Jobs held for approval with no decision yet, by tenant.", []string{"tenant"}, nil)
+	tokenDesc = prometheus.NewDesc("qgov_upstream_token_refreshes_total",
+		"Upstream IAM token exchanges by instance and result (ok, failed); instances sharing an API key share its exchanges.",
+		[]string{"instance", "result"}, nil)
+	revisionDesc = prometheus.NewDesc("qgov_governance_revision",
+		"The revision of the governance objects this replica has in force.", nil, nil)
+)
+
+// pending counts held jobs by tenant.
+type pending interface {
+	Pending(ctx context.Context) (map[string]int, error)
+}
+
+// stateCollector reads the app's state at each scrape.
+type stateCollector struct {
+	app       *App
+	approvals pending
+}
+
+// Describe implements prometheus.Collector.
+func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{budgetLimitDesc, budgetSpentDesc, budgetReservedDesc, pendingDesc, tokenDesc, revisionDesc} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector. A store that cannot be read
+// leaves its metrics out of the scrape and is logged; the rest are kept.
+func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
+	a := c.app
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	ch <- prometheus.MustNewConstMetric(revisionDesc, prometheus.GaugeValue, float64(a.catalog.Revision()))
+	if budgets, err := a.governor.Budgets(ctx); err != nil {
+		a.logger.Warn("metrics: reading the budgets", "error", err)
+	} else {
+		for _, b := range budgets {
+			for desc, v := range map[*prometheus.Desc]float64{budgetLimitDesc: b.LimitUSD, budgetSpentDesc: b.SpentUSD, budgetReservedDesc: b.ReservedUSD} {
+				ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, b.Tenant, b.Scope, b.Name)
+			}
+		}
+	}
+	if open, err := c.approvals.Pending(ctx); err != nil {
+		a.logger.Warn("metrics: counting held jobs", "error", err)
+	} else {
+		tenants := slices.Concat(a.dir.Load().Tenants(), slices.Collect(maps.Keys(open)))
+		slices.Sort(tenants)
+		for _, tenant := range slices.Compact(tenants) {
+			ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(open[tenant]), tenant)
+		}
+	}
+	if creds := a.held.creds.Load(); creds != nil {
+		for _, alias := range slices.Sorted(maps.Keys(*creds)) {
+			ts, ok := (*creds)[alias].(*iam.TokenSource)
+			if !ok {
+				continue
+			}
+			done, failed := ts.Exchanges()
+			ch <- prometheus.MustNewConstMetric(tokenDesc, prometheus.CounterValue, float64(done), alias, "ok")
+			ch <- prometheus.MustNewConstMetric(tokenDesc, prometheus.CounterValue, float64(failed), alias, "failed")
+		}
+	}
+}
+
+// registerMetrics exposes the gateway's decisions, the audit trail's
+// queue, budgets, pending approvals, upstream token refreshes and the
+// governance revision through Caddy's metrics (the admin endpoint's
+// /metrics, or the metrics handler).
+func (a *App) registerMetrics(ctx caddy.Context, trail *audit.Log, book *approval.Book) {
+	reg := ctx.GetMetricsRegistry()
+	if reg == nil {
+		return
+	}
+	st := trail.Stats()
+	for _, c := range []prometheus.Collector{
+		decisions,
+		stateCollector{app: a, approvals: book},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "qgov", Subsystem: "audit", Name: "queue_depth",
+			Help: "Audit records reserved, queued or being written."}, func() float64 { return float64(trail.Depth()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "qgov", Subsystem: "audit", Name: "records_total",
+			Help: "Audit records every sink has."}, func() float64 { return float64(st.Written.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "qgov", Subsystem: "audit", Name: "delayed_total",
+			Help: "Requests that waited for room in a full audit queue."}, func() float64 { return float64(st.Delayed.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "qgov", Subsystem: "audit", Name: "refused_total",
+			Help: "Requests refused because the audit queue stayed full."}, func() float64 { return float64(st.Refused.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "qgov", Subsystem: "audit", Name: "sink_errors_total",
+			Help: "Failed audit sink writes (retried)."}, func() float64 { return float64(st.SinkErrors.Load()) }),
+	} {
+		if err := reg.Register(c); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+			ctx.Logger().Warn("registering a qgov metric", zap.Error(err))
+		}
+	}
+}
