@@ -23,11 +23,15 @@ vet:
 	$(GO) vet ./...
 
 # test-deps installs what the tests run against: redis-server and
-# redis-cli (the tests start their own servers and clusters on free ports).
+# redis-cli (the tests start their own servers and clusters on free
+# ports), and Chromium for the console's browser tests.
 test-deps:
 	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { \
 		echo "installing redis-server from Debian packages"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null || { \
+		echo "installing chromium from Debian packages"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
 test: test-deps vet caddy-validate
 	$(GO) test -race -count=1 -timeout 30m ./...

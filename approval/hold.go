@@ -43,6 +43,10 @@ type Hold struct {
 	Program string   `json:"program"`
 	Session string   `json:"session_id,omitempty"`
 	Tags    []string `json:"tags"`
+	// Shots is the job's total shots.
+	Shots int `json:"shots,omitempty"`
+	// Rules name the policies and workflows that matched the job.
+	Rules []string `json:"rules,omitempty"`
 	// EstimatedCostUSD is the job's estimated cost when it was held.
 	EstimatedCostUSD float64 `json:"estimated_cost_usd"`
 	// Steps are the workflows that must each approve, as they were

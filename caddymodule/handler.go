@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
+	"github.com/qgov/qgov/console"
 	"github.com/qgov/qgov/gateway"
 	"github.com/qgov/qgov/org"
 )
@@ -20,7 +21,8 @@ func init() {
 }
 
 // Handler governs the Qiskit Runtime API: it serves /identity/token,
-// /identity/keys, Global Search and Catalog, and forwards /api/v1 (and
+// /identity/keys, Global Search and Catalog, the governance API, the web
+// console at /console, and forwards /api/v1 (and
 // /experimental/api/v1) requests that pass qgov's pipeline to the
 // instance's upstream through Caddy's reverse proxy, with the instance's
 // real CRN and upstream credentials. Other paths go to the next handler.
@@ -38,8 +40,10 @@ func init() {
 //	{http.qgov.reason}    why a request was denied
 //	{http.qgov.trace}     the request's trace: its error body's and its audit record's
 type Handler struct {
-	gw  *gateway.Gateway
-	ctx caddy.Context
+	gw *gateway.Gateway
+	// console serves /console, calling gw for everything it shows.
+	console *console.Console
+	ctx     caddy.Context
 	// proxies forward to the instances' upstreams, by scheme and
 	// host:port; an upstream first named by an instance created through
 	// the governance API gets its proxy on first use.
@@ -75,6 +79,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	cfg.Upstream = h
 	cfg.ClientIP = clientIP
 	h.gw = gateway.New(cfg)
+	h.console = console.New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.serve(w, r) }), app.logger)
 	if app.gateway == nil {
 		app.gateway = h.gw
 	}
@@ -148,11 +153,14 @@ var noNext = caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) erro
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if !h.gw.Handles(r) {
+	switch {
+	case console.Handles(r.URL.Path):
+		h.console.ServeHTTP(w, r)
+		return nil
+	case !h.gw.Handles(r):
 		return next.ServeHTTP(w, r)
 	}
-	d := h.gw.Serve(w, r)
-	countDecision(&d)
+	d := h.serve(w, r)
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		repl.Set("http.qgov.user", d.User)
 		repl.Set("http.qgov.key_id", d.KeyID)
@@ -167,6 +175,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		repl.Set("http.qgov.trace", d.Trace)
 	}
 	return nil
+}
+
+// serve runs a request through the gateway and counts its decision.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) gateway.Decision {
+	d := h.gw.Serve(w, r)
+	countDecision(&d)
+	return d
 }
 
 // Interface guards.

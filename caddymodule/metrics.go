@@ -78,7 +78,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
 	ch <- prometheus.MustNewConstMetric(revisionDesc, prometheus.GaugeValue, float64(a.catalog.Revision()))
-	if budgets, err := a.governor.Budgets(ctx); err != nil {
+	if budgets, err := a.governor.Budgets(ctx, ""); err != nil {
 		a.logger.Warn("metrics: reading the budgets", "error", err)
 	} else {
 		for _, b := range budgets {

@@ -27,32 +27,41 @@ type DecisionRequest struct {
 	Comment string `json:"comment"`
 }
 
-// approvalView is what the approvals API shows of a hold.
-type approvalView struct {
-	JobID            string                    `json:"job_id"`
-	Status           string                    `json:"status"`
-	Reason           string                    `json:"reason"`
-	Tenant           string                    `json:"tenant_id"`
-	Project          string                    `json:"project"`
-	Instance         string                    `json:"instance"`
-	Submitter        string                    `json:"submitter"`
-	Backend          string                    `json:"backend"`
-	Program          string                    `json:"program"`
-	EstimatedCostUSD float64                   `json:"estimated_cost_usd"`
-	Workflows        []string                  `json:"workflows"`
-	Decisions        map[int]approval.Decision `json:"decisions"`
-	Fate             *approval.Fate            `json:"fate,omitempty"`
-	Upstream         *approval.Upstream        `json:"upstream,omitempty"`
-	Created          time.Time                 `json:"created"`
-	DecideBy         time.Time                 `json:"decide_by"`
-	Pending          []string                  `json:"pending_workflows"`
+// ApprovalView is what the approvals API shows of a hold.
+type ApprovalView struct {
+	JobID            string   `json:"job_id"`
+	Status           string   `json:"status"`
+	Reason           string   `json:"reason"`
+	Tenant           string   `json:"tenant_id"`
+	Project          string   `json:"project"`
+	Instance         string   `json:"instance"`
+	Submitter        string   `json:"submitter"`
+	SubmitterName    string   `json:"submitter_name,omitempty"`
+	Backend          string   `json:"backend"`
+	Program          string   `json:"program"`
+	Shots            int      `json:"shots"`
+	Tags             []string `json:"tags"`
+	EstimatedCostUSD float64  `json:"estimated_cost_usd"`
+	// Rules name the policies and workflows that held the job.
+	Rules     []string                  `json:"rules"`
+	Workflows []string                  `json:"workflows"`
+	Decisions map[int]approval.Decision `json:"decisions"`
+	Fate      *approval.Fate            `json:"fate,omitempty"`
+	Upstream  *approval.Upstream        `json:"upstream,omitempty"`
+	Created   time.Time                 `json:"created"`
+	DecideBy  time.Time                 `json:"decide_by"`
+	Pending   []string                  `json:"pending_workflows"`
+	// MayDecide says whether the caller may decide a pending step now.
+	MayDecide bool `json:"may_decide"`
 }
 
-func (g *Gateway) view(st *approval.State) approvalView {
-	now := g.Now()
+// view is a hold as the caller sees it.
+func (q governance) view(st *approval.State) ApprovalView {
+	now := q.g.Now()
 	j := st.Job(now)
-	v := approvalView{JobID: st.ID, Status: "pending", Reason: j.State.Reason, Tenant: st.Tenant, Project: st.Project,
-		Instance: st.Instance, Submitter: st.Submitter.User, Backend: st.Backend, Program: st.Program,
+	v := ApprovalView{JobID: st.ID, Status: "pending", Reason: j.State.Reason, Tenant: st.Tenant, Project: st.Project,
+		Instance: st.Instance, Submitter: st.Submitter.User, SubmitterName: st.Submitter.Name, Backend: st.Backend, Program: st.Program,
+		Shots: st.Shots, Tags: st.Tags, Rules: st.Rules,
 		EstimatedCostUSD: st.EstimatedCostUSD, Decisions: st.Decisions, Fate: st.Fate, Upstream: st.Upstream,
 		Created: st.Created, DecideBy: st.Deadline(), Workflows: []string{}, Pending: []string{}}
 	for i, w := range st.Steps {
@@ -61,8 +70,17 @@ func (g *Gateway) view(st *approval.State) approvalView {
 			v.Pending = append(v.Pending, w.Name)
 		}
 	}
+	if v.Tags == nil {
+		v.Tags = []string{}
+	}
+	if v.Rules == nil {
+		v.Rules = []string{}
+	}
 	if st.Fate != nil {
 		v.Status = st.Fate.Fate
+	} else {
+		_, err := q.deciderSteps(st, now)
+		v.MayDecide = err == nil
 	}
 	return v
 }
@@ -99,7 +117,7 @@ func (q governance) approvals(rest string, d *Decision) *runtimeapi.Error {
 	switch q.r.Method {
 	case http.MethodGet:
 		d.Action = audit.ActionApprovalList
-		runtimeapi.WriteJSON(q.w, http.StatusOK, g.view(st))
+		runtimeapi.WriteJSON(q.w, http.StatusOK, q.view(st))
 		return nil
 	case http.MethodPost:
 		return q.decide(st, d)
@@ -118,15 +136,43 @@ func (q governance) listApprovals() *runtimeapi.Error {
 		q.g.Logger.Error("listing held jobs", "error", err)
 		return runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot list held jobs right now")
 	}
-	out := []approvalView{}
+	out := []ApprovalView{}
 	for _, st := range open {
 		if q.seesHold(st) {
 			q.g.expire(q.r.Context(), st)
-			out = append(out, q.g.view(st))
+			out = append(out, q.view(st))
 		}
 	}
 	runtimeapi.WriteJSON(q.w, http.StatusOK, map[string]any{"approvals": out, "count": len(out)})
 	return nil
+}
+
+// deciderSteps are the pending steps of an undecided hold the caller
+// may decide now, or why there are none.
+func (q governance) deciderSteps(st *approval.State, now time.Time) ([]int, *runtimeapi.Error) {
+	if !q.access.InProject(rbac.Approve, st.Project) {
+		return nil, runtimeapi.Errorf(http.StatusForbidden, "approval_not_allowed", fmt.Sprintf(
+			"user %s may not decide jobs of project %s: it needs the permission job:approve for the project or the tenant", q.p.UserID, st.Project))
+	}
+	if st.Submitter.User == q.p.UserID && !q.g.Directory.Load().Settings(st.Tenant).AllowSelfApproval {
+		return nil, runtimeapi.Errorf(http.StatusForbidden, "self_approval_not_allowed", fmt.Sprintf(
+			"user %s submitted job %s and may not decide it (rule: the tenant setting allow_self_approval of %s)", q.p.UserID, st.ID, st.Tenant))
+	}
+	if len(st.Pending()) == 0 { // every step decided; the release is under way
+		return nil, runtimeapi.Errorf(http.StatusConflict, "approval_already_decided", fmt.Sprintf("job %s was already approved and is being released", st.ID))
+	}
+	roles := q.access.RolesIn(st.Project)
+	var mine []int
+	for _, i := range st.Pending() {
+		if st.MayDecide(i, now, q.p.UserID, q.p.Email, roles) {
+			mine = append(mine, i)
+		}
+	}
+	if len(mine) == 0 {
+		return nil, runtimeapi.Errorf(http.StatusForbidden, "approval_not_allowed", fmt.Sprintf(
+			"user %s (roles %s) is not an approver of job %s now: %s", q.p.UserID, strings.Join(roles, ", "), st.ID, st.Waiting(now)))
+	}
+	return mine, nil
 }
 
 // decide records an approver's decision. Each workflow step the
@@ -155,27 +201,9 @@ func (q governance) decide(st *approval.State, d *Decision) *runtimeapi.Error {
 	if st.Fate != nil {
 		return alreadyDecided(st, now)
 	}
-	if !q.access.InProject(rbac.Approve, st.Project) {
-		return runtimeapi.Errorf(http.StatusForbidden, "approval_not_allowed", fmt.Sprintf(
-			"user %s may not decide jobs of project %s: it needs the permission job:approve for the project or the tenant", q.p.UserID, st.Project))
-	}
-	if st.Submitter.User == q.p.UserID && !g.Directory.Load().Settings(st.Tenant).AllowSelfApproval {
-		return runtimeapi.Errorf(http.StatusForbidden, "self_approval_not_allowed", fmt.Sprintf(
-			"user %s submitted job %s and may not decide it (rule: the tenant setting allow_self_approval of %s)", q.p.UserID, st.ID, st.Tenant))
-	}
-	if len(st.Pending()) == 0 { // every step decided; the release is under way
-		return runtimeapi.Errorf(http.StatusConflict, "approval_already_decided", fmt.Sprintf("job %s was already approved and is being released", st.ID))
-	}
-	roles := q.access.RolesIn(st.Project)
-	var mine []int
-	for _, i := range st.Pending() {
-		if st.MayDecide(i, now, q.p.UserID, q.p.Email, roles) {
-			mine = append(mine, i)
-		}
-	}
-	if len(mine) == 0 {
-		return runtimeapi.Errorf(http.StatusForbidden, "approval_not_allowed", fmt.Sprintf(
-			"user %s (roles %s) is not an approver of job %s now: %s", q.p.UserID, strings.Join(roles, ", "), st.ID, st.Waiting(now)))
+	mine, err := q.deciderSteps(st, now)
+	if err != nil {
+		return err
 	}
 	dec := approval.Decision{Decision: req.Decision, By: q.p.UserID, Comment: d.Note, At: now.UTC()}
 	for _, i := range mine {
@@ -230,7 +258,7 @@ func (q governance) decide(st *approval.State, d *Decision) *runtimeapi.Error {
 		g.release(ctx, st, q.p.UserID)
 	}
 	d.Outcome = "allowed"
-	runtimeapi.WriteJSON(q.w, http.StatusOK, g.view(st))
+	runtimeapi.WriteJSON(q.w, http.StatusOK, q.view(st))
 	return nil
 }
 

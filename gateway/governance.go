@@ -73,6 +73,9 @@ func (g *Gateway) serveGovernance(w http.ResponseWriter, r *http.Request, d Deci
 	case first == "users" && strings.HasSuffix(name, "/roles") && r.Method == http.MethodGet:
 		d.Action = audit.ActionGovernanceRead
 		gerr = q.userRoles(strings.TrimSuffix(name, "/roles"))
+	case rest == "usage" && r.Method == http.MethodGet:
+		d.Action = audit.ActionGovernanceRead
+		gerr = q.usage()
 	case rest == "approvals" || strings.HasPrefix(rest, "approvals/"):
 		gerr = q.approvals(rest, &d)
 	case r.Method != http.MethodGet:
@@ -125,6 +128,25 @@ func (q governance) queryLogs() *runtimeapi.Error {
 		return runtimeapi.BadRequest("invalid_query", "%v", err)
 	}
 	f.Tenant = q.p.Tenant
+	switch v.Get("format") {
+	case "csv":
+		recs, gerr := q.records(f)
+		if gerr != nil {
+			return gerr
+		}
+		var buf bytes.Buffer
+		if err := audit.WriteCSV(&buf, recs); err != nil {
+			return runtimeapi.BadRequest("invalid_query", "%v", err)
+		}
+		q.w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		q.w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+		q.w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-audit.csv"`, q.p.Tenant))
+		_, _ = buf.WriteTo(q.w)
+		return nil
+	case "", "json":
+	default:
+		return runtimeapi.BadRequest("invalid_format", "format %q: use json or csv", v.Get("format"))
+	}
 	page, err := q.g.AuditSource.Query(q.r.Context(), f, v.Get("page_token"), size)
 	if err != nil {
 		q.g.Logger.Error("querying the audit trail", "error", err)
@@ -229,25 +251,33 @@ func (q governance) projectsWith(c rbac.Capability) []string {
 	return out
 }
 
+// records reads every record a filter matches, at most maxReportRecords.
+func (q governance) records(f audit.Filter) ([]audit.Record, *runtimeapi.Error) {
+	var out []audit.Record
+	for token := ""; ; {
+		page, err := q.g.AuditSource.Query(q.r.Context(), f, token, audit.MaxPageSize)
+		if err != nil {
+			q.g.Logger.Error("reading the audit trail", "error", err)
+			return nil, runtimeapi.Errorf(http.StatusServiceUnavailable, "audit_unavailable", "the audit trail cannot be read right now")
+		}
+		out = append(out, page.Logs...)
+		if len(out) > maxReportRecords {
+			return nil, runtimeapi.Errorf(http.StatusRequestEntityTooLarge, "period_too_large",
+				fmt.Sprintf("more than %d records match; ask for a shorter period or narrower filters", maxReportRecords))
+		}
+		if token = page.NextPageToken; token == "" {
+			return out, nil
+		}
+	}
+}
+
 // gather reads what a report is built from: the period's records, and
 // for the access review and evidence bundles the organisation and keys.
 func (q governance) gather(in *report.Input) *runtimeapi.Error {
 	ctx := q.r.Context()
-	f := audit.Filter{Tenant: q.p.Tenant, From: in.Period.From, To: in.Period.To}
-	for token := ""; ; {
-		page, err := q.g.AuditSource.Query(ctx, f, token, audit.MaxPageSize)
-		if err != nil {
-			q.g.Logger.Error("reading the audit trail for a report", "error", err)
-			return runtimeapi.Errorf(http.StatusServiceUnavailable, "audit_unavailable", "the audit trail cannot be read right now")
-		}
-		in.Records = append(in.Records, page.Logs...)
-		if len(in.Records) > maxReportRecords {
-			return runtimeapi.Errorf(http.StatusRequestEntityTooLarge, "period_too_large",
-				fmt.Sprintf("the period holds more than %d records; ask for a shorter one", maxReportRecords))
-		}
-		if token = page.NextPageToken; token == "" {
-			break
-		}
+	var gerr *runtimeapi.Error
+	if in.Records, gerr = q.records(audit.Filter{Tenant: q.p.Tenant, From: in.Period.From, To: in.Period.To}); gerr != nil {
+		return gerr
 	}
 	if in.Kind == report.AccessReview || in.Kind == report.SOC2 || in.Kind == report.ISO27001 {
 		now := q.g.Now()

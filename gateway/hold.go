@@ -73,7 +73,7 @@ func (g *Gateway) hold(q *request, sub *runtimeapi.Submission, adm *quota.Admiss
 	h := approval.Hold{ID: id, Tenant: q.p.Tenant, Project: q.d.Project, Instance: q.in.Alias,
 		Submitter: approval.Submitter{User: q.p.UserID, Name: q.p.Name, Email: q.p.Email, KeyID: q.p.KeyID, Roles: q.roles(q.d.Project)},
 		Request:   approval.Request{Method: q.r.Method, Path: q.rest, Header: header, Body: q.body},
-		Backend:   sub.Backend, Program: sub.ProgramID, Session: sub.SessionID, Tags: sub.Tags,
+		Backend:   sub.Backend, Program: sub.ProgramID, Session: sub.SessionID, Tags: sub.Tags, Shots: sub.Shots, Rules: q.d.rules,
 		EstimatedCostUSD: adm.Estimate.USD, Steps: steps, Created: g.Now().UTC()}
 	if adm.ID != "" {
 		adm.Hold = id

@@ -267,7 +267,7 @@ func TestHeldJobSurvivesARestartAndIsReleasedOnce(t *testing.T) {
 	// the team lead decides high_cost_job; hardware_access still waits for an admin
 	status, body = decide(t, srv, "lee-key", id, "approve", "fine")
 	require.Equal(t, http.StatusOK, status, string(body))
-	var v approvalView
+	var v ApprovalView
 	require.NoError(t, json.Unmarshal(body, &v))
 	assert.Equal(t, []string{"hardware_access"}, v.Pending)
 	assert.Equal(t, "pending", v.Status)
@@ -462,7 +462,7 @@ func TestWorkflowRules(t *testing.T) {
 	assert.Equal(t, []string{"high_cost_job"}, costly.Qgov.Workflows)
 	status, body = decide(t, srv, "lee-key", costly.ID, "approve", "")
 	require.Equal(t, http.StatusOK, status, string(body))
-	var v approvalView
+	var v ApprovalView
 	require.NoError(t, json.Unmarshal(body, &v))
 	assert.Equal(t, "released", v.Status, "hardware_access was approved when the job was held")
 	assert.Equal(t, approval.Auto, v.Decisions[1].Decision)
@@ -504,7 +504,7 @@ func TestWorkflowRules(t *testing.T) {
 	status, body = call(t, srv, "lee-key", "GET", "/governance/v1/approvals", "")
 	require.Equal(t, http.StatusOK, status, string(body))
 	var list struct {
-		Approvals []approvalView `json:"approvals"`
+		Approvals []ApprovalView `json:"approvals"`
 	}
 	require.NoError(t, json.Unmarshal(body, &list))
 	require.Len(t, list.Approvals, 1, "only lee's own job still waits")

@@ -192,8 +192,10 @@ func (s selfService) subject() (string, error) {
 }
 
 func (s selfService) whoami() error {
+	access := s.access()
 	runtimeapi.WriteJSON(s.w, http.StatusOK, map[string]any{
-		"user": s.p.UserID, "name": s.p.Name, "email": s.p.Email, "tenant": s.p.Tenant, "projects": s.access().Projects(),
+		"user": s.p.UserID, "name": s.p.Name, "email": s.p.Email, "tenant": s.p.Tenant, "projects": access.Projects(),
+		"roles": access.Grants(), "permissions": access.Widest().Permissions(),
 		"groups": s.p.Groups, "access_groups": s.p.AccessGroups, "provider": s.p.Provider, "key_id": s.p.KeyID, "session_id": s.p.SessionID,
 		"mfa": s.p.MFA, "expires": s.p.Expires, "scopes": s.p.Scopes,
 	})

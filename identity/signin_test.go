@@ -215,6 +215,9 @@ func TestSessions(t *testing.T) {
 
 	// Someone else's session is not found; users may not end others' sessions.
 	_, who = admin.call(t, http.MethodGet, gw+"/auth/whoami", "")
+	assert.Contains(t, who["permissions"], "audit:view", "whoami names what the caller holds")
+	_, mine := laptop.call(t, http.MethodGet, gw+"/auth/whoami", "")
+	assert.NotContains(t, mine["permissions"], "audit:view")
 	code, _ = laptop.call(t, http.MethodDelete, gw+"/auth/sessions/"+who["session_id"].(string), "")
 	assert.Equal(t, http.StatusNotFound, code)
 	code, out = laptop.call(t, http.MethodDelete, gw+"/auth/sessions?user=admin", "")

@@ -88,6 +88,16 @@ func (a Access) Tenant() rbac.Set {
 	return s
 }
 
+// Widest is everything the member holds anywhere: the union of every
+// role they hold, in any project or across the tenant.
+func (a Access) Widest() rbac.Set {
+	var s rbac.Set
+	for _, g := range a.grants {
+		s.Union(&g.role.Set)
+	}
+	return s
+}
+
 // Holds reports whether the member holds a capability in any project.
 func (a Access) Holds(c rbac.Capability) bool {
 	for _, g := range a.grants {

@@ -239,7 +239,7 @@ func TestBudgets(t *testing.T) {
 	assert.InDelta(t, 6, u.Budgets[0].SpentUSD, 0.001)
 	assert.InDelta(t, 14.19, u.Budgets[0].ReservedUSD, 0.01)
 	assert.InDelta(t, 100-20.19, u.Budgets[0].RemainingUSD, 0.01)
-	all, berr := g.Budgets(ctx)
+	all, berr := g.Budgets(ctx, "")
 	require.NoError(t, berr)
 	require.Len(t, all, 2, "every budget in force, as the caller's usage shows them")
 	for i, b := range all {
@@ -247,6 +247,9 @@ func TestBudgets(t *testing.T) {
 		b.Tenant = ""
 		assert.Equal(t, u.Budgets[i], b)
 	}
+	other, berr := g.Budgets(ctx, "elsewhere")
+	require.NoError(t, berr)
+	assert.Empty(t, other, "another tenant's budgets are not read")
 
 	// A job the upstream refuses is released in full.
 	b, err := g.Admit(ctx, job("chem", 20000))

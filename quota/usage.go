@@ -101,14 +101,17 @@ func (b *Budget) view(month window, used, reserved int64) BudgetView {
 		AlertPercent: b.AlertThresholdPercent, Resets: month.end}
 }
 
-// Budgets reads every budget in force with this month's spending, one
-// call to the shared counters per tenant, ordered by tenant, then each
-// tenant's own budget before its projects' by name.
-func (g *Governor) Budgets(ctx context.Context) ([]BudgetView, error) {
+// Budgets reads the budgets in force of one tenant, or of every tenant
+// when tenant is empty, with this month's spending: one call to the
+// shared counters per tenant, ordered by tenant, then each tenant's own
+// budget before its projects' by name.
+func (g *Governor) Budgets(ctx context.Context, tenant string) ([]BudgetView, error) {
 	month := windowAt("month", g.now())
 	byTenant := map[string][]*Budget{}
 	for _, b := range g.plan.Load().budgets {
-		byTenant[b.Tenant] = append(byTenant[b.Tenant], b)
+		if tenant == "" || b.Tenant == tenant {
+			byTenant[b.Tenant] = append(byTenant[b.Tenant], b)
+		}
 	}
 	out := []BudgetView{}
 	for _, tenant := range slices.Sorted(maps.Keys(byTenant)) {

@@ -174,3 +174,27 @@ func TestMappingCoversEveryAction(t *testing.T) {
 		assert.True(t, s.Has(routeCaps[a]), "admin holds %s", a)
 	}
 }
+
+func TestSetPermissions(t *testing.T) {
+	rs, err := Compile(seedRoles)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		role   string
+		has    map[string]string
+		hasNot []string
+	}{
+		{"team_lead", map[string]string{"job:approve": "project", "user:view": "", "job:submit:any_backend": ""}, []string{"audit:view", "budget:manage"}},
+		{"billing", map[string]string{"budget:view": "tenant", "report:export": ""}, []string{"job:approve"}},
+		{"quantum_intern", map[string]string{"job:view": "own", "job:submit:simulator_only": ""}, []string{"job:submit:any_backend"}},
+	} {
+		got := rs.Get(tc.role).Set.Permissions()
+		for name, scope := range tc.has {
+			v, ok := got[name]
+			assert.True(t, ok, "%s holds %s", tc.role, name)
+			assert.Equal(t, scope, v, "%s %s", tc.role, name)
+		}
+		for _, name := range tc.hasNot {
+			assert.NotContains(t, got, name, tc.role)
+		}
+	}
+}

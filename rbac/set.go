@@ -39,3 +39,24 @@ func CapabilityName(c Capability) string {
 	}
 	return fmt.Sprintf("capability(%d)", c)
 }
+
+// Permissions names what the set holds: each permission of the
+// vocabulary it holds, with the widest scope of a scoped one ("own",
+// "project" or "tenant") and "" for the others.
+func (s Set) Permissions() map[string]string {
+	out := map[string]string{}
+	for _, p := range vocabulary {
+		widest := None
+		for _, c := range p.caps {
+			widest = max(widest, s[c])
+		}
+		switch {
+		case widest == None:
+		case p.scoped:
+			out[p.name] = widest.String()
+		default:
+			out[p.name] = ""
+		}
+	}
+	return out
+}
