@@ -136,8 +136,12 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // static serves the embedded stylesheet.
 func (c *Console) static(w http.ResponseWriter, r *http.Request, name string) {
+	if strings.Contains(name, "/") {
+		http.NotFound(w, r)
+		return
+	}
 	data, err := files.ReadFile("static/" + name)
-	if err != nil || strings.Contains(name, "/") {
+	if err != nil {
 		http.NotFound(w, r)
 		return
 	}

@@ -8,8 +8,8 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"time"
 
+	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/runtimeapi"
 )
 
@@ -23,12 +23,9 @@ type Who struct {
 	// Permissions maps each permission the caller holds to its widest
 	// scope ("own", "project", "tenant", or "" for unscoped ones).
 	Permissions map[string]string `json:"permissions"`
-	Roles       []struct {
-		Project string    `json:"project"`
-		Role    string    `json:"role"`
-		Via     string    `json:"via"`
-		Expires time.Time `json:"expires_at"`
-	} `json:"roles"`
+	// Roles are the caller's roles, project by project, with where
+	// each comes from and until when.
+	Roles []org.Grant `json:"roles"`
 }
 
 // May reports whether the caller holds a permission at any scope.
@@ -63,8 +60,6 @@ type apiError struct {
 	Code    string
 	Message string
 }
-
-func (e *apiError) Error() string { return e.Message }
 
 // recorder keeps an API answer in memory.
 type recorder struct {
