@@ -257,7 +257,7 @@ func resolve(repl *caddy.Replacer, what string, s *string) error {
 }
 
 // org is the organisation as configured.
-func (a *App) org() org.Config { return a.declared().Org() }
+func (a *App) org() org.Config { return a.declared().Config }
 
 // setOrg replaces the organisation.
 func (a *App) setOrg(c org.Config) {

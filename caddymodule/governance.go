@@ -50,8 +50,8 @@ type model struct {
 
 // declared is the governance configuration the config declares.
 func (a *App) declared() catalog.Config {
-	c := catalog.Config{Tenants: a.Tenants, Instances: a.Instances, Projects: a.Projects, Roles: a.Roles,
-		AccessGroups: a.AccessGroups, Assignments: a.Assignments, Policies: a.Policies, Workflows: a.Workflows}
+	c := catalog.Config{Config: org.Config{Tenants: a.Tenants, Instances: a.Instances, Projects: a.Projects, Roles: a.Roles,
+		AccessGroups: a.AccessGroups, Assignments: a.Assignments}, Policies: a.Policies, Workflows: a.Workflows}
 	if a.Quotas != nil {
 		c.Limits, c.Budgets = a.Quotas.Limits, a.Quotas.Budgets
 	}
@@ -70,7 +70,7 @@ func (a *App) build(c catalog.Config) (*model, error) {
 			return nil, err
 		}
 	}
-	dir, findings, err := buildOrg(c.Org(), a.keys, a.providers)
+	dir, findings, err := buildOrg(c.Config, a.keys, a.providers)
 	if err != nil {
 		return nil, err
 	}

@@ -20,15 +20,15 @@ import (
 )
 
 // declared is a configuration with one tenant and one project.
-var declared = Config{
+var declared = Config{Config: org.Config{
 	Tenants:  []org.TenantSettings{{Name: "lab", Source: "Caddyfile:3"}},
 	Projects: []org.Project{{Name: "ml", Tenant: "lab", Source: "Caddyfile:7"}},
-}
+}}
 
 // manager builds the organisation as its model and counts what it puts
 // in force.
 func manager(st store.Store, used *atomic.Int64) *Manager[*org.Directory] {
-	return NewManager(st, declared, func(c Config) (*org.Directory, error) { return org.NewDirectory(c.Org()) },
+	return NewManager(st, declared, func(c Config) (*org.Directory, error) { return org.NewDirectory(c.Config) },
 		func(*org.Directory) { used.Add(1) }, nil)
 }
 

@@ -14,39 +14,24 @@ import (
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/policy"
 	"github.com/qgov/qgov/quota"
-	"github.com/qgov/qgov/rbac"
 )
 
 // Config is every governance object, in the shape of the qgov app's JSON
 // config. A governance file is a Config written as YAML (or JSON); it is
 // what `qgov export` writes and `qgov apply` reads.
 type Config struct {
-	Tenants      []org.TenantSettings `json:"tenants,omitempty"`
-	Instances    []org.Instance       `json:"instances,omitempty"`
-	Projects     []org.Project        `json:"projects,omitempty"`
-	Roles        []rbac.RoleConfig    `json:"roles,omitempty"`
-	AccessGroups []org.AccessGroup    `json:"access_groups,omitempty"`
-	Assignments  []org.Assignment     `json:"assignments,omitempty"`
-	Limits       []quota.Rule         `json:"limits,omitempty"`
-	Budgets      []quota.Budget       `json:"budgets,omitempty"`
-	Policies     []policy.Policy      `json:"policies,omitempty"`
-	Workflows    []policy.Workflow    `json:"workflows,omitempty"`
-}
-
-// Org returns the organisation part of c.
-func (c Config) Org() org.Config {
-	return org.Config{Tenants: c.Tenants, Instances: c.Instances, Projects: c.Projects, Roles: c.Roles,
-		AccessGroups: c.AccessGroups, Assignments: c.Assignments}
+	// Config is the organisation: tenants, instances, projects, roles,
+	// access groups and assignments.
+	org.Config
+	Limits    []quota.Rule      `json:"limits,omitempty"`
+	Budgets   []quota.Budget    `json:"budgets,omitempty"`
+	Policies  []policy.Policy   `json:"policies,omitempty"`
+	Workflows []policy.Workflow `json:"workflows,omitempty"`
 }
 
 // Merge appends another configuration's objects to c.
 func (c *Config) Merge(o Config) {
-	c.Tenants = append(c.Tenants, o.Tenants...)
-	c.Instances = append(c.Instances, o.Instances...)
-	c.Projects = append(c.Projects, o.Projects...)
-	c.Roles = append(c.Roles, o.Roles...)
-	c.AccessGroups = append(c.AccessGroups, o.AccessGroups...)
-	c.Assignments = append(c.Assignments, o.Assignments...)
+	c.Config.Merge(o.Config)
 	c.Limits = append(c.Limits, o.Limits...)
 	c.Budgets = append(c.Budgets, o.Budgets...)
 	c.Policies = append(c.Policies, o.Policies...)

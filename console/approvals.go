@@ -71,9 +71,6 @@ func (c *Console) decide(v *visit, id string) {
 	decision := v.r.PostForm.Get("decision")
 	body := map[string]string{"decision": decision, "comment": strings.TrimSpace(v.r.PostForm.Get("comment"))}
 	err := v.send(http.MethodPost, "/governance/v1/approvals/"+url.PathEscape(id), body, nil)
-	verb := map[string]string{"approve": "Approved", "reject": "Rejected"}[decision]
-	if verb == "" {
-		verb = "Deciding"
-	}
-	v.done(Prefix+"/approvals/"+url.PathEscape(id), verb+" job "+id, err)
+	did := map[string]string{"approve": "Approved", "reject": "Rejected"}[decision] + " job " + id
+	v.done(Prefix+"/approvals/"+url.PathEscape(id), did, "Deciding job "+id, err)
 }

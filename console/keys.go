@@ -43,7 +43,7 @@ func (c *Console) createKey(v *visit, _ string) {
 	}
 	var k newKey
 	if err := v.send(http.MethodPost, "/auth/keys", body, &k); err != nil {
-		v.done(Prefix+"/keys", "Creating the key", err)
+		v.done(Prefix+"/keys", "", "Creating the key", err)
 		return
 	}
 	c.render(v, "secret", map[string]any{"Key": k, "Verb": "created"})
@@ -53,7 +53,7 @@ func (c *Console) createKey(v *visit, _ string) {
 func (c *Console) rotateKey(v *visit, id string) {
 	var k newKey
 	if err := v.send(http.MethodPost, "/auth/keys/"+url.PathEscape(id)+"/rotate", map[string]any{}, &k); err != nil {
-		v.done(Prefix+"/keys", "Rotating key "+id, err)
+		v.done(Prefix+"/keys", "", "Rotating key "+id, err)
 		return
 	}
 	c.render(v, "secret", map[string]any{"Key": k, "Verb": "rotated"})
@@ -62,11 +62,11 @@ func (c *Console) rotateKey(v *visit, id string) {
 // revokeKey revokes a key.
 func (c *Console) revokeKey(v *visit, id string) {
 	err := v.send(http.MethodDelete, "/auth/keys/"+url.PathEscape(id), nil, nil)
-	v.done(Prefix+"/keys", "Revoked key "+id, err)
+	v.done(Prefix+"/keys", "Revoked key "+id, "Revoking key "+id, err)
 }
 
 // endSession ends one of the caller's sign-in sessions.
 func (c *Console) endSession(v *visit, id string) {
 	err := v.send(http.MethodDelete, "/auth/sessions/"+url.PathEscape(id), nil, nil)
-	v.done(Prefix+"/keys", "Ended session "+id, err)
+	v.done(Prefix+"/keys", "Ended session "+id, "Ending session "+id, err)
 }

@@ -167,11 +167,13 @@ func (c *Console) begin(w http.ResponseWriter, r *http.Request) *visit {
 	return v
 }
 
-// done ends a form: it remembers the outcome for the next page and
-// sends the browser there (303, so a reload does not repeat the form).
-func (v *visit) done(to, message string, err *apiError) {
+// done ends a form: it remembers the outcome for the next page (what
+// was done, or what was tried and why it failed) and sends the browser
+// there (303, so a reload does not repeat the form).
+func (v *visit) done(to, did, tried string, err *apiError) {
+	message := did
 	if err != nil {
-		message = fmt.Sprintf("%s: %s", message, err.Message)
+		message = fmt.Sprintf("%s failed: %s", tried, err.Message)
 	}
 	v.setFlash(message, err != nil)
 	http.Redirect(v.w, v.r, to, http.StatusSeeOther)

@@ -63,14 +63,15 @@ type Instance struct {
 	upstream *url.URL // parsed Upstream
 }
 
-// Config is the organisation as configured.
+// Config is the organisation as configured, with the field names of the
+// qgov app's JSON config.
 type Config struct {
-	Tenants      []TenantSettings
-	Instances    []Instance
-	Projects     []Project
-	Roles        []rbac.RoleConfig
-	AccessGroups []AccessGroup
-	Assignments  []Assignment
+	Tenants      []TenantSettings  `json:"tenants,omitempty"`
+	Instances    []Instance        `json:"instances,omitempty"`
+	Projects     []Project         `json:"projects,omitempty"`
+	Roles        []rbac.RoleConfig `json:"roles,omitempty"`
+	AccessGroups []AccessGroup     `json:"access_groups,omitempty"`
+	Assignments  []Assignment      `json:"assignments,omitempty"`
 }
 
 // Directory answers questions about the configured organisation. It is
