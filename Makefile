@@ -2,7 +2,7 @@
 #
 #   make run     build and start the demo (Caddyfile.example)
 #   make test    vet, format check and every test (what CI runs)
-#   make bench   gateway vs plain reverse_proxy polling and submission; admission and audit cost; simulator throughput
+#   make bench   gateway vs plain reverse_proxy polling and submission; admission, audit and circuit-reading cost; simulator throughput
 #   make fuzz    a short run of every fuzz target
 
 include xcaddy.mk
@@ -45,6 +45,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 5000x ./quota/
 	$(GO) test -run '^$$' -bench . -benchtime 20000x ./policy/
 	$(GO) test -run '^$$' -bench . -benchtime 20000x ./audit/
+	$(GO) test -run '^$$' -bench DecodeMaxSubmission -benchtime 3x ./runtimeapi/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./statevector/
 	$(GO) test -run '^$$' -bench . -benchtime 200x ./simulator/
 
@@ -52,6 +53,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./circuit/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseQPY$$' -fuzztime $(FUZZTIME) ./circuit/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJob$$' -fuzztime $(FUZZTIME) ./runtimeapi/
+	$(GO) test -run '^$$' -fuzz '^FuzzOneReading$$' -fuzztime $(FUZZTIME) ./internal/strictjson/
 
 clean:
 	rm -rf bin

@@ -86,6 +86,14 @@ type App struct {
 	// MaxBodySize bounds request bodies in bytes; larger ones get 413.
 	// Default 32 MiB.
 	MaxBodySize int64 `json:"max_body_size,omitempty"`
+	// BodyMemory bounds the memory of the request bodies the gateway
+	// holds at once, each counted with 8 MiB for its reading: with the
+	// default, 8 × (MaxBodySize + 8 MiB), eight bodies of the largest size
+	// are read at a time and more wait briefly, then get 503 with
+	// Retry-After.
+	BodyMemory int64 `json:"body_memory,omitempty"`
+	// Circuits bound the work of reading one job's circuits.
+	Circuits *CircuitLimits `json:"circuits,omitempty"`
 	// Audit configures the audit trail. Default: a file trail in Caddy's
 	// data directory, fsynced before each request completes.
 	Audit *AuditConfig `json:"audit,omitempty"`
@@ -172,6 +180,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("qgov identity_providers: %w", err)
 	}
 	a.keys, a.providers = keys, providers.Configs()
+	circuits, err := a.Circuits.limits()
+	if err != nil {
+		return err
+	}
 	st, err := a.openStore(a.repl)
 	if err != nil {
 		return err
@@ -218,6 +230,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Node:         nodeName(),
 		Notify:       a.notifier,
 		MaxBodyBytes: a.MaxBodySize,
+		BodyMemory:   a.BodyMemory,
+		Circuits:     circuits,
 		Audit:        trail,
 		AuditSource:  source,
 		AuditDir:     trailDir,

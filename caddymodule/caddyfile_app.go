@@ -39,6 +39,8 @@ func init() {
 //	    issuer               <iss>
 //	    public_url           <external URL of the gateway>
 //	    max_body_size        <size>
+//	    body_memory          <size>  (request bodies held at once; default 8 × (max_body_size + 8MiB))
+//	    circuits             { … }  (see parseCircuits)
 //	    audit                { … }  (see parseAudit)
 //	    quotas               { … }  (see parseQuotas)
 //	    notification_channel <name> <webhook URL or {env.X}>
@@ -92,6 +94,10 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 			app.Issuer, err = oneArg(d)
 		case "max_body_size":
 			app.MaxBodySize, err = sizeArg(d)
+		case "body_memory":
+			app.BodyMemory, err = sizeArg(d)
+		case "circuits":
+			app.Circuits, err = parseCircuits(d)
 		case "quotas":
 			if app.Quotas != nil {
 				return nil, d.Err("quotas is configured twice")

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // OpKind is the kind of a circuit operation.
@@ -73,6 +74,8 @@ type Circuit struct {
 	Ops []Op
 	// Physical reports whether the circuit addresses physical qubits ($n).
 	Physical bool
+	// Facts are the circuit's facts, counted as it was read.
+	Facts Facts
 
 	gates map[string]*gateDef
 }
@@ -95,4 +98,17 @@ func sortParameters(names []string) {
 		bn, bi := key(b)
 		return cmp.Or(cmp.Compare(an, bn), cmp.Compare(ai, bi))
 	})
+}
+
+// detach makes a circuit read for its facts hold none of its source: the
+// names it keeps are copied and its gate definitions dropped, so that the
+// source (which a reader may hand over without copying) is not kept alive.
+func (c *Circuit) detach() {
+	for i, p := range c.Parameters {
+		c.Parameters[i] = strings.Clone(p)
+	}
+	for i := range c.Registers {
+		c.Registers[i].Name = strings.Clone(c.Registers[i].Name)
+	}
+	c.gates = nil
 }

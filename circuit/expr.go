@@ -105,6 +105,11 @@ var constants = map[string]float64{
 // additive < multiplicative < unary minus < power (right-associative).
 // known reports whether an identifier names a variable in scope.
 func (p *parser) parseExpr(known func(string) bool) (Expr, error) {
+	p.exprDepth++
+	defer func() { p.exprDepth-- }()
+	if p.exprDepth > maxExprDepth {
+		return nil, p.errAt(p.peek(), "expression nested deeper than %d", maxExprDepth)
+	}
 	return p.parseLeftAssoc(known, "+", "-", p.parseTerm)
 }
 
@@ -130,6 +135,11 @@ func (p *parser) parseLeftAssoc(known func(string) bool, op1, op2 string, operan
 }
 
 func (p *parser) parseUnary(known func(string) bool) (Expr, error) {
+	p.exprDepth++
+	defer func() { p.exprDepth-- }()
+	if p.exprDepth > maxExprDepth {
+		return nil, p.errAt(p.peek(), "expression nested deeper than %d", maxExprDepth)
+	}
 	switch p.peek().text {
 	case "-":
 		p.next()
@@ -204,4 +214,25 @@ func (p *parser) parseAtom(known func(string) bool) (Expr, error) {
 		}
 	}
 	return nil, p.errAt(t, "expected an expression, found %s", t)
+}
+
+// positional renders an expression with the named parameters written by
+// their position ("$0"), so that expressions that differ only in the
+// names of a definition's parameters render alike.
+func positional(e Expr, params []string) string {
+	switch e := e.(type) {
+	case varExpr:
+		for i, p := range params {
+			if p == string(e) {
+				return "$" + strconv.Itoa(i)
+			}
+		}
+	case negExpr:
+		return "-(" + positional(e.x, params) + ")"
+	case binExpr:
+		return "(" + positional(e.x, params) + e.op + positional(e.y, params) + ")"
+	case callExpr:
+		return e.fn + "(" + positional(e.arg, params) + ")"
+	}
+	return e.String()
 }

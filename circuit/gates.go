@@ -135,7 +135,7 @@ gate xx_plus_yy(theta, beta) a, b { rz(beta) b; rz(-pi/2) a; sx a; rz(pi/2) a; s
 
 // library holds the parsed libraryGates.
 var library = func() map[string]*gateDef {
-	c, err := parse(libraryGates, nil)
+	c, err := Reader{Budget: NewBudget(DefaultLimits), KeepOps: true}.read(libraryGates, nil)
 	if err != nil {
 		panic("circuit: built-in gate library: " + err.Error())
 	}

@@ -43,7 +43,12 @@ func (t token) String() string {
 type SyntaxError struct {
 	Line, Col int
 	Msg       string
+	// Err is the cause, when it is one callers tell apart (ErrLimit).
+	Err error
 }
+
+// Unwrap returns the cause.
+func (e *SyntaxError) Unwrap() error { return e.Err }
 
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Col, e.Msg)
@@ -52,67 +57,91 @@ func (e *SyntaxError) Error() string {
 // twoCharSymbols are the multi-character operators the grammar uses.
 var twoCharSymbols = []string{"->", "**", "==", "++"}
 
-// lex splits src into tokens, dropping whitespace and comments.
-func lex(src string) ([]token, error) {
-	var toks []token
-	line, col := 1, 1
-	i := 0
-	advance := func(n int) {
-		for k := 0; k < n; k++ {
-			if src[i] == '\n' {
-				line++
-				col = 1
-			} else if src[i] < utf8.RuneSelf || utf8.RuneStart(src[i]) {
-				col++
-			}
-			i++
+// lexer reads tokens from src one at a time, dropping whitespace and
+// comments, so that reading a program holds only the tokens the parser
+// looks ahead at, whatever the program's size.
+type lexer struct {
+	src       string
+	i         int
+	line, col int
+	err       error // the first lexical error; every later token is EOF
+}
+
+func newLexer(src string) *lexer { return &lexer{src: src, line: 1, col: 1} }
+
+func (l *lexer) advance(n int) {
+	for k := 0; k < n; k++ {
+		if l.src[l.i] == '\n' {
+			l.line++
+			l.col = 1
+		} else if l.src[l.i] < utf8.RuneSelf || utf8.RuneStart(l.src[l.i]) {
+			l.col++
 		}
+		l.i++
 	}
-	for i < len(src) {
-		c := src[i]
+}
+
+// fail records a lexical error and ends the token stream.
+func (l *lexer) fail(line, col int, msg string) token {
+	l.err = &SyntaxError{Line: line, Col: col, Msg: msg}
+	l.i = len(l.src)
+	return token{tokEOF, "", line, col}
+}
+
+// next returns the next token; at the end of the source (or after an
+// error) it returns EOF tokens.
+func (l *lexer) next() token {
+	src := l.src
+	for l.i < len(src) {
+		c := src[l.i]
 		switch {
 		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
-			advance(1)
-		case strings.HasPrefix(src[i:], "//"):
-			for i < len(src) && src[i] != '\n' {
-				advance(1)
-			}
-		case strings.HasPrefix(src[i:], "/*"):
-			sl, sc := line, col
-			end := strings.Index(src[i+2:], "*/")
+			l.advance(1)
+		case strings.HasPrefix(src[l.i:], "//"):
+			end := strings.IndexByte(src[l.i:], '\n')
 			if end < 0 {
-				return nil, &SyntaxError{sl, sc, "unterminated block comment"}
+				end = len(src) - l.i
 			}
-			advance(end + 4)
+			l.advance(end)
+		case strings.HasPrefix(src[l.i:], "/*"):
+			sl, sc := l.line, l.col
+			end := strings.Index(src[l.i+2:], "*/")
+			if end < 0 {
+				return l.fail(sl, sc, "unterminated block comment")
+			}
+			l.advance(end + 4)
 		case c == '"' || c == '\'':
-			sl, sc := line, col
-			end := strings.IndexByte(src[i+1:], c)
-			if end < 0 || strings.ContainsRune(src[i+1:i+1+end], '\n') {
-				return nil, &SyntaxError{sl, sc, "unterminated string"}
+			sl, sc := l.line, l.col
+			end := strings.IndexByte(src[l.i+1:], c)
+			if end < 0 || strings.ContainsRune(src[l.i+1:l.i+1+end], '\n') {
+				return l.fail(sl, sc, "unterminated string")
 			}
-			toks = append(toks, token{tokString, src[i+1 : i+1+end], sl, sc})
-			advance(end + 2)
+			t := token{tokString, src[l.i+1 : l.i+1+end], sl, sc}
+			l.advance(end + 2)
+			return t
 		case c == '$':
-			sl, sc := line, col
-			j := i + 1
+			sl, sc := l.line, l.col
+			j := l.i + 1
 			for j < len(src) && src[j] >= '0' && src[j] <= '9' {
 				j++
 			}
-			if j == i+1 {
-				return nil, &SyntaxError{sl, sc, "expected a physical qubit number after '$'"}
+			if j == l.i+1 {
+				return l.fail(sl, sc, "expected a physical qubit number after '$'")
 			}
-			toks = append(toks, token{tokPhysical, src[i+1 : j], sl, sc})
-			advance(j - i)
-		case c >= '0' && c <= '9' || c == '.' && i+1 < len(src) && src[i+1] >= '0' && src[i+1] <= '9':
-			sl, sc := line, col
-			j := scanNumber(src, i)
-			toks = append(toks, token{tokNumber, src[i:j], sl, sc})
-			advance(j - i)
+			t := token{tokPhysical, src[l.i+1 : j], sl, sc}
+			l.advance(j - l.i)
+			return t
+		case c >= '0' && c <= '9' || c == '.' && l.i+1 < len(src) && src[l.i+1] >= '0' && src[l.i+1] <= '9':
+			sl, sc := l.line, l.col
+			j := scanNumber(src, l.i)
+			t := token{tokNumber, src[l.i:j], sl, sc}
+			l.advance(j - l.i)
+			return t
 		default:
-			r, size := utf8.DecodeRuneInString(src[i:])
+			r, size := utf8.DecodeRuneInString(src[l.i:])
 			if r == '_' || unicode.IsLetter(r) {
-				sl, sc := line, col
-				j := i + size
+				sl, sc := l.line, l.col
+				j := l.i + size
 				for j < len(src) {
 					r2, s2 := utf8.DecodeRuneInString(src[j:])
 					if r2 != '_' && !unicode.IsLetter(r2) && !unicode.IsDigit(r2) {
@@ -120,26 +149,26 @@ func lex(src string) ([]token, error) {
 					}
 					j += s2
 				}
-				toks = append(toks, token{tokIdent, src[i:j], sl, sc})
-				advance(j - i)
-				continue
+				t := token{tokIdent, src[l.i:j], sl, sc}
+				l.advance(j - l.i)
+				return t
 			}
 			sym := string(r)
 			for _, s := range twoCharSymbols {
-				if strings.HasPrefix(src[i:], s) {
+				if strings.HasPrefix(src[l.i:], s) {
 					sym = s
 					break
 				}
 			}
 			if !strings.Contains("()[]{};,=+-*/^<>@:!~&|%", sym[:1]) {
-				return nil, &SyntaxError{line, col, fmt.Sprintf("unexpected character %q", r)}
+				return l.fail(l.line, l.col, fmt.Sprintf("unexpected character %q", r))
 			}
-			toks = append(toks, token{tokSymbol, sym, line, col})
-			advance(len(sym))
+			t := token{tokSymbol, sym, l.line, l.col}
+			l.advance(len(sym))
+			return t
 		}
 	}
-	toks = append(toks, token{tokEOF, "", line, col})
-	return toks, nil
+	return token{tokEOF, "", l.line, l.col}
 }
 
 // scanNumber returns the end of the numeric literal starting at i, including

@@ -9,7 +9,10 @@ import (
 // Limits that keep a hostile circuit from exhausting memory while parsing.
 const (
 	maxRegisterSize = 1 << 16
-	maxOps          = 1 << 20
+	// maxExprDepth bounds the nesting of an expression.
+	maxExprDepth = 64
+	// maxParameters bounds a circuit's free parameters.
+	maxParameters = 1 << 16
 )
 
 // gateDef is a user-defined gate: `gate name(params) qubits { body }`.
@@ -18,6 +21,44 @@ type gateDef struct {
 	params []string
 	qubits []string
 	body   []gateCall
+	// standard marks a program's definition that is exactly the standard
+	// library's gate of the same name (as Qiskit's exporter writes ecr and
+	// rzx): it counts as that one gate, as it runs natively; any other
+	// definition is expanded when depth is counted.
+	standard bool
+}
+
+// shape renders a definition's body with its parameters and qubits by
+// position, so that two definitions of the same gate compare equal.
+func (d *gateDef) shape() string {
+	var b strings.Builder
+	for _, call := range d.body {
+		b.WriteString(call.name)
+		for _, a := range call.args {
+			b.WriteByte(' ')
+			b.WriteString(positional(a, d.params))
+		}
+		for _, q := range call.qubits {
+			fmt.Fprintf(&b, " q%d", q)
+		}
+		b.WriteByte(';')
+	}
+	return b.String()
+}
+
+// sameAsLibrary reports whether a program's definition is the library's
+// gate of that name and calls only standard gates or such definitions.
+func sameAsLibrary(d *gateDef, defs, lib map[string]*gateDef) bool {
+	std, ok := lib[d.name]
+	if !ok || len(std.params) != len(d.params) || len(std.qubits) != len(d.qubits) || std.shape() != d.shape() {
+		return false
+	}
+	for _, call := range d.body {
+		if own := defs[call.name]; own != nil && !own.standard {
+			return false
+		}
+	}
+	return true
 }
 
 // gateCall is one call inside a gate body; qubits index the definition's
@@ -31,40 +72,61 @@ type gateCall struct {
 type qreg struct{ offset, size int }
 
 type parser struct {
-	toks []token
-	pos  int
+	lex   *lexer
+	ahead []token // tokens read and not yet consumed
 
-	c        *Circuit
-	lib      map[string]*gateDef
-	version  int
-	qregs    map[string]qreg
-	cregs    map[string]int // index into c.Registers
-	params   map[string]bool
-	virtual  bool // qubits were declared
-	maxPhys  int
-	gateHead bool // at least one statement has been parsed
+	c         *Circuit
+	lib       map[string]*gateDef
+	version   int
+	qregs     map[string]qreg
+	cregs     map[string]int // index into c.Registers
+	params    map[string]bool
+	virtual   bool // qubits were declared
+	maxPhys   int
+	gateHead  bool // at least one statement has been parsed
+	exprDepth int
+
+	keep   bool // keep the operations, not only the facts
+	budget *Budget
+	tally  *tally
 }
 
-// Parse parses an OpenQASM 2.0 or 3 program. Errors are *SyntaxError values
-// naming the line and column of the problem.
+// Reader reads circuits within a budget: with KeepOps it keeps their
+// operations (to simulate them), otherwise only their facts, so that
+// reading holds memory in proportion to the circuit's width, not its
+// length.
+type Reader struct {
+	Budget  *Budget
+	KeepOps bool
+}
+
+// Parse parses an OpenQASM 2.0 or 3 program, keeping its operations,
+// within DefaultLimits. Errors are *SyntaxError values naming the line and
+// column of the problem.
 func Parse(src string) (*Circuit, error) {
-	return parse(src, library)
+	return Reader{Budget: NewBudget(DefaultLimits), KeepOps: true}.QASM(src)
 }
 
-func parse(src string, lib map[string]*gateDef) (*Circuit, error) {
-	toks, err := lex(src)
-	if err != nil {
-		return nil, err
-	}
+// QASM reads an OpenQASM 2.0 or 3 program. Errors are *SyntaxError values
+// naming the line and column of the problem; one that exceeds the
+// budget wraps ErrLimit.
+func (rd Reader) QASM(src string) (*Circuit, error) { return rd.read(src, library) }
+
+// read reads a program whose calls may name the gates of lib.
+func (rd Reader) read(src string, lib map[string]*gateDef) (*Circuit, error) {
+	c := &Circuit{gates: map[string]*gateDef{}}
 	p := &parser{
-		toks:    toks,
-		c:       &Circuit{gates: map[string]*gateDef{}},
+		lex:     newLexer(src),
+		c:       c,
 		lib:     lib,
 		version: 3,
 		qregs:   map[string]qreg{},
 		cregs:   map[string]int{},
 		params:  map[string]bool{},
 		maxPhys: -1,
+		keep:    rd.KeepOps,
+		budget:  rd.Budget,
+		tally:   newTally(c.gates, rd.Budget),
 	}
 	for p.peek().kind != tokEOF {
 		if err := p.statement(); err != nil {
@@ -72,35 +134,57 @@ func parse(src string, lib map[string]*gateDef) (*Circuit, error) {
 		}
 		p.gateHead = true
 	}
-	if p.c.Physical {
-		p.c.NumQubits = p.maxPhys + 1
+	if p.lex.err != nil {
+		return nil, p.lex.err
+	}
+	if c.Physical {
+		c.NumQubits = p.maxPhys + 1
 	}
 	for name := range p.params {
-		p.c.Parameters = append(p.c.Parameters, name)
+		c.Parameters = append(c.Parameters, name)
 	}
-	sortParameters(p.c.Parameters)
-	return p.c, nil
+	sortParameters(c.Parameters)
+	c.Facts = p.tally.facts(c)
+	if !rd.KeepOps {
+		c.detach()
+	}
+	return c, nil
 }
 
-func (p *parser) peek() token { return p.toks[p.pos] }
+func (p *parser) peek() token { return p.peekAt(0) }
 
+// peekAt returns the token k places ahead.
 func (p *parser) peekAt(k int) token {
-	if p.pos+k < len(p.toks) {
-		return p.toks[p.pos+k]
+	for len(p.ahead) <= k {
+		p.ahead = append(p.ahead, p.lex.next())
 	}
-	return p.toks[len(p.toks)-1]
+	return p.ahead[k]
 }
 
 func (p *parser) next() token {
-	t := p.toks[p.pos]
+	t := p.peek()
 	if t.kind != tokEOF {
-		p.pos++
+		copy(p.ahead, p.ahead[1:])
+		p.ahead = p.ahead[:len(p.ahead)-1]
 	}
 	return t
 }
 
+// errAt is a syntax error at a token; a lexical error met earlier (which
+// ended the tokens) is the real one.
 func (p *parser) errAt(t token, format string, args ...any) error {
-	return &SyntaxError{t.line, t.col, fmt.Sprintf(format, args...)}
+	if p.lex.err != nil {
+		return p.lex.err
+	}
+	return &SyntaxError{Line: t.line, Col: t.col, Msg: fmt.Sprintf(format, args...)}
+}
+
+// spend draws one instruction from the budget.
+func (p *parser) spend(at token) error {
+	if err := p.budget.instruction(); err != nil {
+		return &SyntaxError{Line: at.line, Col: at.col, Msg: err.Error(), Err: err}
+	}
+	return nil
 }
 
 func (p *parser) expect(sym string) error {
@@ -337,6 +421,9 @@ func (p *parser) inputStmt() error {
 	if err := p.checkNewName(name); err != nil {
 		return err
 	}
+	if len(p.params) >= maxParameters {
+		return p.errAt(name, "the circuit has more than %d parameters", maxParameters)
+	}
 	p.params[name.text] = true
 	return p.expect(";")
 }
@@ -421,12 +508,17 @@ func seq(offset, n int) []int {
 	return s
 }
 
+// addOp counts an operation in the facts and, when the reader keeps
+// them, adds it to the circuit.
 func (p *parser) addOp(op Op, at token) error {
-	if len(p.c.Ops) >= maxOps {
-		return p.errAt(at, "too many operations (more than %d)", maxOps)
+	if err := p.spend(at); err != nil {
+		return err
 	}
 	op.Line = at.line
-	p.c.Ops = append(p.c.Ops, op)
+	p.tally.op(op)
+	if p.keep {
+		p.c.Ops = append(p.c.Ops, op)
+	}
 	return nil
 }
 
@@ -745,6 +837,7 @@ func (p *parser) gateStmt() error {
 		}
 	}
 	p.next()
+	def.standard = sameAsLibrary(def, p.c.gates, p.lib)
 	p.c.gates[def.name] = def
 	return nil
 }
@@ -773,6 +866,9 @@ func (p *parser) gateBodyStmt(def *gateDef, known func(string) bool) error {
 	}
 	if len(args) != np {
 		return p.errAt(t, "gate %q takes %d parameters, got %d", t.text, np, len(args))
+	}
+	if err := p.spend(t); err != nil {
+		return err
 	}
 	call := gateCall{name: t.text, args: args}
 	for {

@@ -2,6 +2,7 @@ package circuit
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -119,7 +120,7 @@ measure b -> c;`,
 			assert.Equal(t, tc.physical, c.Physical)
 			assert.Len(t, c.Ops, tc.numOps)
 			assert.Equal(t, tc.firstGate, c.Ops[0].Name)
-			f := c.Facts()
+			f := c.Facts
 			assert.Equal(t, tc.facts.Depth, f.Depth, "depth")
 			assert.Equal(t, tc.facts.TwoQubitGates, f.TwoQubitGates, "two-qubit gates")
 			assert.Equal(t, tc.facts.Measurements, f.Measurements, "measurements")
@@ -215,10 +216,15 @@ func TestLowerBoundsExpansion(t *testing.T) {
 	require.ErrorContains(t, err, "more than")
 }
 
+// FuzzParse reads every input both ways, keeping its operations and for
+// its facts only within a small budget: errors carry a position, both
+// readings agree on the facts, and the depth of a circuit that defines no
+// gates is at most its number of operations.
 func FuzzParse(f *testing.F) {
 	f.Add("OPENQASM 3.0;\ninclude \"stdgates.inc\";\nbit[2] c;\nh $0;\ncx $0, $1;\nc = measure $0;")
 	f.Add("OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[2];\nh q;\nmeasure q -> c;")
 	f.Add("OPENQASM 3;\ninput float[64] t;\ngate g(a) x, y { rz(a*2) x; cx x, y; }\ng(t) $1, $0;")
+	f.Add("OPENQASM 3;\ngate a q { h q; h q; }\ngate b q { a q; a q; }\ngate c q { b q; b q; }\nc $0; c $1;")
 	f.Fuzz(func(t *testing.T, src string) {
 		c, err := Parse(src)
 		if err != nil {
@@ -228,9 +234,16 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		f := c.Facts()
-		if f.Depth > len(c.Ops) {
-			t.Fatalf("depth %d exceeds %d operations", f.Depth, len(c.Ops))
+		small := Reader{Budget: NewBudget(Limits{Instructions: 1 << 20, Expansion: 1 << 20})}
+		facts, err := small.QASM(src)
+		if err != nil {
+			t.Fatalf("read for facts: %v (the full parse passed)", err)
+		}
+		if facts.Ops != nil || !reflect.DeepEqual(facts.Facts, c.Facts) {
+			t.Fatalf("facts differ: %+v and %+v (ops kept: %d)", facts.Facts, c.Facts, len(facts.Ops))
+		}
+		if len(c.gates) == 0 && c.Facts.Depth > len(c.Ops) {
+			t.Fatalf("depth %d exceeds %d operations", c.Facts.Depth, len(c.Ops))
 		}
 		values := map[string]float64{}
 		for _, p := range c.Parameters {

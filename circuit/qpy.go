@@ -1,9 +1,12 @@
 package circuit
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 )
 
@@ -30,50 +33,159 @@ var qpyGates = map[string]string{
 	"CCXGate": "ccx", "CCZGate": "ccz", "CSwapGate": "cswap", "C3XGate": "c3x",
 }
 
-// qpyReader reads big-endian QPY fields; the first short read sets err and
-// every later read returns zero values.
+// maxQPYField bounds one variable-length QPY field the reader keeps (a
+// name, a parameter, an expression); longer ones are refused.
+const maxQPYField = 1 << 20
+
+// maxExprOps bounds the operations of one parameter expression.
+const maxExprOps = 10_000
+
+// qpyReader reads big-endian QPY fields from a stream, at most limit
+// bytes of it; the first failed read sets err and every later read
+// returns zero values.
 type qpyReader struct {
-	b   []byte
-	pos int
-	err error
+	src   io.Reader
+	pos   int64
+	limit int64
+	// overLimit is the error of a read past limit: the data is truncated,
+	// or, when limit is a budget's, too large.
+	overLimit func(what string, n uint64) error
+	err       error
+	num       [8]byte
+	name64    [64]byte
+	scratch   []byte
 }
 
-func (r *qpyReader) take(n uint64, what string) []byte {
+func newQPYReader(r io.Reader, limit int64, overLimit func(what string, n uint64) error) *qpyReader {
+	return &qpyReader{src: r, limit: limit, overLimit: overLimit}
+}
+
+// short records a read that found too few bytes.
+func (r *qpyReader) short(n uint64, what string, err error) {
+	switch {
+	case errors.Is(err, ErrLimit):
+		r.err = err
+	default:
+		r.err = fmt.Errorf("truncated at byte %d reading %s (%d bytes wanted)", r.pos, what, n)
+	}
+}
+
+// room reports whether n more bytes may be read.
+func (r *qpyReader) room(n uint64, what string) bool {
 	if r.err != nil {
+		return false
+	}
+	if n > uint64(r.limit-r.pos) {
+		r.err = r.overLimit(what, n)
+		return false
+	}
+	return true
+}
+
+// take reads a field the reader keeps.
+func (r *qpyReader) take(n uint64, what string) []byte {
+	if !r.room(n, what) {
 		return nil
 	}
-	if n > uint64(len(r.b)-r.pos) {
-		r.err = fmt.Errorf("truncated at byte %d reading %s (%d bytes wanted, %d left)", r.pos, what, n, len(r.b)-r.pos)
+	if n > maxQPYField {
+		r.err = fmt.Errorf("%s of %d bytes is longer than %d", what, n, maxQPYField)
 		return nil
 	}
-	out := r.b[r.pos : r.pos+int(n)]
-	r.pos += int(n)
+	out := make([]byte, n)
+	if _, err := io.ReadFull(r.src, out); err != nil {
+		r.short(n, what, err)
+		return nil
+	}
+	r.pos += int64(n)
 	return out
 }
 
+// skip reads past a field the reader does not keep.
+func (r *qpyReader) skip(n uint64, what string) {
+	if n == 0 || !r.room(n, what) {
+		return
+	}
+	if r.scratch == nil {
+		r.scratch = make([]byte, 4096)
+	}
+	for left := n; left > 0; {
+		chunk := r.scratch[:min(left, uint64(len(r.scratch)))]
+		got, err := io.ReadFull(r.src, chunk)
+		r.pos += int64(got)
+		if err != nil {
+			r.short(n, what, err)
+			return
+		}
+		left -= uint64(got)
+	}
+}
+
+// name reads an instruction's name, sharing the string of a known one
+// (a gate class, Measure, …) instead of allocating it for every
+// instruction.
+func (r *qpyReader) name(n uint64, what string) string {
+	if n > uint64(len(r.name64)) {
+		return r.str(n, what)
+	}
+	if !r.room(n, what) {
+		return ""
+	}
+	buf := r.name64[:n]
+	if _, err := io.ReadFull(r.src, buf); err != nil {
+		r.short(n, what, err)
+		return ""
+	}
+	r.pos += int64(n)
+	if k, ok := qpyNames[string(buf)]; ok {
+		return k
+	}
+	return string(buf)
+}
+
+// qpyNames are the instruction names read most, each as one string.
+var qpyNames = func() map[string]string {
+	m := map[string]string{"Measure": "Measure", "Reset": "Reset", "Barrier": "Barrier", "Delay": "Delay", "GlobalPhaseGate": "GlobalPhaseGate"}
+	for k := range qpyGates {
+		m[k] = k
+	}
+	return m
+}()
+
+func (r *qpyReader) fixed(n int, what string) []byte {
+	if !r.room(uint64(n), what) {
+		return nil
+	}
+	if _, err := io.ReadFull(r.src, r.num[:n]); err != nil {
+		r.short(uint64(n), what, err)
+		return nil
+	}
+	r.pos += int64(n)
+	return r.num[:n]
+}
+
 func (r *qpyReader) u8(what string) uint8 {
-	if b := r.take(1, what); b != nil {
+	if b := r.fixed(1, what); b != nil {
 		return b[0]
 	}
 	return 0
 }
 
 func (r *qpyReader) u16(what string) uint16 {
-	if b := r.take(2, what); b != nil {
+	if b := r.fixed(2, what); b != nil {
 		return binary.BigEndian.Uint16(b)
 	}
 	return 0
 }
 
 func (r *qpyReader) u32(what string) uint32 {
-	if b := r.take(4, what); b != nil {
+	if b := r.fixed(4, what); b != nil {
 		return binary.BigEndian.Uint32(b)
 	}
 	return 0
 }
 
 func (r *qpyReader) u64(what string) uint64 {
-	if b := r.take(8, what); b != nil {
+	if b := r.fixed(8, what); b != nil {
 		return binary.BigEndian.Uint64(b)
 	}
 	return 0
@@ -81,10 +193,10 @@ func (r *qpyReader) u64(what string) uint64 {
 
 func (r *qpyReader) str(n uint64, what string) string { return string(r.take(n, what)) }
 
-// count reads a count and rejects one that cannot fit in the remaining
-// bytes at minSize bytes per item.
+// count reads a count and rejects one that cannot fit in the bytes left
+// at minSize bytes per item.
 func (r *qpyReader) count(n uint64, minSize int, what string) int {
-	if r.err == nil && n > uint64(len(r.b)-r.pos)/uint64(minSize) {
+	if r.err == nil && n > uint64(r.limit-r.pos)/uint64(minSize) {
 		r.err = fmt.Errorf("%s count %d exceeds the remaining data", what, n)
 	}
 	if r.err != nil {
@@ -99,50 +211,67 @@ type qpyCircuit struct {
 	version int
 	params  map[string]bool
 	custom  map[string]bool
+	keep    bool
+	budget  *Budget
+	tally   *tally
 }
 
 // ParseQPY reads the single circuit of a QPY file (versions 10 to 17), as
-// qiskit-ibm-runtime sends pub circuits. Standard gates, measurements,
-// resets, barriers and delays with numeric, Parameter, ParameterVector and
-// ParameterExpression arguments are read; custom gate definitions, classical
-// conditions and variables are rejected with a clear error.
+// qiskit-ibm-runtime sends pub circuits, keeping its operations, within
+// DefaultLimits. Standard gates, measurements, resets, barriers and
+// delays with numeric, Parameter, ParameterVector and ParameterExpression
+// arguments are read; custom gate definitions, classical conditions and
+// variables are rejected with a clear error.
 func ParseQPY(data []byte) (*Circuit, error) {
-	c, err := parseQPY(&qpyReader{b: data})
-	if err != nil {
+	return Reader{Budget: NewBudget(DefaultLimits), KeepOps: true}.QPY(bytes.NewReader(data))
+}
+
+// QPY reads the single circuit of a QPY stream, drawing its bytes and
+// instructions from the reader's budget; reading stops at the budget.
+func (rd Reader) QPY(src io.Reader) (*Circuit, error) {
+	c := &Circuit{gates: map[string]*gateDef{}}
+	q := &qpyCircuit{c: c, params: map[string]bool{}, custom: map[string]bool{}, keep: rd.KeepOps, budget: rd.Budget,
+		tally: newTally(nil, rd.Budget)}
+	limit := rd.Budget.bytes
+	r := newQPYReader(bufio.NewReaderSize(rd.Budget.Reader(src), 64<<10), limit, func(what string, n uint64) error {
+		return fmt.Errorf("%w: reading %s (%d bytes) the circuits inflate to more than %d bytes", ErrLimit, what, n, rd.Budget.limits.Bytes)
+	})
+	if err := q.read(r); err != nil {
 		return nil, fmt.Errorf("qpy: %w", err)
 	}
+	c.Facts = q.tally.facts(c)
 	return c, nil
 }
 
-func parseQPY(r *qpyReader) (*Circuit, error) {
-	if string(r.take(6, "magic")) != "QISKIT" {
-		return nil, errors.New("not a QPY file (no QISKIT header)")
+func (q *qpyCircuit) read(r *qpyReader) error {
+	if string(r.fixed(6, "magic")) != "QISKIT" {
+		return errors.New("not a QPY file (no QISKIT header)")
 	}
 	version := int(r.u8("version"))
-	r.take(3, "qiskit version")
+	r.skip(3, "qiskit version")
 	programs := r.u64("program count")
 	if version < minQPYVersion || version > maxQPYVersion {
-		return nil, fmt.Errorf("QPY version %d is not supported (%d to %d)", version, minQPYVersion, maxQPYVersion)
+		return fmt.Errorf("QPY version %d is not supported (%d to %d)", version, minQPYVersion, maxQPYVersion)
 	}
 	r.u8("symbolic encoding")
 	if typ := r.u8("program type"); r.err == nil && typ != 'q' {
-		return nil, fmt.Errorf("the QPY program is of type %q, not a circuit", typ)
+		return fmt.Errorf("the QPY program is of type %q, not a circuit", typ)
 	}
 	if r.err == nil && programs != 1 {
-		return nil, fmt.Errorf("the QPY file holds %d programs, exactly one circuit is expected", programs)
+		return fmt.Errorf("the QPY file holds %d programs, exactly one circuit is expected", programs)
 	}
 	if version >= 16 {
-		r.take(8*programs, "program offsets")
+		r.skip(8*programs, "program offsets")
 	}
-	q := &qpyCircuit{c: &Circuit{gates: map[string]*gateDef{}}, version: version, params: map[string]bool{}, custom: map[string]bool{}}
+	q.version = version
 	if err := q.header(r); err != nil {
-		return nil, err
+		return err
 	}
 	for name := range q.params {
 		q.c.Parameters = append(q.c.Parameters, name)
 	}
 	sortParameters(q.c.Parameters)
-	return q.c, r.err
+	return r.err
 }
 
 func (q *qpyCircuit) header(r *qpyReader) error {
@@ -157,9 +286,9 @@ func (q *qpyCircuit) header(r *qpyReader) error {
 	if q.version >= 12 {
 		vars = r.u32("variable count")
 	}
-	r.take(uint64(nameSize), "circuit name")
-	r.take(uint64(phaseSize), "global phase")
-	r.take(metaSize, "metadata")
+	r.skip(uint64(nameSize), "circuit name")
+	r.skip(uint64(phaseSize), "global phase")
+	r.skip(metaSize, "metadata")
 	if r.err != nil {
 		return r.err
 	}
@@ -167,7 +296,7 @@ func (q *qpyCircuit) header(r *qpyReader) error {
 		return fmt.Errorf("%d qubits and %d clbits exceed the limit of %d", qubits, clbits, maxRegisterSize)
 	}
 	q.c.NumQubits, q.c.NumClbits = int(qubits), int(clbits)
-	for i := r.count(uint64(registers), 9, "register"); i > 0; i-- {
+	for i := r.count(uint64(registers), 9, "register"); i > 0 && r.err == nil; i-- {
 		if err := q.register(r); err != nil {
 			return err
 		}
@@ -176,27 +305,27 @@ func (q *qpyCircuit) header(r *qpyReader) error {
 		return errors.New("classical variables are not supported by the simulator")
 	}
 	if q.version >= 15 {
-		for i := r.count(uint64(r.u32("annotation namespace count")), 12, "annotation namespace"); i > 0; i-- {
+		for i := r.count(uint64(r.u32("annotation namespace count")), 12, "annotation namespace"); i > 0 && r.err == nil; i-- {
 			ns := r.u32("namespace size")
 			state := r.u64("state size")
-			r.take(uint64(ns), "namespace")
-			r.take(state, "annotation state")
+			r.skip(uint64(ns), "namespace")
+			r.skip(state, "annotation state")
 		}
 	}
-	for i := r.count(r.u64("custom instruction count"), 39, "custom instruction"); i > 0; i-- {
+	for i := r.count(r.u64("custom instruction count"), 39, "custom instruction"); i > 0 && r.err == nil; i-- {
 		nameSize := r.u16("custom name size")
-		r.take(1+4+4+1, "custom instruction header")
+		r.skip(1+4+4+1, "custom instruction header")
 		size := r.u64("custom definition size")
-		r.take(4+4, "custom control data")
+		r.skip(4+4, "custom control data")
 		baseSize := r.u64("base gate size")
 		q.custom[r.str(uint64(nameSize), "custom name")] = true
-		r.take(size, "custom definition")
-		r.take(baseSize, "base gate")
-	}
-	if instructions > maxOps {
-		return fmt.Errorf("%d instructions exceed the limit of %d", instructions, maxOps)
+		r.skip(size, "custom definition")
+		r.skip(baseSize, "base gate")
 	}
 	for i := r.count(instructions, 33, "instruction"); i > 0 && r.err == nil; i-- {
+		if err := q.budget.instruction(); err != nil {
+			return err
+		}
 		if err := q.instruction(r); err != nil {
 			return fmt.Errorf("instruction %d: %w", len(q.c.Ops), err)
 		}
@@ -210,6 +339,9 @@ func (q *qpyCircuit) register(r *qpyReader) error {
 	typ := r.u8("register type")
 	r.u8("standalone")
 	size := r.u32("register size")
+	if r.err == nil && size > maxRegisterSize {
+		return fmt.Errorf("a register of %d bits exceeds the limit of %d", size, maxRegisterSize)
+	}
 	nameSize := r.u16("register name size")
 	inCircuit := r.u8("register in circuit")
 	name := r.str(uint64(nameSize), "register name")
@@ -237,16 +369,19 @@ func (q *qpyCircuit) instruction(r *qpyReader) error {
 	r.u16("condition register size")
 	r.u64("condition value")
 	numCtrl, ctrlState := r.u32("control qubit count"), r.u32("control state")
-	name := r.str(uint64(nameSize), "instruction name")
-	r.take(uint64(labelSize), "label")
+	name := r.name(uint64(nameSize), "instruction name")
+	r.skip(uint64(labelSize), "label")
 	if r.err != nil {
 		return r.err
 	}
 	if extras&0x03 != 0 {
 		return fmt.Errorf("%s is classically conditioned, which the simulator does not support", name)
 	}
+	if int(numQargs) > q.c.NumQubits || int(numCargs) > q.c.NumClbits {
+		return fmt.Errorf("%s acts on %d qubits and %d clbits of a circuit of %d and %d", name, numQargs, numCargs, q.c.NumQubits, q.c.NumClbits)
+	}
 	var qubits, clbits []int
-	for i := r.count(uint64(numQargs)+uint64(numCargs), 5, "argument"); i > 0; i-- {
+	for i := r.count(uint64(numQargs)+uint64(numCargs), 5, "argument"); i > 0 && r.err == nil; i-- {
 		kind, idx := r.u8("bit type"), int(r.u32("bit index"))
 		switch {
 		case r.err != nil:
@@ -260,7 +395,7 @@ func (q *qpyCircuit) instruction(r *qpyReader) error {
 		}
 	}
 	var params []Expr
-	for i := r.count(uint64(numParams), 9, "parameter"); i > 0; i-- {
+	for i := r.count(uint64(numParams), 9, "parameter"); i > 0 && r.err == nil; i-- {
 		typ := r.u8("parameter type")
 		data := r.take(r.u64("parameter size"), "parameter")
 		if r.err != nil {
@@ -273,9 +408,9 @@ func (q *qpyCircuit) instruction(r *qpyReader) error {
 		params = append(params, e)
 	}
 	if extras&0x80 != 0 {
-		for i := r.count(uint64(r.u32("annotation count")), 12, "annotation"); i > 0; i-- {
+		for i := r.count(uint64(r.u32("annotation count")), 12, "annotation"); i > 0 && r.err == nil; i-- {
 			r.u32("annotation namespace")
-			r.take(r.u64("annotation size"), "annotation")
+			r.skip(r.u64("annotation size"), "annotation")
 		}
 	}
 	if r.err != nil {
@@ -338,21 +473,32 @@ func (q *qpyCircuit) addOp(name string, qubits, clbits []int, params []Expr, num
 		for _, qb := range qubits {
 			split := op
 			split.Qubits = []int{qb}
-			q.c.Ops = append(q.c.Ops, split)
+			q.add(split)
 		}
 		return nil
 	}
-	q.c.Ops = append(q.c.Ops, op)
+	q.add(op)
 	return nil
+}
+
+// add counts an operation in the facts and, when the reader keeps them,
+// adds it to the circuit.
+func (q *qpyCircuit) add(op Op) {
+	q.tally.op(op)
+	if q.keep {
+		q.c.Ops = append(q.c.Ops, op)
+	}
 }
 
 // value decodes an instruction parameter. QPY writes integer and float
 // instruction parameters little-endian, unlike every other field.
 func (q *qpyCircuit) value(typ byte, data []byte) (Expr, error) {
-	r := &qpyReader{b: data}
+	r := newQPYReader(bytes.NewReader(data), int64(len(data)), func(what string, n uint64) error {
+		return fmt.Errorf("%s of %d bytes runs past its parameter", what, n)
+	})
 	switch typ {
 	case 'f', 'i':
-		b := r.take(8, "number")
+		b := r.fixed(8, "number")
 		if r.err != nil {
 			return nil, r.err
 		}
@@ -368,10 +514,10 @@ func (q *qpyCircuit) value(typ byte, data []byte) (Expr, error) {
 		}
 		return numExpr(re), r.err
 	case 'p':
-		name := q.symbol(r)
+		name, _ := q.symbol(r)
 		return varExpr(name), r.err
 	case 'v':
-		name := q.vectorSymbol(r)
+		name, _ := q.vectorSymbol(r)
 		return varExpr(name), r.err
 	case 'e':
 		if q.version < 13 {
@@ -384,29 +530,38 @@ func (q *qpyCircuit) value(typ byte, data []byte) (Expr, error) {
 	return nil, fmt.Errorf("unsupported parameter type %q", typ)
 }
 
-// symbol reads a Parameter (name size, uuid, name) and records it.
-func (q *qpyCircuit) symbol(r *qpyReader) string {
+// symbol reads a Parameter (name size, uuid, name) and records it; it
+// returns the name and the uuid.
+func (q *qpyCircuit) symbol(r *qpyReader) (string, []byte) {
 	size := r.u16("parameter name size")
-	r.take(16, "parameter uuid")
+	uuid := r.take(16, "parameter uuid")
 	name := r.str(uint64(size), "parameter name")
-	if r.err == nil {
-		q.params[name] = true
+	q.param(r, name)
+	return name, uuid
+}
+
+// param records a parameter of the circuit; at most maxParameters.
+func (q *qpyCircuit) param(r *qpyReader, name string) {
+	if r.err != nil || q.params[name] {
+		return
 	}
-	return name
+	if len(q.params) >= maxParameters {
+		r.err = fmt.Errorf("the circuit has more than %d parameters", maxParameters)
+		return
+	}
+	q.params[name] = true
 }
 
 // vectorSymbol reads a ParameterVectorElement and records it as
 // "name[index]".
-func (q *qpyCircuit) vectorSymbol(r *qpyReader) string {
+func (q *qpyCircuit) vectorSymbol(r *qpyReader) (string, []byte) {
 	size := r.u16("vector name size")
 	r.u64("vector size")
-	r.take(16, "element uuid")
+	uuid := r.take(16, "element uuid")
 	index := r.u64("element index")
 	name := fmt.Sprintf("%s[%d]", r.str(uint64(size), "vector name"), index)
-	if r.err == nil {
-		q.params[name] = true
-	}
-	return name
+	q.param(r, name)
+	return name, uuid
 }
 
 // qpyFuncs are the unary functions of QPY parameter expressions.
@@ -430,6 +585,9 @@ var qpyFuncs = map[byte]struct {
 // symbol table that names the parameters by uuid.
 func (q *qpyCircuit) expression(r *qpyReader) (Expr, error) {
 	symbols := r.u64("symbol table length")
+	if symbols > 2*maxExprOps {
+		return nil, fmt.Errorf("an expression's symbol table of %d entries is longer than %d", symbols, 2*maxExprOps)
+	}
 	ops := r.take(r.u64("expression length"), "expression")
 	names := map[[16]byte]string{}
 	if err := q.symbolTable(r, symbols, names); err != nil {
@@ -437,6 +595,9 @@ func (q *qpyCircuit) expression(r *qpyReader) (Expr, error) {
 	}
 	if r.err != nil {
 		return nil, r.err
+	}
+	if len(ops)/35 > maxExprOps {
+		return nil, fmt.Errorf("an expression of %d operations is longer than %d", len(ops)/35, maxExprOps)
 	}
 	if len(ops)%35 != 0 {
 		return nil, fmt.Errorf("expression data of %d bytes is not a whole number of 35-byte operations", len(ops))
@@ -523,15 +684,13 @@ func (q *qpyCircuit) symbolTable(r *qpyReader, n uint64, names map[[16]byte]stri
 		var uuid []byte
 		switch kind {
 		case 'p':
-			uuid = r.b[min(r.pos+2, len(r.b)):min(r.pos+18, len(r.b))]
-			name = q.symbol(r)
+			name, uuid = q.symbol(r)
 		case 'v':
-			uuid = r.b[min(r.pos+10, len(r.b)):min(r.pos+26, len(r.b))]
-			name = q.vectorSymbol(r)
+			name, uuid = q.vectorSymbol(r)
 		default:
 			return fmt.Errorf("unknown symbol kind %q", kind)
 		}
-		r.take(valueLen, "symbol value")
+		r.skip(valueLen, "symbol value")
 		if len(uuid) == 16 && r.err == nil {
 			names[[16]byte(uuid)] = name
 		}

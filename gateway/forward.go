@@ -2,16 +2,27 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/qgov/qgov/runtimeapi"
 )
 
-// readBody reads a request body up to limit bytes; a larger one is a 413.
+// readBody reads a request body up to limit bytes; a larger one is a
+// 413, and a body with a Content-Encoding (which the gateway would have
+// to read one way and the upstream another) a 415.
 func readBody(r *http.Request, limit int64) ([]byte, *runtimeapi.Error) {
+	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		return nil, runtimeapi.Errorf(http.StatusUnsupportedMediaType, "unsupported_content_encoding",
+			fmt.Sprintf("the request body has Content-Encoding %q: the gateway reads and forwards bodies only as they are, uncompressed", enc))
+	}
 	tooLarge := runtimeapi.Errorf(http.StatusRequestEntityTooLarge, "body_too_large",
 		fmt.Sprintf("the request body exceeds the gateway's limit of %d bytes", limit))
 	if r.ContentLength > limit {
@@ -27,12 +38,74 @@ func readBody(r *http.Request, limit int64) ([]byte, *runtimeapi.Error) {
 	return body, nil
 }
 
-// clientOnlyHeaders are request headers meant for qgov, never sent upstream.
-var clientOnlyHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", ProjectHeader}
+// bodyWait is how long a request waits for room to hold its body.
+const bodyWait = 2 * time.Second
+
+// ReadingRoom is the memory reading one body takes beyond the body
+// itself, at most: the facts of a job's circuits are read in place, and
+// the largest job the default circuit limits let through needs under
+// 7 MiB (go test -bench DecodeMaxSubmission ./runtimeapi).
+const ReadingRoom = 8 << 20
+
+// reserveBody takes room for a request's body (its declared size, or the
+// limit when it declares none, and ReadingRoom) in the gateway's body
+// memory, waiting briefly when other bodies fill it. The room is given
+// back by the returned function. Nothing has been read or forwarded when
+// it is refused, so the client's retry is safe.
+func (g *Gateway) reserveBody(r *http.Request) (func(), *runtimeapi.Error) {
+	if g.bodies == nil || r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return func() {}, nil
+	}
+	size := r.ContentLength
+	if size < 0 || size > g.MaxBodyBytes {
+		size = g.MaxBodyBytes
+	}
+	weight := size + ReadingRoom
+	ctx, cancel := context.WithTimeout(r.Context(), bodyWait)
+	defer cancel()
+	if err := g.bodies.Acquire(ctx, weight); err != nil {
+		return nil, &runtimeapi.Error{Status: http.StatusServiceUnavailable, Code: "gateway_busy", RetryAfter: 2,
+			Message: "the gateway is reading other large requests and has no room for this body now; nothing was forwarded, retry shortly"}
+	}
+	return func() { g.bodies.Release(weight) }, nil
+}
+
+// checkJSONBody requires a body the gateway decides on to be declared as
+// JSON (or not declared): a body the upstream would read as a form or
+// as text must not be read by the gateway as JSON.
+func checkJSONBody(r *http.Request) *runtimeapi.Error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
+		if cs, ok := params["charset"]; !ok || strings.EqualFold(cs, "utf-8") {
+			return nil
+		}
+	}
+	return runtimeapi.BadRequest("invalid_json", "the body is declared as %q; the gateway reads only application/json in UTF-8", ct)
+}
+
+// upstreamHeaders are the request headers the Qiskit client and the
+// Runtime API use; no other header of the caller reaches the upstream.
+var upstreamHeaders = []string{"Accept", "Content-Type", "IBM-API-Version", "X-Qx-Client-Application", "User-Agent"}
+
+// outboundHeader keeps of a caller's headers those the upstream is sent.
+func outboundHeader(in http.Header) http.Header {
+	out := make(http.Header, len(upstreamHeaders)+3)
+	for _, h := range upstreamHeaders {
+		if v := in.Values(h); len(v) > 0 {
+			out[h] = slices.Clone(v)
+		}
+	}
+	return out
+}
 
 // forward sends the caller's request to the instance's upstream with the
 // instance's real CRN and credentials, the path rebased onto the
-// upstream's API base, query unless query is non-nil, and body.
+// upstream's API base, query unless query is non-nil, and body. Of the
+// caller's headers only upstreamHeaders are sent.
 func (g *Gateway) forward(w http.ResponseWriter, q *request, query url.Values, body []byte) *runtimeapi.Error {
 	creds := g.Credentials(q.in)
 	if creds == nil {
@@ -52,13 +125,13 @@ func (g *Gateway) forward(w http.ResponseWriter, q *request, query url.Values, b
 		out.URL.RawQuery = query.Encode()
 	}
 	out.Host = host
-	for _, h := range clientOnlyHeaders {
-		out.Header.Del(h)
-	}
+	out.Header = outboundHeader(q.r.Header)
 	out.Header.Set("Authorization", "Bearer "+token)
 	out.Header.Set("Service-CRN", q.in.CRN)
 	if _, ok := w.(*captured); ok {
 		out.Header.Set("Accept-Encoding", "identity") // the gateway reads it
+	} else if ae := q.r.Header.Get("Accept-Encoding"); ae != "" {
+		out.Header.Set("Accept-Encoding", ae)
 	}
 	out.Body = io.NopCloser(bytes.NewReader(body))
 	out.ContentLength = int64(len(body))

@@ -35,8 +35,11 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/qgov/qgov/approval"
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/circuit"
 	"github.com/qgov/qgov/identity"
 	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
@@ -71,6 +74,14 @@ type Config struct {
 	Credentials func(in *org.Instance) Credentials
 	// MaxBodyBytes bounds request bodies; larger ones get 413.
 	MaxBodyBytes int64
+	// BodyMemory bounds the memory of the request bodies held at once,
+	// each counted with ReadingRoom for its reading; a request waits
+	// briefly for room, then gets 503 with Retry-After. Default: room for
+	// eight bodies of MaxBodyBytes.
+	BodyMemory int64
+	// Circuits bound the work of reading one job's circuits. Default
+	// circuit.DefaultLimits.
+	Circuits circuit.Limits
 	// ClientIP returns the client's address as the server established it
 	// (behind trusted proxies only). Default: the connection's peer.
 	ClientIP func(*http.Request) netip.Addr
@@ -106,6 +117,8 @@ type Gateway struct {
 	Config
 	// settling holds the reservations this replica has begun to settle.
 	settling sync.Map
+	// bodies is the room for request bodies (BodyMemory).
+	bodies *semaphore.Weighted
 }
 
 // New returns a Gateway.
@@ -128,7 +141,18 @@ func New(cfg Config) *Gateway {
 	if cfg.Quota == nil {
 		cfg.Quota, _ = quota.New(quota.Config{}, store.NewMemory(nil), quota.Options{}) // an empty config is valid
 	}
-	return &Gateway{Config: cfg}
+	if cfg.Circuits == (circuit.Limits{}) {
+		cfg.Circuits = circuit.DefaultLimits
+	}
+	g := &Gateway{Config: cfg}
+	if cfg.MaxBodyBytes > 0 {
+		room := cfg.BodyMemory
+		if room <= 0 {
+			room = 8 * (cfg.MaxBodyBytes + ReadingRoom)
+		}
+		g.bodies = semaphore.NewWeighted(max(room, cfg.MaxBodyBytes+ReadingRoom)) // room for at least one body of the largest size
+	}
+	return g
 }
 
 // API base paths served: IBM's, and the one clients reach by putting

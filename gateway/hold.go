@@ -63,13 +63,7 @@ func (g *Gateway) hold(q *request, sub *runtimeapi.Submission, adm *quota.Admiss
 		return fail(errors.New("no approval store is configured"))
 	}
 	id := newJobID()
-	header := q.r.Header.Clone()
-	for _, h := range clientOnlyHeaders {
-		header.Del(h)
-	}
-	for _, h := range []string{"Content-Length", "Accept-Encoding", "Connection", "Service-Crn"} {
-		header.Del(h)
-	}
+	header := outboundHeader(q.r.Header)
 	h := approval.Hold{ID: id, Tenant: q.p.Tenant, Project: q.d.Project, Instance: q.in.Alias,
 		Submitter: approval.Submitter{User: q.p.UserID, Name: q.p.Name, Email: q.p.Email, KeyID: q.p.KeyID, Roles: q.roles(q.d.Project)},
 		Request:   approval.Request{Method: q.r.Method, Path: q.rest, Header: header, Body: q.body},

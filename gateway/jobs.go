@@ -97,7 +97,10 @@ func (g *Gateway) record(ctx context.Context, reg *ownership.Registry, rec owner
 // the hold or the upstream, and records the new job's owner before the
 // caller learns its id.
 func (g *Gateway) createJob(q *request) Decision {
-	sub, err := runtimeapi.DecodeSubmission(q.body)
+	if err := checkJSONBody(q.r); err != nil {
+		return deny(q.w, q.d, err)
+	}
+	sub, err := runtimeapi.DecodeSubmission(q.body, g.Circuits)
 	if err != nil {
 		return deny(q.w, q.d, err)
 	}
@@ -189,7 +192,7 @@ func (g *Gateway) defaults(q *request, sub *runtimeapi.Submission) (*runtimeapi.
 		return nil, runtimeapi.Errorf(http.StatusForbidden, "tenant_default_failed", fmt.Sprintf(
 			"the defaults of tenant %s could not be applied to this job: %v (rule: the tenant's default_backend and default_shots)", q.p.Tenant, err))
 	}
-	out, derr := runtimeapi.DecodeSubmission(body)
+	out, derr := runtimeapi.DecodeSubmission(body, g.Circuits)
 	if derr != nil {
 		return nil, derr
 	}
@@ -262,11 +265,19 @@ func (g *Gateway) remainingBudget(q *request) float64 {
 // createSession forwards POST /sessions with the instance's real CRN in
 // its body and records the new session's owner.
 func (g *Gateway) createSession(q *request) Decision {
+	var fields sessionRequest
 	var body map[string]any
-	if err := runtimeapi.DecodeJSON(q.body, &body); err != nil {
+	err := checkJSONBody(q.r)
+	if err == nil {
+		err = runtimeapi.DecodeJSON(q.body, &fields)
+	}
+	if err == nil {
+		err = runtimeapi.DecodeJSON(q.body, &body)
+	}
+	if err != nil {
 		return deny(q.w, q.d, err)
 	}
-	backend, _ := body["backend"].(string)
+	backend := fields.Backend
 	q.d.request = &audit.Request{Backend: backend}
 	project, perr := q.mayCreate(nil, backend)
 	if perr != nil {
@@ -294,6 +305,13 @@ func (g *Gateway) createSession(q *request) Decision {
 	c.replay(q.w, nil)
 	q.d.Outcome = "allowed"
 	return q.d
+}
+
+// sessionRequest is what the gateway reads of POST /sessions; the rest
+// of the body is forwarded as it is.
+type sessionRequest struct {
+	Backend  string `json:"backend"`
+	Instance string `json:"instance"`
 }
 
 // listsHeld reports whether a job list's filters include jobs held for

@@ -40,11 +40,26 @@ func (g *Gateway) checkRate(q *request) *runtimeapi.Error {
 	return nil
 }
 
+// precheck is the limits step of a job submission before its body is
+// read: its request rate is counted and its room for one more job
+// checked, in the project the Qgov-Project header names or else the
+// caller's first project on the instance that may submit (the job's tags
+// are not read yet; its admission uses the project they choose).
+func (g *Gateway) precheck(q *request) *runtimeapi.Error {
+	project, err := chooseProject(q, nil)
+	if err != nil {
+		return err
+	}
+	priority := strings.EqualFold(strings.TrimSpace(q.r.Header.Get(PriorityHeader)), "high")
+	_, err = g.Quota.Precheck(q.r.Context(), q.caller(project), priority)
+	return err
+}
+
 // admit is the limits step of a job submission: its size, backend,
 // counts and estimated cost, all checked and counted together.
 func (g *Gateway) admit(q *request, sub *runtimeapi.Submission, priority bool) (*quota.Admission, *runtimeapi.Error) {
 	a, err := g.Quota.Admit(q.r.Context(), quota.Job{Caller: q.caller(q.d.Project), Instance: q.in.Alias,
-		Backend: sub.Backend, Priority: priority, Sub: sub})
+		Backend: sub.Backend, Priority: priority, Sub: sub, RateCounted: true})
 	if err != nil {
 		return nil, err
 	}

@@ -74,10 +74,15 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 		return deny(w, d, err)
 	}
 
-	// limits: a job submission is admitted below, once its body is read,
-	// with its counts and cost; any other request counts against the
-	// caller's rate
-	if route.Action != runtimeapi.ActionJobCreate {
+	// limits: a job submission's request rate is counted, and its room
+	// for one more job checked, before its body is read; it is admitted
+	// below, once read, with its counts and cost. Any other request
+	// counts against the caller's rate.
+	if route.Action == runtimeapi.ActionJobCreate {
+		if err := g.precheck(q); err != nil {
+			return deny(w, d, err)
+		}
+	} else {
 		if err := g.checkRate(q); err != nil {
 			return deny(w, d, err)
 		}
@@ -88,6 +93,11 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 			return deny(w, q.d, err)
 		}
 	}
+	release, rerr := g.reserveBody(r)
+	if rerr != nil {
+		return deny(w, d, rerr)
+	}
+	defer release()
 	if q.body, err = readBody(r, g.MaxBodyBytes); err != nil {
 		return deny(w, d, err)
 	}

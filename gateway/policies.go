@@ -171,7 +171,7 @@ func (g *Gateway) modify(q *request, r policy.Result) (*runtimeapi.Submission, *
 	if err != nil {
 		return nil, fail(err)
 	}
-	sub, derr := runtimeapi.DecodeSubmission(body)
+	sub, derr := runtimeapi.DecodeSubmission(body, g.Circuits)
 	if derr != nil {
 		return nil, fail(fmt.Errorf("%s", derr.Message))
 	}

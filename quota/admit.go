@@ -35,6 +35,9 @@ type Job struct {
 	// Priority asks for the priority queue.
 	Priority bool
 	Sub      *runtimeapi.Submission
+	// RateCounted says Precheck has counted the submission against the
+	// caller's requests per minute.
+	RateCounted bool
 }
 
 // Admission is an admitted job: its reservation, to be bound to the
@@ -102,6 +105,9 @@ type check struct {
 	refuse  func(current int64) *runtimeapi.Error
 	// reset is when a windowed counter's window ends.
 	reset time.Time
+	// probe marks a check for room (one more job) that moves nothing:
+	// its counter's limit is one below the limit it names.
+	probe bool
 }
 
 // Admit checks a job against every limit that applies and, when all
@@ -122,7 +128,9 @@ func (g *Governor) Admit(ctx context.Context, job Job) (*Admission, *runtimeapi.
 	}}
 	var checks []check
 	for _, s := range g.subjects(job.Caller, &user, &key) {
-		checks = append(checks, g.rateChecks(s, now)...)
+		if !job.RateCounted {
+			checks = append(checks, g.rateChecks(s, now)...)
+		}
 		checks = append(checks, g.jobChecks(s, job.Priority, now)...)
 	}
 	budgets := g.budgetsOf(job.Tenant, job.Project)

@@ -74,7 +74,7 @@ var sizeLimits = []struct {
 		for _, p := range s.Pubs {
 			n = max(n, p.Facts.Depth)
 		}
-		return n, sizeKnown(s)
+		return n, depthKnown(s)
 	}},
 }
 
@@ -88,6 +88,12 @@ func checkJob(e *Effective, job Job) *runtimeapi.Error {
 			continue
 		}
 		v, known := l.value(job.Sub)
+		if !known && l.field == MaxCircuitDepth && sizeKnown(job.Sub) {
+			return runtimeapi.Errorf(http.StatusForbidden, "job_size_unknown", fmt.Sprintf(
+				"the depth of this job's circuits cannot be counted: the gates they define expand to more operations than the gateway "+
+					"counts, and %s is %d (rule: %s); submit the circuits with their gates expanded or transpiled",
+				l.field, b.Value, rule(l.field, b)))
+		}
 		if !known {
 			return runtimeapi.Errorf(http.StatusForbidden, "job_size_unknown", fmt.Sprintf(
 				"the gateway cannot read this job's %s (its circuits are not readable here or its program is not a primitive), "+
@@ -276,6 +282,9 @@ func rateHeaders(h http.Header, c check, value int64, now time.Time) {
 func refusal(c check, current int64, now time.Time) *runtimeapi.Error {
 	e := c.refuse(current)
 	if c.class != ClassBudget {
+		if c.probe {
+			c.counter.Limit++
+		}
 		e.Header = http.Header{}
 		rateHeaders(e.Header, c, c.counter.Limit, now)
 	}

@@ -55,7 +55,7 @@ func (c *Config) Price(backend string) float64 {
 // EstimateJob applies the cost model to a submission.
 func (c *Config) EstimateJob(sub *runtimeapi.Submission, backend string) Estimate {
 	e := Estimate{PricePerSecond: c.Price(backend)}
-	if sizeKnown(sub) {
+	if depthKnown(sub) {
 		e.Seconds, e.Known = jobOverheadSeconds, true
 		for _, p := range sub.Pubs {
 			e.Seconds += float64(p.Bindings*p.Shots) * (float64(p.Facts.Depth)*layerSeconds + repDelaySeconds)
@@ -75,6 +75,20 @@ func sizeKnown(sub *runtimeapi.Submission) bool {
 	}
 	for _, p := range sub.Pubs {
 		if !p.Known {
+			return false
+		}
+	}
+	return true
+}
+
+// depthKnown reports whether every pub of a job could be read and the
+// depth of each counted.
+func depthKnown(sub *runtimeapi.Submission) bool {
+	if !sizeKnown(sub) {
+		return false
+	}
+	for _, p := range sub.Pubs {
+		if !p.Facts.DepthKnown() {
 			return false
 		}
 	}

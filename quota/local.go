@@ -63,14 +63,38 @@ func (g *Governor) bucket(name string, perMinute int) *limiter {
 }
 
 // CheckRate counts a request other than a job submission against the
-// caller's requests per minute (a submission counts in Admit).
+// caller's requests per minute (a submission counts in Precheck or Admit).
 func (g *Governor) CheckRate(ctx context.Context, c Caller) (http.Header, *runtimeapi.Error) {
+	return g.count(ctx, c, false, false)
+}
+
+// Precheck is the limits step of a job submission before its body is
+// read: in one atomic step it counts the request against the caller's
+// requests per minute and refuses it when the caller already has as many
+// jobs running, this hour or today as their limits allow, counting no
+// job; Admit counts the job once it is read (with RateCounted). So a
+// caller over their limits makes the gateway read no body.
+func (g *Governor) Precheck(ctx context.Context, c Caller, priority bool) (http.Header, *runtimeapi.Error) {
+	return g.count(ctx, c, true, priority)
+}
+
+// count counts the caller's request rate and, with jobs, probes their
+// room for one more job.
+func (g *Governor) count(ctx context.Context, c Caller, jobs, priority bool) (http.Header, *runtimeapi.Error) {
 	now := g.now()
 	user := g.resolve(c)
 	key := Resolve(g.keyLevel(c))
 	var checks []check
 	for _, s := range g.subjects(c, &user, &key) {
 		checks = append(checks, g.rateChecks(s, now)...)
+		if !jobs {
+			continue
+		}
+		for _, jc := range g.jobChecks(s, priority, now) {
+			jc.counter.Amount, jc.counter.Limit, jc.probe = 0, jc.counter.Limit-1, true
+			jc.counter.Alert, jc.counter.OverKey = 0, ""
+			checks = append(checks, jc)
+		}
 	}
 	if len(checks) == 0 {
 		return nil, nil

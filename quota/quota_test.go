@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/circuit"
 	"github.com/qgov/qgov/runtimeapi"
 	"github.com/qgov/qgov/store"
 )
@@ -28,7 +29,7 @@ func submission(t testing.TB, backend string, shots ...int) *runtimeapi.Submissi
 	for _, s := range shots {
 		pubs = append(pubs, fmt.Sprintf("[%s,null,%d]", q, s))
 	}
-	sub, err := runtimeapi.DecodeSubmission([]byte(`{"program_id":"sampler","backend":"` + backend + `","params":{"pubs":[` + strings.Join(pubs, ",") + `],"version":2}}`))
+	sub, err := runtimeapi.DecodeSubmission([]byte(`{"program_id":"sampler","backend":"`+backend+`","params":{"pubs":[`+strings.Join(pubs, ",")+`],"version":2}}`), circuit.DefaultLimits)
 	require.Nil(t, err)
 	return sub
 }
@@ -102,9 +103,9 @@ func TestJobRules(t *testing.T) {
 		MaxQubitsPerCircuit: intp(5), MaxCircuitDepth: intp(50), AllowedBackends: []string{"simulator", "ibm_brisbane"}, BlockedBackends: []string{"ibm_brisbane_beta"}}},
 		{Scope: ScopeUser, Tenant: "lab", Name: "intern", Limits: Limits{AllowedBackends: []string{"simulator"}}}}}
 	g := newGovernor(t, cfg, store.NewMemory(nil), nil, nil)
-	unknown, err := runtimeapi.DecodeSubmission([]byte(`{"program_id":"sampler","params":{"pubs":[["OPENQASM 3.0; mygate q;"]]}}`))
+	unknown, err := runtimeapi.DecodeSubmission([]byte(`{"program_id":"sampler","params":{"pubs":[["OPENQASM 3.0; mygate q;"]]}}`), circuit.DefaultLimits)
 	require.Nil(t, err)
-	other, err := runtimeapi.DecodeSubmission([]byte(`{"program_id":"noise-learner","params":{"circuits":[]}}`))
+	other, err := runtimeapi.DecodeSubmission([]byte(`{"program_id":"noise-learner","params":{"circuits":[]}}`), circuit.DefaultLimits)
 	require.Nil(t, err)
 	for _, tc := range []struct {
 		name     string
@@ -281,7 +282,7 @@ func TestBudgets(t *testing.T) {
 func TestUnknownSizeUnderBudget(t *testing.T) {
 	g := newGovernor(t, Config{Budgets: []Budget{{Scope: ScopeTenant, Name: "default", MonthlyLimitUSD: 1000}}}, store.NewMemory(nil), nil, nil)
 	job := func(body string) Job {
-		sub, err := runtimeapi.DecodeSubmission([]byte(body))
+		sub, err := runtimeapi.DecodeSubmission([]byte(body), circuit.DefaultLimits)
 		require.Nil(t, err)
 		return Job{Caller: Caller{Tenant: "default", Project: "ml", User: "u"}, Backend: "ibm_x", Sub: sub}
 	}

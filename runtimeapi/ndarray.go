@@ -5,7 +5,6 @@ import (
 	"compress/zlib"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/qgov/qgov/circuit"
+	"github.com/qgov/qgov/internal/strictjson"
 )
 
 // Tagged is the RuntimeEncoder's typed value: {"__type__": T, "__value__": V}.
@@ -62,56 +64,75 @@ var (
 	npyShape = regexp.MustCompile(`'shape':\s*\(([^)]*)\)`)
 )
 
-// DecodeNpy parses a NumPy .npy file (format 1.x to 3.x) and returns its
-// dtype descriptor, shape and raw C-ordered data.
-func DecodeNpy(b []byte) (descr string, shape []int, data []byte, err error) {
-	if len(b) < 10 || string(b[:6]) != npyMagic {
-		return "", nil, nil, errors.New("not a .npy array (bad magic)")
+// maxNpyHeader bounds a .npy header.
+const maxNpyHeader = 64 << 10
+
+// readNpyHeader reads a NumPy .npy header (format 1.x to 3.x) from r,
+// leaving r at the array's data; it returns the dtype descriptor and the
+// shape.
+func readNpyHeader(r io.Reader) (descr string, shape []int, err error) {
+	var pre [12]byte
+	if _, err := io.ReadFull(r, pre[:10]); err != nil || string(pre[:6]) != npyMagic {
+		return "", nil, errors.New("not a .npy array (bad magic)")
 	}
-	var hlen, start int
-	switch b[6] {
+	var hlen int
+	switch pre[6] {
 	case 1:
-		hlen, start = int(binary.LittleEndian.Uint16(b[8:10])), 10
+		hlen = int(binary.LittleEndian.Uint16(pre[8:10]))
 	case 2, 3:
-		if len(b) < 12 {
-			return "", nil, nil, errors.New("truncated .npy header")
+		if _, err := io.ReadFull(r, pre[10:12]); err != nil {
+			return "", nil, errors.New("truncated .npy header")
 		}
-		hlen, start = int(binary.LittleEndian.Uint32(b[8:12])), 12
+		hlen = int(binary.LittleEndian.Uint32(pre[8:12]))
 	default:
-		return "", nil, nil, fmt.Errorf("unsupported .npy version %d", b[6])
+		return "", nil, fmt.Errorf("unsupported .npy version %d", pre[6])
 	}
-	if start+hlen > len(b) {
-		return "", nil, nil, errors.New("truncated .npy header")
+	if hlen > maxNpyHeader {
+		return "", nil, fmt.Errorf(".npy header of %d bytes is longer than %d", hlen, maxNpyHeader)
 	}
-	header := string(b[start : start+hlen])
+	raw := make([]byte, hlen)
+	if _, err := io.ReadFull(r, raw); err != nil {
+		return "", nil, errors.New("truncated .npy header")
+	}
+	header := string(raw)
 	m := npyDescr.FindStringSubmatch(header)
 	if m == nil {
-		return "", nil, nil, errors.New(".npy header has no descr")
+		return "", nil, errors.New(".npy header has no descr")
 	}
 	descr = m[1]
 	if o := npyOrder.FindStringSubmatch(header); o != nil && o[1] == "True" {
-		return "", nil, nil, errors.New("fortran-ordered arrays are not supported")
+		return "", nil, errors.New("fortran-ordered arrays are not supported")
 	}
-	s := npyShape.FindStringSubmatch(header)
-	if s == nil {
-		return "", nil, nil, errors.New(".npy header has no shape")
+	sm := npyShape.FindStringSubmatch(header)
+	if sm == nil {
+		return "", nil, errors.New(".npy header has no shape")
 	}
 	count := 1
-	for _, f := range strings.Split(s[1], ",") {
+	for _, f := range strings.Split(sm[1], ",") {
 		if f = strings.TrimSpace(f); f == "" {
 			continue
 		}
 		d, err := strconv.Atoi(f)
 		if err != nil || d < 0 || d > 1<<24 {
-			return "", nil, nil, fmt.Errorf("bad .npy shape %q", s[1])
+			return "", nil, fmt.Errorf("bad .npy shape %q", sm[1])
 		}
 		shape = append(shape, d)
 		count *= d
 		if count > 1<<26 {
-			return "", nil, nil, errors.New(".npy array is too large")
+			return "", nil, errors.New(".npy array is too large")
 		}
 	}
-	return descr, shape, b[start+hlen:], nil
+	return descr, shape, nil
+}
+
+// DecodeNpy parses a NumPy .npy file (format 1.x to 3.x) and returns its
+// dtype descriptor, shape and raw C-ordered data.
+func DecodeNpy(b []byte) (descr string, shape []int, data []byte, err error) {
+	r := bytes.NewReader(b)
+	if descr, shape, err = readNpyHeader(r); err != nil {
+		return "", nil, nil, err
+	}
+	return descr, shape, b[len(b)-r.Len():], nil
 }
 
 // EncodeNdarray returns the tagged ndarray: base64(zlib(npy)).
@@ -132,60 +153,92 @@ func Float64Bytes(values []float64) []byte {
 	return b
 }
 
-// maxInflated bounds a decompressed ndarray so a small body cannot expand
-// into gigabytes.
-const maxInflated = 64 << 20
-
-// inflateBase64 decodes the RuntimeEncoder's binary values:
-// base64(zlib(data)), bounded by maxInflated.
-func inflateBase64(s string) ([]byte, error) {
-	raw, err := base64.StdEncoding.DecodeString(s)
+// inflate streams the RuntimeEncoder's binary values, base64 of zlib
+// data, out of a JSON string's text without copying it; the reader of
+// the stream draws its inflated bytes from the job's budget.
+func inflate(value []byte) (io.Reader, error) {
+	text, err := strictjson.Text(value)
 	if err != nil {
-		return nil, fmt.Errorf("not base64: %w", err)
+		return nil, errors.New("not a base64 string")
 	}
-	zr, err := zlib.NewReader(bytes.NewReader(raw))
+	if !isBase64(text) {
+		return nil, errors.New("not base64 (standard alphabet, padded)")
+	}
+	zr, err := zlib.NewReader(base64.NewDecoder(base64.StdEncoding, bytes.NewReader(text)))
 	if err != nil {
 		return nil, fmt.Errorf("not zlib-compressed: %w", err)
 	}
-	out, err := io.ReadAll(io.LimitReader(zr, maxInflated+1))
-	if err != nil {
-		return nil, fmt.Errorf("inflating: %w", err)
-	}
-	if len(out) > maxInflated {
-		return nil, fmt.Errorf("more than %d bytes once inflated", maxInflated)
-	}
-	return out, nil
+	return zr, nil
 }
+
+// isBase64 reports whether text is padded standard base64, which then
+// decodes without error.
+func isBase64(text []byte) bool {
+	if len(text)%4 != 0 {
+		return false
+	}
+	pad := len(text) - len(bytes.TrimRight(text, "="))
+	if pad > 2 {
+		return false
+	}
+	for _, c := range text[:len(text)-pad] {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/') {
+			return false
+		}
+	}
+	return true
+}
+
+// npySizes are the bytes per element of the dtypes read.
+var npySizes = map[string]int{"<f8": 8, "<f4": 4, "<i8": 8, "<i4": 4, "|u1": 1, "|i1": 1, "|b1": 1}
 
 // DecodeNdarrayFloat decodes a tagged ndarray value (a base64 zlib npy
 // string, or a plain nested list) into float64 values and their shape.
-func DecodeNdarrayFloat(value json.RawMessage) ([]float64, []int, error) {
-	var s string
-	if err := json.Unmarshal(value, &s); err != nil {
-		var list any
-		if err := json.Unmarshal(value, &list); err != nil {
+func DecodeNdarrayFloat(value []byte) ([]float64, []int, error) {
+	return pubReader{keep: true, budget: circuit.NewBudget(circuit.DefaultLimits)}.ndarray(value)
+}
+
+// ndarray reads a tagged ndarray's value: its shape, and with keep its
+// values as float64.
+func (pr pubReader) ndarray(value []byte) ([]float64, []int, error) {
+	if strictjson.Kind(value) != strictjson.String {
+		flat, shape, err := numbers(value, pr.keep, 1<<26)
+		if err != nil {
 			return nil, nil, fmt.Errorf("ndarray value: %w", err)
 		}
-		return FlattenNumbers(list)
+		return flat, shape, nil
 	}
-	npy, err := inflateBase64(s)
+	zr, err := inflate(value)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ndarray value: %w", err)
 	}
-	descr, shape, data, err := DecodeNpy(npy)
+	r := pr.budget.Reader(zr)
+	descr, shape, err := readNpyHeader(r)
 	if err != nil {
 		return nil, nil, err
 	}
-	count := 1
-	for _, d := range shape {
-		count *= d
-	}
-	size := map[string]int{"<f8": 8, "<f4": 4, "<i8": 8, "<i4": 4, "|u1": 1, "|i1": 1, "|b1": 1}[descr]
+	size := npySizes[descr]
 	if size == 0 {
 		return nil, nil, fmt.Errorf("unsupported ndarray dtype %q", descr)
 	}
-	if len(data) != count*size {
-		return nil, nil, fmt.Errorf("ndarray holds %d bytes, shape %v of %s needs %d", len(data), shape, descr, count*size)
+	count := prod(shape)
+	want := int64(count * size)
+	var data []byte
+	var got int64
+	if pr.keep {
+		data, err = io.ReadAll(io.LimitReader(r, want+1))
+		got = int64(len(data))
+	} else {
+		got, err = io.Copy(io.Discard, r)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("ndarray value: inflating: %w", err)
+	}
+	if got != want {
+		return nil, nil, fmt.Errorf("ndarray holds %d bytes or more, shape %v of %s needs %d", got, shape, descr, want)
+	}
+	if !pr.keep {
+		return nil, shape, nil
 	}
 	out := make([]float64, count)
 	for i := range out {
@@ -208,61 +261,84 @@ func DecodeNdarrayFloat(value json.RawMessage) ([]float64, []int, error) {
 	return out, shape, nil
 }
 
-// FlattenNumbers flattens a nested JSON list of numbers (a scalar is shape
-// ()) into C-ordered values and the list's shape; ragged lists are errors.
-func FlattenNumbers(v any) ([]float64, []int, error) {
+// numbers reads a nested JSON list of numbers (a number alone is shape
+// ()) as its shape and, with keep, its C-ordered values; ragged lists
+// are errors, and so is a list of more than maxCount numbers.
+func numbers(raw []byte, keep bool, maxCount int) ([]float64, []int, error) {
 	var shape []int
-	for probe := v; ; {
-		l, ok := probe.([]any)
-		if !ok {
+	for probe := raw; strictjson.Kind(probe) == strictjson.Array; {
+		var first []byte
+		n := 0
+		_ = strictjson.Elements(probe, func(e []byte) error {
+			if n == 0 {
+				first = e
+			}
+			n++
+			return nil
+		})
+		shape = append(shape, n)
+		if n == 0 {
 			break
 		}
-		shape = append(shape, len(l))
-		if len(l) == 0 {
-			break
-		}
-		probe = l[0]
+		probe = first
+	}
+	if prod(shape) > maxCount {
+		return nil, nil, fmt.Errorf("%d numbers, more than %d", prod(shape), maxCount)
 	}
 	var out []float64
-	var walk func(x any, depth int) error
-	walk = func(x any, depth int) error {
+	var walk func(x []byte, depth int) error
+	walk = func(x []byte, depth int) error {
+		kind := strictjson.Kind(x)
 		if depth == len(shape) {
-			f, ok := x.(float64)
-			if !ok {
-				return fmt.Errorf("expected a number, found %s", describe(x))
+			if kind != strictjson.Number {
+				return fmt.Errorf("expected a number, found %s", kindName(kind))
 			}
-			out = append(out, f)
+			if keep {
+				f, err := strconv.ParseFloat(string(bytes.TrimSpace(x)), 64)
+				if err != nil {
+					return fmt.Errorf("number %s: %w", x, err)
+				}
+				out = append(out, f)
+			}
 			return nil
 		}
-		l, ok := x.([]any)
-		if !ok || len(l) != shape[depth] {
-			return errors.New("ragged nested list (all rows must have the same length)")
-		}
-		for _, e := range l {
-			if err := walk(e, depth+1); err != nil {
+		n := 0
+		if kind == strictjson.Array {
+			if err := strictjson.Elements(x, func(e []byte) error {
+				n++
+				if n > shape[depth] {
+					return errRagged
+				}
+				return walk(e, depth+1)
+			}); err != nil {
 				return err
 			}
 		}
+		if kind != strictjson.Array || n != shape[depth] {
+			return errRagged
+		}
 		return nil
 	}
-	if err := walk(v, 0); err != nil {
+	if err := walk(raw, 0); err != nil {
 		return nil, nil, err
 	}
 	return out, shape, nil
 }
 
-func describe(x any) string {
-	switch x.(type) {
-	case nil:
+var errRagged = errors.New("ragged nested list (all rows must have the same length)")
+
+func kindName(kind byte) string {
+	switch kind {
+	case strictjson.Null:
 		return "null"
-	case string:
+	case strictjson.String:
 		return "a string"
-	case bool:
+	case strictjson.Bool:
 		return "a boolean"
-	case []any:
+	case strictjson.Array:
 		return "a list"
-	case map[string]any:
+	case strictjson.Object:
 		return "an object"
 	}
-	return fmt.Sprintf("%T", x)
+	return "nothing"
 }

@@ -1,15 +1,17 @@
 package runtimeapi
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/qgov/qgov/circuit"
+	"github.com/qgov/qgov/internal/strictjson"
 )
 
 // DefaultShots is the number of shots of a sampler pub that names none.
@@ -41,6 +43,8 @@ type Primitive struct {
 
 // Pub is one decoded primitive unified bloc.
 type Pub struct {
+	// Circuit is the pub's circuit; read for its facts only, it holds no
+	// operations.
 	Circuit *circuit.Circuit
 	Facts   circuit.Facts
 	// Shape is the pub's shape: the bindings' shape for a sampler, the
@@ -58,7 +62,8 @@ type Pub struct {
 func (p Pub) Size() int { return prod(p.Shape) }
 
 // Bindings are parameter value sets: Values[i] holds one value per circuit
-// parameter, in the circuit's (sorted) parameter order.
+// parameter, in the circuit's (sorted) parameter order. Read for facts
+// only, Values is nil and only the shape is known.
 type Bindings struct {
 	Shape  []int
 	Values [][]float64
@@ -85,19 +90,21 @@ type PauliTerm struct {
 	Coeff float64
 }
 
-// Observables is an array of observables, each a sum of Pauli terms.
+// Observables is an array of observables, each a sum of Pauli terms. Read
+// for facts only, Terms is nil and only the shape is known.
 type Observables struct {
 	Shape []int
 	Terms [][]PauliTerm
 }
 
-// primitiveParams is the params object of sampler and estimator jobs.
+// primitiveParams is the params object of sampler and estimator jobs; its
+// pubs are read in place.
 type primitiveParams struct {
-	Pubs          []json.RawMessage `json:"pubs"`
-	Version       int               `json:"version"`
-	SupportQiskit bool              `json:"support_qiskit"`
-	Shots         *int              `json:"shots"`
-	Precision     *float64          `json:"precision"`
+	Pubs          strictjson.Skip `json:"pubs"`
+	Version       int             `json:"version"`
+	SupportQiskit bool            `json:"support_qiskit"`
+	Shots         *int            `json:"shots"`
+	Precision     *float64        `json:"precision"`
 	Options       struct {
 		DefaultShots     *int     `json:"default_shots"`
 		DefaultPrecision *float64 `json:"default_precision"`
@@ -107,23 +114,47 @@ type primitiveParams struct {
 	} `json:"options"`
 }
 
+// taggedIn is the RuntimeEncoder's typed value as the gateway reads it.
+type taggedIn struct {
+	Type  string          `json:"__type__"`
+	Value strictjson.Skip `json:"__value__"`
+}
+
 // DecodePrimitive decodes the params of a sampler or estimator job,
-// parsing every pub's circuit. Errors are 400s naming the pub and field.
-func DecodePrimitive(program string, params json.RawMessage) (*Primitive, *Error) {
+// parsing every pub's circuit and keeping what simulating it needs.
+// Errors are 400s naming the pub and field.
+func DecodePrimitive(program string, params []byte) (*Primitive, *Error) {
+	if err := strictjson.Check(params, jobNames); err != nil {
+		return nil, BadRequest("invalid_json", "params: malformed JSON: %v", err)
+	}
+	return pubReader{keep: true, budget: circuit.NewBudget(circuit.DefaultLimits)}.primitive(program, params)
+}
+
+// pubReader reads the pubs of one job. With keep it keeps what simulating
+// them needs (circuits' operations, parameter values, observables'
+// terms); otherwise only their facts and shapes. Every pub draws on one
+// budget, and nothing of the params is copied but a QASM circuit's text.
+type pubReader struct {
+	keep   bool
+	budget *circuit.Budget
+}
+
+// primitive reads params that have passed strictjson.Check.
+func (pr pubReader) primitive(program string, params []byte) (*Primitive, *Error) {
 	var pp primitiveParams
-	if err := DecodeJSON(params, &pp); err != nil {
-		err.Message = "params: " + err.Message
-		return nil, err
+	if err := strictjson.Decode(params, &pp, false); err != nil {
+		return nil, BadRequest("invalid_json", "params: %v", err)
 	}
 	if pp.Version != 0 && pp.Version != 2 {
 		return nil, BadRequest("invalid_params", "params.version %d is not supported (only primitives V2)", pp.Version)
 	}
-	if len(pp.Pubs) == 0 {
-		return nil, BadRequest("invalid_pubs", "params.pubs must hold at least one pub")
-	}
-	if len(pp.Pubs) > MaxPubs {
-		return nil, BadRequest("invalid_pubs", "params.pubs holds %d pubs, at most %d are allowed", len(pp.Pubs), MaxPubs)
-	}
+	var pubs []byte
+	_ = strictjson.Members(params, func(name string, v []byte) error {
+		if name == "pubs" {
+			pubs = v
+		}
+		return nil
+	})
 	shots := DefaultShots
 	if pp.Options.DefaultShots != nil {
 		shots = *pp.Options.DefaultShots
@@ -139,34 +170,71 @@ func DecodePrimitive(program string, params json.RawMessage) (*Primitive, *Error
 		precision = *pp.Precision
 	}
 	prim := &Primitive{Program: program, SupportQiskit: pp.SupportQiskit, Seed: pp.Options.Simulator.SeedSimulator}
+	if kind := strictjson.Kind(pubs); kind != strictjson.Array {
+		if kind == 0 || kind == strictjson.Null {
+			return nil, BadRequest("invalid_pubs", "params.pubs must hold at least one pub")
+		}
+		return nil, BadRequest("invalid_json", `params: field "pubs" must be a list of pubs`)
+	}
 	total := 0
-	for i, raw := range pp.Pubs {
+	var failed *Error
+	err := strictjson.Elements(pubs, func(raw []byte) error {
+		i := len(prim.Pubs)
+		if i == MaxPubs {
+			failed = BadRequest("invalid_pubs", "params.pubs holds more than %d pubs", MaxPubs)
+			return failed
+		}
 		var pub Pub
 		var err error
 		if program == ProgramEstimator {
-			pub, err = decodeEstimatorPub(raw, precision)
+			pub, err = pr.estimatorPub(raw, precision)
 		} else {
-			pub, err = decodeSamplerPub(raw, shots)
+			pub, err = pr.samplerPub(raw, shots)
 		}
 		if err != nil {
-			code := "invalid_pubs"
-			if errors.As(err, new(circuitError)) {
-				code = CodeInvalidCircuit
-			}
-			return nil, BadRequest(code, "pubs[%d]: %v", i, err)
+			failed = pubError(i, err)
+			return failed
 		}
 		prim.Pubs = append(prim.Pubs, pub)
 		total += pub.Size() * pub.Shots
 		if total > MaxShotsPerJob {
-			return nil, BadRequest("too_many_shots", "pubs[0..%d] take %d shots (bindings × shots), more than %d per job", i, total, MaxShotsPerJob)
+			failed = BadRequest("too_many_shots", "pubs[0..%d] take %d shots (bindings × shots), more than %d per job", i, total, MaxShotsPerJob)
+			return failed
 		}
+		return nil
+	})
+	switch {
+	case failed != nil:
+		return nil, failed
+	case err != nil:
+		return nil, BadRequest("invalid_json", "params.pubs: %v", err)
+	case len(prim.Pubs) == 0:
+		return nil, BadRequest("invalid_pubs", "params.pubs must hold at least one pub")
 	}
 	return prim, nil
+}
+
+// pubError is the answer to a pub that cannot be read: 413 when its
+// circuits exceed the reading budget, else a 400 naming the pub.
+func pubError(i int, err error) *Error {
+	if errors.Is(err, circuit.ErrLimit) {
+		return Errorf(http.StatusRequestEntityTooLarge, CodeCircuitsTooLarge, fmt.Sprintf(
+			"pubs[%d]: %v; the gateway reads at most that much of one job (rule: the gateway's circuit limits): split the job", i, err))
+	}
+	code := "invalid_pubs"
+	if errors.As(err, new(circuitError)) {
+		code = CodeInvalidCircuit
+	}
+	return BadRequest(code, "pubs[%d]: %v", i, err)
 }
 
 // CodeInvalidCircuit is the error code of a pub whose circuit cannot be
 // read.
 const CodeInvalidCircuit = "invalid_circuit"
+
+// CodeCircuitsTooLarge is the error code of a job whose circuits exceed
+// the gateway's reading budget.
+const CodeCircuitsTooLarge = "circuits_too_large"
 
 // circuitError marks a pub error that lies in its circuit.
 type circuitError struct{ err error }
@@ -174,25 +242,46 @@ type circuitError struct{ err error }
 func (e circuitError) Error() string { return "circuit: " + e.err.Error() }
 func (e circuitError) Unwrap() error { return e.err }
 
-func decodeTuple(raw json.RawMessage, minLen, maxLen int, form string) ([]json.RawMessage, error) {
-	var tuple []json.RawMessage
-	if err := json.Unmarshal(raw, &tuple); err != nil {
+// tuple returns the elements of a pub: a list of minLen to maxLen values.
+func tuple(raw []byte, minLen, maxLen int, form string) ([][]byte, error) {
+	var out [][]byte
+	err := strictjson.Elements(raw, func(v []byte) error {
+		out = append(out, v)
+		if len(out) > maxLen {
+			return errors.New("too long")
+		}
+		return nil
+	})
+	switch {
+	case strictjson.Kind(raw) != strictjson.Array:
 		return nil, fmt.Errorf("a pub must be a list %s", form)
+	case err != nil && len(out) > maxLen:
+		return nil, fmt.Errorf("a pub must be a list %s, got more than %d elements", form, maxLen)
+	case err != nil:
+		return nil, err
+	case len(out) < minLen:
+		return nil, fmt.Errorf("a pub must be a list %s, got %d elements", form, len(out))
 	}
-	if len(tuple) < minLen || len(tuple) > maxLen {
-		return nil, fmt.Errorf("a pub must be a list %s, got %d elements", form, len(tuple))
-	}
-	return tuple, nil
+	return out, nil
 }
 
-func isNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
+func isNull(raw []byte) bool { k := strictjson.Kind(raw); return k == 0 || k == strictjson.Null }
 
-func decodeSamplerPub(raw json.RawMessage, defaultShots int) (Pub, error) {
-	tuple, err := decodeTuple(raw, 1, 3, "[circuit, parameter_values?, shots?]")
+// positiveInt reads an optional positive integer of a pub.
+func positiveInt(raw []byte, def int) (int, bool) {
+	if isNull(raw) {
+		return def, true
+	}
+	var n int
+	return n, strictjson.Decode(raw, &n, false) == nil
+}
+
+func (pr pubReader) samplerPub(raw []byte, defaultShots int) (Pub, error) {
+	elems, err := tuple(raw, 1, 3, "[circuit, parameter_values?, shots?]")
 	if err != nil {
 		return Pub{}, err
 	}
-	pub, err := decodeCircuitAndValues(tuple[0], tuple[1:])
+	pub, err := pr.circuitAndValues(elems[0], elems[1:])
 	if err != nil {
 		return Pub{}, err
 	}
@@ -201,8 +290,9 @@ func decodeSamplerPub(raw json.RawMessage, defaultShots int) (Pub, error) {
 	}
 	pub.Shape = pub.Bindings.Shape
 	pub.Shots = defaultShots
-	if len(tuple) == 3 && !isNull(tuple[2]) {
-		if err := json.Unmarshal(tuple[2], &pub.Shots); err != nil {
+	if len(elems) == 3 {
+		var ok bool
+		if pub.Shots, ok = positiveInt(elems[2], defaultShots); !ok {
 			return Pub{}, errors.New("shots must be a positive integer or null")
 		}
 	}
@@ -212,20 +302,19 @@ func decodeSamplerPub(raw json.RawMessage, defaultShots int) (Pub, error) {
 	return pub, nil
 }
 
-func decodeEstimatorPub(raw json.RawMessage, defaultPrecision float64) (Pub, error) {
-	tuple, err := decodeTuple(raw, 2, 4, "[circuit, observables, parameter_values?, precision?]")
+func (pr pubReader) estimatorPub(raw []byte, defaultPrecision float64) (Pub, error) {
+	elems, err := tuple(raw, 2, 4, "[circuit, observables, parameter_values?, precision?]")
 	if err != nil {
 		return Pub{}, err
 	}
-	rest := tuple[2:]
-	pub, err := decodeCircuitAndValues(tuple[0], rest)
+	pub, err := pr.circuitAndValues(elems[0], elems[2:])
 	if err != nil {
 		return Pub{}, err
 	}
 	if pub.Facts.Measurements > 0 || pub.Facts.Ops["reset"] > 0 {
 		return Pub{}, errors.New("estimator circuits must not contain measurements or resets")
 	}
-	obs, err := decodeObservables(tuple[1], pub.Circuit.NumQubits)
+	obs, err := pr.observables(elems[1], pub.Circuit.NumQubits)
 	if err != nil {
 		return Pub{}, fmt.Errorf("observables: %w", err)
 	}
@@ -237,8 +326,8 @@ func decodeEstimatorPub(raw json.RawMessage, defaultPrecision float64) (Pub, err
 		return Pub{}, fmt.Errorf("the pub has %d elements, at most %d are allowed", pub.Size(), maxPubElements)
 	}
 	pub.Precision = defaultPrecision
-	if len(tuple) == 4 && !isNull(tuple[3]) {
-		if err := json.Unmarshal(tuple[3], &pub.Precision); err != nil {
+	if len(elems) == 4 && !isNull(elems[3]) {
+		if strictjson.Decode(elems[3], &pub.Precision, false) != nil {
 			return Pub{}, errors.New("precision must be a positive number or null")
 		}
 	}
@@ -253,51 +342,72 @@ func decodeEstimatorPub(raw json.RawMessage, defaultPrecision float64) (Pub, err
 	return pub, nil
 }
 
-// decodeCircuit parses a pub's circuit: an OpenQASM 2/3 string, or the
-// client's tagged QuantumCircuit (base64 of zlib-compressed QPY).
-func decodeCircuit(raw json.RawMessage) (*circuit.Circuit, error) {
-	var src string
-	if json.Unmarshal(raw, &src) == nil {
-		return circuit.Parse(src)
+// circuit reads a pub's circuit: an OpenQASM 2/3 string, or the client's
+// tagged QuantumCircuit (base64 of zlib-compressed QPY), streamed from
+// the body through the inflater into the QPY reader.
+func (pr pubReader) circuit(raw []byte) (*circuit.Circuit, error) {
+	rd := circuit.Reader{Budget: pr.budget, KeepOps: pr.keep}
+	if strictjson.Kind(raw) == strictjson.String {
+		src, err := strictjson.Text(raw)
+		if err != nil {
+			return nil, err
+		}
+		if pr.keep {
+			return rd.QASM(string(src))
+		}
+		// Read for its facts, the text is read where it lies in the body,
+		// which nothing changes; the circuit keeps copies of the names it
+		// holds.
+		return rd.QASM(unsafe.String(unsafe.SliceData(src), len(src)))
 	}
-	var tag struct {
-		Type  string `json:"__type__"`
-		Value string `json:"__value__"`
-	}
-	if json.Unmarshal(raw, &tag) != nil || tag.Type != "QuantumCircuit" {
+	var tag taggedIn
+	if strictjson.Kind(raw) != strictjson.Object || strictjson.Decode(raw, &tag, false) != nil || tag.Type != "QuantumCircuit" {
 		return nil, errors.New("must be an OpenQASM string or a tagged QuantumCircuit")
 	}
-	qpy, err := inflateBase64(tag.Value)
+	qpy, err := inflate(member(raw, "__value__"))
 	if err != nil {
 		return nil, fmt.Errorf("QuantumCircuit: %w", err)
 	}
-	return circuit.ParseQPY(qpy)
+	return rd.QPY(qpy)
 }
 
-// decodeCircuitAndValues parses the circuit and, when rest[0] is present,
-// its parameter values.
-func decodeCircuitAndValues(rawCircuit json.RawMessage, rest []json.RawMessage) (Pub, error) {
-	c, err := decodeCircuit(rawCircuit)
+// member returns the value of an object's member, or nil.
+func member(obj []byte, name string) []byte {
+	var out []byte
+	_ = strictjson.Members(obj, func(n string, v []byte) error {
+		if n == name {
+			out = v
+		}
+		return nil
+	})
+	return out
+}
+
+// circuitAndValues reads the circuit and, when rest[0] is present, its
+// parameter values.
+func (pr pubReader) circuitAndValues(rawCircuit []byte, rest [][]byte) (Pub, error) {
+	c, err := pr.circuit(rawCircuit)
 	if err != nil {
+		if errors.Is(err, circuit.ErrLimit) {
+			return Pub{}, err
+		}
 		return Pub{}, circuitError{err}
 	}
-	pub := Pub{Circuit: c, Facts: c.Facts()}
-	var values json.RawMessage
+	pub := Pub{Circuit: c, Facts: c.Facts}
+	var values []byte
 	if len(rest) > 0 {
 		values = rest[0]
 	}
-	if pub.Bindings, err = decodeBindings(values, c.Parameters); err != nil {
+	if pub.Bindings, err = pr.bindings(values, c.Parameters); err != nil {
 		return Pub{}, fmt.Errorf("parameter values: %w", err)
-	}
-	if prod(pub.Bindings.Shape) > maxPubElements {
-		return Pub{}, fmt.Errorf("%d parameter bindings, at most %d are allowed", prod(pub.Bindings.Shape), maxPubElements)
 	}
 	return pub, nil
 }
 
-// decodeBindings accepts null, a nested list whose last axis holds one value
-// per parameter, a name → value (or nested list) map, or a tagged ndarray.
-func decodeBindings(raw json.RawMessage, params []string) (Bindings, error) {
+// bindings accepts null, a nested list whose last axis holds one value
+// per parameter, a name → value (or nested list) map, or a tagged
+// ndarray.
+func (pr pubReader) bindings(raw []byte, params []string) (Bindings, error) {
 	np := len(params)
 	if isNull(raw) {
 		if np > 0 {
@@ -307,36 +417,28 @@ func decodeBindings(raw json.RawMessage, params []string) (Bindings, error) {
 	}
 	var flat []float64
 	var shape []int
-	var obj map[string]json.RawMessage
-	switch {
-	case json.Unmarshal(raw, &obj) == nil && obj["__type__"] == nil:
-		return bindingsFromMap(obj, params)
-	case obj != nil:
-		var tag struct {
-			Type  string          `json:"__type__"`
-			Value json.RawMessage `json:"__value__"`
-		}
-		_ = json.Unmarshal(raw, &tag)
+	var err error
+	var tag taggedIn
+	switch kind := strictjson.Kind(raw); {
+	case kind == strictjson.Object && strictjson.Decode(raw, &tag, false) == nil && tag.Type == "":
+		return pr.bindingsFromMap(raw, params)
+	case kind == strictjson.Object:
 		if tag.Type != "ndarray" {
 			return Bindings{}, fmt.Errorf("unsupported tagged type %q (expected ndarray)", tag.Type)
 		}
-		var err error
-		if flat, shape, err = DecodeNdarrayFloat(tag.Value); err != nil {
+		if flat, shape, err = pr.ndarray(member(raw, "__value__")); err != nil {
+			return Bindings{}, err
+		}
+	case kind == strictjson.Array:
+		if flat, shape, err = numbers(raw, pr.keep, maxPubElements*max(np, 1)); err != nil {
 			return Bindings{}, err
 		}
 	default:
-		var list any
-		if err := json.Unmarshal(raw, &list); err != nil {
-			return Bindings{}, errors.New("must be a list, an object or an ndarray")
-		}
-		var err error
-		if flat, shape, err = FlattenNumbers(list); err != nil {
-			return Bindings{}, err
-		}
+		return Bindings{}, errors.New("must be a list, an object or an ndarray")
 	}
 	if np == 0 {
-		if len(flat) != 0 {
-			return Bindings{}, fmt.Errorf("the circuit has no parameters but %d values were given", len(flat))
+		if count := prod(shape); len(shape) == 0 || count != 0 {
+			return Bindings{}, fmt.Errorf("the circuit has no parameters but %d values were given", count)
 		}
 		// np.empty((0,)) and friends: shape () with no values.
 		return Bindings{Values: [][]float64{nil}}, nil
@@ -348,117 +450,133 @@ func decodeBindings(raw json.RawMessage, params []string) (Bindings, error) {
 	if len(shape) > 1 {
 		b.Shape = shape[:len(shape)-1]
 	}
+	if b.Size() > maxPubElements {
+		return Bindings{}, fmt.Errorf("%d parameter bindings, at most %d are allowed", b.Size(), maxPubElements)
+	}
 	for i := 0; i < len(flat); i += np {
 		b.Values = append(b.Values, flat[i:i+np])
 	}
 	return b, nil
 }
 
-func bindingsFromMap(obj map[string]json.RawMessage, params []string) (Bindings, error) {
+func (pr pubReader) bindingsFromMap(raw []byte, params []string) (Bindings, error) {
 	var shape []int
-	columns := make([][]float64, len(params))
-	for k, name := range params {
-		raw, ok := obj[name]
-		if !ok {
+	columns := make(map[string][]float64, len(params))
+	var extra []string
+	err := strictjson.Members(raw, func(name string, v []byte) error {
+		if !slices.Contains(params, name) {
+			extra = append(extra, name)
+			return nil
+		}
+		flat, s, err := numbers(v, pr.keep, maxPubElements)
+		if err != nil {
+			return fmt.Errorf("parameter %q: %w", name, err)
+		}
+		if len(columns) > 0 && !slices.Equal(s, shape) {
+			return fmt.Errorf("parameter %q has shape %v, others have %v", name, s, shape)
+		}
+		shape, columns[name] = s, flat
+		return nil
+	})
+	if err != nil {
+		return Bindings{}, err
+	}
+	for _, name := range params {
+		if _, ok := columns[name]; !ok {
 			return Bindings{}, fmt.Errorf("no value for parameter %q", name)
 		}
-		var v any
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return Bindings{}, fmt.Errorf("parameter %q: %w", name, err)
-		}
-		flat, s, err := FlattenNumbers(v)
-		if err != nil {
-			return Bindings{}, fmt.Errorf("parameter %q: %w", name, err)
-		}
-		if k > 0 && !slices.Equal(s, shape) {
-			return Bindings{}, fmt.Errorf("parameter %q has shape %v, others have %v", name, s, shape)
-		}
-		shape, columns[k] = s, flat
 	}
-	if len(obj) != len(params) {
-		var extra []string
-		for name := range obj {
-			if !slices.Contains(params, name) {
-				extra = append(extra, name)
-			}
-		}
+	if len(extra) > 0 {
 		sort.Strings(extra)
 		return Bindings{}, fmt.Errorf("the circuit has no parameters named %s", strings.Join(extra, ", "))
 	}
 	b := Bindings{Shape: shape}
-	for i := 0; i < prod(shape); i++ {
+	if b.Size() > maxPubElements {
+		return Bindings{}, fmt.Errorf("%d parameter bindings, at most %d are allowed", b.Size(), maxPubElements)
+	}
+	if !pr.keep {
+		return b, nil
+	}
+	for i := 0; i < b.Size(); i++ {
 		row := make([]float64, len(params))
-		for k := range params {
-			row[k] = columns[k][i]
+		for k, name := range params {
+			row[k] = columns[name][i]
 		}
 		b.Values = append(b.Values, row)
 	}
 	return b, nil
 }
 
-// decodeObservables accepts a Pauli string, a {Pauli string: coefficient}
-// map, or nested lists of those.
-func decodeObservables(raw json.RawMessage, numQubits int) (*Observables, error) {
+// observables accepts a Pauli string, a {Pauli string: coefficient}
+// object, or nested lists of those.
+func (pr pubReader) observables(raw []byte, numQubits int) (*Observables, error) {
 	obs := &Observables{}
-	var walk func(raw json.RawMessage, depth int) error
-	walk = func(raw json.RawMessage, depth int) error {
-		var list []json.RawMessage
-		if json.Unmarshal(raw, &list) == nil {
+	leaves := 0
+	var walk func(raw []byte, depth int) error
+	walk = func(raw []byte, depth int) error {
+		if strictjson.Kind(raw) == strictjson.Array {
+			n := 0
+			if err := strictjson.Elements(raw, func([]byte) error { n++; return nil }); err != nil {
+				return err
+			}
 			if depth == len(obs.Shape) {
-				if len(obs.Terms) > 0 {
+				if leaves > 0 {
 					return errors.New("ragged observables list")
 				}
-				obs.Shape = append(obs.Shape, len(list))
-			} else if depth > len(obs.Shape) || obs.Shape[depth] != len(list) {
+				obs.Shape = append(obs.Shape, n)
+			} else if depth > len(obs.Shape) || obs.Shape[depth] != n {
 				return errors.New("ragged observables list")
 			}
-			for _, e := range list {
-				if err := walk(e, depth+1); err != nil {
-					return err
-				}
-			}
-			return nil
+			return strictjson.Elements(raw, func(e []byte) error { return walk(e, depth+1) })
 		}
 		if depth != len(obs.Shape) {
 			return errors.New("ragged observables list")
 		}
-		terms, err := decodeObservable(raw, numQubits)
+		if leaves++; leaves > maxPubElements {
+			return fmt.Errorf("more than %d observables, at most %d are allowed", maxPubElements, maxPubElements)
+		}
+		terms, err := observable(raw, numQubits)
 		if err != nil {
 			return err
 		}
-		obs.Terms = append(obs.Terms, terms)
+		if pr.keep {
+			obs.Terms = append(obs.Terms, terms)
+		}
 		return nil
 	}
 	if err := walk(raw, 0); err != nil {
 		return nil, err
 	}
-	if len(obs.Terms) == 0 {
+	if leaves == 0 {
 		return nil, errors.New("no observables given")
-	}
-	if len(obs.Terms) > maxPubElements {
-		return nil, fmt.Errorf("%d observables, at most %d are allowed", len(obs.Terms), maxPubElements)
 	}
 	return obs, nil
 }
 
-func decodeObservable(raw json.RawMessage, numQubits int) ([]PauliTerm, error) {
+func observable(raw []byte, numQubits int) ([]PauliTerm, error) {
 	var label string
-	if json.Unmarshal(raw, &label) == nil {
+	if strictjson.Kind(raw) == strictjson.String && strictjson.Decode(raw, &label, false) == nil {
 		return []PauliTerm{{label, 1}}, checkPauli(label, numQubits)
 	}
-	var m map[string]float64
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, errors.New("an observable must be a Pauli string or a {Pauli string: coefficient} object")
-	}
-	if len(m) == 0 {
-		return nil, errors.New("an observable must have at least one term")
-	}
-	terms := make([]PauliTerm, 0, len(m))
-	for l, c := range m {
+	var terms []PauliTerm
+	err := strictjson.Members(raw, func(l string, v []byte) error {
+		var c float64
+		if strictjson.Kind(v) != strictjson.Number || strictjson.Decode(v, &c, false) != nil {
+			return errors.New("an observable must be a Pauli string or a {Pauli string: coefficient} object")
+		}
 		if err := checkPauli(l, numQubits); err != nil {
-			return nil, err
+			return err
 		}
 		terms = append(terms, PauliTerm{l, c})
+		return nil
+	})
+	switch {
+	case strictjson.Kind(raw) != strictjson.Object:
+		return nil, errors.New("an observable must be a Pauli string or a {Pauli string: coefficient} object")
+	case err != nil:
+		return nil, err
+	case len(terms) == 0:
+		return nil, errors.New("an observable must have at least one term")
 	}
 	sort.Slice(terms, func(i, j int) bool { return terms[i].Label < terms[j].Label })
 	return terms, nil

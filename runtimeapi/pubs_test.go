@@ -3,10 +3,13 @@ package runtimeapi
 import (
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/qgov/qgov/circuit"
 )
 
 const bellQASM = "OPENQASM 3.0; include \"stdgates.inc\"; bit[2] c; h $0; cx $0, $1; c[0] = measure $0; c[1] = measure $1;"
@@ -90,7 +93,7 @@ func TestDecodeBadPubs(t *testing.T) {
 		{"pubs wrong type", ProgramSampler, `{"pubs": "x"}`, `field "pubs" must be`},
 		{"no pubs", ProgramSampler, `{"pubs": []}`, "at least one pub"},
 		{"pub not a list", ProgramSampler, `{"pubs": ["OPENQASM 3.0;"]}`, "pubs[0]: a pub must be a list"},
-		{"pub too long", ProgramSampler, `{"pubs": [["a", null, 1, 2]]}`, "got 4 elements"},
+		{"pub too long", ProgramSampler, `{"pubs": [["a", null, 1, 2]]}`, "got more than 3 elements"},
 		{"circuit not a string", ProgramSampler, `{"pubs": [[42]]}`, "must be an OpenQASM string or a tagged QuantumCircuit"},
 		{"qpy circuit not base64", ProgramSampler, `{"pubs": [[{"__type__": "QuantumCircuit", "__value__": "eJy"}]]}`, "QuantumCircuit: not base64"},
 		{"qpy circuit not zlib", ProgramSampler, `{"pubs": [[{"__type__": "QuantumCircuit", "__value__": "UUlTS0lU"}]]}`, "not zlib-compressed"},
@@ -136,7 +139,7 @@ func TestDecodeJobRequest(t *testing.T) {
 		`{"program_id":"sampler"}`: "params is required",
 		`{"program_id":"sampler","params":{},"cost":-1}`:   "must be a positive number",
 		`{"program_id":"sampler","params":{},"tags":[""]}`: "tags[0]",
-		`{"program_id":"sampler","params":{}} trailing`:    "unexpected data",
+		`{"program_id":"sampler","params":{}} trailing`:    "data after the JSON value",
 		`{"program_id":5,"params":{}}`:                     `field "program_id" must be string`,
 	} {
 		_, err := DecodeJobRequest([]byte(body))
@@ -156,12 +159,15 @@ func TestBroadcastIndex(t *testing.T) {
 	assert.Equal(t, []int{0, 1, 2, 0, 1, 2}, vals)
 }
 
-// FuzzDecodeJob feeds arbitrary bodies through the job decoders: they must
-// answer every input with a result or a 400, never panic.
+// FuzzDecodeJob feeds arbitrary bodies through the job decoders: they
+// answer every input with a result or a 400, never panic, and the
+// gateway's reading (facts only, in place) agrees with the simulator's
+// (everything kept) on every pub's facts and size.
 func FuzzDecodeJob(f *testing.F) {
 	f.Add([]byte(`{"program_id":"sampler","params":{"pubs":[["` + "OPENQASM 3.0; bit c; h $0; c = measure $0;" + `",null,10]],"version":2,"support_qiskit":true}}`))
 	f.Add([]byte(`{"program_id":"estimator","params":{"pubs":[["OPENQASM 3.0; input float[64] a; rx(a) $0;",{"Z":1},[[0.1],[0.2]],0.1]]}}`))
 	f.Add([]byte(`{"program_id":"sampler","params":{"pubs":[["OPENQASM 3.0; input float[64] a; bit c; rx(a) $0; c = measure $0;",{"a":[1,2]}]]}}`))
+	f.Add([]byte(`{"program_id":"sampler","params":{"pubs":[["OPENQASM 3.0; gate g q { h q; h q; } bit c; g $0; c = measure $0;",[],5]]}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := DecodeJobRequest(body)
 		if err != nil {
@@ -170,16 +176,32 @@ func FuzzDecodeJob(f *testing.F) {
 			}
 			return
 		}
+		if req.ProgramID != ProgramSampler && req.ProgramID != ProgramEstimator {
+			return // not read by either
+		}
 		prim, err := DecodePrimitive(req.ProgramID, req.Params)
+		sub, serr := DecodeSubmission(body, circuit.DefaultLimits)
 		if err != nil {
 			if err.Status != http.StatusBadRequest {
 				t.Fatalf("status %d for bad params", err.Status)
 			}
+			if serr == nil && sub.Pubs != nil && sub.Shots >= 0 {
+				t.Fatalf("the gateway read params the simulator refuses (%s)", err.Message)
+			}
 			return
 		}
-		for _, pub := range prim.Pubs {
+		if serr != nil {
+			t.Fatalf("the gateway refused what the simulator reads: %s", serr.Message)
+		}
+		if len(sub.Pubs) != len(prim.Pubs) {
+			t.Fatalf("%d pubs read for the gateway, %d for the simulator", len(sub.Pubs), len(prim.Pubs))
+		}
+		for i, pub := range prim.Pubs {
 			if len(pub.Bindings.Values) != pub.Bindings.Size() {
 				t.Fatalf("%d bindings for shape %v", len(pub.Bindings.Values), pub.Bindings.Shape)
+			}
+			if got := sub.Pubs[i]; !got.Known || got.Bindings != pub.Size() || got.Shots != pub.Shots || !reflect.DeepEqual(got.Facts, pub.Facts) {
+				t.Fatalf("pub %d read for the gateway as %+v, for the simulator as %+v", i, got, pub)
 			}
 		}
 	})

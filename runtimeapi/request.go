@@ -1,11 +1,11 @@
 package runtimeapi
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/qgov/qgov/internal/strictjson"
 )
 
 // Programs the primitives run.
@@ -32,52 +32,51 @@ type JobRequest struct {
 	SessionTime   *float64 `json:"session_time,omitempty"`
 }
 
+// jobNames are the member names the gateway reads anywhere in a job's
+// body: a member spelled like one of them but for case is refused, so
+// that the gateway and the upstream read the body alike.
+var jobNames = strictjson.NamesOf(JobRequest{}, primitiveParams{}, taggedIn{})
+
 // BadRequest builds a 400 error with the given code.
 func BadRequest(code, format string, args ...any) *Error {
 	return Errorf(http.StatusBadRequest, code, fmt.Sprintf(format, args...))
 }
 
-// DecodeJSON decodes a request body into v; malformed JSON becomes a 400
-// error naming the byte offset.
+// DecodeJSON decodes a request body into v. A body without exactly one
+// reading (see package strictjson) or of the wrong shape becomes a 400
+// naming the problem.
 func DecodeJSON(body []byte, v any) *Error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se):
-			return BadRequest("invalid_json", "malformed JSON at byte %d: %v", se.Offset, err)
-		case errors.As(err, &te):
-			return BadRequest("invalid_json", "field %q must be %s, not a JSON %s", te.Field, te.Type, te.Value)
-		default:
-			return BadRequest("invalid_json", "malformed JSON: %v", err)
-		}
-	}
-	if dec.More() {
-		return BadRequest("invalid_json", "unexpected data after the JSON document")
+	if err := strictjson.Decode(body, v, false); err != nil {
+		return BadRequest("invalid_json", "malformed JSON: %v", err)
 	}
 	return nil
 }
 
-// DecodeJobRequest decodes and checks the top level of a POST /jobs body.
+// DecodeJobRequest decodes and checks a POST /jobs body, all of it:
+// params too are checked to have one reading.
 func DecodeJobRequest(body []byte) (*JobRequest, *Error) {
+	if err := strictjson.Check(body, jobNames); err != nil {
+		return nil, BadRequest("invalid_json", "malformed JSON: %v", err)
+	}
 	var req JobRequest
 	if err := DecodeJSON(body, &req); err != nil {
 		return nil, err
 	}
+	return &req, req.check()
+}
+
+// check checks the top level of a job request.
+func (req *JobRequest) check() *Error {
 	if req.ProgramID == "" {
-		return nil, BadRequest("missing_program_id", "program_id is required")
+		return BadRequest("missing_program_id", "program_id is required")
 	}
 	if len(req.Params) == 0 || string(req.Params) == "null" {
-		return nil, BadRequest("missing_params", "params is required")
+		return BadRequest("missing_params", "params is required")
 	}
 	if req.Cost != nil && *req.Cost <= 0 {
-		return nil, BadRequest("invalid_cost", "cost (max_execution_time) must be a positive number of seconds")
+		return BadRequest("invalid_cost", "cost (max_execution_time) must be a positive number of seconds")
 	}
-	if err := CheckTags(req.Tags); err != nil {
-		return nil, err
-	}
-	return &req, nil
+	return CheckTags(req.Tags)
 }
 
 // CheckTags requires every job tag to be 1 to 255 characters.

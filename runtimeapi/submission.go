@@ -1,9 +1,8 @@
 package runtimeapi
 
 import (
-	"encoding/json"
-
 	"github.com/qgov/qgov/circuit"
+	"github.com/qgov/qgov/internal/strictjson"
 )
 
 // Submission is what the gateway reads from a POST /jobs body before it
@@ -30,12 +29,29 @@ type PubSummary struct {
 	Shots int
 }
 
-// DecodeSubmission decodes a POST /jobs body. A malformed body is a 400
-// naming the reason; a circuit that cannot be read is not an error but
-// leaves its pub's size unknown.
-func DecodeSubmission(body []byte) (*Submission, *Error) {
-	req, err := DecodeJobRequest(body)
-	if err != nil {
+// jobHead is a job request whose params are read in place.
+type jobHead struct {
+	JobRequest
+	Params strictjson.Skip `json:"params"`
+}
+
+// DecodeSubmission decodes a POST /jobs body for the gateway: the body is
+// checked to have one reading, then read once, in place, keeping only the
+// facts of its circuits and drawing their instructions and inflated bytes
+// from one budget of limits. A malformed body is a 400 naming the reason,
+// circuits beyond the budget a 413; a circuit that cannot be read is not
+// an error but leaves its pub's size unknown.
+func DecodeSubmission(body []byte, limits circuit.Limits) (*Submission, *Error) {
+	if err := strictjson.Check(body, jobNames); err != nil {
+		return nil, BadRequest("invalid_json", "malformed JSON: %v", err)
+	}
+	var head jobHead
+	if err := strictjson.Decode(body, &head, false); err != nil {
+		return nil, BadRequest("invalid_json", "malformed JSON: %v", err)
+	}
+	req := &head.JobRequest
+	req.Params = member(body, "params") // a view of the body: nothing is copied
+	if err := req.check(); err != nil {
 		return nil, err
 	}
 	sub := &Submission{JobRequest: req}
@@ -43,7 +59,7 @@ func DecodeSubmission(body []byte) (*Submission, *Error) {
 		sub.Shots = -1
 		return sub, nil
 	}
-	prim, err := DecodePrimitive(req.ProgramID, req.Params)
+	prim, err := pubReader{budget: circuit.NewBudget(limits)}.primitive(req.ProgramID, req.Params)
 	switch {
 	case err == nil:
 		for _, p := range prim.Pubs {
@@ -52,11 +68,9 @@ func DecodeSubmission(body []byte) (*Submission, *Error) {
 		}
 		return sub, nil
 	case err.Code == CodeInvalidCircuit:
-		var pp struct {
-			Pubs []json.RawMessage `json:"pubs"`
-		}
-		_ = json.Unmarshal(req.Params, &pp) // DecodePrimitive read this shape already
-		sub.Pubs = make([]PubSummary, len(pp.Pubs))
+		n := 0
+		_ = strictjson.Elements(member(req.Params, "pubs"), func([]byte) error { n++; return nil })
+		sub.Pubs = make([]PubSummary, n)
 		sub.Shots = -1
 		return sub, nil
 	default:

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/qgov/qgov/circuit"
 )
 
 func TestDecodeSubmission(t *testing.T) {
@@ -47,7 +49,7 @@ func TestDecodeSubmission(t *testing.T) {
 		{name: "empty tag", body: `{"program_id":"sampler","tags":[""],"params":{"pubs":[]}}`, wantCode: "invalid_tags", wantReason: "tags[0]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sub, err := DecodeSubmission([]byte(tc.body))
+			sub, err := DecodeSubmission([]byte(tc.body), circuit.DefaultLimits)
 			if tc.wantCode != "" {
 				require.NotNil(t, err)
 				assert.Equal(t, tc.wantCode, err.Code)
@@ -66,7 +68,7 @@ func TestDecodeSubmission(t *testing.T) {
 			}
 		})
 	}
-	sub, err := DecodeSubmission([]byte(`{"program_id":"sampler","backend":"ibm_sim","tags":["exp"],"session_id":"s1","params":{"pubs":[[` + quote(ghz) + `]]}}`))
+	sub, err := DecodeSubmission([]byte(`{"program_id":"sampler","backend":"ibm_sim","tags":["exp"],"session_id":"s1","params":{"pubs":[[`+quote(ghz)+`]]}}`), circuit.DefaultLimits)
 	require.Nil(t, err)
 	assert.Equal(t, "ibm_sim", sub.Backend)
 	assert.Equal(t, []string{"exp"}, sub.Tags)

@@ -1,0 +1,162 @@
+package runtimeapi
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/qgov/qgov/circuit"
+	"github.com/qgov/qgov/internal/qpytest"
+)
+
+// maxSubmissions are job bodies at the gateway's limits: a 32 MiB body, or
+// circuits at the default budget of 1M instructions.
+func maxSubmissions(tb testing.TB) []struct {
+	name string
+	body []byte
+} {
+	n := circuit.DefaultLimits.Instructions - 8
+	job := func(pub string) []byte {
+		return []byte(`{"program_id":"sampler","backend":"ibm_qgov_eagle","params":{"pubs":[` + pub + `],"version":2}}`)
+	}
+	tagged := func(instrs []qpytest.Instr) string {
+		var z bytes.Buffer
+		w := zlib.NewWriter(&z)
+		_, _ = w.Write(qpytest.Build(13, 1, 1, []qpytest.Reg{{Name: "c", Bits: []int64{0}}},
+			append(instrs, qpytest.Instr{Class: "Measure", Qubits: []uint32{0}, Clbits: []uint32{0}})))
+		_ = w.Close()
+		return `[{"__type__":"QuantumCircuit","__value__":"` + base64.StdEncoding.EncodeToString(z.Bytes()) + `"},null,100]`
+	}
+
+	var qasm strings.Builder
+	qasm.WriteString(`["OPENQASM 3.0; bit c; `)
+	for i := range n {
+		fmt.Fprintf(&qasm, "rz(0.%014d) $%d; ", i, i%60000)
+	}
+	qasm.WriteString(`c = measure $0;",null,100]`)
+
+	hs := make([]qpytest.Instr, n)
+	rzs := make([]qpytest.Instr, n)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range hs {
+		hs[i] = qpytest.Instr{Class: "HGate", Qubits: []uint32{0}}
+		angle := append([]byte{'f'}, binary.LittleEndian.AppendUint64(nil, math.Float64bits(rng.Float64()))...)
+		rzs[i] = qpytest.Instr{Class: "RZGate", Qubits: []uint32{0}, Params: [][]byte{angle}}
+	}
+
+	var values strings.Builder
+	const params, rows = 256, 60000
+	values.WriteString(`["OPENQASM 3.0; bit c; `)
+	for p := range params {
+		fmt.Fprintf(&values, "input float[64] p%d; rz(p%d) $0; ", p, p)
+	}
+	values.WriteString(`c = measure $0;", [`)
+	row := "[" + strings.TrimSuffix(strings.Repeat("0,", params), ",") + "]"
+	values.WriteString(strings.TrimSuffix(strings.Repeat(row+",", rows), ","))
+	values.WriteString(`], 1]`)
+
+	out := []struct {
+		name string
+		body []byte
+	}{
+		{"qasm-1M-instructions", job(qasm.String())},
+		{"qpy-1M-h-gates", job(tagged(hs))},
+		{"qpy-1M-rz-gates", job(tagged(rzs))},
+		{"values-60000x256", job(values.String())},
+	}
+	for _, s := range out {
+		if len(s.body) > 32<<20 {
+			tb.Fatalf("%s: a body of %d bytes is over the 32 MiB limit", s.name, len(s.body))
+		}
+	}
+	return out
+}
+
+// BenchmarkDecodeMaxSubmission reads maximum-size job submissions as the
+// gateway reads them (facts only, within the default circuit limits) and
+// reports the body's size and the peak heap one reading takes beyond the
+// body: what a gateway needs per maximum-size submission it reads at once.
+func BenchmarkDecodeMaxSubmission(b *testing.B) {
+	for _, s := range maxSubmissions(b) {
+		b.Run(s.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(s.body)))
+			peak := peakHeap(func() {
+				for range b.N {
+					if _, err := DecodeSubmission(s.body, circuit.DefaultLimits); err != nil {
+						b.Fatal(err.Message)
+					}
+				}
+			})
+			b.ReportMetric(float64(len(s.body))/(1<<20), "body-MiB")
+			b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
+		})
+	}
+}
+
+// TestMaxSubmissionsStayBounded reads each maximum-size submission and
+// checks the peak heap of its reading stays under 64 MiB beyond its body
+// (README: the memory ceiling).
+func TestMaxSubmissionsStayBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads several 30 MiB bodies")
+	}
+	for _, s := range maxSubmissions(t) {
+		var sub *Submission
+		peak := peakHeap(func() {
+			var err *Error
+			if sub, err = DecodeSubmission(s.body, circuit.DefaultLimits); err != nil {
+				t.Fatalf("%s: %s", s.name, err.Message)
+			}
+		})
+		if !sub.Pubs[0].Known || peak > 64<<20 {
+			t.Errorf("%s: read %v with a peak of %d MiB beyond its body", s.name, sub.Pubs[0].Known, peak>>20)
+		}
+	}
+}
+
+// peakHeap runs f and returns the largest heap it reached beyond the heap
+// before it, sampled every 100µs. The collector runs at GOGC=5 meanwhile,
+// so the heap measured is what f holds (its live memory) and not the
+// garbage a collector at the default GOGC=100 lets grow up to the size of
+// everything else live.
+func peakHeap(f func()) uint64 {
+	defer debug.SetGCPercent(debug.SetGCPercent(5))
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
+	runtime.GC()
+	base := read()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(100 * time.Microsecond)
+		defer t.Stop()
+		for {
+			if v := read(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	f()
+	close(stop)
+	<-done
+	return peak.Load() - min(base, peak.Load())
+}
