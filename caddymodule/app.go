@@ -113,10 +113,19 @@ type App struct {
 	Workflows []policy.Workflow `json:"workflows,omitempty"`
 	// Governance tunes the objects created through the governance API.
 	Governance *GovernanceConfig `json:"governance,omitempty"`
+	// Credentials are the upstream API keys instances name, declared
+	// once by reference.
+	Credentials []Credential `json:"credentials,omitempty"`
+	// OutboundHosts are the hosts (host or host:port) that instances
+	// created through the governance API may name as their upstream and
+	// IAM URL. Default: the hosts of the instances declared here.
+	OutboundHosts []string `json:"outbound_hosts,omitempty"`
 
 	// repl resolves secrets; keys, providers and ring are the resolved
-	// API keys and identity providers every model is checked against.
+	// API keys and identity providers every model is checked against, and
+	// creds the declared credentials' keys by name.
 	repl      *caddy.Replacer
+	creds     map[string]string
 	keys      []identity.APIKey
 	providers []identity.ProviderConfig
 	ring      *identity.KeyRing
@@ -170,6 +179,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.repl, a.held = caddy.NewReplacer(), &held{}
 	keys, provs, err := a.resolveSecrets(a.repl)
 	if err != nil {
+		return err
+	}
+	if a.creds, err = a.resolveCredentials(a.repl); err != nil {
 		return err
 	}
 	if a.ring, err = identity.NewKeyRing(keys); err != nil {
@@ -226,6 +238,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Quota:        a.governor,
 		Policies:     a.policies,
 		Catalog:      a.catalog,
+		Outbound:     a.outbound(),
 		Approvals:    book,
 		Node:         nodeName(),
 		Notify:       a.notifier,

@@ -43,7 +43,9 @@ func init() {
 //	    circuits             { … }  (see parseCircuits)
 //	    audit                { … }  (see parseAudit)
 //	    quotas               { … }  (see parseQuotas)
-//	    notification_channel <name> <webhook URL or {env.X}>
+//	    notification_channel <name> <webhook URL or {env.X}> { tenants <t...> }
+//	    credential <name> <key, as {env.X}> { tenants <t...> | * }
+//	    outbound_hosts <host[:port]...>  (hosts API-created instances may name)
 //	    tenant            <name> { … }  (see parseTenant)
 //	    identity_provider <name> { … }  (see parseProvider)
 //	    instance <alias> {
@@ -51,7 +53,8 @@ func init() {
 //	        tenant         <tenant>
 //	        upstream       <base URL of the Runtime API>
 //	        iam_url        <IAM URL>
-//	        api_key        <key or {env.X}>
+//	        credential     <name of a credential>
+//	        api_key        <key or {env.X}>  (instead of credential)
 //	        plan           <plan>
 //	        backends       <name...>
 //	        resource_group <name>
@@ -104,6 +107,12 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 			}
 			app.Quotas = &QuotaConfig{}
 			err = parseQuotas(d, app.Quotas)
+		case "credential":
+			var c Credential
+			c, err = parseCredential(d)
+			app.Credentials = append(app.Credentials, c)
+		case "outbound_hosts":
+			app.OutboundHosts = append(app.OutboundHosts, d.RemainingArgs()...)
 		case "notification_channel":
 			var c notify.Channel
 			c, err = parseChannel(d)
@@ -290,6 +299,8 @@ func parseInstance(d *caddyfile.Dispenser) (org.Instance, error) {
 			in.IAMURL, err = oneArg(d)
 		case "api_key":
 			in.APIKey, err = oneArg(d)
+		case "credential":
+			in.Credential, err = oneArg(d)
 		case "plan":
 			in.Plan, err = oneArg(d)
 		case "backends":

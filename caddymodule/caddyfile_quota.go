@@ -180,6 +180,8 @@ func parseChannel(d *caddyfile.Dispenser) (notify.Channel, error) {
 			c.From, err = oneArg(d)
 		case "to":
 			c.To = append(c.To, d.RemainingArgs()...)
+		case "tenants":
+			c.Tenants = append(c.Tenants, d.RemainingArgs()...)
 		default:
 			err = d.Errf("unrecognized notification_channel option %q", d.Val())
 		}

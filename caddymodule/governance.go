@@ -62,11 +62,13 @@ func (a *App) declared() catalog.Config {
 // organisation with the API keys and identity providers, the quota
 // limits and budgets, the policies and workflows and their channels.
 // Instance API keys are resolved here, so a secret lives only in the
-// model, never in the store or the config.
+// model, never in the store or the config: a credential's key for any
+// instance, an api_key placeholder only for an instance declared in
+// configuration.
 func (a *App) build(c catalog.Config) (*model, error) {
 	c.Instances = slices.Clone(c.Instances)
 	for i := range c.Instances {
-		if err := resolve(a.repl, fmt.Sprintf("instance %q api_key", c.Instances[i].Alias), &c.Instances[i].APIKey); err != nil {
+		if err := a.instanceKey(&c.Instances[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -90,6 +92,26 @@ func (a *App) build(c catalog.Config) (*model, error) {
 		m.creds[in.Alias] = a.tokenSource(in)
 	}
 	return m, nil
+}
+
+// instanceKey puts an instance's resolved API key in its APIKey.
+func (a *App) instanceKey(in *org.Instance) error {
+	declared := slices.ContainsFunc(a.Instances, func(d org.Instance) bool { return d.Alias == in.Alias && org.Tenant(d.Tenant) == org.Tenant(in.Tenant) })
+	switch {
+	case in.Credential != "" && in.APIKey != "":
+		return fmt.Errorf("qgov instance %q: name a credential or an api_key, not both", in.Alias)
+	case in.Credential != "":
+		key, ok := a.creds[in.Credential]
+		if !ok {
+			return fmt.Errorf("qgov instance %q: credential %q is not declared (credential %s <key>)", in.Alias, in.Credential, in.Credential)
+		}
+		in.APIKey = key
+	case !declared:
+		return fmt.Errorf("qgov instance %q: an instance created through the governance API names a credential, never an api_key", in.Alias)
+	case in.APIKey != "":
+		return resolve(a.repl, fmt.Sprintf("instance %q api_key", in.Alias), &in.APIKey)
+	}
+	return nil
 }
 
 // use puts a model in force: requests that start after it see the new

@@ -88,7 +88,7 @@ func TestGettingStartedThroughTheCLI(t *testing.T) {
 
 	run(0, "tenants", "create", "my-org", `display_name=My Organization`)
 	run(0, "instances", "create", "QR-my", "--tenant-id", "my-org", "crn="+simulator.DemoCRN("qr-my"), "upstream="+d.sim+"/api/v1",
-		"iam_url="+d.sim, "api_key={env.QGOV_DEMO_UPSTREAM_KEY}", `backends=["qgov_simulator","ibm_qgov_eagle"]`)
+		"iam_url="+d.sim, "credential=simulator", `backends=["qgov_simulator","ibm_qgov_eagle"]`)
 	run(0, "projects", "create", "research", "--tenant-id", "my-org", "display_name=Research Team", `instances=["QR-my"]`)
 	run(0, "roles", "assign", "alice", "researcher", "--tenant-id", "my-org", "--project", "research")
 	run(0, "budgets", "set", "tenant:my-org", "--tenant-id", "my-org", "monthly_limit_usd=1000")
@@ -204,7 +204,7 @@ func TestETagsRefuseLostUpdates(t *testing.T) {
 	assert.Contains(t, body, "unexpected token EOF")
 	resp, body = call(http.MethodPost, "/governance/v1/instances", `{"alias":"QR-x","crn":"crn:v1:a:b:c:d:e:f::","upstream":"http://x","api_key":"literal-secret"}`, "")
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, body)
-	assert.Contains(t, body, "secret_not_placeholder")
+	assert.Contains(t, body, "secret_not_allowed")
 
 	// export and apply: the exported file applies to no change
 	resp, exported := call(http.MethodGet, "/governance/v1/export", "", "")

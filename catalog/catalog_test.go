@@ -32,6 +32,9 @@ func manager(st store.Store, used *atomic.Int64) *Manager[*org.Directory] {
 		func(*org.Directory) { used.Add(1) }, nil)
 }
 
+// allowAll authorizes every change.
+func allowAll([]Diff, Config) error { return nil }
+
 func project(name string) Op {
 	k, _ := KindOf("projects")
 	return Op{Verb: Create, Kind: k, Tenant: "lab", Name: name, Spec: []byte(`{"parent":"ml"}`)}
@@ -47,7 +50,21 @@ func TestChanges(t *testing.T) {
 	require.NoError(t, err)
 	projects, _ := KindOf("projects")
 
-	rev, diffs, err := m.Change(ctx, "ann", []Op{project("qml")}, false)
+	_, _, err = m.Change(ctx, Change{By: "ann", Ops: []Op{project("qml")}})
+	require.ErrorIs(t, err, ErrUnauthorized)
+	denied := errors.New("denied")
+	var seen []Diff
+	_, _, err = m.Change(ctx, Change{By: "ann", Ops: []Op{project("qml")}, Authorize: func(d []Diff, next Config) error {
+		seen = d
+		assert.Len(t, next.Projects, 2, "the configuration the change produces")
+		return denied
+	}})
+	require.ErrorIs(t, err, denied)
+	require.Len(t, seen, 1)
+	assert.JSONEq(t, `{"name":"qml","tenant":"lab","parent":"ml"}`, string(seen[0].After))
+	assert.Zero(t, used.Load(), "nothing put in force")
+
+	rev, diffs, err := m.Change(ctx, Change{By: "ann", Ops: []Op{project("qml")}, Authorize: allowAll})
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), rev)
 	require.Len(t, diffs, 1)
@@ -69,23 +86,23 @@ func TestChanges(t *testing.T) {
 		{"dangling reference", Op{Verb: Create, Kind: projects, Tenant: "lab", Name: "x", Spec: []byte(`{"parent":"nowhere"}`)}, ErrInvalid, `unknown parent project "nowhere"`},
 		{"other tenant", Op{Verb: Create, Kind: projects, Tenant: "lab", Name: "x", Spec: []byte(`{"tenant":"other"}`)}, ErrInvalid, `names tenant "other"`},
 	} {
-		_, _, err := m.Change(ctx, "bob", []Op{tc.op}, false)
+		_, _, err := m.Change(ctx, Change{By: "bob", Ops: []Op{tc.op}, Authorize: allowAll})
 		assert.ErrorIs(t, err, tc.want, tc.name)
 		assert.ErrorContains(t, err, tc.says, tc.name)
 	}
 	assert.Equal(t, int64(1), m.Revision(), "a refused change writes nothing")
 
 	// a batch is applied whole or not at all
-	_, _, err = m.Change(ctx, "bob", []Op{project("a"), project("qml")}, false)
+	_, _, err = m.Change(ctx, Change{By: "bob", Ops: []Op{project("a"), project("qml")}, Authorize: allowAll})
 	require.ErrorIs(t, err, ErrExists)
 	_, err = m.Entry(projects, "lab", "a")
 	assert.ErrorIs(t, err, ErrNotFound)
 
 	// a patch with the right revision; a dry run writes nothing
-	rev, _, err = m.Change(ctx, "bob", []Op{{Verb: Patch, Kind: projects, Tenant: "lab", Name: "qml", Spec: []byte(`{"cost_center":"CC-1"}`), IfMatch: "1"}}, false)
+	rev, _, err = m.Change(ctx, Change{By: "bob", Ops: []Op{{Verb: Patch, Kind: projects, Tenant: "lab", Name: "qml", Spec: []byte(`{"cost_center":"CC-1"}`), IfMatch: "1"}}, Authorize: allowAll})
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), rev)
-	_, diffs, err = m.Change(ctx, "bob", []Op{{Verb: Delete, Kind: projects, Tenant: "lab", Name: "qml", IfMatch: "2"}}, true)
+	_, diffs, err = m.Change(ctx, Change{By: "bob", Ops: []Op{{Verb: Delete, Kind: projects, Tenant: "lab", Name: "qml", IfMatch: "2"}}, DryRun: true, Authorize: allowAll})
 	require.NoError(t, err)
 	assert.Equal(t, Delete, diffs[0].Op)
 	e, err := m.Entry(projects, "lab", "qml")
@@ -127,7 +144,7 @@ func TestConcurrentWritersOnRedis(t *testing.T) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			_, _, err := replicas[i%2].Change(ctx, "ann", []Op{project("shared")}, false)
+			_, _, err := replicas[i%2].Change(ctx, Change{By: "ann", Ops: []Op{project("shared")}, Authorize: allowAll})
 			switch {
 			case err == nil:
 				won.Add(1)
@@ -139,7 +156,7 @@ func TestConcurrentWritersOnRedis(t *testing.T) {
 		}()
 		go func() {
 			defer wg.Done()
-			_, _, err := replicas[i%2].Change(ctx, "bob", []Op{project(fmt.Sprintf("p%02d", i))}, false)
+			_, _, err := replicas[i%2].Change(ctx, Change{By: "bob", Ops: []Op{project(fmt.Sprintf("p%02d", i))}, Authorize: allowAll})
 			assert.NoError(t, err)
 		}()
 	}

@@ -64,10 +64,13 @@ type Op struct {
 // Diff is what a change does to one object; Before and After are its
 // specs (nil when absent).
 type Diff struct {
-	Op     string          `json:"op"` // create, update, delete
-	Kind   string          `json:"kind"`
-	Tenant string          `json:"tenant,omitempty"`
-	Name   string          `json:"name"`
+	Op     string `json:"op"` // create, update, delete
+	Kind   string `json:"kind"`
+	Tenant string `json:"tenant,omitempty"`
+	Name   string `json:"name"`
+	// Owner is the tenant a global object (a role) belongs to: the one
+	// that created it.
+	Owner  string          `json:"owner,omitempty"`
 	Before json.RawMessage `json:"before,omitempty"`
 	After  json.RawMessage `json:"after,omitempty"`
 }
@@ -295,26 +298,52 @@ func describe(k Kind, tenant, name string) string {
 	return fmt.Sprintf("%s %q of tenant %q", k.Name(), name, tenant)
 }
 
+// Change is a change of governance objects: its ops, who makes it, and
+// the authorization it must pass.
+type Change struct {
+	By  string
+	Ops []Op
+	// DryRun checks the change and answers its diffs without writing it.
+	DryRun bool
+	// Authorize decides whether the change may be made. It sees every
+	// object as the change leaves it (the diffs) and the whole
+	// configuration the change produces, under the change's lock, just
+	// before it is written: what it allows is exactly what is written.
+	// A change without it is refused.
+	Authorize func(diffs []Diff, next Config) error
+}
+
+// ErrUnauthorized: a change came without an authorization.
+var ErrUnauthorized = errors.New("a change of governance objects needs an authorization")
+
 // Change applies ops as one new revision, after checking each against
-// the objects as they are and building the whole configuration they
-// produce; nothing is written when any fails. With dryRun nothing is
-// written either, and the diffs say what would change.
-func (m *Manager[M]) Change(ctx context.Context, by string, ops []Op, dryRun bool) (int64, []Diff, error) {
+// the objects as they are, authorizing what they do and building the
+// whole configuration they produce; nothing is written when any fails
+// (the authorization's error is returned as it is). With DryRun nothing
+// is written either, and the diffs say what would change.
+func (m *Manager[M]) Change(ctx context.Context, c Change) (int64, []Diff, error) {
+	if c.Authorize == nil {
+		return 0, nil, ErrUnauthorized
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for range 8 {
 		if _, err := m.catchUp(ctx); err != nil {
 			return 0, nil, err
 		}
-		next, diffs, err := m.apply(m.head, by, ops)
+		next, diffs, err := m.apply(m.head, c.By, c.Ops)
 		if err != nil {
 			return 0, nil, err
 		}
-		model, err := m.build(m.merge(next))
+		merged := m.merge(next)
+		if err := c.Authorize(diffs, merged); err != nil {
+			return 0, nil, err
+		}
+		model, err := m.build(merged)
 		if err != nil {
 			return 0, nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
-		if dryRun || len(diffs) == 0 {
+		if c.DryRun || len(diffs) == 0 {
 			return m.head.Number, diffs, nil
 		}
 		won, err := m.book.create(ctx, next)
@@ -358,9 +387,9 @@ func (m *Manager[M]) apply(head *Revision, by string, ops []Op) (*Revision, []Di
 		if err := precondition(op, what, cur, exists); err != nil {
 			return nil, nil, err
 		}
-		d := Diff{Kind: op.Kind.Name(), Tenant: op.Tenant, Name: op.Name}
+		d := Diff{Kind: op.Kind.Name(), Tenant: op.Tenant, Name: op.Name, Owner: op.Owner}
 		if exists {
-			d.Before = cur.Spec
+			d.Before, d.Owner = cur.Spec, cur.Owner
 		}
 		if op.Verb == Delete {
 			delete(objects, key)

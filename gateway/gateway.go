@@ -99,6 +99,9 @@ type Config struct {
 	// Catalog keeps the governance objects the governance API reads and
 	// changes; nil serves none.
 	Catalog Catalog
+	// Outbound is what API-created objects may name: declared
+	// credentials and allowed hosts.
+	Outbound Outbound
 	// Approvals keeps held jobs; required when a workflow can hold one.
 	Approvals *approval.Book
 	// Node names this replica in the records it makes (a released job's

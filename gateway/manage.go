@@ -91,7 +91,7 @@ func (q governance) apply(d *Decision) *runtimeapi.Error {
 	if perr != nil {
 		return perr
 	}
-	rev, diffs, err := q.g.Catalog.Change(q.r.Context(), q.p.UserID, ops, dryRun)
+	rev, diffs, err := q.g.Catalog.Change(q.r.Context(), catalog.Change{By: q.p.UserID, Ops: ops, DryRun: dryRun, Authorize: q.authorizeChange(ops)})
 	if err != nil {
 		return changeError(err)
 	}
@@ -116,12 +116,6 @@ func (q governance) applyOps(file catalog.Config, tenant string, prune bool) ([]
 			spec, err := catalog.Spec(it)
 			if err != nil {
 				return nil, runtimeapi.BadRequest("invalid_file", "%s: %v", it.Source, err)
-			}
-			if k.Name() == "instances" {
-				if perr := checkSecrets(k, spec); perr != nil {
-					perr.Message = it.Source + ": " + perr.Message
-					return nil, perr
-				}
 			}
 			ops = append(ops, catalog.Op{Verb: catalog.Put, Kind: k, Tenant: it.Tenant, Name: it.Name, Spec: spec, Owner: tenant})
 			held[k.Name()+"/"+it.Name] = true

@@ -2,8 +2,8 @@ package gateway
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -24,7 +24,7 @@ import (
 type Catalog interface {
 	Entries(k catalog.Kind, tenant string) []catalog.Entry
 	Entry(k catalog.Kind, tenant, name string) (catalog.Entry, error)
-	Change(ctx context.Context, by string, ops []catalog.Op, dryRun bool) (int64, []catalog.Diff, error)
+	Change(ctx context.Context, c catalog.Change) (int64, []catalog.Diff, error)
 	Live(tenant string) catalog.Config
 	Refresh(ctx context.Context) (bool, error)
 }
@@ -45,9 +45,6 @@ var kindCapability = map[string]rbac.Capability{
 	"access_groups": rbac.TenantManage, "roles": rbac.RoleManage, "assignments": rbac.UserManage,
 	"limits": rbac.BudgetManage, "budgets": rbac.BudgetManage, "policies": rbac.PolicyManage, "workflows": rbac.PolicyManage,
 }
-
-// placeholder is a runtime placeholder naming where a secret lives.
-var placeholder = regexp.MustCompile(`^\{(env|file)\.[A-Za-z0-9_./-]+\}$`)
 
 // tenant returns the tenant a governance request is about: tenant_id,
 // else the caller's. Another tenant needs platform:manage.
@@ -104,12 +101,12 @@ func (q governance) objects(k catalog.Kind, name string, d *Decision) *runtimeap
 		return runtimeapi.Errorf(http.StatusMethodNotAllowed, "method_not_allowed",
 			fmt.Sprintf("%s %s: create with POST /governance/v1/%s, change with PUT, PATCH or DELETE on /governance/v1/%s/{name}", q.r.Method, q.r.URL.Path, k.Name(), k.Name()))
 	}
-	cap := kindCapability[k.Name()]
 	if verb == "read" {
+		c := kindCapability[k.Name()]
 		if q.access.Tenant().Has(rbac.AuditView) {
-			cap = rbac.AuditView
+			c = rbac.AuditView
 		}
-		if perr := q.may(cap, "reading "+k.Name()); perr != nil {
+		if perr := q.may(c, "reading "+k.Name()); perr != nil {
 			return perr
 		}
 		d.Action = audit.ActionGovernanceRead
@@ -119,12 +116,6 @@ func (q governance) objects(k catalog.Kind, name string, d *Decision) *runtimeap
 		return q.get(k, scope, name)
 	}
 	d.Action = runtimeapi.Action(audit.GovernanceAction(verb))
-	if k.Name() == "tenants" && (verb == catalog.Create || verb == catalog.Delete) {
-		cap = rbac.PlatformManage
-	}
-	if perr := q.may(cap, verb+" "+k.Name()); perr != nil {
-		return perr
-	}
 	op := catalog.Op{Verb: verb, Kind: k, Tenant: scope, Name: name, Owner: tenant, IfMatch: strings.Trim(q.r.Header.Get("If-Match"), `"`)}
 	if perr := q.precondition(&op); perr != nil {
 		return perr
@@ -139,14 +130,6 @@ func (q governance) objects(k catalog.Kind, name string, d *Decision) *runtimeap
 			return perr
 		}
 		d.resource.ID = strings.Trim(op.Tenant+"/"+op.Name, "/")
-		if perr := checkSecrets(k, op.Spec); perr != nil {
-			return perr
-		}
-	}
-	if k.Global() && verb != catalog.Create {
-		if perr := q.owns(k, name, tenant); perr != nil {
-			return perr
-		}
 	}
 	return q.change(k, []catalog.Op{op}, d)
 }
@@ -181,34 +164,6 @@ func nameFromBody(k catalog.Kind, op *catalog.Op) *runtimeapi.Error {
 	return nil
 }
 
-// owns requires a global object (a role) to belong to the tenant, unless
-// the caller holds platform:manage.
-func (q governance) owns(k catalog.Kind, name, tenant string) *runtimeapi.Error {
-	e, err := q.g.Catalog.Entry(k, "", name)
-	if err != nil || e.Owner == "" || e.Owner == tenant || q.access.Tenant().Has(rbac.PlatformManage) {
-		return nil // a missing or declared object fails in the change, with its reason
-	}
-	return runtimeapi.Errorf(http.StatusForbidden, "not_owner",
-		fmt.Sprintf("%s %q belongs to tenant %s; only its administrators (or platform:manage) change it", k.Name(), name, e.Owner))
-}
-
-// checkSecrets refuses an instance whose api_key is not a placeholder:
-// secrets are never stored.
-func checkSecrets(k catalog.Kind, spec []byte) *runtimeapi.Error {
-	if k.Name() != "instances" {
-		return nil
-	}
-	var in struct {
-		APIKey string `json:"api_key"`
-	}
-	_ = json.Unmarshal(spec, &in) // decoded strictly later
-	if !placeholder.MatchString(in.APIKey) {
-		return runtimeapi.BadRequest("secret_not_placeholder",
-			"an instance's api_key must be a runtime placeholder such as {env.QR_ML_APIKEY} or {file./run/secrets/qr-ml}: the gateway never stores secrets")
-	}
-	return nil
-}
-
 // readObject reads a request body of at most maxObjectBytes.
 func readObject(r *http.Request) ([]byte, *runtimeapi.Error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxObjectBytes+1))
@@ -226,7 +181,7 @@ func readObject(r *http.Request) ([]byte, *runtimeapi.Error) {
 
 // change applies ops and answers with the object (or the diffs of several).
 func (q governance) change(k catalog.Kind, ops []catalog.Op, d *Decision) *runtimeapi.Error {
-	rev, diffs, err := q.g.Catalog.Change(q.r.Context(), q.p.UserID, ops, false)
+	rev, diffs, err := q.g.Catalog.Change(q.r.Context(), catalog.Change{By: q.p.UserID, Ops: ops, Authorize: q.authorizeChange(ops)})
 	if err != nil {
 		return changeError(err)
 	}
@@ -254,7 +209,10 @@ func (q governance) change(k catalog.Kind, ops []catalog.Op, d *Decision) *runti
 // changeError maps a catalog error to an answer.
 func changeError(err error) *runtimeapi.Error {
 	msg := err.Error()
+	var denied *runtimeapi.Error
 	switch {
+	case errors.As(err, &denied):
+		return denied
 	case errors.Is(err, catalog.ErrManaged):
 		return runtimeapi.Errorf(http.StatusConflict, "managed_by_config", msg)
 	case errors.Is(err, catalog.ErrExists):
@@ -330,15 +288,20 @@ type entryView struct {
 	ETag string `json:"etag"`
 }
 
-// view shows an entry, an instance's api_key only as a placeholder.
+// placeholder is a runtime placeholder naming where a secret lives.
+var placeholder = regexp.MustCompile(`^\{(env|file)\.[A-Za-z0-9_./-]+\}$`)
+
+// view shows an entry. An instance's api_key (configuration only) is
+// shown only when it is a placeholder: a key written literally in the
+// configuration is never shown.
 func view(e catalog.Entry) entryView {
 	if e.Kind == "instances" {
 		var m map[string]any
 		if json.Unmarshal(e.Spec, &m) == nil {
-			if k, _ := m["api_key"].(string); !placeholder.MatchString(k) {
+			if k, ok := m["api_key"].(string); ok && !placeholder.MatchString(k) {
 				m["api_key"] = "(redacted)"
+				e.Spec, _ = json.Marshal(m)
 			}
-			e.Spec, _ = json.Marshal(m)
 		}
 	}
 	return entryView{Entry: e, ETag: e.ETag()}

@@ -270,6 +270,9 @@ func (s selfService) createKey() error {
 		return runtimeapi.Errorf(http.StatusForbidden, "tenant_not_accessible",
 			fmt.Sprintf("only holders of platform:manage (role operator) may create keys in tenant %s", req.Tenant))
 	}
+	if err := s.mayActAs(cmp.Or(req.Tenant, s.p.Tenant), cmp.Or(req.User, s.p.UserID)); err != nil {
+		return err
+	}
 	k, err := s.keyRecord(req)
 	if err != nil {
 		return err
@@ -281,6 +284,32 @@ func (s selfService) createKey() error {
 	s.ev.object("api_key", k.ID)
 	s.ev.After = k.Public()
 	writeKey(s.w, http.StatusCreated, k, secret)
+	return nil
+}
+
+// mayActAs checks that a key the caller makes for another user can do
+// no more than the caller may: that user's access now, their last
+// sign-in's dynamic memberships included, must be within the caller's.
+// Holders of platform:manage may make keys for anyone.
+func (s selfService) mayActAs(tenant, user string) error {
+	if tenant == s.p.Tenant && user == s.p.UserID {
+		return nil
+	}
+	mine := s.access()
+	if mine.Tenant().Has(rbac.PlatformManage) {
+		return nil
+	}
+	now := s.now()
+	rec, err := s.a.Users.Get(s.r.Context(), tenant, user, now)
+	if err != nil {
+		return err
+	}
+	theirs := s.a.Directory.Load().Access(org.Member{Tenant: tenant, User: user, Groups: rec.AccessGroupsAt(now)}, now)
+	if err := mine.Covers(theirs); err != nil {
+		return runtimeapi.Errorf(http.StatusForbidden, "privilege_ceiling", fmt.Sprintf(
+			"user %s may not make a key for %s, which would act with more than %s holds: %v (rule: nobody grants more than they hold)",
+			s.p.UserID, user, s.p.UserID, err))
+	}
 	return nil
 }
 

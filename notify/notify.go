@@ -42,6 +42,10 @@ type Channel struct {
 	// recipients (the submitter, named users) are added to To.
 	From string   `json:"from,omitempty"`
 	To   []string `json:"to,omitempty"`
+	// Tenants are the tenants whose policies, workflows and settings
+	// created through the governance API may name the channel ("*": every
+	// tenant); without them only configuration names it.
+	Tenants []string `json:"tenants,omitempty"`
 }
 
 // Message is one notification.

@@ -28,6 +28,9 @@ func Tenant(t string) string {
 	return t
 }
 
+// DefaultIAMURL is where instances exchange their API keys by default.
+const DefaultIAMURL = "https://iam.cloud.ibm.com"
+
 // Instance is an upstream Qiskit Runtime service instance.
 type Instance struct {
 	// Alias is the short name clients may send in Service-CRN instead of
@@ -43,10 +46,15 @@ type Instance struct {
 	// IAMURL is where the upstream API key is exchanged for a bearer
 	// token. Default "https://iam.cloud.ibm.com".
 	IAMURL string `json:"iam_url,omitempty"`
-	// APIKey is the organisation's IBM Cloud API key for the instance. Use
-	// a runtime placeholder such as "{env.QR_ML_APIKEY}": it is resolved
-	// when the config loads and never written back or logged.
-	APIKey string `json:"api_key"`
+	// Credential names the IBM Cloud API key of the instance: a
+	// credential the operator declared in configuration. Instances
+	// created through the governance API must use it.
+	Credential string `json:"credential,omitempty"`
+	// APIKey is the organisation's IBM Cloud API key for an instance
+	// declared in configuration, instead of Credential. Use a runtime
+	// placeholder such as "{env.QR_ML_APIKEY}": it is resolved when the
+	// config loads and never written back or logged.
+	APIKey string `json:"api_key,omitempty"`
 	// Plan is the service plan shown to clients by the Global Catalog
 	// stand-in. Default "standard".
 	Plan string `json:"plan,omitempty"`
@@ -153,7 +161,7 @@ func (d *Directory) addInstances(instances []Instance) []error {
 			in.Plan = "standard"
 		}
 		if in.IAMURL == "" {
-			in.IAMURL = "https://iam.cloud.ibm.com"
+			in.IAMURL = DefaultIAMURL
 		}
 		if err := in.validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", where("instance", in.Alias, in.Source), err))
@@ -183,8 +191,8 @@ func (in *Instance) validate() error {
 			errs = append(errs, fmt.Errorf("%s %q must be an http or https URL", name, raw))
 		}
 	}
-	if in.APIKey == "" {
-		errs = append(errs, errors.New("api_key is required (use a placeholder such as {env.QR_ML_APIKEY})"))
+	if in.APIKey == "" && in.Credential == "" {
+		errs = append(errs, errors.New("credential is required: a credential declared in configuration (or, in configuration, an api_key placeholder such as {env.QR_ML_APIKEY})"))
 	}
 	if !platform.KnownPlan(in.Plan) {
 		errs = append(errs, fmt.Errorf("unknown plan %q (known: %s)", in.Plan, platform.Plans))

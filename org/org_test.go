@@ -199,7 +199,7 @@ func TestDirectoryRejects(t *testing.T) {
 		want string
 	}{
 		{"bad CRN", Config{Instances: []Instance{bad}}, `instance "QR-x": crn "not-a-crn" is not a CRN`},
-		{"no key", Config{Instances: []Instance{noKey}}, "api_key is required"},
+		{"no key", Config{Instances: []Instance{noKey}}, "credential is required"},
 		{"bad upstream", Config{Instances: []Instance{badURL}}, `upstream "ftp://x" must be an http or https URL`},
 		{"bad plan", Config{Instances: []Instance{badPlan}}, `unknown plan "gold"`},
 		{"duplicate", Config{Instances: []Instance{inst("QR-a", "a"), inst("QR-a", "b")}}, "declared twice"},

@@ -60,3 +60,29 @@ func (s Set) Permissions() map[string]string {
 	}
 	return out
 }
+
+// Beyond returns a capability s holds more widely than held does, and
+// the scope s holds it at; ok is false when held covers all of s.
+func (s Set) Beyond(held Set) (c Capability, scope Scope, ok bool) {
+	for c, sc := range s {
+		if sc > held[c] {
+			return Capability(c), sc, true
+		}
+	}
+	return 0, None, false
+}
+
+// Describe names a capability at a scope as a permission
+// ("job:cancel:tenant", "platform:manage").
+func Describe(c Capability, scope Scope) string {
+	for _, p := range vocabulary {
+		for _, pc := range p.caps {
+			if pc == c && p.scoped {
+				return p.name + ":" + scope.String()
+			} else if pc == c {
+				return p.name
+			}
+		}
+	}
+	return fmt.Sprintf("capability(%d)", c)
+}

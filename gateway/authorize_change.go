@@ -1,0 +1,108 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/qgov/qgov/catalog"
+	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/rbac"
+	"github.com/qgov/qgov/runtimeapi"
+)
+
+// authorizeChange is the one authorization of every change of governance
+// objects, whether it comes through an object route, apply, the command
+// line or the console: the catalog writes nothing it refuses. It sees
+// each object as the change leaves it. The caller must
+//   - reach the object's tenant (their own; any with platform:manage);
+//   - hold the kind's capability across that tenant, and platform:manage
+//     to create or delete a tenant;
+//   - own a global object (a custom role) they change or delete;
+//   - grant no more than they hold (the privilege ceiling): a role's
+//     permissions, an assignment's or an access group's roles where it
+//     grants them, are within what the caller holds there; holders of
+//     platform:manage may grant anything;
+//   - name secrets, outbound hosts and notification channels only as the
+//     configuration declares them for the tenant.
+func (q governance) authorizeChange(ops []catalog.Op) func([]catalog.Diff, catalog.Config) error {
+	platform := q.access.Tenant().Has(rbac.PlatformManage)
+	return func(diffs []catalog.Diff, next catalog.Config) error {
+		for _, op := range ops {
+			if err := q.mayChange(op.Kind, op.Verb, op.Tenant, op.Name, platform); err != nil {
+				return err
+			}
+		}
+		var dir *org.Directory
+		for _, d := range diffs {
+			k, _ := catalog.KindOf(d.Kind)
+			if err := q.mayChange(k, d.Op, d.Tenant, d.Name, platform); err != nil {
+				return err
+			}
+			if k.Global() && d.Op != catalog.Create && d.Owner != "" && d.Owner != q.p.Tenant && !platform {
+				return runtimeapi.Errorf(http.StatusForbidden, "not_owner",
+					fmt.Sprintf("%s %q belongs to tenant %s; only its administrators (or platform:manage) change it", k.Name(), d.Name, d.Owner))
+			}
+			if d.After == nil {
+				continue // taking away grants nothing
+			}
+			if d.Kind == "instances" {
+				if err := q.g.checkInstance(d.Tenant, d.Name, d.After); err != nil {
+					return err
+				}
+			}
+			if err := q.g.checkChannels(d.Kind, d.Tenant, d.Name, d.After); err != nil {
+				return err
+			}
+			if platform || (d.Kind != "roles" && d.Kind != "assignments" && d.Kind != "access_groups") {
+				continue
+			}
+			if dir == nil {
+				var err error
+				if dir, err = org.NewDirectory(next.Config); err != nil {
+					return nil // an invalid change is refused by its validation, which names what is wrong
+				}
+			}
+			if err := q.ceiling(dir, d); err != nil {
+				return runtimeapi.Errorf(http.StatusForbidden, "privilege_ceiling", fmt.Sprintf(
+					"user %s may not make this change of %s %q: %v (rule: nobody grants more than they hold)", q.p.UserID, k.Name(), d.Name, err))
+			}
+		}
+		return nil
+	}
+}
+
+// mayChange checks the caller's reach on a tenant and their capability
+// for a kind there.
+func (q governance) mayChange(k catalog.Kind, verb, tenant, name string, platform bool) *runtimeapi.Error {
+	if !k.Global() && tenant != q.p.Tenant && !platform {
+		return runtimeapi.Errorf(http.StatusForbidden, "tenant_not_accessible",
+			fmt.Sprintf("user %s may manage only their own tenant %s, not %s (platform:manage, role operator, reaches every tenant)", q.p.UserID, q.p.Tenant, tenant))
+	}
+	c := kindCapability[k.Name()]
+	if k.Name() == "tenants" && (verb == catalog.Create || verb == catalog.Delete) {
+		c = rbac.PlatformManage
+	}
+	return q.may(c, verb+" "+k.Name())
+}
+
+// ceiling checks that an object grants no more than the caller holds.
+func (q governance) ceiling(dir *org.Directory, d catalog.Diff) error {
+	switch d.Kind {
+	case "roles":
+		return dir.RoleBeyond(d.Name, q.access)
+	case "assignments":
+		var as org.Assignment
+		if err := json.Unmarshal(d.After, &as); err != nil {
+			return err
+		}
+		return dir.AssignmentBeyond(as, q.access)
+	case "access_groups":
+		var g org.AccessGroup
+		if err := json.Unmarshal(d.After, &g); err != nil {
+			return err
+		}
+		return dir.GroupBeyond(g, q.access)
+	}
+	return nil
+}
