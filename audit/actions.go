@@ -52,6 +52,10 @@ const (
 	ActionGovernanceDelete = "qgov.governance.delete"
 	ActionGovernanceApply  = "qgov.governance.apply"
 	ActionGovernanceExport = "qgov.governance.export"
+	// ActionGovernanceDisabled records an object created through the API
+	// that the configuration in force contradicts: configuration wins,
+	// and the object is kept but not in force.
+	ActionGovernanceDisabled = "qgov.governance.disabled"
 )
 
 // GovernanceAction names the action of a governance change by its verb
@@ -72,7 +76,7 @@ var categories = map[string]string{
 	ActionPolicyError: CategoryPolicy, ActionRecovered: CategorySystem,
 	ActionGovernanceRead: CategoryAdmin, ActionGovernanceCreate: CategoryAdmin, ActionGovernancePut: CategoryAdmin,
 	ActionGovernancePatch: CategoryAdmin, ActionGovernanceDelete: CategoryAdmin, ActionGovernanceApply: CategoryAdmin,
-	ActionGovernanceExport: CategoryAdmin,
+	ActionGovernanceExport: CategoryAdmin, ActionGovernanceDisabled: CategoryAdmin,
 }
 
 // aliases are seed 004's action names, accepted in queries.
@@ -90,7 +94,8 @@ var aliases = map[string][]string{
 	"apikey:create":   {ActionKeyCreate},
 	"apikey:rotate":   {ActionKeyRotate},
 	"apikey:revoke":   {ActionKeyRevoke},
-	"config:change":   {ActionConfigLoad, ActionGovernanceCreate, ActionGovernancePut, ActionGovernancePatch, ActionGovernanceDelete, ActionGovernanceApply},
+	"config:change": {ActionConfigLoad, ActionGovernanceCreate, ActionGovernancePut, ActionGovernancePatch, ActionGovernanceDelete,
+		ActionGovernanceApply, ActionGovernanceDisabled},
 }
 
 // CategoryOf returns an action's category.

@@ -1,11 +1,12 @@
 package audit
 
 import (
-	"encoding/csv"
 	"io"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/qgov/qgov/internal/csvsafe"
 )
 
 // csvColumns are the columns WriteCSV writes.
@@ -16,8 +17,8 @@ var csvColumns = []string{"timestamp", "audit_id", "tenant_id", "user_id", "key_
 // lists joined with "; ". Cells that a spreadsheet would read as a
 // formula are prefixed with a quote.
 func WriteCSV(w io.Writer, recs []Record) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(csvColumns); err != nil {
+	cw := csvsafe.NewWriter(w)
+	if err := cw.Write(csvColumns...); err != nil {
 		return err
 	}
 	for i := range recs {
@@ -29,21 +30,9 @@ func WriteCSV(w io.Writer, recs []Record) error {
 		row := []string{r.Timestamp.UTC().Format(time.RFC3339Nano), r.AuditID, r.TenantID, r.UserID, r.KeyID, r.Category, r.Action,
 			r.Outcome, status, r.Code, r.Project, r.Instance, r.Resource.Type, r.Resource.ID, r.UpstreamJobID,
 			strings.Join(r.RuleIDs, "; "), strings.Join(r.Reasons, "; "), r.Note, r.IPAddress, r.TraceID}
-		for j, cell := range row {
-			row[j] = defuse(cell)
-		}
-		if err := cw.Write(row); err != nil {
+		if err := cw.Write(row...); err != nil {
 			return err
 		}
 	}
-	cw.Flush()
-	return cw.Error()
-}
-
-// defuse keeps a spreadsheet from evaluating a cell as a formula.
-func defuse(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
+	return cw.Flush()
 }

@@ -362,6 +362,9 @@ func (a *App) Start() error {
 	if err := a.recordConfigChanges(context.Background(), a.st, a.cfg.Audit); err != nil {
 		return fmt.Errorf("qgov audit: %w", err)
 	}
+	if err := a.recordDisabled(context.Background(), a.st, a.cfg.Audit); err != nil {
+		return fmt.Errorf("qgov audit: %w", err)
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	a.stop = stop
 	if a.gateway != nil {

@@ -1,12 +1,15 @@
 package caddymodule
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -181,6 +184,43 @@ func (a *App) recordConfigChanges(ctx context.Context, st store.Store, l *audit.
 		return err
 	}
 	return st.Put(ctx, snapshotBucket, snapshotKey, b, 0)
+}
+
+// disabledKey keeps the governance objects last found disabled, so that
+// each is recorded once when a load disables it.
+const disabledKey = "disabled"
+
+// recordDisabled records each governance object created through the API
+// that this configuration newly disables (configuration wins).
+func (a *App) recordDisabled(ctx context.Context, st store.Store, l *audit.Log) error {
+	var before map[string]bool
+	if raw, err := st.Get(ctx, snapshotBucket, disabledKey); err == nil {
+		_ = json.Unmarshal(raw, &before)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("reading the disabled objects: %w", err)
+	}
+	now := map[string]bool{}
+	for _, e := range a.catalog.Disabled() {
+		key := e.Kind + "/" + e.Tenant + "/" + e.Name
+		now[key] = true
+		if before[key] {
+			continue
+		}
+		t, err := l.Reserve(ctx)
+		if err != nil {
+			return fmt.Errorf("recording disabled objects: %w", err)
+		}
+		if err := t.Commit(&audit.Record{Action: audit.ActionGovernanceDisabled, Outcome: audit.Failure, InitiatorAuthnName: "configuration",
+			TenantID: cmp.Or(e.Tenant, e.Owner), Resource: audit.Resource{Type: e.Kind, ID: strings.Trim(e.Tenant+"/"+e.Name, "/")},
+			Before: e.Spec, Note: "the configuration contradicts this object created through the API, so it is not in force: " + e.Disabled}); err != nil {
+			return fmt.Errorf("recording disabled objects: %w", err)
+		}
+	}
+	if maps.Equal(before, now) {
+		return nil
+	}
+	b, _ := json.Marshal(now)
+	return st.Put(ctx, snapshotBucket, disabledKey, b, 0)
 }
 
 // changeTenant is the tenant a changed object belongs to, when it names one.

@@ -132,6 +132,7 @@ func parseTenant(d *caddyfile.Dispenser) (org.TenantSettings, error) {
 //	    clock_skew    <duration>
 //	    tenant        <tenant>
 //	    claim         user|name|email|groups <claim>
+//	    user_prefix   <prefix>  (default "<name>." unless claim user is set)
 //	    accounts      <account id...>
 //	}
 func parseProvider(d *caddyfile.Dispenser) (identity.ProviderConfig, error) {
@@ -164,6 +165,8 @@ func parseProvider(d *caddyfile.Dispenser) (identity.ProviderConfig, error) {
 			p.Accounts = append(p.Accounts, d.RemainingArgs()...)
 		case "claim":
 			err = parseClaim(d, &p.Claims)
+		case "user_prefix":
+			p.UserPrefix, err = oneArg(d)
 		default:
 			return d.Errf("unrecognized identity_provider option %q", sub)
 		}

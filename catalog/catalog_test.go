@@ -122,6 +122,49 @@ func TestChanges(t *testing.T) {
 	assert.Equal(t, "api", list[1].ManagedBy)
 }
 
+// TestConfigurationWins loads a configuration that live objects now
+// contradict: the load succeeds, configuration's objects are in force,
+// and each contradicting live object is disabled, listed with why, until
+// a change makes it fit again.
+func TestConfigurationWins(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "qgov.db"))
+	require.NoError(t, err)
+	var used atomic.Int64
+	m := manager(st, &used)
+	_, err = m.Load(ctx)
+	require.NoError(t, err)
+	projects, _ := KindOf("projects")
+	_, _, err = m.Change(ctx, Change{By: "ann", Ops: []Op{project("qml"), {Verb: Create, Kind: projects, Tenant: "lab", Name: "solo", Spec: []byte(`{}`)}}, Authorize: allowAll})
+	require.NoError(t, err)
+
+	// the next configuration drops ml, which qml groups under
+	changed := Config{Config: org.Config{Tenants: declared.Tenants, Projects: []org.Project{{Name: "lab-main", Tenant: "lab", Source: "Caddyfile:7"}}}}
+	next := NewManager(st, changed, func(c Config) (*org.Directory, error) { return org.NewDirectory(c.Config) }, func(*org.Directory) {}, nil)
+	dir, err := next.Load(ctx)
+	require.NoError(t, err, "a live object never makes a configuration load fail")
+	assert.NotNil(t, dir.Project("lab", "lab-main"))
+	assert.NotNil(t, dir.Project("lab", "solo"), "objects that fit stay in force")
+	assert.Nil(t, dir.Project("lab", "qml"))
+	off := next.Disabled()
+	require.Len(t, off, 1)
+	assert.Equal(t, "qml", off[0].Name)
+	assert.Contains(t, off[0].Disabled, `"ml"`)
+	e, err := next.Entry(projects, "lab", "qml")
+	require.NoError(t, err)
+	assert.NotEmpty(t, e.Disabled)
+
+	// a change that makes it fit puts it in force again
+	_, _, err = next.Change(ctx, Change{By: "ann", Ops: []Op{{Verb: Put, Kind: projects, Tenant: "lab", Name: "qml", Spec: []byte(`{"parent":"lab-main"}`)}}, Authorize: allowAll})
+	require.NoError(t, err)
+	assert.Empty(t, next.Disabled())
+
+	// a configuration invalid on its own still fails
+	broken := Config{Config: org.Config{Projects: []org.Project{{Name: "x", Tenant: "lab", Parent: "nowhere"}}}}
+	_, err = NewManager(st, broken, func(c Config) (*org.Directory, error) { return org.NewDirectory(c.Config) }, func(*org.Directory) {}, nil).Load(ctx)
+	require.Error(t, err)
+}
+
 // TestConcurrentWritersOnRedis has two replicas create the same object
 // and different objects at once: exactly one create of each name wins,
 // every other object lands, and each replica ends at the same revision.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -90,6 +91,9 @@ type Entry struct {
 	Revision  int64           `json:"revision,omitempty"`
 	UpdatedBy string          `json:"updated_by,omitempty"`
 	UpdatedAt *time.Time      `json:"updated_at,omitempty"`
+	// Disabled says why a live object the configuration contradicts is
+	// not in force.
+	Disabled string `json:"disabled,omitempty"`
 }
 
 // ETag is the entry's entity tag: its revision for a live object, and
@@ -115,12 +119,15 @@ type Manager[M any] struct {
 
 	mu   sync.Mutex
 	head *Revision
+	// disabled are the live objects the configuration contradicts, by
+	// key, with why: they are kept but not in force.
+	disabled map[string]string
 }
 
 // NewManager returns a Manager over the store's revisions.
 func NewManager[M any](st store.Store, declared Config, build func(Config) (M, error), use func(M), logger *slog.Logger) *Manager[M] {
 	m := &Manager[M]{book: book{st}, declared: declared, index: map[string]Item{}, build: build, use: use,
-		logger: cmp.Or(logger, slog.New(slog.DiscardHandler)), now: time.Now, head: &Revision{}}
+		logger: cmp.Or(logger, slog.New(slog.DiscardHandler)), now: time.Now, head: &Revision{}, disabled: map[string]string{}}
 	for _, k := range Kinds {
 		for _, it := range k.items(&declared) {
 			m.index[k.Name()+"/"+it.Tenant+"/"+it.Name] = it
@@ -130,8 +137,11 @@ func NewManager[M any](st store.Store, declared Config, build func(Config) (M, e
 }
 
 // Load reads the latest revision and builds the model of the declared
-// and live objects, without putting it in force: a configuration that
-// contradicts the live objects fails here, naming them.
+// and live objects, without putting it in force. Configuration wins: a
+// live object that contradicts it (a name configuration now uses, a
+// reference to something configuration dropped) is disabled, not in
+// force, and reported by Disabled; only a configuration that is invalid
+// on its own fails.
 func (m *Manager[M]) Load(ctx context.Context) (M, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -140,9 +150,9 @@ func (m *Manager[M]) Load(ctx context.Context) (M, error) {
 	if err != nil {
 		return zero, err
 	}
-	model, err := m.build(m.merge(head))
+	model, err := m.fit(head)
 	if err != nil {
-		return zero, fmt.Errorf("the configuration with the objects of governance revision %d: %w", head.Number, err)
+		return zero, err
 	}
 	m.head = head
 	return model, nil
@@ -161,13 +171,68 @@ func (m *Manager[M]) catchUp(ctx context.Context) (bool, error) {
 	if err != nil || head.Number == m.head.Number {
 		return false, err
 	}
-	model, err := m.build(m.merge(head))
+	model, err := m.fit(head)
 	if err != nil {
-		return false, fmt.Errorf("governance revision %d does not fit this replica's configuration: %w", head.Number, err)
+		return false, err
 	}
 	m.head = head
 	m.use(model)
 	return true, nil
+}
+
+// fit builds the model of a revision with this replica's configuration:
+// all of it when it builds, else the configuration with as many of the
+// live objects as build with it, kind by kind and oldest first; those
+// left out are disabled with the reason their addition failed.
+func (m *Manager[M]) fit(r *Revision) (M, error) {
+	m.disabled = map[string]string{}
+	model, err := m.build(m.merge(r, nil))
+	if err == nil {
+		return model, nil
+	}
+	var zero M
+	if _, err := m.build(m.merge(&Revision{}, nil)); err != nil {
+		return zero, err // the configuration alone is invalid: its own errors
+	}
+	objects := slices.Clone(r.Objects)
+	order := func(kind string) int { return slices.Index(fitOrder, kind) }
+	slices.SortStableFunc(objects, func(a, b Object) int {
+		return cmp.Or(cmp.Compare(order(a.Kind), order(b.Kind)), cmp.Compare(a.Revision, b.Revision))
+	})
+	kept := &Revision{Number: r.Number}
+	for _, o := range objects {
+		if _, declared := m.index[o.key()]; declared {
+			continue
+		}
+		trial := &Revision{Number: r.Number, Objects: append(slices.Clone(kept.Objects), o)}
+		if _, err := m.build(m.merge(trial, nil)); err != nil {
+			m.disabled[o.key()] = err.Error()
+			m.logger.Warn("qgov lint: a governance object created through the API contradicts the configuration and is disabled",
+				"kind", o.Kind, "tenant", o.Tenant, "name", o.Name, "error", err)
+			continue
+		}
+		kept = trial
+	}
+	return m.build(m.merge(kept, nil))
+}
+
+// fitOrder is the order in which live objects are fitted to the
+// configuration: what others refer to first.
+var fitOrder = []string{"tenants", "instances", "projects", "roles", "access_groups", "assignments", "limits", "budgets", "workflows", "policies"}
+
+// Disabled lists the live objects the configuration contradicts, with
+// why, as entries.
+func (m *Manager[M]) Disabled() []Entry {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Entry
+	for i := range m.head.Objects {
+		o := &m.head.Objects[i]
+		if _, off := m.disabled[o.key()]; off {
+			out = append(out, m.liveEntry(o))
+		}
+	}
+	return out
 }
 
 // Run refreshes every interval until ctx ends.
@@ -195,12 +260,19 @@ func (m *Manager[M]) Revision() int64 {
 
 // merge returns the declared configuration with a revision's live
 // objects added; a live object that configuration now declares is left
-// out (configuration wins).
-func (m *Manager[M]) merge(r *Revision) Config {
+// out (configuration wins), and so are the disabled ones (m.disabled
+// when disabled is nil).
+func (m *Manager[M]) merge(r *Revision, disabled map[string]string) Config {
+	if disabled == nil {
+		disabled = m.disabled
+	}
 	var c Config
 	c.Merge(m.declared) // copies, so the appends below never reach the declared arrays
 	for _, o := range r.Objects {
 		if _, declared := m.index[o.key()]; declared {
+			continue
+		}
+		if _, off := disabled[o.key()]; off {
 			continue
 		}
 		k, ok := KindOf(o.Kind)
@@ -232,7 +304,7 @@ func (m *Manager[M]) Entries(k Kind, tenant string) []Entry {
 	for i := range m.head.Objects {
 		o := &m.head.Objects[i]
 		if _, declared := m.index[o.key()]; !declared && o.Kind == k.Name() && (k.Global() || o.Tenant == tenant) {
-			out = append(out, liveEntry(o))
+			out = append(out, m.liveEntry(o))
 		}
 	}
 	slices.SortFunc(out, func(a, b Entry) int { return cmp.Compare(a.Name, b.Name) })
@@ -248,7 +320,7 @@ func (m *Manager[M]) Entry(k Kind, tenant, name string) (Entry, error) {
 		return declaredEntry(k, it), nil
 	}
 	if o := m.head.find(key); o != nil {
-		return liveEntry(o), nil
+		return m.liveEntry(o), nil
 	}
 	return Entry{}, fmt.Errorf("%w: %s", ErrNotFound, describe(k, tenant, name))
 }
@@ -258,10 +330,10 @@ func declaredEntry(k Kind, it Item) Entry {
 	return Entry{Kind: k.Name(), Tenant: it.Tenant, Name: it.Name, ManagedBy: "config", Source: it.Source, Spec: withoutSource(spec)}
 }
 
-func liveEntry(o *Object) Entry {
+func (m *Manager[M]) liveEntry(o *Object) Entry {
 	at := o.UpdatedAt
 	return Entry{Kind: o.Kind, Tenant: o.Tenant, Name: o.Name, Owner: o.Owner, ManagedBy: "api", Spec: o.Spec,
-		Revision: o.Revision, UpdatedBy: o.UpdatedBy, UpdatedAt: &at}
+		Revision: o.Revision, UpdatedBy: o.UpdatedBy, UpdatedAt: &at, Disabled: m.disabled[o.key()]}
 }
 
 // Live returns the live objects of a tenant, with the global ones it
@@ -335,7 +407,12 @@ func (m *Manager[M]) Change(ctx context.Context, c Change) (int64, []Diff, error
 		if err != nil {
 			return 0, nil, err
 		}
-		merged := m.merge(next)
+		// an object the change touches is in force again if it fits
+		disabled := maps.Clone(m.disabled)
+		for _, d := range diffs {
+			delete(disabled, d.Kind+"/"+d.Tenant+"/"+d.Name)
+		}
+		merged := m.merge(next, disabled)
 		if err := c.Authorize(diffs, merged); err != nil {
 			return 0, nil, err
 		}
@@ -348,7 +425,7 @@ func (m *Manager[M]) Change(ctx context.Context, c Change) (int64, []Diff, error
 		}
 		won, err := m.book.create(ctx, next)
 		if won {
-			m.head = next
+			m.head, m.disabled = next, disabled
 			m.use(model)
 			return next.Number, diffs, err
 		}

@@ -25,10 +25,27 @@ func creates(s rbac.Set, c rbac.Capability) bool {
 func (q *request) authorize() *runtimeapi.Error {
 	for _, pa := range q.reach.List {
 		if creates(pa.Set, q.cap) {
-			return nil
+			return q.seesWorkloads()
 		}
 	}
 	return q.lacks("")
+}
+
+// seesWorkloads refuses GET /workloads to a caller who may not see every
+// job and session of the instance: the upstream lists them all, with no
+// owner to filter by.
+func (q *request) seesWorkloads() *runtimeapi.Error {
+	if q.route.Action != runtimeapi.ActionWorkloadList {
+		return nil
+	}
+	for _, pa := range q.reach.List {
+		if pa.Set.Scope(rbac.JobRead) == rbac.Tenant && pa.Set.Scope(rbac.SessionRead) == rbac.Tenant {
+			return nil
+		}
+	}
+	return runtimeapi.Errorf(http.StatusForbidden, "permission_denied",
+		fmt.Sprintf("user %s may not list the workloads of instance %s: the list holds every job and session on it, so it needs job:view:tenant and session:view:tenant (role admin); %s",
+			q.p.UserID, q.in.Alias, q.reach.Explain("")))
 }
 
 // lacks is the denial for a capability no role grants: it names the

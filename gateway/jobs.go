@@ -62,6 +62,9 @@ func (g *Gateway) ownedAction(q *request, rec ownership.Record) Decision {
 		}
 		return g.pass(q)
 	}
+	if err := g.settleBeforeDelete(q, rec); err != nil {
+		return deny(q.w, q.d, err)
+	}
 	c, ferr := g.forwardCaptured(q, nil, q.body)
 	if ferr != nil {
 		return deny(q.w, q.d, ferr)
@@ -70,7 +73,6 @@ func (g *Gateway) ownedAction(q *request, rec ownership.Record) Decision {
 		if err := g.Jobs.Remove(q.r.Context(), q.in.Alias, rec.ID); err != nil {
 			g.Logger.Error("removing ownership", "job", rec.ID, "error", err)
 		}
-		g.settleSoon(rec)
 	}
 	c.replay(q.w, nil)
 	q.d.Outcome = "allowed"

@@ -108,7 +108,7 @@ func TestLimitsAcrossTwoGateways(t *testing.T) {
 	for _, id := range ids {
 		require.Eventually(t, func() bool {
 			var j runtimeapi.Job
-			status, err := gws[0].upstreamJSON(context.Background(), in, "/jobs/"+id, &j)
+			status, err := gws[0].upstreamJSON(context.Background(), in, http.MethodGet, "/jobs/"+id, &j)
 			return err == nil && status == http.StatusOK && runtimeapi.Final(j.Status)
 		}, 20*time.Second, 50*time.Millisecond)
 	}

@@ -122,23 +122,25 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 
 // instance resolves Service-CRN (a CRN or an alias) to a configured
 // instance that at least one of the caller's projects may use, and the
-// caller's reach on it.
+// caller's reach on it. An instance the caller may not use gets the same
+// answer whether it exists or not, so another tenant cannot learn which
+// instances are governed.
 func (g *Gateway) instance(r *http.Request, p *identity.Principal) (*org.Instance, org.Reach, *runtimeapi.Error) {
 	ref := strings.TrimSpace(r.Header.Get("Service-CRN"))
 	if ref == "" {
 		return nil, org.Reach{}, runtimeapi.BadRequest("missing_service_crn", "missing Service-CRN header: name the service instance by CRN or alias")
 	}
-	in := g.Directory.Load().Instance(ref)
-	if in == nil {
-		return nil, org.Reach{}, runtimeapi.Errorf(http.StatusForbidden, "instance_not_accessible",
-			fmt.Sprintf("service instance %q is not governed by this gateway", ref))
+	dir := g.Directory.Load()
+	access := dir.Access(p.Member(), g.Now())
+	in := dir.Instance(ref)
+	var reach org.Reach
+	if in != nil && in.Tenant == p.Tenant {
+		reach = access.On(in)
 	}
-	access := g.Directory.Load().Access(p.Member(), g.Now())
-	reach := access.On(in)
-	if len(reach.List) == 0 || in.Tenant != p.Tenant {
+	if len(reach.List) == 0 {
 		return nil, org.Reach{}, runtimeapi.Errorf(http.StatusForbidden, "instance_not_accessible",
-			fmt.Sprintf("user %s may not use instance %s: no access group or role assignment in tenant %s gives any of their projects [%s] a role on it",
-				p.UserID, in.Alias, p.Tenant, strings.Join(access.Projects(), ", ")))
+			fmt.Sprintf("user %s may not use service instance %q: no access group or role assignment in tenant %s gives any of their projects [%s] a role on an instance of that name",
+				p.UserID, ref, p.Tenant, strings.Join(access.Projects(), ", ")))
 	}
 	return in, reach, nil
 }

@@ -381,7 +381,7 @@ func TestTwoReplicasRaceToRelease(t *testing.T) {
 	}
 	countUpstream := func() int {
 		var list runtimeapi.JobList
-		status, err := gws[0].upstreamJSON(context.Background(), pr.dir.Instance("QR-ml"), "/jobs?limit=1", &list)
+		status, err := gws[0].upstreamJSON(context.Background(), pr.dir.Instance("QR-ml"), http.MethodGet, "/jobs?limit=1", &list)
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, status)
 		return list.Count

@@ -96,7 +96,10 @@ func (g *Gateway) Reconcile(ctx context.Context) (int, error) {
 	return settled, firstErr
 }
 
-// reconcile settles one reservation when its job has ended.
+// reconcile settles one reservation when its job has ended. A
+// reservation that never learnt its job's id (the replica that forwarded
+// it stopped) is charged its estimate once it is old: the job may have
+// run.
 func (g *Gateway) reconcile(ctx context.Context, r quota.Reservation) (bool, error) {
 	in := g.Directory.Load().Instance(r.Instance)
 	if in == nil {
@@ -106,28 +109,62 @@ func (g *Gateway) reconcile(ctx context.Context, r quota.Reservation) (bool, err
 		if r.Hold != "" || g.Now().Sub(r.Admitted) < orphanAfter { // a held job's reservation ends with its hold
 			return false, nil
 		}
-		return true, g.Quota.Release(ctx, r)
+		return g.settle(ctx, r, usage{ended: true, estimate: true,
+			why: "its submission was never answered (the gateway stopped while forwarding it): charged its estimate"})
 	}
+	u, err := g.jobUsage(ctx, in, r.JobID)
+	if err != nil || !u.ended {
+		return false, err
+	}
+	return g.settle(ctx, r, u)
+}
+
+// usage is what the upstream says of an admitted job: whether it has
+// ended, with what status, and the quantum seconds it was charged.
+type usage struct {
+	ended   bool
+	status  string
+	seconds float64
+	// estimate charges the job its estimate: its usage cannot be read
+	// (it vanished upstream, or would not end when cancelled).
+	estimate bool
+	why      string
+}
+
+// jobUsage reads a job's status and, once it has ended, its metrics. A job
+// the upstream no longer knows has ended with its usage unread: it is
+// charged its estimate, never nothing.
+func (g *Gateway) jobUsage(ctx context.Context, in *org.Instance, jobID string) (usage, error) {
 	var job runtimeapi.Job
-	status, err := g.upstreamJSON(ctx, in, "/jobs/"+r.JobID+"?exclude_params=true", &job)
+	status, err := g.upstreamJSON(ctx, in, http.MethodGet, "/jobs/"+jobID+"?exclude_params=true", &job)
 	switch {
 	case err != nil:
-		return false, err
+		return usage{}, err
 	case status == http.StatusNotFound:
-		job.Status = runtimeapi.StatusCancelled // deleted upstream: nothing more will run
+		return usage{ended: true, estimate: true, why: "the job vanished upstream before its usage was read: charged its estimate"}, nil
 	case status != http.StatusOK:
-		return false, fmt.Errorf("upstream answered %d for job %s", status, r.JobID)
+		return usage{}, fmt.Errorf("upstream answered %d for job %s", status, jobID)
 	}
-	if !runtimeapi.Final(job.Status) && !runtimeapi.Final(job.State.Status) {
-		return false, nil
+	u := usage{status: cmp.Or(job.Status, job.State.Status)}
+	if !runtimeapi.Final(u.status) {
+		return u, nil
 	}
 	var m runtimeapi.JobMetrics
-	if status == http.StatusOK {
-		if st, err := g.upstreamJSON(ctx, in, "/jobs/"+r.JobID+"/metrics", &m); err != nil || st != http.StatusOK {
-			return false, fmt.Errorf("reading the metrics of job %s: status %d, %v", r.JobID, st, err)
-		}
+	if st, err := g.upstreamJSON(ctx, in, http.MethodGet, "/jobs/"+jobID+"/metrics", &m); err != nil || st != http.StatusOK {
+		return usage{}, fmt.Errorf("reading the metrics of job %s: status %d, %v", jobID, st, err)
 	}
-	seconds := max(m.Usage.QPUChargeTimeSeconds, m.Usage.QuantumSeconds)
+	u.ended, u.seconds = true, max(m.Usage.QPUChargeTimeSeconds, m.Usage.QuantumSeconds)
+	u.why = "job " + u.status + "; its reservation was settled with its actual usage"
+	return u, nil
+}
+
+// settle closes a job's reservation with its usage and records it; it
+// reports false when the reservation was settled already.
+func (g *Gateway) settle(ctx context.Context, r quota.Reservation, u usage) (bool, error) {
+	seconds := u.seconds
+	if u.estimate {
+		seconds = r.EstimateSeconds()
+	}
 	ok, err := g.Quota.Settle(ctx, r, seconds)
 	if err != nil || !ok {
 		return false, err
@@ -137,8 +174,39 @@ func (g *Gateway) reconcile(ctx context.Context, r quota.Reservation) (bool, err
 		Resource: audit.Resource{Type: "quantum_job", ID: r.JobID},
 		Request: &audit.Request{Backend: r.Backend, EstimatedCostUSD: float64(r.EstimateMicros) / 1e6,
 			CostUSD: seconds * r.Price, QuantumSeconds: seconds},
-		Note: "job " + cmp.Or(job.Status, job.State.Status) + "; its reservation was settled with its actual usage"})
+		Note: u.why})
 	return true, nil
+}
+
+// settleBeforeDelete settles the reservation of a job about to be
+// deleted, from its usage, before the delete is forwarded: a deleted job
+// cannot be read afterwards, so deleting cannot dodge its charge. A job
+// still running is cancelled first; one that will not end is charged
+// its estimate.
+func (g *Gateway) settleBeforeDelete(q *request, rec ownership.Record) *runtimeapi.Error {
+	var r quota.Reservation
+	if len(rec.Quota) == 0 || json.Unmarshal(rec.Quota, &r) != nil || r.ID == "" || r.JobID == "" {
+		return nil
+	}
+	ctx := q.r.Context()
+	u, err := g.jobUsage(ctx, q.in, r.JobID)
+	if err == nil && !u.ended {
+		if _, err = g.upstreamJSON(ctx, q.in, http.MethodPost, "/jobs/"+r.JobID+"/cancel", nil); err == nil {
+			u, err = g.jobUsage(ctx, q.in, r.JobID)
+		}
+		if err == nil && !u.ended {
+			u = usage{ended: true, estimate: true, why: "deleted while " + u.status + ", after a cancel it did not end: charged its estimate"}
+		}
+	}
+	if err == nil {
+		_, err = g.settle(ctx, r, u)
+	}
+	if err != nil {
+		g.Logger.Error("settling a job before its delete", "job", r.JobID, "error", err)
+		return &runtimeapi.Error{Status: http.StatusServiceUnavailable, Code: "store_unavailable", RetryAfter: 5,
+			Message: "the gateway cannot settle this job's charge before deleting it right now; nothing was deleted, retry shortly"}
+	}
+	return nil
 }
 
 // watchEnd forwards a read or cancel of a job whose reservation is open
@@ -192,10 +260,10 @@ func (g *Gateway) settleSoon(rec ownership.Record) {
 	}()
 }
 
-// upstreamJSON reads a document of the instance's upstream with its
-// credentials.
-func (g *Gateway) upstreamJSON(ctx context.Context, in *org.Instance, path string, v any) (int, error) {
-	r, err := http.NewRequestWithContext(ctx, http.MethodGet, apiPrefixes[0]+path, nil)
+// upstreamJSON calls the instance's upstream with its credentials and
+// reads a JSON answer into v (nil: the answer is not read).
+func (g *Gateway) upstreamJSON(ctx context.Context, in *org.Instance, method, path string, v any) (int, error) {
+	r, err := http.NewRequestWithContext(ctx, method, apiPrefixes[0]+path, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -203,7 +271,7 @@ func (g *Gateway) upstreamJSON(ctx context.Context, in *org.Instance, path strin
 	if ferr != nil {
 		return 0, ferr
 	}
-	if c.status == http.StatusOK {
+	if c.status == http.StatusOK && v != nil {
 		if err := json.Unmarshal(c.body.Bytes(), v); err != nil {
 			return c.status, fmt.Errorf("decoding %s: %w", path, err)
 		}

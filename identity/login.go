@@ -7,9 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -52,12 +55,24 @@ func (a *Authenticator) callbackURL(r *http.Request) string {
 	return scheme + "://" + r.Host + "/auth/callback"
 }
 
-// safeReturn keeps return_to on this site: a path, not a URL elsewhere.
-func safeReturn(s string) string {
-	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") || strings.ContainsAny(s, "\r\n") {
-		return "/auth/whoami"
+// defaultReturn is where sign-in and sign-out lead without a return_to.
+const defaultReturn = "/auth/whoami"
+
+// safeReturn checks a return_to: only a path of this site, which a
+// browser cannot read as another site's address. It must start with a
+// single '/' and hold no backslash, control character or scheme; "" is
+// the default.
+func safeReturn(s string) (string, error) {
+	if s == "" {
+		return defaultReturn, nil
 	}
-	return s
+	bad := strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' || unicode.IsSpace(r) }) >= 0
+	u, err := url.Parse(s)
+	if bad || err != nil || !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return "", runtimeapi.BadRequest("invalid_return_to",
+			"return_to %q is not a path of this site: it must start with one '/' and hold no backslash, space or control character", s)
+	}
+	return s, nil
 }
 
 // setCookie sets an HttpOnly, SameSite=Lax cookie, Secure behind TLS.
@@ -81,8 +96,12 @@ func (a *Authenticator) login(w http.ResponseWriter, r *http.Request) error {
 	if _, err := prov.ready(now); err != nil {
 		return runtimeapi.Errorf(http.StatusUnauthorized, "identity_unavailable", err.Error())
 	}
+	returnTo, err := safeReturn(r.URL.Query().Get("return_to"))
+	if err != nil {
+		return err
+	}
 	state := rand.Text()
-	pl := pendingLogin{Provider: prov.cfg.Name, Verifier: oauth2.GenerateVerifier(), Nonce: rand.Text(), ReturnTo: safeReturn(r.URL.Query().Get("return_to"))}
+	pl := pendingLogin{Provider: prov.cfg.Name, Verifier: oauth2.GenerateVerifier(), Nonce: rand.Text(), ReturnTo: returnTo}
 	raw, _ := json.Marshal(pl)
 	if err := a.Sessions.st.Put(r.Context(), signinBucket, "l/"+state, raw, loginTTL); err != nil {
 		return unavailable(err)
@@ -174,8 +193,38 @@ func (p *provider) ctxFor(ctx context.Context) context.Context {
 	return ctx
 }
 
-// logout ends the browser's session and clears its cookie.
+// logoutPage asks a browser that followed a link to /auth/logout to
+// confirm: a GET changes nothing, so another site cannot sign a user out.
+var logoutPage = template.Must(template.New("logout").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign out</title></head>
+<body><main><h1>Sign out of qgov?</h1>
+<form method="post" action="/auth/logout?return_to={{.}}"><button type="submit">Sign out</button></form>
+</main></body></html>
+`))
+
+// confirmLogout answers GET /auth/logout with the confirmation form.
+func (a *Authenticator) confirmLogout(w http.ResponseWriter, r *http.Request) error {
+	returnTo, err := safeReturn(r.URL.Query().Get("return_to"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
+	return logoutPage.Execute(w, returnTo)
+}
+
+// logout ends the browser's session and clears its cookie: a POST, which
+// a request from another site may not make.
 func (a *Authenticator) logout(w http.ResponseWriter, r *http.Request) (*Principal, error) {
+	if err := csrf.Check(r); err != nil {
+		return nil, runtimeapi.Errorf(http.StatusForbidden, "cross_origin",
+			"sign-out was asked from another site; sign out from this site's own page")
+	}
+	returnTo, rerr := safeReturn(r.URL.Query().Get("return_to"))
+	if rerr != nil {
+		return nil, rerr
+	}
 	var p *Principal
 	if c, err := r.Cookie(SessionCookie); err == nil {
 		if s, err := a.Sessions.Resolve(r.Context(), c.Value, a.Now()); err == nil {
@@ -186,8 +235,8 @@ func (a *Authenticator) logout(w http.ResponseWriter, r *http.Request) (*Princip
 		}
 	}
 	setCookie(w, r, SessionCookie, "", "/", time.Time{})
-	if to := r.URL.Query().Get("return_to"); to != "" {
-		http.Redirect(w, r, safeReturn(to), http.StatusFound)
+	if r.URL.Query().Get("return_to") != "" {
+		http.Redirect(w, r, returnTo, http.StatusSeeOther)
 		return p, nil
 	}
 	runtimeapi.WriteJSON(w, http.StatusOK, map[string]bool{"signed_out": true})

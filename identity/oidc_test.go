@@ -160,9 +160,11 @@ func TestProviderConfigRejects(t *testing.T) {
 		{"unbounded skew", ProviderConfig{Name: "x", Issuer: "https://x", ClientID: "c", ClockSkewSeconds: 3600}, "clock_skew_seconds"},
 		{"iam without accounts", ProviderConfig{Name: "x", Type: TypeIAM}, "need accounts"},
 		{"same issuer twice", ProviderConfig{Name: "y", Issuer: "https://dup", ClientID: "c"}, "declared twice"},
+		{"two unprefixed in a tenant", ProviderConfig{Name: "y", Issuer: "https://y", ClientID: "c", UserPrefix: "", Claims: ClaimMap{User: "email"}}, "both give tenant default user ids without a prefix"},
+		{"a prefix with a separator", ProviderConfig{Name: "y", Issuer: "https://y", ClientID: "c", UserPrefix: "corp/"}, "user_prefix"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewProviders([]ProviderConfig{{Name: "dup", Issuer: "https://dup", ClientID: "c"}, tc.cfg}, http.DefaultClient)
+			_, err := NewProviders([]ProviderConfig{{Name: "dup", Issuer: "https://dup", ClientID: "c", Claims: ClaimMap{User: "sub"}}, tc.cfg}, http.DefaultClient)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
@@ -194,7 +196,7 @@ func TestIAMProvider(t *testing.T) {
 			continue
 		}
 		require.Nil(t, aerr)
-		assert.Equal(t, "IBMid-fatima", p.UserID)
+		assert.Equal(t, "ibmcloud.IBMid-fatima", p.UserID, "qualified by the provider: its ids are not mapped explicitly")
 		assert.Equal(t, []string{"ml"}, ta.projects(p))
 	}
 }
@@ -210,5 +212,43 @@ func TestMFARequired(t *testing.T) {
 		second["preferred_username"] = "admin"
 		_, err = ta.auth("Bearer " + i.token(t, appid.DemoClientID, second))
 		assert.Nil(t, err, "%v shows a second factor", second)
+	}
+}
+
+// TestUserIDsOfProviders checks the ids a provider's tokens give: ids
+// qualified by the provider unless the configuration maps the user claim,
+// no id that could reach another user's records, and an email only when
+// the provider verified it.
+func TestUserIDsOfProviders(t *testing.T) {
+	idp := newIssuer(t, appid.Default())
+	mapped := appIDProvider(idp, "appid")
+	other := newIssuer(t, appid.Default())
+	qualified := ProviderConfig{Name: "corp", Issuer: other.URL(), ClientID: appid.DemoClientID}
+	ta := newTestAuth(t, nil, mapped, qualified)
+	for _, tc := range []struct {
+		name   string
+		from   *issuer
+		claims map[string]any
+		user   string
+		email  string
+		err    string
+	}{
+		{"mapped claim", idp, map[string]any{"preferred_username": "admin", "email_verified": true}, "admin", "fatima@example.com", ""},
+		{"unverified email is not taken", idp, map[string]any{"preferred_username": "fatima", "email": "admin@example.org"}, "fatima", "", ""},
+		{"another provider's admin is not the admin", other, map[string]any{"sub": "admin"}, "corp.admin", "", ""},
+		{"an id with a slash", idp, map[string]any{"preferred_username": "fatima/keys"}, "", "", "cannot name a user"},
+		{"an id with a colon", idp, map[string]any{"preferred_username": "fatima:admin"}, "", "", "cannot name a user"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := ta.auth("Bearer " + tc.from.token(t, appid.DemoClientID, tc.claims))
+			if tc.err != "" {
+				require.NotNil(t, err)
+				assert.Contains(t, err.Message, tc.err)
+				return
+			}
+			require.Nil(t, err)
+			assert.Equal(t, tc.user, p.UserID)
+			assert.Equal(t, tc.email, p.Email)
+		})
 	}
 }

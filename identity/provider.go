@@ -80,6 +80,11 @@ type ProviderConfig struct {
 	// Accounts are the IBM Cloud accounts (account.bss) whose iam tokens
 	// are accepted. Required for iam.
 	Accounts []string `json:"accounts,omitempty"`
+	// UserPrefix starts the user ids of the provider's users, so that
+	// ids from different providers never meet. Default "<name>." unless
+	// Claims names the user claim (the configuration then maps ids on
+	// purpose); of the providers of one tenant, at most one has none.
+	UserPrefix string `json:"user_prefix,omitempty"`
 }
 
 // provider is a configured identity provider, discovered on first use.
@@ -101,6 +106,14 @@ func (c *ProviderConfig) validate() error {
 		c.Type = TypeOIDC
 	}
 	var errs []error
+	if c.UserPrefix == "" && c.Claims.User == "" {
+		c.UserPrefix = c.Name + "."
+	}
+	if c.UserPrefix != "" {
+		if err := org.ValidUserID(c.UserPrefix); err != nil {
+			errs = append(errs, fmt.Errorf("user_prefix: %w", err))
+		}
+	}
 	switch c.Type {
 	case TypeIAM:
 		if c.Issuer == "" {
@@ -229,6 +242,9 @@ func (p *provider) verify(ctx context.Context, raw string, now time.Time) (*veri
 	if c.String(p.cfg.Claims.User) == "" {
 		return nil, fmt.Errorf("the token has no %q claim to name the user", p.cfg.Claims.User)
 	}
+	if err := org.ValidUserID(p.cfg.UserPrefix + c.String(p.cfg.Claims.User)); err != nil {
+		return nil, fmt.Errorf("the token's %q claim cannot name a user: %v", p.cfg.Claims.User, err)
+	}
 	return &verified{claims: c, token: tok, expiry: tok.Expiry}, nil
 }
 
@@ -250,11 +266,17 @@ func (p *provider) checkLifetime(tok *oidc.IDToken, c Claims, now time.Time) err
 }
 
 // principal describes the token's user, with the access groups whose
-// rules the token's claims match.
+// rules the token's claims match. The user's email is taken only when
+// the provider says it verified it (email_verified): approvers match by
+// email, and mail goes to it.
 func (p *provider) principal(v *verified, dir *org.Directory) *Principal {
 	c, m := v.claims, p.cfg.Claims
+	email := ""
+	if verified, _ := c.Lookup("email_verified"); verified == true || verified == "true" {
+		email = c.String(m.Email)
+	}
 	pr := &Principal{
-		UserID: c.String(m.User), Name: c.String(m.Name), Email: c.String(m.Email),
+		UserID: p.cfg.UserPrefix + c.String(m.User), Name: c.String(m.Name), Email: email,
 		Tenant: p.cfg.Tenant, Groups: c.Strings(m.Groups), Provider: p.cfg.Name, Expires: v.expiry, MFA: hasMFA(c),
 	}
 	pr.AccessGroups = dir.DynamicGroups(p.cfg.Tenant, p.cfg.Name, c)

@@ -31,6 +31,17 @@ func NewProviders(cfgs []ProviderConfig, client *http.Client) (*Providers, error
 		ps.byIssuer[c.Issuer], ps.byName[c.Name] = p, p
 		ps.order = append(ps.order, p)
 	}
+	unprefixed := map[string]string{} // tenant → the provider whose ids have no prefix
+	for _, p := range ps.order {
+		if p.cfg.UserPrefix != "" {
+			continue
+		}
+		if other, ok := unprefixed[p.cfg.Tenant]; ok {
+			errs = append(errs, fmt.Errorf("identity providers %q and %q both give tenant %s user ids without a prefix, so one person could act as another: give one a user_prefix",
+				other, p.cfg.Name, p.cfg.Tenant))
+		}
+		unprefixed[p.cfg.Tenant] = p.cfg.Name
+	}
 	return ps, errors.Join(errs...)
 }
 

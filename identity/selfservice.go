@@ -38,7 +38,8 @@ func Handles(path string) bool { return strings.HasPrefix(path, "/auth/") }
 //
 //	GET    /auth/login[?provider=&return_to=]  start browser sign-in
 //	GET    /auth/callback                      complete it
-//	GET|POST /auth/logout                      end the browser's session
+//	GET    /auth/logout                        a form to confirm signing out
+//	POST   /auth/logout                        end the browser's session (same site only)
 //	GET    /auth/whoami                        the caller
 //	GET    /auth/keys[?user=]                  list API keys (metadata, last use)
 //	POST   /auth/keys                          create a key; its secret is shown once
@@ -79,7 +80,9 @@ func (a *Authenticator) serveAuth(w http.ResponseWriter, r *http.Request, path s
 		ev.Principal, err = a.callback(w, r, client.String())
 		ev.object("session", ev.Principal.sessionID())
 		return err
-	case path == "/auth/logout" && (m == http.MethodGet || m == http.MethodPost):
+	case path == "/auth/logout" && m == http.MethodGet:
+		return a.confirmLogout(w, r)
+	case path == "/auth/logout" && m == http.MethodPost:
 		ev.Action = audit.ActionSignOut
 		ev.Principal, err = a.logout(w, r)
 		ev.object("session", ev.Principal.sessionID())

@@ -187,10 +187,19 @@ func TestSignInRefusesForgedCallbacks(t *testing.T) {
 		assert.Nil(t, err)
 	})
 	t.Run("open redirect", func(t *testing.T) {
-		for _, to := range []string{"https://evil.example/", "//evil.example/", "/\\evil.example"} {
-			assert.Equal(t, "/auth/whoami", safeReturn(to))
+		for _, to := range []string{"https://evil.example/", "//evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/evil.example",
+			"javascript:alert(1)", "/a\\b", " /x", "/ /evil.example", "\u000b//evil.example"} {
+			_, err := safeReturn(to)
+			assert.Error(t, err, "%q", to)
 		}
-		assert.Equal(t, "/console?x=1", safeReturn("/console?x=1"))
+		for _, to := range []string{"/console?x=1", "/console/approvals#top", "/%2F/still.this.site"} {
+			got, err := safeReturn(to)
+			assert.NoError(t, err)
+			assert.Equal(t, to, got)
+		}
+		got, err := safeReturn("")
+		assert.NoError(t, err)
+		assert.Equal(t, "/auth/whoami", got)
 	})
 }
 

@@ -30,8 +30,8 @@ func (d *Directory) addAssignments(list []Assignment) []error {
 		a := list[i]
 		a.Tenant = Tenant(a.Tenant)
 		w := where("role assignment", a.User+" "+a.Role, a.Source)
-		if a.User == "" {
-			errs = append(errs, fmt.Errorf("%s: user is required", w))
+		if err := ValidUserID(a.User); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", w, err))
 			continue
 		}
 		roles, rerrs := d.lookupRoles([]string{a.Role})

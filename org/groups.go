@@ -61,6 +61,11 @@ func (d *Directory) addGroups(groups []AccessGroup) []error {
 			errs = append(errs, fmt.Errorf("%s: declared twice in tenant %q", w, g.Tenant))
 			continue
 		}
+		for _, m := range g.Members {
+			if err := ValidUserID(m); err != nil {
+				errs = append(errs, fmt.Errorf("%s: members: %w", w, err))
+			}
+		}
 		grants, gerrs := d.groupGrants(&g)
 		for _, e := range gerrs {
 			errs = append(errs, fmt.Errorf("%s: %w", w, e))

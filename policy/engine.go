@@ -37,6 +37,8 @@ type Set struct {
 type compiled struct {
 	*Policy
 	program *vm.Program
+	// workflow is the workflow a require_approval policy starts.
+	workflow *Workflow
 }
 
 type compiledWorkflow struct {
@@ -53,18 +55,19 @@ func Compile(policies []Policy, workflows []Workflow) (*Set, error) {
 	byName := map[string]*Workflow{}
 	for i := range workflows {
 		w := workflows[i]
+		key := scopedName(w.Tenant, w.Name)
 		switch {
 		case w.Name == "":
 			errs = append(errs, errors.New("workflow: a name is required"))
 			continue
-		case byName[w.Name] != nil:
-			errs = append(errs, fmt.Errorf("workflow %q: declared twice", w.Name))
+		case byName[key] != nil:
+			errs = append(errs, fmt.Errorf("%s: declared twice", describe("workflow", w.Tenant, w.Name)))
 			continue
 		}
-		byName[w.Name] = &w
+		byName[key] = &w
 		cw := &compiledWorkflow{Workflow: &w}
 		if err := w.validate(); err != nil {
-			errs = append(errs, fmt.Errorf("workflow %q: %w", w.Name, err))
+			errs = append(errs, fmt.Errorf("%s: %w", describe("workflow", w.Tenant, w.Name), err))
 		}
 		if w.Trigger.Condition != "" {
 			p, err := compile(w.Trigger.Condition)
@@ -74,23 +77,24 @@ func Compile(policies []Policy, workflows []Workflow) (*Set, error) {
 			cw.program = p
 			s.budget = s.budget || strings.Contains(w.Trigger.Condition, "remaining_budget_usd")
 		}
-		s.workflows[w.Name] = cw
-		s.order = append(s.order, w.Name)
+		s.workflows[key] = cw
+		s.order = append(s.order, key)
 	}
 	seen := map[string]bool{}
 	for i := range policies {
 		p := policies[i]
+		key := scopedName(p.Tenant, p.Name)
 		switch {
 		case p.Name == "":
 			errs = append(errs, fmt.Errorf("policy #%d: a name is required", i+1))
 			continue
-		case seen[p.Name]:
-			errs = append(errs, fmt.Errorf("policy %q: declared twice", p.Name))
+		case seen[key]:
+			errs = append(errs, fmt.Errorf("%s: declared twice", describe("policy", p.Tenant, p.Name)))
 			continue
 		}
-		seen[p.Name] = true
+		seen[key] = true
 		if err := p.validate(byName); err != nil {
-			errs = append(errs, fmt.Errorf("policy %q: %w", p.Name, err))
+			errs = append(errs, fmt.Errorf("%s: %w", describe("policy", p.Tenant, p.Name), err))
 			continue
 		}
 		prog, err := compile(p.Condition)
@@ -98,7 +102,11 @@ func Compile(policies []Policy, workflows []Workflow) (*Set, error) {
 			errs = append(errs, &CompileError{Kind: "policy", Name: p.Name, Err: err})
 			continue
 		}
-		s.policies = append(s.policies, compiled{Policy: &p, program: prog})
+		c := compiled{Policy: &p, program: prog}
+		if p.Action == ActionRequireApproval {
+			c.workflow = workflowFor(byName, p.Tenant, p.Workflow)
+		}
+		s.policies = append(s.policies, c)
 		s.budget = s.budget || strings.Contains(p.Condition, "remaining_budget_usd")
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -107,22 +115,38 @@ func Compile(policies []Policy, workflows []Workflow) (*Set, error) {
 	return s, nil
 }
 
+// Policies and workflows are named within their tenant: two tenants may
+// each have a policy of one name, and a policy of every tenant (declared
+// in configuration without a tenant) may share a name with a tenant's.
+
+// scopedName keys a policy or workflow by its tenant and name.
+func scopedName(tenant, name string) string { return tenant + "/" + name }
+
+// describe names a policy or workflow in errors.
+func describe(kind, tenant, name string) string {
+	if tenant == "" {
+		return fmt.Sprintf("%s %q", kind, name)
+	}
+	return fmt.Sprintf("%s %q of tenant %s", kind, name, tenant)
+}
+
+// workflowFor finds the workflow a policy of a tenant starts: the
+// tenant's own of that name, else the one every tenant shares.
+func workflowFor(byName map[string]*Workflow, tenant, name string) *Workflow {
+	if w := byName[scopedName(tenant, name)]; w != nil {
+		return w
+	}
+	return byName[scopedName("", name)]
+}
+
 // ReadsBudget reports whether a condition reads remaining_budget_usd.
 func (s *Set) ReadsBudget() bool { return s != nil && s.budget }
-
-// Workflow returns a workflow by name, or nil.
-func (s *Set) Workflow(name string) *Workflow {
-	if w := s.workflows[name]; w != nil {
-		return w.Workflow
-	}
-	return nil
-}
 
 // Workflows lists the workflows in declaration order.
 func (s *Set) Workflows() []*Workflow {
 	out := make([]*Workflow, len(s.order))
-	for i, name := range s.order {
-		out[i] = s.workflows[name].Workflow
+	for i, key := range s.order {
+		out[i] = s.workflows[key].Workflow
 	}
 	return out
 }
@@ -246,10 +270,7 @@ func (s *Set) Evaluate(env *Env) Result {
 		if !hit {
 			continue
 		}
-		m := Match{Policy: p.Policy}
-		if p.Action == ActionRequireApproval {
-			m.Workflow = s.workflows[p.Workflow].Workflow
-		}
+		m := Match{Policy: p.Policy, Workflow: p.workflow}
 		r.Matched = append(r.Matched, m)
 		if p.Mode == ModeAudit {
 			r.Audited = append(r.Audited, p.Policy)
@@ -276,14 +297,14 @@ func (s *Set) Evaluate(env *Env) Result {
 	if env.Action != "quantum-computing.job.create" {
 		return r
 	}
-	for _, name := range s.order {
-		w := s.workflows[name]
+	for _, key := range s.order {
+		w := s.workflows[key]
 		if w.program == nil || (w.Tenant != "" && w.Tenant != env.Tenant) {
 			continue
 		}
 		hit, err := run(w.program, env)
 		if err != nil {
-			r.Err = &EvalError{Rule: "workflow/" + name, Err: err}
+			r.Err = &EvalError{Rule: "workflow/" + w.Name, Err: err}
 			return r
 		}
 		if hit {

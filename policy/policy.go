@@ -156,8 +156,8 @@ func (p *Policy) validate(workflows map[string]*Workflow) error {
 			}
 		}
 	case ActionRequireApproval:
-		if workflows[p.Workflow] == nil {
-			errs = append(errs, fmt.Errorf("workflow %q is not declared", p.Workflow))
+		if workflowFor(workflows, p.Tenant, p.Workflow) == nil {
+			errs = append(errs, fmt.Errorf("workflow %q is not declared for tenant %q or every tenant", p.Workflow, p.Tenant))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("action %q: use block, modify, notify or require_approval", p.Action))

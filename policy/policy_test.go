@@ -213,9 +213,46 @@ func TestApply(t *testing.T) {
 	assert.ErrorContains(t, err, "no simulator")
 }
 
+// workflowNamed finds a workflow every tenant shares.
+func workflowNamed(s *Set, name string) *Workflow {
+	for _, w := range s.Workflows() {
+		if w.Name == name && w.Tenant == "" {
+			return w
+		}
+	}
+	return nil
+}
+
+// TestNamesWithinTenants compiles two tenants' policies and workflows of
+// one name beside configuration's: each tenant's policy starts its own
+// workflow, or the shared one, and the same name twice in one tenant is
+// an error naming it.
+func TestNamesWithinTenants(t *testing.T) {
+	hold := func(tenant, workflow string) Policy {
+		return Policy{Name: "big", Tenant: tenant, Condition: "shots > 10", Action: ActionRequireApproval, Workflow: workflow}
+	}
+	flow := func(tenant string) Workflow {
+		return Workflow{Name: "high_cost_job", Tenant: tenant, Approvers: []Target{{Role: "admin"}}, TimeoutHours: 1}
+	}
+	s, err := Compile([]Policy{hold("", "high_cost_job"), hold("beta", "high_cost_job"), hold("acme", "high_cost_job")},
+		[]Workflow{flow(""), flow("beta")})
+	require.NoError(t, err)
+	for tenant, want := range map[string]string{"beta": "beta", "acme": "", "default": ""} {
+		r := s.Evaluate(&Env{Tenant: tenant, Action: "quantum-computing.job.create", Shots: 100})
+		var got []string
+		for _, w := range r.Workflows {
+			got = append(got, w.Tenant)
+		}
+		assert.Contains(t, got, want, "tenant %s", tenant)
+		assert.Subset(t, []string{"", want}, got, "tenant %s holds with no other tenant's workflow", tenant)
+	}
+	_, err = Compile([]Policy{hold("beta", "x"), hold("beta", "x")}, []Workflow{{Name: "x", Approvers: []Target{{Role: "admin"}}, TimeoutHours: 1}})
+	assert.ErrorContains(t, err, `policy "big" of tenant beta: declared twice`)
+}
+
 func TestWorkflowTiers(t *testing.T) {
 	s := seed(t)
-	hw := s.Workflow("hardware_access")
+	hw := workflowNamed(s, "hardware_access")
 	created := time.Date(2026, 11, 18, 10, 0, 0, 0, time.UTC)
 	assert.Equal(t, []Target{{Role: "admin"}}, hw.EscalateTo, "escalation defaults to the admins")
 	for _, tc := range []struct {
@@ -228,12 +265,12 @@ func TestWorkflowTiers(t *testing.T) {
 		assert.Equal(t, tc.open, open, tc.after)
 	}
 	assert.Equal(t, created.Add(8*time.Hour), hw.Deadline(created))
-	hc := s.Workflow("high_cost_job")
+	hc := workflowNamed(s, "high_cost_job")
 	assert.Equal(t, created.Add(24*time.Hour), hc.Deadline(created), "reject: one tier")
 	assert.True(t, Matches(hc.Approvers, "root", "admin@example.com", nil))
 	assert.True(t, Matches(hc.Approvers, "lee", "", []string{"team_lead"}))
 	assert.False(t, Matches(hc.Approvers, "fatima", "fatima@example.org", []string{"researcher"}))
-	assert.Equal(t, 5, s.Workflow("priority_queue").MaxApprovalsPerDay)
+	assert.Equal(t, 5, workflowNamed(s, "priority_queue").MaxApprovalsPerDay)
 }
 
 func TestParseFileErrors(t *testing.T) {

@@ -80,6 +80,15 @@ type Reservation struct {
 	Held []held `json:"held"`
 }
 
+// EstimateSeconds is the quantum seconds of the reservation's estimate,
+// what a job whose usage cannot be read is charged.
+func (r Reservation) EstimateSeconds() float64 {
+	if r.Price <= 0 {
+		return 0
+	}
+	return float64(r.EstimateMicros) / 1e6 / r.Price
+}
+
 // held is a counter a reservation moved, and how it is undone.
 type held struct {
 	store.Counter

@@ -1,11 +1,11 @@
 package report
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
+
+	"github.com/qgov/qgov/internal/csvsafe"
 )
 
 // Formats a report renders to, with their media types.
@@ -29,8 +29,8 @@ func (r *Report) Render(w io.Writer, format string) error {
 // csv writes the facts, then each table with its title as a row of its
 // own and a blank row between, so that a spreadsheet shows them in turn.
 func (r *Report) csv(w io.Writer) error {
-	cw := csv.NewWriter(w)
-	write := func(rec ...string) { _ = cw.Write(rec) }
+	cw := csvsafe.NewWriter(w)
+	write := func(rec ...string) { _ = cw.Write(rec...) }
 	write(r.Title, r.Tenant, r.Period.Name, r.Scope, r.Generated.Format("2006-01-02T15:04:05Z"))
 	for _, f := range r.Facts {
 		write(f.Label, f.Value)
@@ -51,12 +51,11 @@ func (r *Report) csv(w io.Writer) error {
 		write(t.Title)
 		write(t.Columns...)
 		for _, row := range t.Rows {
-			write(slices.Clone(row)...)
+			write(row...)
 		}
 		if len(t.Rows) == 0 {
 			write(t.Empty)
 		}
 	}
-	cw.Flush()
-	return cw.Error()
+	return cw.Flush()
 }

@@ -239,6 +239,7 @@ func (p *Provider) writeTokens(w http.ResponseWriter, r *http.Request, clientID 
 		}
 		common["sub"], common["amr"], common["acr"] = "appid-"+u.Username, amr, acr
 		common["name"], common["email"], common["preferred_username"] = u.Name, u.Email, u.Username
+		common["email_verified"] = u.Email != ""
 		for k, v := range u.Attributes {
 			common[k] = v
 		}
