@@ -127,7 +127,7 @@ func TestAuditTrailOfTheSeedScenario(t *testing.T) {
 		{name: "another project's instance", query: "actions=job:submit&outcomes=denied&users=fatima", user: "fatima", authnName: "Fatima",
 			outcome: audit.Denied, action: "quantum-computing.job.create", code: "instance_not_accessible", check: func(t *testing.T, r audit.Record) {
 				assert.Equal(t, notHers, r.TraceID, "the trace the client saw")
-				assert.Contains(t, r.Reasons[0], "QR-finance")
+				assert.Contains(t, r.Reasons[0], "qr-finance")
 			}},
 		{name: "a colleague's job", query: "users=ravi&outcomes=denied", user: "ravi", authnName: "Ravi",
 			outcome: audit.Denied, action: "quantum-computing.job.read", code: "instance_not_accessible", check: func(t *testing.T, r audit.Record) {

@@ -82,7 +82,7 @@ func TestChanges(t *testing.T) {
 		{"stale", Op{Verb: Patch, Kind: projects, Tenant: "lab", Name: "qml", Spec: []byte(`{"cost_center":"x"}`), IfMatch: "7"}, ErrStale, "changed by ann"},
 		{"missing", Op{Verb: Delete, Kind: projects, Tenant: "lab", Name: "nope"}, ErrNotFound, `"nope"`},
 		{"unknown field", Op{Verb: Create, Kind: projects, Tenant: "lab", Name: "x", Spec: []byte(`{"colour":"red"}`)}, ErrInvalid, `unknown field "colour"`},
-		{"wrong type", Op{Verb: Create, Kind: projects, Tenant: "lab", Name: "x", Spec: []byte(`{"instances":"QR"}`)}, ErrInvalid, "cannot unmarshal"},
+		{"wrong type", Op{Verb: Create, Kind: projects, Tenant: "lab", Name: "x", Spec: []byte(`{"instances":"QR"}`)}, ErrInvalid, `field "instances" must be []string`},
 		{"dangling reference", Op{Verb: Create, Kind: projects, Tenant: "lab", Name: "x", Spec: []byte(`{"parent":"nowhere"}`)}, ErrInvalid, `unknown parent project "nowhere"`},
 		{"other tenant", Op{Verb: Create, Kind: projects, Tenant: "lab", Name: "x", Spec: []byte(`{"tenant":"other"}`)}, ErrInvalid, `names tenant "other"`},
 	} {
@@ -246,7 +246,7 @@ policies:
 
 	for _, bad := range []struct{ in, want string }{
 		{"projects: [{name: x, colour: red}]", `unknown field "colour"`},
-		{"budgets: [{scope: tenant, name: x, monthly_limit_usd: lots}]", "cannot unmarshal"},
+		{"budgets: [{scope: tenant, name: x, monthly_limit_usd: lots}]", `"budgets.monthly_limit_usd" must be float64`},
 		{"wizards: []", `unknown field "wizards"`},
 		{"projects: [{name: x, source: here}]", `"source" is set by the gateway`},
 	} {

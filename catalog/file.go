@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/qgov/qgov/internal/strictjson"
 )
 
 // ParseFile reads a governance file: a Config as YAML (or JSON, which is
@@ -27,9 +29,7 @@ func ParseFile(name string, data []byte) (Config, error) {
 		return Config{}, fmt.Errorf("%s: %w", name, err)
 	}
 	var c Config
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
+	if err := strictjson.Decode(raw, &c, true); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", name, err)
 	}
 	for _, k := range Kinds {

@@ -1,12 +1,12 @@
 package catalog
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/qgov/qgov/internal/strictjson"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/policy"
 	"github.com/qgov/qgov/quota"
@@ -84,13 +84,8 @@ func (k kind[T]) add(c *Config, it Item) { *k.list(c) = append(*k.list(c), *it.V
 
 func (k kind[T]) decode(data []byte, tenant, name, source string) (Item, error) {
 	v := new(T)
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := strictjson.Decode(data, v, true); err != nil {
 		return Item{}, fmt.Errorf("%s: %w", strings.TrimSuffix(k.name, "s"), err)
-	}
-	if dec.More() {
-		return Item{}, fmt.Errorf("%s: one JSON object expected", strings.TrimSuffix(k.name, "s"))
 	}
 	if *k.source(v) != "" {
 		return Item{}, fmt.Errorf(`%s: "source" is set by the gateway`, strings.TrimSuffix(k.name, "s"))

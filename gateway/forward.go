@@ -19,9 +19,8 @@ import (
 // 413, and a body with a Content-Encoding (which the gateway would have
 // to read one way and the upstream another) a 415.
 func readBody(r *http.Request, limit int64) ([]byte, *runtimeapi.Error) {
-	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
-		return nil, runtimeapi.Errorf(http.StatusUnsupportedMediaType, "unsupported_content_encoding",
-			fmt.Sprintf("the request body has Content-Encoding %q: the gateway reads and forwards bodies only as they are, uncompressed", enc))
+	if err := runtimeapi.PlainBody(r.Header); err != nil {
+		return nil, err
 	}
 	tooLarge := runtimeapi.Errorf(http.StatusRequestEntityTooLarge, "body_too_large",
 		fmt.Sprintf("the request body exceeds the gateway's limit of %d bytes", limit))

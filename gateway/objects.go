@@ -2,8 +2,8 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -166,6 +166,9 @@ func nameFromBody(k catalog.Kind, op *catalog.Op) *runtimeapi.Error {
 
 // readObject reads a request body of at most maxObjectBytes.
 func readObject(r *http.Request) ([]byte, *runtimeapi.Error) {
+	if err := runtimeapi.PlainBody(r.Header); err != nil {
+		return nil, err
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxObjectBytes+1))
 	if err != nil {
 		return nil, runtimeapi.BadRequest("unreadable_body", "reading the request body: %v", err)

@@ -2,9 +2,9 @@ package identity
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/internal/strictjson"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/rbac"
 	"github.com/qgov/qgov/runtimeapi"
@@ -245,9 +246,14 @@ func badRequest(code, format string, args ...any) error {
 }
 
 func decodeBody(r *http.Request, w http.ResponseWriter, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxKeyBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := runtimeapi.PlainBody(r.Header); err != nil {
+		return err
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxKeyBody))
+	if err != nil {
+		return badRequest("invalid_body", "reading the body: %v", err)
+	}
+	if err := strictjson.Decode(body, v, true); err != nil {
 		return badRequest("invalid_body", "the body must be a JSON object with known fields: %v", err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/qgov/qgov/internal/strictjson"
 )
@@ -36,6 +37,17 @@ type JobRequest struct {
 // body: a member spelled like one of them but for case is refused, so
 // that the gateway and the upstream read the body alike.
 var jobNames = strictjson.NamesOf(JobRequest{}, primitiveParams{}, taggedIn{})
+
+// PlainBody refuses a request body with a Content-Encoding (415): the
+// gateway reads and forwards bodies only as they are, so that what it
+// checks is what the upstream reads.
+func PlainBody(h http.Header) *Error {
+	if enc := h.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		return Errorf(http.StatusUnsupportedMediaType, "unsupported_content_encoding",
+			fmt.Sprintf("the request body has Content-Encoding %q: send it uncompressed", enc))
+	}
+	return nil
+}
 
 // BadRequest builds a 400 error with the given code.
 func BadRequest(code, format string, args ...any) *Error {
