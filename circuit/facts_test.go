@@ -11,24 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/qgov/qgov/internal/qpytest"
+	"github.com/qgov/qgov/internal/circuittest"
 )
-
-// nested defines g0 as width h gates and each g<i> as width calls of
-// g<i-1>, then calls g<levels>: width^(levels+1) gates as executed.
-func nested(width, levels int) string {
-	var b strings.Builder
-	b.WriteString("OPENQASM 3.0;\nbit c;\ngate g0 q {")
-	b.WriteString(strings.Repeat(" h q;", width))
-	b.WriteString(" }\n")
-	for i := 1; i <= levels; i++ {
-		b.WriteString("gate g" + string(rune('0'+i)) + " q {")
-		b.WriteString(strings.Repeat(" g"+string(rune('0'+i-1))+" q;", width))
-		b.WriteString(" }\n")
-	}
-	b.WriteString("g" + string(rune('0'+levels)) + " $0;\nc = measure $0;\n")
-	return b.String()
-}
 
 // TestDepthAsExecuted counts the calls of defined gates expanded: a
 // definition cannot hide depth, and a definition whose expansion exceeds
@@ -36,8 +20,8 @@ func nested(width, levels int) string {
 func TestDepthAsExecuted(t *testing.T) {
 	inline := "OPENQASM 3.0;\nbit c;\n" + strings.Repeat("h $0;\n", 1200) + "c = measure $0;"
 	wrapped := "OPENQASM 3.0;\nbit c;\ngate deep q {" + strings.Repeat(" h q;", 1200) + " }\ndeep $0;\nc = measure $0;"
-	huge := nested(8, 7) // 8^8 = 16,777,216 gates from a few hundred bytes
-	require.Less(t, len(nested(4, 7)), 600)
+	huge := circuittest.Nested(8, 7) // 8^8 = 16,777,216 gates from a few hundred bytes
+	require.Less(t, len(circuittest.Nested(4, 7)), 600)
 	for _, tc := range []struct {
 		name  string
 		src   string
@@ -45,7 +29,7 @@ func TestDepthAsExecuted(t *testing.T) {
 	}{
 		{"inline", inline, 1201},
 		{"in a definition", wrapped, 1201},
-		{"nested definitions", nested(4, 7), 65536 + 1}, // 4^8 from a definition of under 600 bytes
+		{"nested definitions", circuittest.Nested(4, 7), 65536 + 1}, // 4^8 from a definition of under 600 bytes
 		{"beyond the bound", huge, -1},
 		{"qiskit's ecr is one gate", "OPENQASM 3.0;\ngate rzx(p) a, b { h b; cx a, b; rz(p) b; cx a, b; h b; }\n" +
 			"gate ecr a, b { rzx(pi/4) a, b; x a; rzx(-pi/4) a, b; }\necr $0, $1;", 1},
@@ -78,7 +62,7 @@ func TestBudgetAcrossCircuits(t *testing.T) {
 	require.ErrorIs(t, err, ErrLimit)
 	assert.ErrorContains(t, err, "more than 10 instructions")
 
-	qpy := qpytest.Build(17, 1, 0, nil, []qpytest.Instr{{Class: "HGate", Qubits: []uint32{0}}, {Class: "HGate", Qubits: []uint32{0}}})
+	qpy := circuittest.Build(17, 1, 0, nil, []circuittest.Instr{{Class: "HGate", Qubits: []uint32{0}}, {Class: "HGate", Qubits: []uint32{0}}})
 	_, err = Reader{Budget: NewBudget(Limits{Instructions: 1, Expansion: 1, Bytes: 1 << 20})}.QPY(bytes.NewReader(qpy))
 	require.ErrorIs(t, err, ErrLimit)
 	_, err = Reader{Budget: NewBudget(Limits{Instructions: 10, Expansion: 1, Bytes: 100})}.QPY(bytes.NewReader(qpy))
@@ -95,13 +79,13 @@ func TestBudgetAcrossCircuits(t *testing.T) {
 func TestReadingKeepsOnlyFacts(t *testing.T) {
 	manyH := "OPENQASM 3.0;\n" + strings.Repeat("h $0;", 1<<20)
 	// 1M HGate instructions, zlib-compressed to a few hundred KB.
-	instrs := make([]qpytest.Instr, 1<<20)
+	instrs := make([]circuittest.Instr, 1<<20)
 	for i := range instrs {
-		instrs[i] = qpytest.Instr{Class: "HGate", Qubits: []uint32{0}}
+		instrs[i] = circuittest.Instr{Class: "HGate", Qubits: []uint32{0}}
 	}
 	var z bytes.Buffer
 	w := zlib.NewWriter(&z)
-	_, _ = w.Write(qpytest.Build(17, 1, 0, nil, instrs))
+	_, _ = w.Write(circuittest.Build(17, 1, 0, nil, instrs))
 	_ = w.Close()
 	compressed := z.Bytes()
 	for _, tc := range []struct {

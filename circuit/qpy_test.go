@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/qgov/qgov/internal/qpytest"
+	"github.com/qgov/qgov/internal/circuittest"
 )
 
 // Real QPY payloads as qiskit-ibm-runtime sends them (base64 of zlib).
@@ -55,21 +55,21 @@ func TestParseRealQPY(t *testing.T) {
 }
 
 func TestParseQPYFeatures(t *testing.T) {
-	instrs := []qpytest.Instr{
+	instrs := []circuittest.Instr{
 		{Class: "HGate", Qubits: []uint32{0}},
 		{Class: "CXGate", Qubits: []uint32{0, 1}, Ctrl: 1, State: 1},
-		{Class: "RZGate", Qubits: []uint32{1}, Params: [][]byte{qpytest.ExprParam()}, Extras: 0x80},
-		{Class: "RYGate", Qubits: []uint32{2}, Params: [][]byte{qpytest.VectorRef("v", 10, 3)}},
-		{Class: "RXGate", Qubits: []uint32{2}, Params: [][]byte{qpytest.VectorRef("v", 2, 4)}},
-		{Class: "PhaseGate", Qubits: []uint32{0}, Params: [][]byte{qpytest.ParamRef("alpha", 5)}},
+		{Class: "RZGate", Qubits: []uint32{1}, Params: [][]byte{circuittest.ExprParam()}, Extras: 0x80},
+		{Class: "RYGate", Qubits: []uint32{2}, Params: [][]byte{circuittest.VectorRef("v", 10, 3)}},
+		{Class: "RXGate", Qubits: []uint32{2}, Params: [][]byte{circuittest.VectorRef("v", 2, 4)}},
+		{Class: "PhaseGate", Qubits: []uint32{0}, Params: [][]byte{circuittest.ParamRef("alpha", 5)}},
 		{Class: "SXGate", Qubits: []uint32{3}},
 		{Class: "Barrier", Qubits: []uint32{0, 1, 2, 3}},
-		{Class: "Delay", Qubits: []uint32{3}, Params: [][]byte{qpytest.FloatParam(160)}},
+		{Class: "Delay", Qubits: []uint32{3}, Params: [][]byte{circuittest.FloatParam(160)}},
 		{Class: "Measure", Qubits: []uint32{0}, Clbits: []uint32{1}},
 		{Class: "Measure", Qubits: []uint32{1}, Clbits: []uint32{0}},
 	}
 	for _, version := range []uint8{13, 14, 15, 16, 17} {
-		c, err := ParseQPY(qpytest.Build(version, 4, 2, []qpytest.Reg{{Name: "meas", Bits: []int64{1, 0}}}, instrs))
+		c, err := ParseQPY(circuittest.Build(version, 4, 2, []circuittest.Reg{{Name: "meas", Bits: []int64{1, 0}}}, instrs))
 		require.NoError(t, err, "version %d", version)
 		assert.Equal(t, []Register{{Name: "meas", Bits: []int{1, 0}}}, c.Registers)
 		assert.Equal(t, []string{"alpha", "phi", "theta", "v[2]", "v[10]"}, c.Parameters, "Qiskit's parameter order")
@@ -87,7 +87,7 @@ func TestParseQPYFeatures(t *testing.T) {
 }
 
 func TestParseQPYErrors(t *testing.T) {
-	good := qpytest.Build(17, 2, 1, []qpytest.Reg{{Name: "c", Bits: []int64{0}}}, []qpytest.Instr{{Class: "HGate", Qubits: []uint32{0}}})
+	good := circuittest.Build(17, 2, 1, []circuittest.Reg{{Name: "c", Bits: []int64{0}}}, []circuittest.Instr{{Class: "HGate", Qubits: []uint32{0}}})
 	for _, tc := range []struct {
 		name string
 		data []byte
@@ -97,13 +97,13 @@ func TestParseQPYErrors(t *testing.T) {
 		{"too new", append(append([]byte("QISKIT"), 18), good[7:]...), "QPY version 18 is not supported"},
 		{"too old", append(append([]byte("QISKIT"), 9), good[7:]...), "QPY version 9 is not supported"},
 		{"truncated", good[:40], "truncated"},
-		{"conditioned", qpytest.Build(17, 1, 1, nil, []qpytest.Instr{{Class: "XGate", Qubits: []uint32{0}, Extras: 1}}), "classically conditioned"},
-		{"unknown instruction", qpytest.Build(17, 1, 0, nil, []qpytest.Instr{{Class: "Initialize", Qubits: []uint32{0}}}), `"Initialize" is not supported`},
-		{"open control", qpytest.Build(17, 2, 0, nil, []qpytest.Instr{{Class: "CXGate", Qubits: []uint32{0, 1}, Ctrl: 1, State: 0}}), "open controls"},
-		{"wrong arity", qpytest.Build(17, 1, 0, nil, []qpytest.Instr{{Class: "RZGate", Qubits: []uint32{0}}}), "takes 1 parameters"},
-		{"qubit out of range", qpytest.Build(17, 1, 0, nil, []qpytest.Instr{{Class: "XGate", Qubits: []uint32{3}}}), "outside the circuit"},
-		{"register out of range", qpytest.Build(17, 1, 1, []qpytest.Reg{{Name: "c", Bits: []int64{4}}}, nil), "refers to clbit 4"},
-		{"complex angle", qpytest.Build(17, 1, 0, nil, []qpytest.Instr{{Class: "RZGate", Qubits: []uint32{0}, Params: [][]byte{append([]byte{'c'}, append(qpytest.BEFloat(0)[8:], qpytest.BEFloat(1)[8:]...)...)}}}), "is not real"},
+		{"conditioned", circuittest.Build(17, 1, 1, nil, []circuittest.Instr{{Class: "XGate", Qubits: []uint32{0}, Extras: 1}}), "classically conditioned"},
+		{"unknown instruction", circuittest.Build(17, 1, 0, nil, []circuittest.Instr{{Class: "Initialize", Qubits: []uint32{0}}}), `"Initialize" is not supported`},
+		{"open control", circuittest.Build(17, 2, 0, nil, []circuittest.Instr{{Class: "CXGate", Qubits: []uint32{0, 1}, Ctrl: 1, State: 0}}), "open controls"},
+		{"wrong arity", circuittest.Build(17, 1, 0, nil, []circuittest.Instr{{Class: "RZGate", Qubits: []uint32{0}}}), "takes 1 parameters"},
+		{"qubit out of range", circuittest.Build(17, 1, 0, nil, []circuittest.Instr{{Class: "XGate", Qubits: []uint32{3}}}), "outside the circuit"},
+		{"register out of range", circuittest.Build(17, 1, 1, []circuittest.Reg{{Name: "c", Bits: []int64{4}}}, nil), "refers to clbit 4"},
+		{"complex angle", circuittest.Build(17, 1, 0, nil, []circuittest.Instr{{Class: "RZGate", Qubits: []uint32{0}, Params: [][]byte{append([]byte{'c'}, append(circuittest.BEFloat(0)[8:], circuittest.BEFloat(1)[8:]...)...)}}}), "is not real"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseQPY(tc.data)
@@ -118,8 +118,8 @@ func TestParseQPYErrors(t *testing.T) {
 func FuzzParseQPY(f *testing.F) {
 	f.Add(inflate(f, qpyCZ))
 	f.Add(inflate(f, qpyEfficientSU2))
-	f.Add(qpytest.Build(17, 3, 2, []qpytest.Reg{{Name: "c", Bits: []int64{0, 1}}}, []qpytest.Instr{
-		{Class: "RZGate", Qubits: []uint32{1}, Params: [][]byte{qpytest.ExprParam()}, Extras: 0x80},
+	f.Add(circuittest.Build(17, 3, 2, []circuittest.Reg{{Name: "c", Bits: []int64{0, 1}}}, []circuittest.Instr{
+		{Class: "RZGate", Qubits: []uint32{1}, Params: [][]byte{circuittest.ExprParam()}, Extras: 0x80},
 		{Class: "Measure", Qubits: []uint32{0}, Clbits: []uint32{1}},
 	}))
 	f.Fuzz(func(t *testing.T, data []byte) {

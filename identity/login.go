@@ -217,21 +217,25 @@ func (a *Authenticator) confirmLogout(w http.ResponseWriter, r *http.Request) er
 // logout ends the browser's session and clears its cookie: a POST, which
 // a request from another site may not make.
 func (a *Authenticator) logout(w http.ResponseWriter, r *http.Request) (*Principal, error) {
+	var p *Principal
+	var s Session
+	c, err := r.Cookie(SessionCookie)
+	if err == nil {
+		if s, err = a.Sessions.Resolve(r.Context(), c.Value, a.Now()); err == nil {
+			p = s.principal()
+		}
+	}
 	if err := csrf.Check(r); err != nil {
-		return nil, runtimeapi.Errorf(http.StatusForbidden, "cross_origin",
+		return p, runtimeapi.Errorf(http.StatusForbidden, "cross_origin",
 			"sign-out was asked from another site; sign out from this site's own page")
 	}
 	returnTo, rerr := safeReturn(r.URL.Query().Get("return_to"))
 	if rerr != nil {
-		return nil, rerr
+		return p, rerr
 	}
-	var p *Principal
-	if c, err := r.Cookie(SessionCookie); err == nil {
-		if s, err := a.Sessions.Resolve(r.Context(), c.Value, a.Now()); err == nil {
-			p = s.principal()
-			if err := a.Sessions.End(r.Context(), s); err != nil {
-				return p, err
-			}
+	if p != nil {
+		if err := a.Sessions.End(r.Context(), s); err != nil {
+			return p, err
 		}
 	}
 	setCookie(w, r, SessionCookie, "", "/", time.Time{})

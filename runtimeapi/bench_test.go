@@ -8,16 +8,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
-	"runtime/debug"
-	"runtime/metrics"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/qgov/qgov/circuit"
-	"github.com/qgov/qgov/internal/qpytest"
+	"github.com/qgov/qgov/internal/circuittest"
+	"github.com/qgov/qgov/internal/testenv"
 )
 
 // maxSubmissions are job bodies at the gateway's limits: a 32 MiB body, or
@@ -30,11 +26,11 @@ func maxSubmissions(tb testing.TB) []struct {
 	job := func(pub string) []byte {
 		return []byte(`{"program_id":"sampler","backend":"ibm_qgov_eagle","params":{"pubs":[` + pub + `],"version":2}}`)
 	}
-	tagged := func(instrs []qpytest.Instr) string {
+	tagged := func(instrs []circuittest.Instr) string {
 		var z bytes.Buffer
 		w := zlib.NewWriter(&z)
-		_, _ = w.Write(qpytest.Build(13, 1, 1, []qpytest.Reg{{Name: "c", Bits: []int64{0}}},
-			append(instrs, qpytest.Instr{Class: "Measure", Qubits: []uint32{0}, Clbits: []uint32{0}})))
+		_, _ = w.Write(circuittest.Build(13, 1, 1, []circuittest.Reg{{Name: "c", Bits: []int64{0}}},
+			append(instrs, circuittest.Instr{Class: "Measure", Qubits: []uint32{0}, Clbits: []uint32{0}})))
 		_ = w.Close()
 		return `[{"__type__":"QuantumCircuit","__value__":"` + base64.StdEncoding.EncodeToString(z.Bytes()) + `"},null,100]`
 	}
@@ -46,13 +42,13 @@ func maxSubmissions(tb testing.TB) []struct {
 	}
 	qasm.WriteString(`c = measure $0;",null,100]`)
 
-	hs := make([]qpytest.Instr, n)
-	rzs := make([]qpytest.Instr, n)
+	hs := make([]circuittest.Instr, n)
+	rzs := make([]circuittest.Instr, n)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range hs {
-		hs[i] = qpytest.Instr{Class: "HGate", Qubits: []uint32{0}}
+		hs[i] = circuittest.Instr{Class: "HGate", Qubits: []uint32{0}}
 		angle := append([]byte{'f'}, binary.LittleEndian.AppendUint64(nil, math.Float64bits(rng.Float64()))...)
-		rzs[i] = qpytest.Instr{Class: "RZGate", Qubits: []uint32{0}, Params: [][]byte{angle}}
+		rzs[i] = circuittest.Instr{Class: "RZGate", Qubits: []uint32{0}, Params: [][]byte{angle}}
 	}
 
 	var values strings.Builder
@@ -92,7 +88,7 @@ func BenchmarkDecodeMaxSubmission(b *testing.B) {
 		b.Run(s.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(s.body)))
-			peak := peakHeap(func() {
+			peak := testenv.PeakHeap(func() {
 				for range b.N {
 					if _, err := DecodeSubmission(s.body, circuit.DefaultLimits); err != nil {
 						b.Fatal(err.Message)
@@ -114,7 +110,7 @@ func TestMaxSubmissionsStayBounded(t *testing.T) {
 	}
 	for _, s := range maxSubmissions(t) {
 		var sub *Submission
-		peak := peakHeap(func() {
+		peak := testenv.PeakHeap(func() {
 			var err *Error
 			if sub, err = DecodeSubmission(s.body, circuit.DefaultLimits); err != nil {
 				t.Fatalf("%s: %s", s.name, err.Message)
@@ -124,39 +120,4 @@ func TestMaxSubmissionsStayBounded(t *testing.T) {
 			t.Errorf("%s: read %v with a peak of %d MiB beyond its body", s.name, sub.Pubs[0].Known, peak>>20)
 		}
 	}
-}
-
-// peakHeap runs f and returns the largest heap it reached beyond the heap
-// before it, sampled every 100µs. The collector runs at GOGC=5 meanwhile,
-// so the heap measured is what f holds (its live memory) and not the
-// garbage a collector at the default GOGC=100 lets grow up to the size of
-// everything else live.
-func peakHeap(f func()) uint64 {
-	defer debug.SetGCPercent(debug.SetGCPercent(5))
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
-	runtime.GC()
-	base := read()
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(100 * time.Microsecond)
-		defer t.Stop()
-		for {
-			if v := read(); v > peak.Load() {
-				peak.Store(v)
-			}
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	f()
-	close(stop)
-	<-done
-	return peak.Load() - min(base, peak.Load())
 }

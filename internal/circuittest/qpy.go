@@ -1,7 +1,7 @@
-// Package qpytest writes QPY circuits the way Qiskit's writer lays them
-// out, for tests of the features and sizes that the real payloads in the
-// tests do not cover.
-package qpytest
+// Package circuittest writes circuits for tests: QPY laid out the way
+// Qiskit's writer lays it out, for the features and sizes the real
+// payloads in the tests do not cover, and OpenQASM of given shapes.
+package circuittest
 
 import (
 	"bytes"
