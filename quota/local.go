@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,6 +100,9 @@ func (g *Governor) count(ctx context.Context, c Caller, jobs, priority bool) (ht
 	if len(checks) == 0 {
 		return nil, nil
 	}
+	if !slices.ContainsFunc(checks, func(c check) bool { return !c.probe }) {
+		return nil, g.probe(ctx, c.Tenant, checks, now)
+	}
 	if err := g.localTier(checks, now); err != nil {
 		return nil, err
 	}
@@ -113,4 +117,29 @@ func (g *Governor) count(ctx context.Context, c Caller, jobs, priority bool) (ht
 	h := http.Header{}
 	setRateHeaders(h, checks, v.Values, now)
 	return h, nil
+}
+
+// probe refuses a submission whose caller has no room for one more job,
+// reading the counters (no transaction, no write). It moves nothing, and
+// when the counters cannot be read it lets the submission go on to its
+// admission, which applies the fail modes.
+func (g *Governor) probe(ctx context.Context, scope string, checks []check, now time.Time) *runtimeapi.Error {
+	keys := make([]string, len(checks))
+	for i, c := range checks {
+		keys[i] = c.counter.Key
+	}
+	var values []int64
+	if err := g.call(ctx, func(ctx context.Context, c Counters) error {
+		var err error
+		values, err = c.Values(ctx, scope, keys)
+		return err
+	}); err != nil {
+		return nil
+	}
+	for i, c := range checks {
+		if values[i] > c.counter.Limit {
+			return refusal(c, values[i], now)
+		}
+	}
+	return nil
 }

@@ -180,6 +180,46 @@ func TestWindowsReset(t *testing.T) {
 	assert.InDelta(t, 10-a.Estimate.USD, a.RemainingUSD, 0.01, "the budget starts afresh in December")
 }
 
+// TestPrecheck checks a submission before its body is read: its request
+// rate is counted there and not again at admission, and a caller with no
+// room for another job is refused before it, with the limit named and
+// nothing counted.
+func TestPrecheck(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		limits Limits
+	}{
+		{"probe alone (a read)", Limits{MaxConcurrentJobs: intp(2)}},
+		{"probe with a rate (one atomic step)", Limits{MaxConcurrentJobs: intp(2), RequestsPerMinute: intp(100)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := store.NewMemory(nil)
+			g := newGovernor(t, Config{Limits: []Rule{{Scope: ScopeUser, Name: "u", Limits: tc.limits}}}, st, nil, nil)
+			caller := Caller{Tenant: "default", Project: "ml", User: "u"}
+			job := Job{Caller: caller, Backend: "qgov_simulator", Sub: submission(t, "qgov_simulator", 10), RateCounted: true}
+			for range 2 {
+				_, err := g.Precheck(ctx, caller, false)
+				require.Nil(t, err)
+				_, err = g.Admit(ctx, job)
+				require.Nil(t, err)
+			}
+			_, err := g.Precheck(ctx, caller, false)
+			require.NotNil(t, err, "two jobs run: no room for a third")
+			assert.Equal(t, "quota_exceeded", err.Code)
+			assert.Contains(t, err.Message, "max_concurrent_jobs is 2")
+			assert.Equal(t, "2", err.Header.Get("RateLimit-Limit"), "the limit as configured")
+			keys := []string{"max_concurrent_jobs:u:u", "requests_per_minute:u:u:" + windowAt("minute", time.Now()).id}
+			values, verr := st.Values(ctx, "default", keys)
+			require.NoError(t, verr)
+			assert.Equal(t, int64(2), values[0], "the refusal counted no job")
+			if tc.limits.RequestsPerMinute != nil {
+				assert.Equal(t, int64(2), values[1], "each admitted submission's rate counted once, before its body; the refused one moved nothing")
+			}
+		})
+	}
+}
+
 // TestBudgets reserves estimates, replaces them by actual usage, releases
 // refused jobs, and alerts once per crossing.
 func TestBudgets(t *testing.T) {
