@@ -117,7 +117,9 @@ func (g *Gateway) forward(w http.ResponseWriter, q *request, query url.Values, b
 			"the gateway could not obtain upstream credentials for instance "+q.in.Alias+"; nothing was forwarded")
 	}
 	host, basePath := q.in.UpstreamBase()
-	out := q.r.Clone(q.r.Context())
+	out := q.r.WithContext(q.r.Context()) // a shallow copy: its URL, header and body are replaced below
+	u := *q.r.URL
+	out.URL = &u
 	out.URL.Path = basePath + q.rest
 	out.URL.RawPath = ""
 	if query != nil {
