@@ -32,6 +32,18 @@ func manager(st store.Store, used *atomic.Int64) *Manager[*org.Directory] {
 		func(*org.Directory) { used.Add(1) }, nil)
 }
 
+// loaded is a manager over a new bbolt store, loaded, and the count of
+// the models it put in force.
+func loaded(t *testing.T) (store.Store, *Manager[*org.Directory], *atomic.Int64) {
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "qgov.db"))
+	require.NoError(t, err)
+	used := new(atomic.Int64)
+	m := manager(st, used)
+	_, err = m.Load(context.Background())
+	require.NoError(t, err)
+	return st, m, used
+}
+
 // allowAll authorizes every change.
 func allowAll([]Diff, Config) error { return nil }
 
@@ -42,15 +54,10 @@ func project(name string) Op {
 
 func TestChanges(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "qgov.db"))
-	require.NoError(t, err)
-	var used atomic.Int64
-	m := manager(st, &used)
-	_, err = m.Load(ctx)
-	require.NoError(t, err)
+	st, m, used := loaded(t)
 	projects, _ := KindOf("projects")
 
-	_, _, err = m.Change(ctx, Change{By: "ann", Ops: []Op{project("qml")}})
+	_, _, err := m.Change(ctx, Change{By: "ann", Ops: []Op{project("qml")}})
 	require.ErrorIs(t, err, ErrUnauthorized)
 	denied := errors.New("denied")
 	var seen []Diff
@@ -128,14 +135,9 @@ func TestChanges(t *testing.T) {
 // a change makes it fit again.
 func TestConfigurationWins(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "qgov.db"))
-	require.NoError(t, err)
-	var used atomic.Int64
-	m := manager(st, &used)
-	_, err = m.Load(ctx)
-	require.NoError(t, err)
+	st, m, _ := loaded(t)
 	projects, _ := KindOf("projects")
-	_, _, err = m.Change(ctx, Change{By: "ann", Ops: []Op{project("qml"), {Verb: Create, Kind: projects, Tenant: "lab", Name: "solo", Spec: []byte(`{}`)}}, Authorize: allowAll})
+	_, _, err := m.Change(ctx, Change{By: "ann", Ops: []Op{project("qml"), {Verb: Create, Kind: projects, Tenant: "lab", Name: "solo", Spec: []byte(`{}`)}}, Authorize: allowAll})
 	require.NoError(t, err)
 
 	// the next configuration drops ml, which qml groups under

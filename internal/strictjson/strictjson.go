@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -208,30 +209,68 @@ func (s *scanner) literal(word string) error {
 	return nil
 }
 
+// items walks the members of an object (object set) or the elements of
+// an array whose opening bracket is at s.pos. It calls item with each
+// member's name and where it starts ("" and -1 for an element), with
+// s.pos at the value, which item must read.
+func (s *scanner) items(object bool, item func(name string, at int) error) error {
+	closer, what := byte(']'), "an array element"
+	if object {
+		closer, what = '}', "an object member"
+	}
+	s.pos++ // [ or {
+	s.space()
+	if s.pos < len(s.data) && s.data[s.pos] == closer {
+		s.pos++
+		return nil
+	}
+	for {
+		s.space()
+		name, at := "", -1
+		if object {
+			at = s.pos
+			if at >= len(s.data) || s.data[at] != '"' {
+				return s.fail("expected a member name")
+			}
+			var err error
+			if name, err = s.str(true); err != nil {
+				return err
+			}
+			s.space()
+			if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+				return s.fail("expected ':' after a member name")
+			}
+			s.pos++
+			s.space()
+		}
+		if err := item(name, at); err != nil {
+			return err
+		}
+		s.space()
+		if s.pos >= len(s.data) {
+			return s.fail("unexpected end of JSON input")
+		}
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+		case closer:
+			s.pos++
+			return nil
+		default:
+			return s.fail("expected ',' or '%c' after %s", closer, what)
+		}
+	}
+}
+
 func (s *scanner) object(depth int) error {
 	if depth > MaxDepth {
 		return s.fail("nesting deeper than %d", MaxDepth)
 	}
-	s.pos++ // {
-	s.space()
-	if s.pos < len(s.data) && s.data[s.pos] == '}' {
-		s.pos++
-		return nil
-	}
 	var small []string
 	var seen map[string]bool
-	for {
-		s.space()
-		at := s.pos
-		if at >= len(s.data) || s.data[at] != '"' {
-			return s.fail("expected a member name")
-		}
-		name, err := s.str(true)
-		if err != nil {
-			return err
-		}
+	return s.items(true, func(name string, at int) error {
 		switch {
-		case seen != nil && seen[name], seen == nil && contains(small, name):
+		case seen != nil && seen[name], seen == nil && slices.Contains(small, name):
 			return &Error{Offset: at, Msg: fmt.Sprintf("member %q appears twice in one object", name)}
 		case seen != nil:
 			seen[name] = true
@@ -246,38 +285,8 @@ func (s *scanner) object(depth int) error {
 		if err := s.known(name, at); err != nil {
 			return err
 		}
-		s.space()
-		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
-			return s.fail("expected ':' after a member name")
-		}
-		s.pos++
-		s.space()
-		if err := s.value(depth); err != nil {
-			return err
-		}
-		s.space()
-		if s.pos >= len(s.data) {
-			return s.fail("unexpected end of JSON input")
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			return nil
-		default:
-			return s.fail("expected ',' or '}' after an object member")
-		}
-	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+		return s.value(depth)
+	})
 }
 
 // known refuses a member name that a case-insensitive reader would take
@@ -296,31 +305,7 @@ func (s *scanner) array(depth int) error {
 	if depth > MaxDepth {
 		return s.fail("nesting deeper than %d", MaxDepth)
 	}
-	s.pos++ // [
-	s.space()
-	if s.pos < len(s.data) && s.data[s.pos] == ']' {
-		s.pos++
-		return nil
-	}
-	for {
-		s.space()
-		if err := s.value(depth); err != nil {
-			return err
-		}
-		s.space()
-		if s.pos >= len(s.data) {
-			return s.fail("unexpected end of JSON input")
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			return nil
-		default:
-			return s.fail("expected ',' or ']' after an array element")
-		}
-	}
+	return s.items(false, func(string, int) error { return s.value(depth) })
 }
 
 // str reads a string; when decode is set it returns its value.
@@ -484,81 +469,34 @@ func (s *scanner) number() error {
 // with the member's value as a slice of data (nothing is copied). data
 // should have passed Check; a value of another kind is an error.
 func Members(data []byte, fn func(name string, value []byte) error) error {
-	s := scanner{data: data}
-	s.space()
-	if s.pos >= len(data) || data[s.pos] != '{' {
-		return s.fail("expected an object")
-	}
-	s.pos++
-	s.space()
-	if s.pos < len(data) && data[s.pos] == '}' {
-		return nil
-	}
-	for {
-		s.space()
-		if s.pos >= len(data) || data[s.pos] != '"' {
-			return s.fail("expected a member name")
-		}
-		name, err := s.str(true)
-		if err != nil {
-			return err
-		}
-		s.space()
-		if s.pos >= len(data) || data[s.pos] != ':' {
-			return s.fail("expected ':' after a member name")
-		}
-		s.pos++
-		s.space()
-		start := s.pos
-		if err := s.value(0); err != nil {
-			return err
-		}
-		if err := fn(name, data[start:s.pos]); err != nil {
-			return err
-		}
-		s.space()
-		if s.pos >= len(data) {
-			return s.fail("unexpected end of JSON input")
-		}
-		s.pos++
-		if data[s.pos-1] == '}' {
-			return nil
-		}
-	}
+	return walk(data, true, fn)
 }
 
 // Elements calls fn with each element of the JSON array in data, in
 // order, as slices of data. data should have passed Check; a value of
 // another kind is an error.
 func Elements(data []byte, fn func(value []byte) error) error {
+	return walk(data, false, func(_ string, value []byte) error { return fn(value) })
+}
+
+// walk calls fn with each item of the object or array in data.
+func walk(data []byte, object bool, fn func(name string, value []byte) error) error {
 	s := scanner{data: data}
 	s.space()
-	if s.pos >= len(data) || data[s.pos] != '[' {
-		return s.fail("expected an array")
+	open, what := byte('['), "an array"
+	if object {
+		open, what = '{', "an object"
 	}
-	s.pos++
-	s.space()
-	if s.pos < len(data) && data[s.pos] == ']' {
-		return nil
+	if s.pos >= len(data) || data[s.pos] != open {
+		return s.fail("expected %s", what)
 	}
-	for {
-		s.space()
+	return s.items(object, func(name string, _ int) error {
 		start := s.pos
 		if err := s.value(0); err != nil {
 			return err
 		}
-		if err := fn(data[start:s.pos]); err != nil {
-			return err
-		}
-		s.space()
-		if s.pos >= len(data) {
-			return s.fail("unexpected end of JSON input")
-		}
-		s.pos++
-		if data[s.pos-1] == ']' {
-			return nil
-		}
-	}
+		return fn(name, data[start:s.pos])
+	})
 }
 
 // Kinds of JSON values, as Kind reports them.
