@@ -56,6 +56,9 @@ func NewKeyRing(keys []APIKey) (*KeyRing, error) {
 		case key.ID == "" || key.User == "":
 			errs = append(errs, fmt.Errorf("api_keys[%d]: id and user are required", i))
 			continue
+		case org.ValidUserID(key.User) != nil:
+			errs = append(errs, fmt.Errorf("api key %q: %w", key.ID, org.ValidUserID(key.User)))
+			continue
 		case (key.Key == "") == (hash == ""):
 			errs = append(errs, fmt.Errorf("api key %q: give exactly one of key and sha256", key.ID))
 			continue

@@ -188,6 +188,9 @@ func (s selfService) subject() (string, error) {
 	if u == "" || u == s.p.UserID {
 		return s.p.UserID, nil
 	}
+	if err := org.ValidUserID(u); err != nil {
+		return "", badRequest("invalid_user", "user: %v", err)
+	}
 	if !s.isAdmin() {
 		return "", runtimeapi.Errorf(http.StatusForbidden, "admin_required",
 			fmt.Sprintf("only holders of user:manage across tenant %s (role admin) may act on another user's keys or sessions", s.p.Tenant))
@@ -270,6 +273,11 @@ func (s selfService) createKey() error {
 	var req keyRequest
 	if err := decodeBody(s.r, s.w, &req); err != nil {
 		return err
+	}
+	if req.User != "" {
+		if err := org.ValidUserID(req.User); err != nil {
+			return badRequest("invalid_user", "user: %v", err)
+		}
 	}
 	if req.User != "" && req.User != s.p.UserID && !(s.admin && s.isAdmin()) {
 		return runtimeapi.Errorf(http.StatusForbidden, "admin_required",
