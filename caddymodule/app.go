@@ -116,9 +116,10 @@ type App struct {
 	// Credentials are the upstream API keys instances name, declared
 	// once by reference.
 	Credentials []Credential `json:"credentials,omitempty"`
-	// OutboundHosts are the hosts (host or host:port) that instances
-	// created through the governance API may name as their upstream and
-	// IAM URL. Default: the hosts of the instances declared here.
+	// OutboundHosts are the origins (https://host[:port], or a bare host
+	// for https) that instances created through the governance API may
+	// name as their upstream and IAM URL. Default: the origins of the
+	// instances declared here.
 	OutboundHosts []string `json:"outbound_hosts,omitempty"`
 
 	// repl resolves secrets; keys, providers and ring are the resolved
@@ -196,6 +197,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	outbound, err := a.outbound()
+	if err != nil {
+		return err
+	}
 	st, err := a.openStore(a.repl)
 	if err != nil {
 		return err
@@ -238,7 +243,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Quota:        a.governor,
 		Policies:     a.policies,
 		Catalog:      a.catalog,
-		Outbound:     a.outbound(),
+		Outbound:     outbound,
 		Approvals:    book,
 		Node:         nodeName(),
 		Notify:       a.notifier,

@@ -491,6 +491,86 @@ func TestAttacks(t *testing.T) {
 		})
 	})
 
+	t.Run("a tenant admin acts on the keys and sessions of someone who holds more", func(t *testing.T) {
+		status, body := w.call("demo-admin-key", http.MethodPost, "/governance/v1/keys", `{"name":"admin-own","user":"admin"}`)
+		require.Equal(t, http.StatusCreated, status, body)
+		var k struct {
+			ID string `json:"id"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(body), &k))
+		w.refused(t, http.StatusForbidden, "privilege_ceiling", func() (int, string) {
+			return w.call(w.dora, http.MethodPost, "/governance/v1/keys/"+k.ID+"/rotate", "")
+		})
+		w.refused(t, http.StatusForbidden, "privilege_ceiling", func() (int, string) {
+			return w.call(w.dora, http.MethodDelete, "/governance/v1/keys/"+k.ID, "")
+		})
+		w.refused(t, http.StatusForbidden, "privilege_ceiling", func() (int, string) {
+			return w.call(w.dora, http.MethodDelete, "/governance/v1/sessions?user=admin", "")
+		})
+	})
+
+	t.Run("another tenant's limits, budget and instance", func(t *testing.T) {
+		w.refused(t, http.StatusBadRequest, "invalid_object", func() (int, string) {
+			return w.call(w.eve, http.MethodPost, "/governance/v1/limits", `{"scope":"tenant","name":"beta","max_shots_per_job":1}`)
+		})
+		w.refused(t, http.StatusBadRequest, "invalid_object", func() (int, string) {
+			return w.call(w.eve, http.MethodPost, "/governance/v1/budgets", `{"scope":"tenant","name":"beta","monthly_limit_usd":0}`)
+		})
+		for _, crn := range []string{simulator.DemoCRN("qr-ml") + " ", strings.ToUpper(simulator.DemoCRN("qr-ml"))} {
+			body := strings.Replace(w.instance("QR-twin", "qr-ml", w.sim), simulator.DemoCRN("qr-ml"), crn, 1)
+			w.refused(t, http.StatusBadRequest, "invalid_object", func() (int, string) { return w.call(w.eve, http.MethodPost, "/governance/v1/instances", body) })
+		}
+	})
+
+	t.Run("a narrowed key on the governance API", func(t *testing.T) {
+		narrowed := w.mintKey(t, w.dora, `{"name":"narrow","scopes":["quantum-computing.device.read"],"projects":["ml"]}`)
+		w.refused(t, http.StatusForbidden, "scope_not_granted", func() (int, string) {
+			return w.call(narrowed, http.MethodPost, "/governance/v1/assignments", `{"user":"zed","role":"admin"}`)
+		})
+		w.refused(t, http.StatusForbidden, "user_required", func() (int, string) {
+			return w.call(narrowed, http.MethodPost, "/governance/v1/keys", `{"name":"x","user":"fatima"}`)
+		})
+	})
+
+	t.Run("grants that outlive, outgrow or outreach their granter", func(t *testing.T) {
+		op := "demo-admin-key"
+		until := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+		for _, step := range []struct{ path, body string }{
+			{"/governance/v1/assignments?tenant_id=acme", `{"user":"tim","role":"admin","expires_at":"` + until + `"}`},
+			{"/governance/v1/projects?tenant_id=acme", `{"name":"sandbox","instances":["QR-acme"]}`},
+			{"/governance/v1/roles", `{"name":"acme-pm","permissions":["tenant:manage","role:manage","user:manage"]}`},
+			{"/governance/v1/assignments?tenant_id=acme", `{"user":"pat","role":"acme-pm"}`},
+			{"/governance/v1/assignments?tenant_id=acme", `{"user":"pat","role":"team_lead","project":"sandbox"}`},
+		} {
+			status, body := w.call(op, http.MethodPost, step.path, step.body)
+			require.Equal(t, http.StatusCreated, status, "%s: %s", step.path, body)
+		}
+		tim := w.mintKey(t, op, `{"name":"tim","user":"tim","tenant_id":"acme"}`)
+		pat := w.mintKey(t, op, `{"name":"pat","user":"pat","tenant_id":"acme"}`)
+		w.refused(t, http.StatusForbidden, "privilege_ceiling", func() (int, string) {
+			return w.call(tim, http.MethodPatch, "/governance/v1/assignments/tim:admin", `{"expires_at":null}`, "If-Match", "*")
+		})
+		w.refused(t, http.StatusForbidden, "privilege_ceiling", func() (int, string) {
+			return w.call(tim, http.MethodPost, "/governance/v1/assignments", `{"user":"tim2","role":"admin"}`)
+		})
+		w.refused(t, http.StatusForbidden, "privilege_ceiling", func() (int, string) {
+			return w.call(pat, http.MethodPatch, "/governance/v1/projects/research", `{"parent":"sandbox"}`, "If-Match", "*")
+		})
+		w.refused(t, http.StatusForbidden, "permission_denied", func() (int, string) {
+			return w.call(pat, http.MethodPost, "/governance/v1/roles", `{"name":"pm-fast","inherits":["acme-pm"],"limits":{"raise":true,"max_shots_per_job":100000000}}`)
+		})
+	})
+
+	t.Run("a custom role another tenant gives", func(t *testing.T) {
+		status, body := w.call(w.eve, http.MethodPost, "/governance/v1/roles", `{"name":"viewer-lite","permissions":["job:view:own"]}`)
+		require.Equal(t, http.StatusCreated, status, body)
+		status, body = w.call(w.mallory, http.MethodPost, "/governance/v1/assignments", `{"user":"bob","role":"viewer-lite","project":"lab"}`)
+		require.Equal(t, http.StatusCreated, status, body)
+		w.refused(t, http.StatusForbidden, "role_in_use", func() (int, string) {
+			return w.call(w.eve, http.MethodPatch, "/governance/v1/roles/viewer-lite", `{"permissions":["job:view:own","tenant:manage"]}`, "If-Match", "*")
+		})
+	})
+
 	t.Run("every refusal is audited as denied", func(t *testing.T) {
 		codes := map[string]int{}
 		page, err := audit.FileSource{Dir: filepath.Join(caddy.AppDataDir(), "qgov", "audit")}.Query(ctx,
@@ -499,7 +579,7 @@ func TestAttacks(t *testing.T) {
 		for _, r := range page.Logs {
 			codes[r.Code]++
 		}
-		for _, c := range []string{"privilege_ceiling", "secret_not_allowed", "host_not_allowed", "not_owner", "invalid_json",
+		for _, c := range []string{"privilege_ceiling", "secret_not_allowed", "host_not_allowed", "not_owner", "invalid_json", "role_in_use", "scope_not_granted",
 			"unsupported_content_encoding", "limit_exceeded", "job_size_unknown", "invalid_return_to", "cross_origin", "permission_denied"} {
 			assert.NotZero(t, codes[c], "no denial audited with %s", c)
 		}

@@ -1,9 +1,10 @@
 package caddymodule
 
 import (
+	"cmp"
 	"fmt"
-	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -66,28 +67,41 @@ func (a *App) resolveCredentials(repl *caddy.Replacer) (map[string]string, error
 }
 
 // outbound is what API-created objects may name: the credentials and
-// channels declared for their tenants, and the allowed hosts (by
+// channels declared for their tenants, and the allowed origins (by
 // default, those of the instances declared in configuration).
-func (a *App) outbound() gateway.Outbound {
-	o := gateway.Outbound{Credentials: map[string][]string{}, Channels: map[string][]string{}, Hosts: slices.Clone(a.OutboundHosts)}
+func (a *App) outbound() (gateway.Outbound, error) {
+	o := gateway.Outbound{Credentials: map[string][]string{}, Channels: map[string][]string{}}
 	for _, c := range a.Credentials {
 		o.Credentials[c.Name] = c.Tenants
 	}
 	for _, c := range a.NotificationChannels {
 		o.Channels[c.Name] = c.Tenants
 	}
-	if len(o.Hosts) > 0 {
-		return o
+	add := func(raw string) error {
+		origin := gateway.Origin(raw)
+		if origin == "" {
+			return fmt.Errorf("qgov outbound_hosts: %q is not an http or https origin", raw)
+		}
+		if !slices.Contains(o.Origins, origin) {
+			o.Origins = append(o.Origins, origin)
+		}
+		return nil
 	}
-	for _, in := range a.Instances {
-		for _, raw := range []string{in.Upstream, in.IAMURL} {
-			if raw == "" {
-				raw = org.DefaultIAMURL
-			}
-			if u, err := url.Parse(raw); err == nil && u.Host != "" && !slices.Contains(o.Hosts, u.Host) {
-				o.Hosts = append(o.Hosts, u.Host)
-			}
+	for _, h := range a.OutboundHosts {
+		if !strings.Contains(h, "://") {
+			h = "https://" + h // a bare host is reached over TLS
+		}
+		if err := add(h); err != nil {
+			return o, err
 		}
 	}
-	return o
+	if len(a.OutboundHosts) > 0 {
+		return o, nil
+	}
+	for _, in := range a.Instances {
+		for _, raw := range []string{in.Upstream, cmp.Or(in.IAMURL, org.DefaultIAMURL)} {
+			_ = add(raw) // a declared instance's URLs are validated with it
+		}
+	}
+	return o, nil
 }

@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/qgov/qgov/catalog"
 	"github.com/qgov/qgov/org"
@@ -54,7 +56,15 @@ func (q governance) authorizeChange(ops []catalog.Op) func([]catalog.Diff, catal
 			if err := q.g.checkChannels(d.Kind, d.Tenant, d.Name, d.After); err != nil {
 				return err
 			}
-			if platform || (d.Kind != "roles" && d.Kind != "assignments" && d.Kind != "access_groups") {
+			if platform {
+				continue
+			}
+			if d.Kind == "roles" {
+				if err := q.mayChangeRole(d); err != nil {
+					return err
+				}
+			}
+			if d.Kind != "roles" && d.Kind != "assignments" && d.Kind != "access_groups" && d.Kind != "projects" {
 				continue
 			}
 			if dir == nil {
@@ -65,11 +75,31 @@ func (q governance) authorizeChange(ops []catalog.Op) func([]catalog.Diff, catal
 			}
 			if err := q.ceiling(dir, d); err != nil {
 				return runtimeapi.Errorf(http.StatusForbidden, "privilege_ceiling", fmt.Sprintf(
-					"user %s may not make this change of %s %q: %v (rule: nobody grants more than they hold)", q.p.UserID, k.Name(), d.Name, err))
+					"user %s may not make this change of %s %q: %v (rule: nobody grants more than they hold, or for longer)", q.p.UserID, k.Name(), d.Name, err))
+			}
+			if d.Kind == "roles" {
+				if other := dir.RoleUsedElsewhere(d.Name, q.p.Tenant); other != "" && d.Op != catalog.Create {
+					return runtimeapi.Errorf(http.StatusForbidden, "role_in_use", fmt.Sprintf(
+						"role %q is given in tenant %s too; a change would change what its members there hold, so only platform:manage changes it", d.Name, other))
+				}
 			}
 		}
 		return nil
 	}
+}
+
+// mayChangeRole requires budget:manage to set a role's limits: a role's
+// limits (with raise) lift the tenant's limits for its holders.
+func (q governance) mayChangeRole(d catalog.Diff) *runtimeapi.Error {
+	var before, after struct {
+		Limits json.RawMessage `json:"limits"`
+	}
+	_ = json.Unmarshal(d.Before, &before)
+	_ = json.Unmarshal(d.After, &after)
+	if len(after.Limits) == 0 || bytes.Equal(before.Limits, after.Limits) {
+		return nil
+	}
+	return q.may(rbac.BudgetManage, "setting a role's limits")
 }
 
 // mayChange checks the caller's reach on a tenant and their capability
@@ -86,23 +116,35 @@ func (q governance) mayChange(k catalog.Kind, verb, tenant, name string, platfor
 	return q.may(c, verb+" "+k.Name())
 }
 
-// ceiling checks that an object grants no more than the caller holds.
+// ceiling checks that an object grants no more than the caller holds,
+// and for no longer: against what the caller will still hold when the
+// grant ends (never, for a grant without an end).
 func (q governance) ceiling(dir *org.Directory, d catalog.Diff) error {
+	forever := q.g.Now().AddDate(100, 0, 0)
+	holder := func(until *time.Time) org.Access {
+		at := forever
+		if until != nil {
+			at = *until
+		}
+		return q.g.Directory.Load().Access(q.p.Member(), at)
+	}
 	switch d.Kind {
 	case "roles":
-		return dir.RoleBeyond(d.Name, q.access)
+		return dir.RoleBeyond(d.Name, holder(nil))
 	case "assignments":
 		var as org.Assignment
 		if err := json.Unmarshal(d.After, &as); err != nil {
 			return err
 		}
-		return dir.AssignmentBeyond(as, q.access)
+		return dir.AssignmentBeyond(as, holder(as.ExpiresAt))
 	case "access_groups":
 		var g org.AccessGroup
 		if err := json.Unmarshal(d.After, &g); err != nil {
 			return err
 		}
-		return dir.GroupBeyond(g, q.access)
+		return dir.GroupBeyond(g, holder(nil))
+	case "projects":
+		return dir.ProjectBeyond(q.g.Directory.Load(), d.Tenant, d.Name, holder(nil))
 	}
 	return nil
 }

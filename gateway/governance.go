@@ -49,6 +49,10 @@ func (g *Gateway) serveGovernance(w http.ResponseWriter, r *http.Request, d Deci
 	if _, err := g.Auth.CheckAddress(p, g.ClientIP(r)); err != nil {
 		return deny(w, d, err)
 	}
+	if p.Narrowed() {
+		return deny(w, d, runtimeapi.Errorf(http.StatusForbidden, "scope_not_granted", fmt.Sprintf(
+			"API key %s is narrowed to some actions or projects and acts only on the Runtime API; the governance API needs a key that is not narrowed, or a signed-in user", p.KeyID)))
+	}
 	q := governance{g: g, w: w, r: r, p: p, access: g.Directory.Load().Access(p.Member(), g.Now())}
 	var gerr *runtimeapi.Error
 	if k, ok := catalog.KindOf(first); ok && !strings.Contains(name, "/") {

@@ -28,31 +28,30 @@ type Outbound struct {
 	// Channels maps each notification channel to the tenants whose
 	// API-created policies, workflows and settings may name it, likewise.
 	Channels map[string][]string
-	// Hosts are the hosts (host, or host:port) API-created instances may
-	// name as their upstream and IAM URL.
-	Hosts []string
+	// Origins are the origins (scheme://host:port) API-created instances
+	// may name as their upstream and IAM URL.
+	Origins []string
 }
 
-// Allows reports whether a URL's host is one of the allowed hosts.
-func (o Outbound) Allows(raw string) bool {
+// Origin returns a URL's origin, scheme://host:port with the scheme's
+// port filled in and the host in lower case without a trailing dot; ""
+// for a URL that is not http or https or names a user.
+func Origin(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.User != nil {
-		return false
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return ""
 	}
-	host, port := u.Hostname(), u.Port()
+	port := u.Port()
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
 	}
-	for _, h := range o.Hosts {
-		hh, hp, err := net.SplitHostPort(h)
-		if err != nil {
-			hh, hp = h, ""
-		}
-		if strings.EqualFold(hh, host) && (hp == "" || hp == port) {
-			return true
-		}
-	}
-	return false
+	return u.Scheme + "://" + net.JoinHostPort(strings.TrimSuffix(strings.ToLower(u.Hostname()), "."), port)
+}
+
+// Allows reports whether a URL's origin is one of the allowed origins.
+func (o Outbound) Allows(raw string) bool {
+	origin := Origin(raw)
+	return origin != "" && slices.Contains(o.Origins, origin)
 }
 
 // checkInstance checks an instance created or changed through the API:
@@ -78,7 +77,7 @@ func (g *Gateway) checkInstance(tenant, name string, spec []byte) *runtimeapi.Er
 	for field, raw := range map[string]string{"upstream": in.Upstream, "iam_url": cmp.Or(in.IAMURL, org.DefaultIAMURL)} {
 		if !g.Outbound.Allows(raw) {
 			return runtimeapi.Errorf(http.StatusForbidden, "host_not_allowed", fmt.Sprintf(
-				"instance %q: %s %q names a host the gateway may not send to (rule: outbound_hosts; allowed: %s)", name, field, raw, strings.Join(g.Outbound.Hosts, ", ")))
+				"instance %q: %s %q names an origin the gateway may not send to (rule: outbound_hosts; allowed: %s)", name, field, raw, strings.Join(g.Outbound.Origins, ", ")))
 		}
 	}
 	return nil

@@ -54,7 +54,9 @@ func NewTokenSource(iamURL, apiKey string, client *http.Client) *TokenSource {
 		u += "/identity/token"
 	}
 	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
+		// no redirects: the API key goes to the IAM URL the operator named
+		// and nowhere else
+		client = &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	return &TokenSource{url: u, apiKey: apiKey, client: client, now: time.Now}
 }

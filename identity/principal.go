@@ -55,3 +55,8 @@ func (p *Principal) Member() org.Member {
 func (p *Principal) Allows(a runtimeapi.Action) bool {
 	return p.Scopes == nil || slices.Contains(p.Scopes, a)
 }
+
+// Narrowed reports whether the credential is an API key narrowed to some
+// actions or projects: it acts only on the Runtime API, never on
+// governance objects, keys or sessions.
+func (p *Principal) Narrowed() bool { return p.Scopes != nil || len(p.KeyProjects) > 0 }

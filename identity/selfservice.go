@@ -171,7 +171,7 @@ func (s selfService) isAdmin() bool {
 // signedIn requires a user of an identity provider, not an API key: keys
 // do not make keys, and sessions belong to people.
 func (s selfService) signedIn() error {
-	if s.admin && s.isAdmin() {
+	if s.admin && s.isAdmin() && !s.p.Narrowed() {
 		return nil
 	}
 	if s.p.Provider == "" || s.p.KeyID != "" {
@@ -304,10 +304,11 @@ func (s selfService) createKey() error {
 	return nil
 }
 
-// mayActAs checks that a key the caller makes for another user can do
-// no more than the caller may: that user's access now, their last
-// sign-in's dynamic memberships included, must be within the caller's.
-// Holders of platform:manage may make keys for anyone.
+// mayActAs checks that the caller may act on another user's keys and
+// sessions (make, rotate or revoke a key, end a session): that user's
+// access now, their last sign-in's dynamic memberships included, must be
+// within the caller's, so no one takes over, or locks out, someone who
+// holds more. Holders of platform:manage may act for anyone.
 func (s selfService) mayActAs(tenant, user string) error {
 	if tenant == s.p.Tenant && user == s.p.UserID {
 		return nil
@@ -324,8 +325,8 @@ func (s selfService) mayActAs(tenant, user string) error {
 	theirs := s.a.Directory.Load().Access(org.Member{Tenant: tenant, User: user, Groups: rec.AccessGroupsAt(now)}, now)
 	if err := mine.Covers(theirs); err != nil {
 		return runtimeapi.Errorf(http.StatusForbidden, "privilege_ceiling", fmt.Sprintf(
-			"user %s may not make a key for %s, which would act with more than %s holds: %v (rule: nobody grants more than they hold)",
-			s.p.UserID, user, s.p.UserID, err))
+			"user %s may not act on the keys or sessions of %s, who holds more: %v (rule: nobody grants more than they hold)",
+			s.p.UserID, user, err))
 	}
 	return nil
 }
@@ -398,7 +399,10 @@ func (s selfService) ownKey(id string) (KeyRecord, error) {
 	if errors.Is(err, ErrKeyNotFound) || (err == nil && (k.Tenant != s.p.Tenant || (k.Owner != s.p.UserID && !s.isAdmin()))) {
 		return k, runtimeapi.Errorf(http.StatusNotFound, "key_not_found", fmt.Sprintf("you have no API key %q", id))
 	}
-	return k, err
+	if err != nil {
+		return k, err
+	}
+	return k, s.mayActAs(k.Tenant, k.Owner)
 }
 
 func (s selfService) listKeys() error {
@@ -488,6 +492,9 @@ func (s selfService) endSession(id string) error {
 	} else if err != nil {
 		return err
 	}
+	if err := s.mayActAs(sess.Tenant, sess.User); err != nil {
+		return err
+	}
 	if err := s.a.Sessions.End(s.r.Context(), sess); err != nil {
 		return err
 	}
@@ -507,6 +514,9 @@ func (s selfService) endAll() error {
 		return err
 	}
 	s.ev.Subject = user
+	if err := s.mayActAs(s.p.Tenant, user); err != nil {
+		return err
+	}
 	now := s.now()
 	n, err := s.a.Sessions.EndAll(s.r.Context(), s.p.Tenant, user, now)
 	if err != nil {

@@ -24,20 +24,30 @@ type Member struct {
 // grants of their access groups and role assignments.
 type Access struct {
 	grants []*grant
+	// narrowed: an API key narrowed the member to some projects; nothing
+	// it holds reaches across the tenant.
+	narrowed bool
 }
 
 // Access computes a member's access at now. It reads only the config
 // loaded in memory: no store round trip.
 func (d *Directory) Access(m Member, now time.Time) Access {
 	static := d.static[m.Tenant+"/"+m.User]
-	a := Access{grants: make([]*grant, 0, len(static)+4*len(m.Groups))}
+	a := Access{grants: make([]*grant, 0, len(static)+4*len(m.Groups)), narrowed: len(m.Only) > 0}
 	add := func(gs []*grant) {
 		for _, g := range gs {
 			if !g.expires.IsZero() && !now.Before(g.expires) {
 				continue
 			}
-			if len(m.Only) > 0 && (g.project == nil || !slices.Contains(m.Only, g.project.Name)) {
-				continue
+			if a.narrowed {
+				if g.project == nil || !slices.Contains(m.Only, g.project.Name) {
+					continue
+				}
+				if g.tenantWide { // held in the key's projects only
+					only := *g
+					only.tenantWide = false
+					g = &only
+				}
 			}
 			a.grants = append(a.grants, g)
 		}
@@ -166,15 +176,16 @@ type ProjectAccess struct {
 // Reach is what the member may do on one instance, project by project.
 type Reach struct {
 	// List holds the member's projects on the instance, in grant order.
-	List   []ProjectAccess
-	grants []*grant
-	in     *Instance
+	List     []ProjectAccess
+	grants   []*grant
+	in       *Instance
+	narrowed bool
 }
 
 // On returns the member's projects on an instance with what each allows;
 // the list is empty when no project of theirs may use it.
 func (a Access) On(in *Instance) Reach {
-	r := Reach{grants: a.grants, in: in}
+	r := Reach{grants: a.grants, in: in, narrowed: a.narrowed}
 	for _, g := range a.grants {
 		if g.project == nil || !slices.Contains(g.reach, in) {
 			continue
@@ -223,13 +234,16 @@ func (r Reach) Holds(c rbac.Capability) bool {
 
 // Allows reports whether the member may apply a capability to an object
 // of the tenant: one in project owned by owner, the member being user.
-// Tenant scope reaches every project; project scope the object's project;
-// own scope the member's own objects in that project.
+// Tenant scope reaches every project (of a narrowed key, only its
+// projects); project scope the object's project; own scope the member's
+// own objects in that project.
 func (r Reach) Allows(c rbac.Capability, project, owner, user string) bool {
 	for _, p := range r.List {
 		switch p.Set.Scope(c) {
 		case rbac.Tenant:
-			return true
+			if !r.narrowed || slices.Contains(r.Projects(), project) {
+				return true
+			}
 		case rbac.Project:
 			if p.Project == project {
 				return true

@@ -3,6 +3,7 @@ package org
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/qgov/qgov/rbac"
 )
@@ -102,4 +103,69 @@ func (d *Directory) projectsBeyond(tenant string, projects []string, roles []*rb
 		}
 	}
 	return nil
+}
+
+// ProjectBeyond checks a project the change creates or moves: the roles
+// that grants now give in it or in the projects it groups (through a new
+// parent, say) and did not before must be within what holder holds
+// there. before is the directory in force.
+func (d *Directory) ProjectBeyond(before *Directory, tenant, name string, holder Access) error {
+	p := d.Project(tenant, name)
+	if p == nil {
+		return nil
+	}
+	for _, sp := range p.span() {
+		had := map[string]bool{}
+		for _, r := range before.rolesOn(tenant, sp.Name) {
+			had[r.Name] = true
+		}
+		held := holder.In(sp.Name)
+		for _, r := range d.rolesOn(tenant, sp.Name) {
+			if had[r.Name] {
+				continue
+			}
+			if c, sc, beyond := r.Set.Beyond(held); beyond {
+				return fmt.Errorf("the project would give role %s in project %s, which holds %s, beyond what they hold there", r.Name, sp.Name, rbac.Describe(c, sc))
+			}
+		}
+	}
+	return nil
+}
+
+// rolesOn lists the roles any grant gives in a project of a tenant.
+func (d *Directory) rolesOn(tenant, project string) []*rbac.Role {
+	var out []*rbac.Role
+	add := func(key string, gs []*grant) {
+		if !strings.HasPrefix(key, tenant+"/") {
+			return
+		}
+		for _, g := range gs {
+			if g.project != nil && g.project.Name == project && !slices.Contains(out, g.role) {
+				out = append(out, g.role)
+			}
+		}
+	}
+	for key, gs := range d.static {
+		add(key, gs)
+	}
+	for key, gs := range d.dynamic {
+		add(key, gs)
+	}
+	return out
+}
+
+// RoleUsedElsewhere names another tenant than owner whose assignments or
+// access groups give a role, or "".
+func (d *Directory) RoleUsedElsewhere(role, owner string) string {
+	for _, a := range d.assigns {
+		if a.Role == role && a.Tenant != owner {
+			return a.Tenant
+		}
+	}
+	for _, g := range d.groupList {
+		if g.Tenant != owner && slices.Contains(g.Roles, role) {
+			return g.Tenant
+		}
+	}
+	return ""
 }

@@ -154,6 +154,8 @@ var where = rbac.Where
 
 func (d *Directory) addInstances(instances []Instance) []error {
 	var errs []error
+	crns := map[string]bool{} // lower case: an upstream may compare CRNs so
+
 	for i := range instances {
 		in := instances[i]
 		in.Tenant = Tenant(in.Tenant)
@@ -168,10 +170,11 @@ func (d *Directory) addInstances(instances []Instance) []error {
 			continue
 		}
 		in.upstream, _ = url.Parse(in.Upstream) // validated above
-		if d.byRef[in.Alias] != nil || d.byRef[in.CRN] != nil {
+		if d.byRef[in.Alias] != nil || d.byRef[in.CRN] != nil || crns[strings.ToLower(in.CRN)] {
 			errs = append(errs, fmt.Errorf("%s: alias or CRN declared twice", where("instance", in.Alias, in.Source)))
 			continue
 		}
+		crns[strings.ToLower(in.CRN)] = true
 		d.instances = append(d.instances, &in)
 		d.byRef[in.Alias], d.byRef[in.CRN] = &in, &in
 	}
@@ -183,8 +186,8 @@ func (in *Instance) validate() error {
 	if in.Alias == "" || strings.ContainsAny(in.Alias, " /") {
 		errs = append(errs, errors.New("alias is required and may not contain spaces or '/'"))
 	}
-	if f := strings.Split(in.CRN, ":"); len(f) < 8 || f[0] != "crn" || f[1] != "v1" {
-		errs = append(errs, fmt.Errorf("crn %q is not a CRN (crn:v1:<cname>:<ctype>:<service>:<region>:<scope>:<id>::)", in.CRN))
+	if !validCRN(in.CRN) {
+		errs = append(errs, fmt.Errorf("crn %q is not an instance CRN (crn:v1:<cname>:<ctype>:<service>:<region>:<scope>:<id>::, of letters, digits and -_./)", in.CRN))
 	}
 	for name, raw := range map[string]string{"upstream": in.Upstream, "iam_url": in.IAMURL} {
 		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -198,6 +201,20 @@ func (in *Instance) validate() error {
 		errs = append(errs, fmt.Errorf("unknown plan %q (known: %s)", in.Plan, platform.Plans))
 	}
 	return errors.Join(errs...)
+}
+
+// validCRN accepts an instance CRN: ten fields, the eight first named
+// (crn, v1, …, the instance id) and the resource type and resource empty,
+// of letters, digits and -_./ only, so that no two spellings of one
+// instance (a space, another case) pass as different instances.
+func validCRN(crn string) bool {
+	f := strings.Split(crn, ":")
+	if len(f) != 10 || f[0] != "crn" || f[1] != "v1" || f[8] != "" || f[9] != "" || slices.Contains(f[2:8], "") {
+		return false
+	}
+	return strings.IndexFunc(crn, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:", r))
+	}) < 0
 }
 
 // UpstreamAddr returns the scheme and host:port of the instance's

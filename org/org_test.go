@@ -193,12 +193,20 @@ func TestDirectoryRejects(t *testing.T) {
 	badPlan.Plan = "gold"
 	other := inst("QR-o", "o")
 	other.Tenant = "acme"
+	withCRN := func(crn string, alias ...string) Instance {
+		in := inst(append(alias, "QR-x")[0], "x")
+		in.CRN = crn
+		return in
+	}
 	for _, tc := range []struct {
 		name string
 		cfg  Config
 		want string
 	}{
-		{"bad CRN", Config{Instances: []Instance{bad}}, `instance "QR-x": crn "not-a-crn" is not a CRN`},
+		{"bad CRN", Config{Instances: []Instance{bad}}, `instance "QR-x": crn "not-a-crn" is not an instance CRN`},
+		{"a CRN with a space", Config{Instances: []Instance{withCRN("crn:v1:bluemix:public:quantum-computing:us-east:a/x:qr-x:: ")}}, "is not an instance CRN"},
+		{"a CRN twice but for case", Config{Instances: []Instance{withCRN("crn:v1:bluemix:public:quantum-computing:us-east:a/x:qr-x::"),
+			withCRN("crn:v1:bluemix:public:quantum-computing:us-east:a/x:QR-X::", "QR-y")}}, "alias or CRN declared twice"},
 		{"no key", Config{Instances: []Instance{noKey}}, "credential is required"},
 		{"bad upstream", Config{Instances: []Instance{badURL}}, `upstream "ftp://x" must be an http or https URL`},
 		{"bad plan", Config{Instances: []Instance{badPlan}}, `unknown plan "gold"`},

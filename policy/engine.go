@@ -130,13 +130,15 @@ func describe(kind, tenant, name string) string {
 	return fmt.Sprintf("%s %q of tenant %s", kind, name, tenant)
 }
 
-// workflowFor finds the workflow a policy of a tenant starts: the
-// tenant's own of that name, else the one every tenant shares.
+// workflowFor finds the workflow a policy of a tenant starts: the one
+// every tenant shares, else the tenant's own of that name. A shared
+// workflow comes first, so that a tenant cannot put its own workflow (one
+// that approves itself, say) behind a policy the configuration wrote.
 func workflowFor(byName map[string]*Workflow, tenant, name string) *Workflow {
-	if w := byName[scopedName(tenant, name)]; w != nil {
+	if w := byName[scopedName("", name)]; w != nil {
 		return w
 	}
-	return byName[scopedName("", name)]
+	return byName[scopedName(tenant, name)]
 }
 
 // ReadsBudget reports whether a condition reads remaining_budget_usd.

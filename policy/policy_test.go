@@ -224,9 +224,10 @@ func workflowNamed(s *Set, name string) *Workflow {
 }
 
 // TestNamesWithinTenants compiles two tenants' policies and workflows of
-// one name beside configuration's: each tenant's policy starts its own
-// workflow, or the shared one, and the same name twice in one tenant is
-// an error naming it.
+// one name beside configuration's: a tenant's policy starts its own
+// workflow of a name only when no workflow of that name is shared (a
+// tenant cannot replace the shared one behind a policy), and the same
+// name twice in one tenant is an error naming it.
 func TestNamesWithinTenants(t *testing.T) {
 	hold := func(tenant, workflow string) Policy {
 		return Policy{Name: "big", Tenant: tenant, Condition: "shots > 10", Action: ActionRequireApproval, Workflow: workflow}
@@ -234,10 +235,10 @@ func TestNamesWithinTenants(t *testing.T) {
 	flow := func(tenant string) Workflow {
 		return Workflow{Name: "high_cost_job", Tenant: tenant, Approvers: []Target{{Role: "admin"}}, TimeoutHours: 1}
 	}
-	s, err := Compile([]Policy{hold("", "high_cost_job"), hold("beta", "high_cost_job"), hold("acme", "high_cost_job")},
-		[]Workflow{flow(""), flow("beta")})
+	s, err := Compile([]Policy{hold("", "high_cost_job"), hold("beta", "high_cost_job"), hold("acme", "high_cost_job"), hold("gamma", "own_flow")},
+		[]Workflow{flow(""), flow("beta"), {Name: "own_flow", Tenant: "gamma", Approvers: []Target{{Role: "admin"}}, TimeoutHours: 1}})
 	require.NoError(t, err)
-	for tenant, want := range map[string]string{"beta": "beta", "acme": "", "default": ""} {
+	for tenant, want := range map[string]string{"beta": "", "acme": "", "default": "", "gamma": "gamma"} {
 		r := s.Evaluate(&Env{Tenant: tenant, Action: "quantum-computing.job.create", Shots: 100})
 		var got []string
 		for _, w := range r.Workflows {

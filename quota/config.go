@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -94,17 +95,12 @@ func (c *Config) validate() error {
 	seen := map[string]bool{}
 	for i := range c.Limits {
 		r := &c.Limits[i]
-		if r.Tenant == "" {
-			r.Tenant = DefaultTenant
-		}
 		w := where("limits", r.Scope, r.Name, r.Source)
+		if err := ownTenant(r.Scope, &r.Tenant, &r.Name); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", w, err))
+		}
 		switch r.Scope {
-		case ScopeTenant:
-			if r.Name == "" {
-				r.Name = r.Tenant
-			}
-			r.Tenant = r.Name
-		case ScopeProject, ScopeUser, ScopeKey:
+		case ScopeTenant, ScopeProject, ScopeUser, ScopeKey:
 		default:
 			errs = append(errs, fmt.Errorf("%s: scope must be tenant, project, user or key", w))
 		}
@@ -125,16 +121,10 @@ func (c *Config) validate() error {
 	}
 	for i := range c.Budgets {
 		b := &c.Budgets[i]
-		if b.Tenant == "" {
-			b.Tenant = DefaultTenant
-		}
-		if b.Scope == ScopeTenant {
-			if b.Name == "" {
-				b.Name = b.Tenant
-			}
-			b.Tenant = b.Name
-		}
 		w := where("budget", b.Scope, b.Name, b.Source)
+		if err := ownTenant(b.Scope, &b.Tenant, &b.Name); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", w, err))
+		}
 		if b.Scope != ScopeTenant && b.Scope != ScopeProject {
 			errs = append(errs, fmt.Errorf("%s: scope must be tenant or project", w))
 		}
@@ -184,4 +174,24 @@ func (c *Config) failMode(class string) string {
 		return FailOpen
 	}
 	return FailClosed
+}
+
+// ownTenant fills a limit's or budget's tenant (default "default"); a
+// tenant's own limits and budget are named after it and belong to it, so
+// one tenant's object never names another tenant.
+func ownTenant(scope string, tenant, name *string) error {
+	if scope != ScopeTenant {
+		if *tenant == "" {
+			*tenant = DefaultTenant
+		}
+		return nil
+	}
+	switch {
+	case *name == "":
+		*name = cmp.Or(*tenant, DefaultTenant)
+	case *tenant != "" && *tenant != *name:
+		return fmt.Errorf("a tenant's limits and budget are its own: %q belongs to tenant %q, not %q", *name, *tenant, *name)
+	}
+	*tenant = *name
+	return nil
 }
