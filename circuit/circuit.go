@@ -6,6 +6,7 @@ package circuit
 
 import (
 	"cmp"
+	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -78,6 +79,20 @@ type Circuit struct {
 	Facts Facts
 
 	gates map[string]*gateDef
+	kept  int // bytes of names and register bits kept
+}
+
+// maxKept bounds what a circuit keeps of its source beside its
+// operations: the names of its parameters and classical registers and
+// the bits of its registers.
+const maxKept = 1 << 20
+
+// keep counts n bytes the circuit keeps.
+func (c *Circuit) keep(n int) error {
+	if c.kept += n; c.kept > maxKept {
+		return fmt.Errorf("the circuit's parameter and register names and bits take more than %d bytes", maxKept)
+	}
+	return nil
 }
 
 // vectorElement matches a parameter vector element's name, "theta[3]".

@@ -105,6 +105,9 @@ var constants = map[string]float64{
 // additive < multiplicative < unary minus < power (right-associative).
 // known reports whether an identifier names a variable in scope.
 func (p *parser) parseExpr(known func(string) bool) (Expr, error) {
+	if p.exprDepth == 0 {
+		p.exprTerms = 0 // a new expression
+	}
 	p.exprDepth++
 	defer func() { p.exprDepth-- }()
 	if p.exprDepth > maxExprDepth {
@@ -139,6 +142,9 @@ func (p *parser) parseUnary(known func(string) bool) (Expr, error) {
 	defer func() { p.exprDepth-- }()
 	if p.exprDepth > maxExprDepth {
 		return nil, p.errAt(p.peek(), "expression nested deeper than %d", maxExprDepth)
+	}
+	if p.exprTerms++; p.exprTerms > maxExprTerms {
+		return nil, p.errAt(p.peek(), "expression of more than %d terms", maxExprTerms)
 	}
 	switch p.peek().text {
 	case "-":

@@ -151,32 +151,29 @@ func (t *tally) op(op Op) {
 	t.place(op.Kind, op.Qubits, op.Clbit)
 }
 
-// expand places the body of a defined gate on qubits; once the expansion
-// bound is spent the depth is unknown and only the qubits are noted.
+// expand places the body of a defined gate on qubits. Every call it
+// expands (of a defined gate or not) spends one operation of the
+// expansion bound; once it is spent the depth is unknown and only the
+// qubits are noted.
 func (t *tally) expand(def *gateDef, qubits []int) {
-	if t.f.Depth < 0 {
-		for _, q := range qubits {
-			t.touch(q)
-		}
-		return
-	}
 	for _, call := range def.body {
+		if t.f.Depth < 0 || t.budget.expansion <= 0 {
+			t.f.Depth = -1
+			for _, q := range qubits {
+				t.touch(q)
+			}
+			return
+		}
+		t.budget.expansion--
 		qs := make([]int, len(call.qubits))
 		for i, k := range call.qubits {
 			qs[i] = qubits[k]
 		}
-		switch inner := t.gates[call.name]; {
-		case inner != nil && !inner.standard:
+		if inner := t.gates[call.name]; inner != nil && !inner.standard {
 			t.expand(inner, qs)
-		case t.budget.expansion <= 0:
-			t.f.Depth = -1
-			for _, q := range qs {
-				t.touch(q)
-			}
-		default:
-			t.budget.expansion--
-			t.place(OpGate, qs, -1)
+			continue
 		}
+		t.place(OpGate, qs, -1)
 	}
 }
 

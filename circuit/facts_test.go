@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"compress/zlib"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -118,6 +120,48 @@ func TestReadingKeepsOnlyFacts(t *testing.T) {
 	}
 	_, err := Reader{Budget: NewBudget(DefaultLimits)}.QASM(strings.Repeat(";", 32<<20))
 	require.ErrorContains(t, err, "expected a statement")
+}
+
+// TestHostileShapesStayCheap reads programs built to make reading slow:
+// each is answered (read or refused) well within a second.
+func TestHostileShapesStayCheap(t *testing.T) {
+	var empty strings.Builder
+	empty.WriteString("OPENQASM 3.0;\nbit c;\ngate g0 a { }\n")
+	for i := 1; i <= 60; i++ {
+		fmt.Fprintf(&empty, "gate g%d a { g%d a; g%d a; }\n", i, i-1, i-1)
+	}
+	empty.WriteString("g60 $0;\nc = measure $0;\n")
+	barrier := make([]uint32, 1<<16)
+	for i := range barrier {
+		barrier[i] = uint32(i)
+	}
+	var barriers []circuittest.Instr
+	for range 8 {
+		barriers = append(barriers, circuittest.Instr{Class: "Barrier", Qubits: barrier})
+	}
+	for _, tc := range []struct {
+		name string
+		read func() (*Circuit, error)
+		err  string
+	}{
+		{"2^60 calls of empty gates", func() (*Circuit, error) { return Parse(empty.String()) }, ""},
+		{"a library-named gate with a million-term angle", func() (*Circuit, error) {
+			return Parse("OPENQASM 3.0;\ngate rzz(theta) a, b { rz(" + strings.Repeat("1+", 1_000_000) + "1) b; }\n")
+		}, "more than 1024 terms"},
+		{"barriers over 65536 qubits", func() (*Circuit, error) { return ParseQPY(circuittest.Build(13, 1<<16, 0, nil, barriers)) }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			c, err := tc.read()
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+			} else {
+				require.NoError(t, err)
+				assert.LessOrEqual(t, c.Facts.Depth, 1)
+			}
+			assert.Less(t, time.Since(start), 2*time.Second)
+		})
+	}
 }
 
 func TestExpressionNesting(t *testing.T) {

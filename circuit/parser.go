@@ -9,8 +9,11 @@ import (
 // Limits that keep a hostile circuit from exhausting memory while parsing.
 const (
 	maxRegisterSize = 1 << 16
-	// maxExprDepth bounds the nesting of an expression.
+	// maxExprDepth bounds the nesting of an expression, and maxExprTerms
+	// its terms (operands and unary operators): every walk of an
+	// expression (evaluating it, comparing definitions) is bounded.
 	maxExprDepth = 64
+	maxExprTerms = 1024
 	// maxParameters bounds a circuit's free parameters.
 	maxParameters = 1 << 16
 )
@@ -85,6 +88,7 @@ type parser struct {
 	maxPhys   int
 	gateHead  bool // at least one statement has been parsed
 	exprDepth int
+	exprTerms int
 
 	keep   bool // keep the operations, not only the facts
 	budget *Budget
@@ -381,6 +385,9 @@ func (p *parser) declareBits(name token, n int) error {
 	if p.c.NumClbits+n > maxRegisterSize {
 		return p.errAt(name, "too many classical bits (more than %d)", maxRegisterSize)
 	}
+	if err := p.c.keep(len(name.text) + 8*n); err != nil {
+		return p.errAt(name, "%v", err)
+	}
 	p.cregs[name.text] = len(p.c.Registers)
 	p.c.Registers = append(p.c.Registers, Register{Name: name.text, Bits: seq(p.c.NumClbits, n)})
 	p.c.NumClbits += n
@@ -423,6 +430,9 @@ func (p *parser) inputStmt() error {
 	}
 	if len(p.params) >= maxParameters {
 		return p.errAt(name, "the circuit has more than %d parameters", maxParameters)
+	}
+	if err := p.c.keep(len(name.text)); err != nil {
+		return p.errAt(name, "%v", err)
 	}
 	p.params[name.text] = true
 	return p.expect(";")
@@ -766,7 +776,19 @@ func (p *parser) gateCallStmt() error {
 	return nil
 }
 
+// duplicate returns a qubit named twice in qs, or -1: by comparing pairs
+// for a gate's few operands, with a set for a barrier's many.
 func duplicate(qs []int) int {
+	if len(qs) > 8 {
+		seen := make(map[int]bool, len(qs))
+		for _, q := range qs {
+			if seen[q] {
+				return q
+			}
+			seen[q] = true
+		}
+		return -1
+	}
 	for i := range qs {
 		for j := i + 1; j < len(qs); j++ {
 			if qs[i] == qs[j] {

@@ -358,6 +358,9 @@ func (q *qpyCircuit) register(r *qpyReader) error {
 			return fmt.Errorf("classical register %q refers to clbit %d of %d", name, b, q.c.NumClbits)
 		}
 	}
+	if err := q.c.keep(len(name) + 8*len(bits)); err != nil {
+		return err
+	}
 	q.c.Registers = append(q.c.Registers, Register{Name: name, Bits: bits})
 	return nil
 }
@@ -547,6 +550,9 @@ func (q *qpyCircuit) param(r *qpyReader, name string) {
 	}
 	if len(q.params) >= maxParameters {
 		r.err = fmt.Errorf("the circuit has more than %d parameters", maxParameters)
+		return
+	}
+	if r.err = q.c.keep(len(name)); r.err != nil {
 		return
 	}
 	q.params[name] = true

@@ -136,6 +136,9 @@ func (g *Gateway) createJob(q *request) Decision {
 	if pending := g.autoApprove(q, steps); len(pending) > 0 {
 		return g.hold(q, sub, adm, steps, pending)
 	}
+	// once forwarded, the job may run: the gateway finishes recording it
+	// (its owner, its reservation) even if the client hangs up
+	q.r = q.r.WithContext(context.WithoutCancel(q.r.Context()))
 	c, ferr := g.forwardCaptured(q, nil, q.body)
 	if ferr != nil {
 		g.settleAdmission(q.r.Context(), adm, 0, "")
@@ -290,6 +293,7 @@ func (g *Gateway) createSession(q *request) Decision {
 		body["instance"] = q.in.CRN
 	}
 	out, _ := json.Marshal(body)
+	q.r = q.r.WithContext(context.WithoutCancel(q.r.Context())) // record the session even if the client hangs up
 	c, ferr := g.forwardCaptured(q, nil, out)
 	if ferr != nil {
 		return deny(q.w, q.d, ferr)

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +23,7 @@ import (
 	"github.com/qgov/qgov/internal/testenv"
 	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/ownership"
 	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/runtimeapi"
 	"github.com/qgov/qgov/store"
@@ -218,4 +222,57 @@ func TestBudgetAlertIsAuditedAndNotified(t *testing.T) {
 	require.Len(t, page.Logs, 1)
 	assert.Equal(t, "ml", page.Logs[0].Project)
 	assert.Equal(t, audit.Resource{Type: "budget", ID: "project/ml"}, page.Logs[0].Resource)
+}
+
+// slowUpstream creates each job at once and answers it only after a
+// while, or not at all when the request's context ends first: a client
+// that hangs up meanwhile cancels what the gateway does with its context.
+type slowUpstream struct{ created *atomic.Int64 }
+
+func (s slowUpstream) Forward(w http.ResponseWriter, r *http.Request, in *org.Instance) error {
+	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/jobs") {
+		return stdProxy{}.Forward(w, r, in)
+	}
+	answer := httptest.NewRecorder()
+	if err := (stdProxy{}).Forward(answer, r.WithContext(context.Background()), in); err != nil {
+		return err
+	}
+	s.created.Add(1)
+	select {
+	case <-time.After(300 * time.Millisecond):
+	case <-r.Context().Done():
+		return r.Context().Err()
+	}
+	maps.Copy(w.Header(), answer.Header())
+	w.WriteHeader(answer.Code)
+	_, _ = w.Write(answer.Body.Bytes())
+	return nil
+}
+
+// TestHangingUpKeepsTheCharge has clients hang up while their jobs are
+// being submitted: each job created upstream keeps its place and its
+// owner, so with max_concurrent_jobs 1 the next submission is refused.
+func TestHangingUpKeepsTheCharge(t *testing.T) {
+	rg := newRig(t)
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "q.db"))
+	require.NoError(t, err)
+	one := 1
+	g, err := quota.New(quota.Config{Limits: []quota.Rule{{Scope: quota.ScopeUser, Name: "fatima", Limits: quota.Limits{MaxConcurrentJobs: &one}}}}, st, quota.Options{})
+	require.NoError(t, err)
+	var created atomic.Int64
+	srv, gw := rg.serve(t, st, func(c *Config) { c.Quota = g; c.Upstream = slowUpstream{&created} })
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/api/v1/jobs", strings.NewReader(isaJob))
+	req.Header.Set("Authorization", "apikey fatima-key")
+	req.Header.Set("Service-CRN", "QR-ml")
+	_, err = http.DefaultClient.Do(req)
+	cancel()
+	require.Error(t, err, "the client hung up")
+	require.Eventually(t, func() bool {
+		list, err := gw.Jobs.Matching(context.Background(), "QR-ml", func(ownership.Record) bool { return true })
+		return err == nil && len(list) == 1
+	}, 2*time.Second, 20*time.Millisecond, "the job it left is recorded as its owner's")
+	assert.Equal(t, int64(1), created.Load())
+	resp, body := post(t, srv, isaJob)
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "its place is still taken: %s", body)
 }

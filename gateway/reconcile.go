@@ -158,8 +158,9 @@ func (g *Gateway) jobUsage(ctx context.Context, in *org.Instance, jobID string) 
 	return u, nil
 }
 
-// settle closes a job's reservation with its usage and records it; it
-// reports false when the reservation was settled already.
+// settle closes a job's reservation with its usage and records it; a
+// reservation settled already (by another replica) is left as it is.
+// It reports whether the reservation is closed.
 func (g *Gateway) settle(ctx context.Context, r quota.Reservation, u usage) (bool, error) {
 	seconds := u.seconds
 	if u.estimate {
@@ -167,7 +168,7 @@ func (g *Gateway) settle(ctx context.Context, r quota.Reservation, u usage) (boo
 	}
 	ok, err := g.Quota.Settle(ctx, r, seconds)
 	if err != nil || !ok {
-		return false, err
+		return err == nil, err
 	}
 	g.auditEvent(ctx, &audit.Record{Action: audit.ActionJobUsage, Outcome: audit.Success, TenantID: r.Tenant, UserID: r.User, KeyID: r.KeyID,
 		InitiatorAuthnName: "reconciler", Project: r.Project, Instance: r.Instance, UpstreamJobID: r.JobID,
@@ -245,9 +246,12 @@ func (g *Gateway) settleSoon(rec ownership.Record) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if _, err := g.reconcile(ctx, r); err != nil {
-			g.Logger.Warn("settling an ended job", "job", r.JobID, "error", err)
-			g.settling.Delete(r.ID) // the reconciler or a later read retries
+		done, err := g.reconcile(ctx, r)
+		if err != nil || !done {
+			if err != nil {
+				g.Logger.Warn("settling an ended job", "job", r.JobID, "error", err)
+			}
+			g.settling.Delete(r.ID) // the reconciler, a later read or a delete settles it
 			return
 		}
 		// later reads of the job need not look again

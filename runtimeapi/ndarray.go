@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -58,12 +57,6 @@ func EncodeNpy(descr string, shape []int, data []byte) []byte {
 	return b.Bytes()
 }
 
-var (
-	npyDescr = regexp.MustCompile(`'descr':\s*'([^']*)'`)
-	npyOrder = regexp.MustCompile(`'fortran_order':\s*(True|False)`)
-	npyShape = regexp.MustCompile(`'shape':\s*\(([^)]*)\)`)
-)
-
 // maxNpyHeader bounds a .npy header.
 const maxNpyHeader = 64 << 10
 
@@ -94,35 +87,119 @@ func readNpyHeader(r io.Reader) (descr string, shape []int, err error) {
 	if _, err := io.ReadFull(r, raw); err != nil {
 		return "", nil, errors.New("truncated .npy header")
 	}
-	header := string(raw)
-	m := npyDescr.FindStringSubmatch(header)
-	if m == nil {
-		return "", nil, errors.New(".npy header has no descr")
+	return parseNpyHeader(string(raw))
+}
+
+// parseNpyHeader reads a .npy header exactly as np.save writes it, a
+// Python dict literal of 'descr', 'fortran_order' and 'shape', each once,
+// padded with spaces and a newline. Anything else is refused, so that no
+// header reads one way here and another in NumPy (which keeps the last of
+// a key written twice).
+func parseNpyHeader(h string) (descr string, shape []int, err error) {
+	bad := fmt.Errorf("a .npy header other than np.save writes: %.80q", h)
+	rest := strings.TrimRight(h, " \n")
+	if !strings.HasPrefix(rest, "{") || !strings.HasSuffix(rest, "}") {
+		return "", nil, bad
 	}
-	descr = m[1]
-	if o := npyOrder.FindStringSubmatch(header); o != nil && o[1] == "True" {
-		return "", nil, errors.New("fortran-ordered arrays are not supported")
+	rest = strings.TrimSpace(rest[1 : len(rest)-1])
+	seen := map[string]bool{}
+	for rest != "" {
+		key, value, err := npyItem(&rest)
+		if err != nil || seen[key] {
+			return "", nil, bad
+		}
+		seen[key] = true
+		switch key {
+		case "descr":
+			if descr, err = npyString(value); err != nil {
+				return "", nil, bad
+			}
+		case "fortran_order":
+			if value == "True" {
+				return "", nil, errors.New("fortran-ordered arrays are not supported")
+			}
+			if value != "False" {
+				return "", nil, bad
+			}
+		case "shape":
+			if shape, err = npyShape(value); err != nil {
+				return "", nil, err
+			}
+		default:
+			return "", nil, bad
+		}
 	}
-	sm := npyShape.FindStringSubmatch(header)
-	if sm == nil {
-		return "", nil, errors.New(".npy header has no shape")
+	if len(seen) != 3 {
+		return "", nil, bad
 	}
+	return descr, shape, nil
+}
+
+// npyItem takes one "'key': value," from the front of rest.
+func npyItem(rest *string) (key, value string, err error) {
+	k, v, ok := strings.Cut(*rest, ":")
+	if !ok {
+		return "", "", errors.New("no ':'")
+	}
+	if key, err = npyString(strings.TrimSpace(k)); err != nil {
+		return "", "", err
+	}
+	v = strings.TrimSpace(v)
+	end := strings.IndexByte(v, ',')
+	if strings.HasPrefix(v, "(") {
+		end = strings.IndexByte(v, ')') + 1
+		if end == 0 {
+			return "", "", errors.New("unclosed tuple")
+		}
+		if next := strings.TrimSpace(v[end:]); next != "" && !strings.HasPrefix(next, ",") {
+			return "", "", errors.New("junk after a tuple")
+		}
+	}
+	if end < 0 {
+		value, *rest = v, ""
+		return key, value, nil
+	}
+	value = strings.TrimSpace(v[:end])
+	*rest = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v[end:]), ","))
+	return key, value, nil
+}
+
+// npyString reads a quoted Python string without escapes.
+func npyString(s string) (string, error) {
+	if len(s) < 2 || (s[0] != '\'' && s[0] != '"') || s[len(s)-1] != s[0] || strings.ContainsAny(s[1:len(s)-1], "'\"\\") {
+		return "", errors.New("not a plain string")
+	}
+	return s[1 : len(s)-1], nil
+}
+
+// npyShape reads a shape tuple of non-negative integers.
+func npyShape(s string) ([]int, error) {
+	if !strings.HasPrefix(s, "(") || !strings.HasSuffix(s, ")") {
+		return nil, fmt.Errorf("bad .npy shape %q", s)
+	}
+	var shape []int
 	count := 1
-	for _, f := range strings.Split(sm[1], ",") {
+	fields := strings.Split(s[1:len(s)-1], ",")
+	for i, f := range fields {
 		if f = strings.TrimSpace(f); f == "" {
-			continue
+			if i == len(fields)-1 && i > 0 {
+				continue // (3,)
+			}
+			if len(fields) == 1 {
+				break // ()
+			}
+			return nil, fmt.Errorf("bad .npy shape %q", s)
 		}
 		d, err := strconv.Atoi(f)
 		if err != nil || d < 0 || d > 1<<24 {
-			return "", nil, fmt.Errorf("bad .npy shape %q", sm[1])
+			return nil, fmt.Errorf("bad .npy shape %q", s)
 		}
 		shape = append(shape, d)
-		count *= d
-		if count > 1<<26 {
-			return "", nil, errors.New(".npy array is too large")
+		if count *= d; count > 1<<26 {
+			return nil, errors.New(".npy array is too large")
 		}
 	}
-	return descr, shape, nil
+	return shape, nil
 }
 
 // DecodeNpy parses a NumPy .npy file (format 1.x to 3.x) and returns its
@@ -261,6 +338,10 @@ func (pr pubReader) ndarray(value []byte) ([]float64, []int, error) {
 	return out, shape, nil
 }
 
+// maxArrayDepth bounds the nesting of a pub's lists (values,
+// observables): NumPy arrays of a pub have a few dimensions.
+const maxArrayDepth = 32
+
 // numbers reads a nested JSON list of numbers (a number alone is shape
 // ()) as its shape and, with keep, its C-ordered values; ragged lists
 // are errors, and so is a list of more than maxCount numbers.
@@ -277,6 +358,9 @@ func numbers(raw []byte, keep bool, maxCount int) ([]float64, []int, error) {
 			return nil
 		})
 		shape = append(shape, n)
+		if len(shape) > maxArrayDepth {
+			return nil, nil, fmt.Errorf("a list nested deeper than %d", maxArrayDepth)
+		}
 		if n == 0 {
 			break
 		}

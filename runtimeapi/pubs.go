@@ -162,9 +162,17 @@ func (pr pubReader) primitive(program string, params []byte) (*Primitive, *Error
 	if pp.Shots != nil {
 		shots = *pp.Shots
 	}
+	// an estimator's default_shots overrides its default_precision
+	// (IBM's options); a run's precision overrides both
 	precision := DefaultPrecision
 	if pp.Options.DefaultPrecision != nil {
 		precision = *pp.Options.DefaultPrecision
+	}
+	if pp.Options.DefaultShots != nil && program == ProgramEstimator {
+		if *pp.Options.DefaultShots <= 0 {
+			return nil, BadRequest("invalid_params", "options.default_shots must be a positive integer")
+		}
+		precision = 1 / math.Sqrt(float64(*pp.Options.DefaultShots))
 	}
 	if pp.Precision != nil {
 		precision = *pp.Precision
@@ -314,11 +322,12 @@ func (pr pubReader) estimatorPub(raw []byte, defaultPrecision float64) (Pub, err
 	if pub.Facts.Measurements > 0 || pub.Facts.Ops["reset"] > 0 {
 		return Pub{}, errors.New("estimator circuits must not contain measurements or resets")
 	}
-	obs, err := pr.observables(elems[1], pub.Circuit.NumQubits)
+	obs, measured, err := pr.observables(elems[1], pub.Circuit.NumQubits)
 	if err != nil {
 		return Pub{}, fmt.Errorf("observables: %w", err)
 	}
 	pub.Observables = obs
+	pub.Facts.ActiveQubits = union(pub.Facts.ActiveQubits, measured)
 	if pub.Shape, err = broadcastShapes(obs.Shape, pub.Bindings.Shape); err != nil {
 		return Pub{}, err
 	}
@@ -334,7 +343,7 @@ func (pr pubReader) estimatorPub(raw []byte, defaultPrecision float64) (Pub, err
 	if !(pub.Precision > 0) || math.IsInf(pub.Precision, 0) {
 		return Pub{}, fmt.Errorf("precision must be a positive number, got %v", pub.Precision)
 	}
-	shots := math.Ceil(1 / (pub.Precision * pub.Precision))
+	shots := math.Ceil(1/(pub.Precision*pub.Precision) - 1e-9) // 1/precision² of a precision given as 1/√shots is those shots
 	if shots > MaxShotsPerJob {
 		return Pub{}, fmt.Errorf("precision %v would take %.0f shots, more than %d", pub.Precision, shots, MaxShotsPerJob)
 	}
@@ -461,11 +470,17 @@ func (pr pubReader) bindings(raw []byte, params []string) (Bindings, error) {
 
 func (pr pubReader) bindingsFromMap(raw []byte, params []string) (Bindings, error) {
 	var shape []int
+	known := make(map[string]bool, len(params))
+	for _, p := range params {
+		known[p] = true
+	}
 	columns := make(map[string][]float64, len(params))
 	var extra []string
 	err := strictjson.Members(raw, func(name string, v []byte) error {
-		if !slices.Contains(params, name) {
-			extra = append(extra, name)
+		if !known[name] {
+			if len(extra) < 10 { // enough to name
+				extra = append(extra, name)
+			}
 			return nil
 		}
 		flat, s, err := numbers(v, pr.keep, maxPubElements)
@@ -508,12 +523,18 @@ func (pr pubReader) bindingsFromMap(raw []byte, params []string) (Bindings, erro
 }
 
 // observables accepts a Pauli string, a {Pauli string: coefficient}
-// object, or nested lists of those.
-func (pr pubReader) observables(raw []byte, numQubits int) (*Observables, error) {
+// object, or nested lists of those. It also returns the qubits the
+// observables measure (a Pauli other than I on them), which are in use
+// even where no gate touches them.
+func (pr pubReader) observables(raw []byte, numQubits int) (*Observables, []int, error) {
 	obs := &Observables{}
+	measured := make([]bool, numQubits)
 	leaves := 0
 	var walk func(raw []byte, depth int) error
 	walk = func(raw []byte, depth int) error {
+		if depth > maxArrayDepth {
+			return fmt.Errorf("observables nested deeper than %d", maxArrayDepth)
+		}
 		if strictjson.Kind(raw) == strictjson.Array {
 			n := 0
 			if err := strictjson.Elements(raw, func([]byte) error { n++; return nil }); err != nil {
@@ -539,18 +560,47 @@ func (pr pubReader) observables(raw []byte, numQubits int) (*Observables, error)
 		if err != nil {
 			return err
 		}
+		for _, t := range terms {
+			for i := range len(t.Label) {
+				if t.Label[i] != 'I' {
+					measured[len(t.Label)-1-i] = true
+				}
+			}
+		}
 		if pr.keep {
 			obs.Terms = append(obs.Terms, terms)
 		}
 		return nil
 	}
 	if err := walk(raw, 0); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if leaves == 0 {
-		return nil, errors.New("no observables given")
+		return nil, nil, errors.New("no observables given")
 	}
-	return obs, nil
+	var qubits []int
+	for q, on := range measured {
+		if on {
+			qubits = append(qubits, q)
+		}
+	}
+	return obs, qubits, nil
+}
+
+// union returns the sorted union of two sorted lists of qubits.
+func union(a, b []int) []int {
+	out := make([]int, 0, len(a)+len(b))
+	for len(a) > 0 || len(b) > 0 {
+		switch {
+		case len(b) == 0 || len(a) > 0 && a[0] < b[0]:
+			out, a = append(out, a[0]), a[1:]
+		case len(a) == 0 || b[0] < a[0]:
+			out, b = append(out, b[0]), b[1:]
+		default:
+			out, a, b = append(out, a[0]), a[1:], b[1:]
+		}
+	}
+	return out
 }
 
 func observable(raw []byte, numQubits int) ([]PauliTerm, error) {

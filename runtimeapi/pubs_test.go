@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -222,4 +223,29 @@ func TestDecodeClientEstimatorPub(t *testing.T) {
 	assert.Equal(t, 1, p.Facts.TwoQubitGates)
 	assert.Equal(t, [][]PauliTerm{{{"XI", 1}, {"YZ", 2}}, {{"XY", 4}, {"ZZ", 3}}}, p.Observables.Terms)
 	assert.Equal(t, 4096, p.Shots)
+}
+
+// TestEstimatorReadsWhatRuns counts an estimator job as it runs: its
+// default_shots override its default precision, and the qubits its
+// observables measure are in use even where no gate touches them.
+func TestEstimatorReadsWhatRuns(t *testing.T) {
+	body := `{"program_id":"estimator","params":{"pubs":[["OPENQASM 3.0; qubit[3] q; x q[0];",["ZII","IIX"]]],"options":{"default_shots":100000,"default_precision":0.5}}}`
+	sub, err := DecodeSubmission([]byte(body), circuit.DefaultLimits)
+	require.Nil(t, err)
+	assert.Equal(t, 100000, sub.Pubs[0].Shots, "default_shots win over default_precision")
+	assert.Equal(t, 2*100000, sub.Shots)
+	assert.Equal(t, []int{0, 2}, sub.Pubs[0].Facts.ActiveQubits, "q[2] is measured by ZII")
+	run := `{"program_id":"estimator","params":{"pubs":[["OPENQASM 3.0; qubit q; x q;","Z"]],"precision":0.1,"options":{"default_shots":100000}}}`
+	sub, err = DecodeSubmission([]byte(run), circuit.DefaultLimits)
+	require.Nil(t, err)
+	assert.Equal(t, 100, sub.Pubs[0].Shots, "a run's precision wins over default_shots")
+}
+
+// TestUnreadableJobOfManyPubs refuses a job of more pubs than allowed
+// even when its first circuit cannot be read (its size is unknown).
+func TestUnreadableJobOfManyPubs(t *testing.T) {
+	pubs := `["x"]` + strings.Repeat(`,0`, MaxPubs+5)
+	_, err := DecodeSubmission([]byte(`{"program_id":"sampler","params":{"pubs":[`+pubs+`]}}`), circuit.DefaultLimits)
+	require.NotNil(t, err)
+	assert.Equal(t, "invalid_pubs", err.Code)
 }

@@ -1,6 +1,8 @@
 package runtimeapi
 
 import (
+	"errors"
+
 	"github.com/qgov/qgov/circuit"
 	"github.com/qgov/qgov/internal/strictjson"
 )
@@ -28,6 +30,8 @@ type PubSummary struct {
 	// Shots per binding (estimator: derived from the precision).
 	Shots int
 }
+
+var errTooManyPubs = errors.New("too many pubs")
 
 // jobHead is a job request whose params are read in place.
 type jobHead struct {
@@ -69,7 +73,15 @@ func DecodeSubmission(body []byte, limits circuit.Limits) (*Submission, *Error) 
 		return sub, nil
 	case err.Code == CodeInvalidCircuit:
 		n := 0
-		_ = strictjson.Elements(member(req.Params, "pubs"), func([]byte) error { n++; return nil })
+		_ = strictjson.Elements(member(req.Params, "pubs"), func([]byte) error {
+			if n++; n > MaxPubs {
+				return errTooManyPubs
+			}
+			return nil
+		})
+		if n > MaxPubs {
+			return nil, BadRequest("invalid_pubs", "params.pubs holds more than %d pubs", MaxPubs)
+		}
 		sub.Pubs = make([]PubSummary, n)
 		sub.Shots = -1
 		return sub, nil

@@ -492,11 +492,62 @@ func walk(data []byte, object bool, fn func(name string, value []byte) error) er
 	}
 	return s.items(object, func(name string, _ int) error {
 		start := s.pos
-		if err := s.value(0); err != nil {
+		if err := s.skip(); err != nil {
 			return err
 		}
 		return fn(name, data[start:s.pos])
 	})
+}
+
+// skip moves past the value at s.pos, which Check has accepted: it only
+// matches brackets and strings, so that walking a value's items reads
+// each byte once.
+func (s *scanner) skip() error {
+	if s.pos >= len(s.data) {
+		return s.fail("unexpected end of JSON input")
+	}
+	switch s.data[s.pos] {
+	case '"':
+		_, err := s.str(false)
+		return err
+	case '{', '[':
+		depth := 0
+		for s.pos < len(s.data) {
+			switch s.data[s.pos] {
+			case '"':
+				if _, err := s.str(false); err != nil {
+					return err
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					s.pos++
+					return nil
+				}
+			}
+			s.pos++
+		}
+		return s.fail("unexpected end of JSON input")
+	}
+	start := s.pos
+	for s.pos < len(s.data) && !delimiter(s.data[s.pos]) {
+		s.pos++
+	}
+	if s.pos == start {
+		return s.fail("expected a value")
+	}
+	return nil
+}
+
+// delimiter reports whether c ends a number or a literal.
+func delimiter(c byte) bool {
+	switch c {
+	case ',', '}', ']', ' ', '\t', '\r', '\n':
+		return true
+	}
+	return false
 }
 
 // Kinds of JSON values, as Kind reports them.
