@@ -276,3 +276,41 @@ func TestHangingUpKeepsTheCharge(t *testing.T) {
 	resp, body := post(t, srv, isaJob)
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "its place is still taken: %s", body)
 }
+
+// TestBodiesHeldAtOnce fills the room for request bodies with one body
+// still arriving: the next request waits, then gets 503 gateway_busy with
+// Retry-After, nothing read or forwarded; once the first ends there is
+// room again.
+func TestBodiesHeldAtOnce(t *testing.T) {
+	rg := newRig(t)
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "q.db"))
+	require.NoError(t, err)
+	srv, _ := rg.serve(t, st, func(c *Config) { c.MaxBodyBytes, c.BodyMemory = 1<<20, 1<<20+ReadingRoom })
+	pr, pw := io.Pipe()
+	first := make(chan int)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/jobs", pr)
+		req.Header.Set("Authorization", "apikey fatima-key")
+		req.Header.Set("Service-CRN", "QR-ml")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	_, _ = pw.Write([]byte(`{"program_id":`)) // the first body, unknown length, still arriving
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	resp, body := post(t, srv, isaJob)
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "%s", body)
+	assert.Contains(t, string(body), "gateway_busy")
+	assert.NotEmpty(t, resp.Header.Get("Retry-After"))
+	assert.GreaterOrEqual(t, time.Since(start), bodyWait, "it waited for room first")
+	_, _ = pw.Write([]byte(`"sampler"}`))
+	pw.Close()
+	assert.Equal(t, http.StatusBadRequest, <-first, "the first body is read once it arrives")
+	resp, body = post(t, srv, isaJob)
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "room again: %s", body)
+}

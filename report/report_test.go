@@ -150,3 +150,31 @@ func TestReportForProjectsLeavesOthersOut(t *testing.T) {
 	assert.Equal(t, "ml", r.Tables[0].Rows[0][0])
 	assert.Equal(t, "projects ml", r.Scope)
 }
+
+// TestReportCSVRunsNoFormula renders a job summary whose user and
+// backend a caller chose as formulas: the CSV holds them as text.
+func TestReportCSVRunsNoFormula(t *testing.T) {
+	in := quarter(t)
+	in.Kind = JobSummary
+	in.Records = append(in.Records, audit.Record{AuditID: "f", Timestamp: in.Period.From.Add(time.Hour), TenantID: "acme",
+		UserID: "=HYPERLINK(\"http://evil.example\",\"x\")", Project: "ml", Action: "quantum-computing.job.create",
+		Outcome: audit.Success, Request: &audit.Request{Backend: "+cmd|'/C calc'!A0"}})
+	r, err := Build(in)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, r.Render(&buf, "csv"))
+	cr := csv.NewReader(bytes.NewReader(buf.Bytes()))
+	cr.FieldsPerRecord = -1 // the tables have rows of their own widths
+	rows, err := cr.ReadAll()
+	require.NoError(t, err)
+	found := 0
+	for _, row := range rows {
+		for _, cell := range row {
+			assert.False(t, strings.HasPrefix(cell, "=") || strings.HasPrefix(cell, "+") || strings.HasPrefix(cell, "@"), "cell %q", cell)
+			if strings.Contains(cell, "HYPERLINK") || strings.Contains(cell, "calc") {
+				found++
+			}
+		}
+	}
+	assert.NotZero(t, found, "the values are in the report, as text")
+}
