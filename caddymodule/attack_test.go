@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"context"
 	"encoding/base64"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,6 +30,7 @@ import (
 	"github.com/qgov/qgov/internal/testenv"
 	"github.com/qgov/qgov/qiskitclient"
 	"github.com/qgov/qgov/simulator"
+	"github.com/qgov/qgov/simulator/appid"
 )
 
 // attackWorld is the demo as the attacks against it were first tried:
@@ -41,6 +43,7 @@ type attackWorld struct {
 	*demo
 	eve, mallory, dora string // their API keys
 	attacker           *httptest.Server
+	corp               string // the issuer of a second identity provider, whose users are not the demo's
 	attackerHits       atomic.Int64
 	recorder           *recorder
 	started            time.Time
@@ -83,6 +86,12 @@ func startAttackWorld(t *testing.T) *attackWorld {
 	}))
 	t.Cleanup(w.attacker.Close)
 
+	corp, err := appid.New(appid.Default())
+	require.NoError(t, err)
+	corpSrv := httptest.NewServer(corp)
+	t.Cleanup(corpSrv.Close)
+	w.corp = corpSrv.URL + corp.BasePath()
+
 	dir := t.TempDir()
 	sim := simulator.Default()
 	for _, name := range []string{"qr-acme", "qr-beta", "qr-rec", "qr-acme2"} {
@@ -100,6 +109,7 @@ func startAttackWorld(t *testing.T) *attackWorld {
 			"\t\tinstance QR-ml {\n", fmt.Sprintf("\t\tinstance QR-rec {\n\t\t\tcrn %s\n\t\t\tupstream %s/api/v1\n\t\t\tiam_url %s\n\t\t\tcredential simulator\n\t\t}\n\t\tinstance QR-ml {\n",
 				simulator.DemoCRN("qr-rec"), rec, rec),
 			"instances QR-ml QR-common\n", "instances QR-ml QR-common QR-rec\n",
+			"\t\tidentity_provider appid {", fmt.Sprintf("\t\tidentity_provider corp {\n\t\t\tissuer %s\n\t\t\tclient_id %s\n\t\t}\n\t\tidentity_provider appid {", w.corp, appid.DemoClientID),
 		).Replace(cfg)
 	})
 	target, _ := url.Parse(w.sim)
@@ -388,8 +398,8 @@ func TestAttacks(t *testing.T) {
 
 	t.Run("open redirects", func(t *testing.T) {
 		noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		for _, path := range []string{"/auth/logout?return_to=/%09/evil.example", "/auth/login?return_to=/%09/evil.example",
-			"/auth/login?return_to=%2F%5Cevil.example", "/auth/logout?return_to=https://evil.example/"} {
+		for _, path := range []string{"/auth/logout?return_to=/%09/evil.example", "/auth/login?provider=appid&return_to=/%09/evil.example",
+			"/auth/login?provider=appid&return_to=%2F%5Cevil.example", "/auth/logout?return_to=https://evil.example/"} {
 			resp, err := noRedirect.Get(w.gateway + path)
 			require.NoError(t, err)
 			body, _ := io.ReadAll(resp.Body)
@@ -471,6 +481,44 @@ func TestAttacks(t *testing.T) {
 		}
 		assert.NotEqual(t, "evil.example", last.Get("X-Forwarded-Host"))
 		assert.Equal(t, "qiskit-version-2/qiskit_ibm_runtime-0.49.0/qiskit", last.Get("X-Qx-Client-Application"), "the client's own headers pass")
+	})
+
+	t.Run("formulas in a report", func(t *testing.T) {
+		formula := `=cmd|'evil.example'!A0` // a name without spaces, commas or '/'
+		group := fmt.Sprintf(`{"name":%q,"rules":[{"provider":"appid","claim":"project","operator":"has_word","value":"research"}],"projects":["research"],"roles":["viewer"]}`, formula)
+		status, body := w.call(w.eve, http.MethodPost, "/governance/v1/access_groups?tenant_id=acme", group)
+		require.Equal(t, http.StatusCreated, status, body)
+		status, body = w.call(w.eve, http.MethodGet, "/governance/v1/reports/access_review?tenant_id=acme&format=csv&period="+time.Now().UTC().Format("2006-01-02"), "")
+		require.Equal(t, http.StatusOK, status, body)
+		cr := csv.NewReader(strings.NewReader(body))
+		cr.FieldsPerRecord = -1 // the tables have rows of their own widths
+		rows, err := cr.ReadAll()
+		require.NoError(t, err)
+		found := 0
+		for _, row := range rows {
+			for _, cell := range row {
+				assert.False(t, strings.ContainsAny(cell[:min(1, len(cell))], "=+-@\t\r"), "cell %q runs as a formula", cell)
+				if strings.Contains(cell, "evil.example") {
+					found++
+				}
+			}
+		}
+		assert.NotZero(t, found, "the group's name is in the review, as text")
+		status, body = w.call(w.eve, http.MethodDelete, "/governance/v1/access_groups/"+url.PathEscape(formula)+"?tenant_id=acme", "", "If-Match", "*")
+		require.Equal(t, http.StatusOK, status, body)
+	})
+
+	t.Run("another provider's admin", func(t *testing.T) {
+		token := passwordToken(t, w.corp, "admin")
+		status, body := w.call("", http.MethodGet, "/auth/whoami", "", "Authorization", "Bearer "+token)
+		require.Equal(t, http.StatusOK, status, body)
+		assert.Contains(t, body, `"corp.appid-admin"`, "the id is qualified by its provider")
+		w.refused(t, http.StatusForbidden, "permission_denied", func() (int, string) {
+			return w.call("", http.MethodPost, "/governance/v1/assignments", `{"user":"corp.appid-admin","role":"operator"}`, "Authorization", "Bearer "+token)
+		})
+		w.refused(t, http.StatusForbidden, "instance_not_accessible", func() (int, string) {
+			return w.call("", http.MethodGet, "/api/v1/backends", "", "Authorization", "Bearer "+token, "Service-CRN", "QR-ml")
+		})
 	})
 
 	t.Run("instances out of reach answer alike", func(t *testing.T) {

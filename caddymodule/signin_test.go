@@ -21,7 +21,7 @@ import (
 func (d *demo) signIn(t *testing.T, user string) *http.Client {
 	jar, _ := cookiejar.New(nil)
 	b := &http.Client{Jar: jar}
-	resp, err := b.Get(d.gateway + "/auth/login")
+	resp, err := b.Get(d.gateway + "/auth/login?provider=appid")
 	require.NoError(t, err)
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -37,7 +37,13 @@ func (d *demo) signIn(t *testing.T, user string) *http.Client {
 
 // appIDToken gets a user's App ID access token with the password grant.
 func (d *demo) appIDToken(t *testing.T, user string) string {
-	req, _ := http.NewRequest(http.MethodPost, d.sim+"/oauth/v4/"+appid.DemoTenantID+"/token",
+	return passwordToken(t, d.sim+"/oauth/v4/"+appid.DemoTenantID, user)
+}
+
+// passwordToken gets a demo user's access token from an App ID stand-in
+// at issuer with the password grant.
+func passwordToken(t *testing.T, issuer, user string) string {
+	req, _ := http.NewRequest(http.MethodPost, issuer+"/token",
 		strings.NewReader(url.Values{"grant_type": {"password"}, "username": {user}, "password": {user + "-demo"}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(appid.DemoClientID, appid.DemoClientSecret)
