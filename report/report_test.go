@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/internal/testenv"
 	"github.com/qgov/qgov/org"
 )
 
@@ -158,23 +159,12 @@ func TestReportCSVRunsNoFormula(t *testing.T) {
 	in.Kind = JobSummary
 	in.Records = append(in.Records, audit.Record{AuditID: "f", Timestamp: in.Period.From.Add(time.Hour), TenantID: "acme",
 		UserID: "=HYPERLINK(\"http://evil.example\",\"x\")", Project: "ml", Action: "quantum-computing.job.create",
-		Outcome: audit.Success, Request: &audit.Request{Backend: "+cmd|'/C calc'!A0"}})
+		Outcome: audit.Success, Request: &audit.Request{Backend: "+cmd|'/C evil.example'!A0"}})
 	r, err := Build(in)
 	require.NoError(t, err)
 	var buf bytes.Buffer
 	require.NoError(t, r.Render(&buf, "csv"))
-	cr := csv.NewReader(bytes.NewReader(buf.Bytes()))
-	cr.FieldsPerRecord = -1 // the tables have rows of their own widths
-	rows, err := cr.ReadAll()
-	require.NoError(t, err)
-	found := 0
-	for _, row := range rows {
-		for _, cell := range row {
-			assert.False(t, strings.HasPrefix(cell, "=") || strings.HasPrefix(cell, "+") || strings.HasPrefix(cell, "@"), "cell %q", cell)
-			if strings.Contains(cell, "HYPERLINK") || strings.Contains(cell, "calc") {
-				found++
-			}
-		}
-	}
-	assert.NotZero(t, found, "the values are in the report, as text")
+	formulas, found := testenv.FormulaCells(t, buf.String(), "evil.example")
+	assert.Empty(t, formulas, "cells a spreadsheet runs")
+	assert.Equal(t, 2, found, "the user and the backend are in the report, as text")
 }

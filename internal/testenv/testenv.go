@@ -1,6 +1,7 @@
 // Package testenv starts the real services qgov's tests run against:
 // free ports, a redis-server and a local Redis Cluster, each owned by the
-// test that asked for it and stopped when it ends.
+// test that asked for it and stopped when it ends; and what several
+// packages' tests measure alike (peak heap, formula cells in a CSV).
 package testenv
 
 import (
