@@ -201,7 +201,7 @@ func (a *App) recordDisabled(ctx context.Context, st store.Store, l *audit.Log) 
 	}
 	now := map[string]bool{}
 	for _, e := range a.catalog.Disabled() {
-		key := e.Kind + "/" + e.Tenant + "/" + e.Name
+		key := e.Key()
 		now[key] = true
 		if before[key] {
 			continue

@@ -35,7 +35,10 @@ type Object struct {
 }
 
 // key identifies an object.
-func (o *Object) key() string { return o.Kind + "/" + o.Tenant + "/" + o.Name }
+func (o *Object) key() string { return objectKey(o.Kind, o.Tenant, o.Name) }
+
+// objectKey keys a governance object by its kind, tenant and name.
+func objectKey(kind, tenant, name string) string { return kind + "/" + tenant + "/" + name }
 
 // Revision is the whole set of live objects after one change.
 type Revision struct {

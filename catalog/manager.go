@@ -96,6 +96,9 @@ type Entry struct {
 	Disabled string `json:"disabled,omitempty"`
 }
 
+// Key names the entry's object uniquely: its kind, tenant and name.
+func (e Entry) Key() string { return objectKey(e.Kind, e.Tenant, e.Name) }
+
 // ETag is the entry's entity tag: its revision for a live object, and
 // for a declared one a tag that no If-Match of a change can satisfy.
 func (e Entry) ETag() string {
@@ -130,7 +133,7 @@ func NewManager[M any](st store.Store, declared Config, build func(Config) (M, e
 		logger: cmp.Or(logger, slog.New(slog.DiscardHandler)), now: time.Now, head: &Revision{}, disabled: map[string]string{}}
 	for _, k := range Kinds {
 		for _, it := range k.items(&declared) {
-			m.index[k.Name()+"/"+it.Tenant+"/"+it.Name] = it
+			m.index[objectKey(k.Name(), it.Tenant, it.Name)] = it
 		}
 	}
 	return m
@@ -315,7 +318,7 @@ func (m *Manager[M]) Entries(k Kind, tenant string) []Entry {
 func (m *Manager[M]) Entry(k Kind, tenant, name string) (Entry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	key := k.Name() + "/" + tenant + "/" + name
+	key := objectKey(k.Name(), tenant, name)
 	if it, ok := m.index[key]; ok {
 		return declaredEntry(k, it), nil
 	}
@@ -410,7 +413,7 @@ func (m *Manager[M]) Change(ctx context.Context, c Change) (int64, []Diff, error
 		// an object the change touches is in force again if it fits
 		disabled := maps.Clone(m.disabled)
 		for _, d := range diffs {
-			delete(disabled, d.Kind+"/"+d.Tenant+"/"+d.Name)
+			delete(disabled, objectKey(d.Kind, d.Tenant, d.Name))
 		}
 		merged := m.merge(next, disabled)
 		if err := c.Authorize(diffs, merged); err != nil {
@@ -452,7 +455,7 @@ func (m *Manager[M]) apply(head *Revision, by string, ops []Op) (*Revision, []Di
 	}
 	var diffs []Diff
 	for _, op := range ops {
-		key := op.Kind.Name() + "/" + op.Tenant + "/" + op.Name
+		key := objectKey(op.Kind.Name(), op.Tenant, op.Name)
 		what := describe(op.Kind, op.Tenant, op.Name)
 		if it, ok := m.index[key]; ok {
 			if op.Verb == Put && sameSpec(op, it) {

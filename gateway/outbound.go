@@ -70,7 +70,7 @@ func (g *Gateway) checkInstance(tenant, name string, spec []byte) *runtimeapi.Er
 	switch {
 	case in.Credential == "":
 		return runtimeapi.BadRequest("invalid_object", "instance %q: credential is required: the name of a credential declared in configuration", name)
-	case !declared || !slices.ContainsFunc(bound, func(t string) bool { return t == "*" || t == tenant }):
+	case !declared || !boundTo(bound, tenant):
 		return runtimeapi.Errorf(http.StatusForbidden, "credential_not_allowed", fmt.Sprintf(
 			"instance %q: credential %q is not declared for tenant %s's instances (rule: the credential's tenants in configuration)", name, in.Credential, tenant))
 	}
@@ -111,10 +111,16 @@ func (g *Gateway) checkChannels(kind, tenant, name string, spec []byte) *runtime
 		names = t.NotificationChannels
 	}
 	for _, ch := range names {
-		if bound, ok := g.Outbound.Channels[ch]; ok && !slices.ContainsFunc(bound, func(t string) bool { return t == "*" || t == tenant }) {
+		if bound, ok := g.Outbound.Channels[ch]; ok && !boundTo(bound, tenant) {
 			return runtimeapi.Errorf(http.StatusForbidden, "channel_not_allowed", fmt.Sprintf(
 				"%s %q names notification channel %q, which is not declared for tenant %s (rule: the channel's tenants in configuration)", strings.TrimSuffix(kind, "s"), name, ch, tenant))
 		}
 	}
 	return nil
+}
+
+// boundTo reports whether a credential or channel declared for tenants
+// ("*": every tenant) serves tenant.
+func boundTo(tenants []string, tenant string) bool {
+	return slices.ContainsFunc(tenants, func(t string) bool { return t == "*" || t == tenant })
 }

@@ -163,11 +163,3 @@ func (g *Governor) call(ctx context.Context, fn func(context.Context, Counters) 
 	}
 	return nil
 }
-
-// counters returns the counters a reservation lives in.
-func (g *Governor) counters(local bool) Counters {
-	if local {
-		return g.local
-	}
-	return g.shared
-}

@@ -142,7 +142,7 @@ type pubReader struct {
 // primitive reads params that have passed strictjson.Check.
 func (pr pubReader) primitive(program string, params []byte) (*Primitive, *Error) {
 	var pp primitiveParams
-	if err := strictjson.Decode(params, &pp, false); err != nil {
+	if err := strictjson.Unmarshal(params, &pp, false); err != nil {
 		return nil, BadRequest("invalid_json", "params: %v", err)
 	}
 	if pp.Version != 0 && pp.Version != 2 {
@@ -281,7 +281,7 @@ func positiveInt(raw []byte, def int) (int, bool) {
 		return def, true
 	}
 	var n int
-	return n, strictjson.Decode(raw, &n, false) == nil
+	return n, strictjson.Unmarshal(raw, &n, false) == nil
 }
 
 func (pr pubReader) samplerPub(raw []byte, defaultShots int) (Pub, error) {
@@ -336,7 +336,7 @@ func (pr pubReader) estimatorPub(raw []byte, defaultPrecision float64) (Pub, err
 	}
 	pub.Precision = defaultPrecision
 	if len(elems) == 4 && !isNull(elems[3]) {
-		if strictjson.Decode(elems[3], &pub.Precision, false) != nil {
+		if strictjson.Unmarshal(elems[3], &pub.Precision, false) != nil {
 			return Pub{}, errors.New("precision must be a positive number or null")
 		}
 	}
@@ -370,7 +370,7 @@ func (pr pubReader) circuit(raw []byte) (*circuit.Circuit, error) {
 		return rd.QASM(unsafe.String(unsafe.SliceData(src), len(src)))
 	}
 	var tag taggedIn
-	if strictjson.Kind(raw) != strictjson.Object || strictjson.Decode(raw, &tag, false) != nil || tag.Type != "QuantumCircuit" {
+	if strictjson.Kind(raw) != strictjson.Object || strictjson.Unmarshal(raw, &tag, false) != nil || tag.Type != "QuantumCircuit" {
 		return nil, errors.New("must be an OpenQASM string or a tagged QuantumCircuit")
 	}
 	qpy, err := inflate(member(raw, "__value__"))
@@ -429,7 +429,7 @@ func (pr pubReader) bindings(raw []byte, params []string) (Bindings, error) {
 	var err error
 	var tag taggedIn
 	switch kind := strictjson.Kind(raw); {
-	case kind == strictjson.Object && strictjson.Decode(raw, &tag, false) == nil && tag.Type == "":
+	case kind == strictjson.Object && strictjson.Unmarshal(raw, &tag, false) == nil && tag.Type == "":
 		return pr.bindingsFromMap(raw, params)
 	case kind == strictjson.Object:
 		if tag.Type != "ndarray" {
@@ -605,13 +605,13 @@ func union(a, b []int) []int {
 
 func observable(raw []byte, numQubits int) ([]PauliTerm, error) {
 	var label string
-	if strictjson.Kind(raw) == strictjson.String && strictjson.Decode(raw, &label, false) == nil {
+	if strictjson.Kind(raw) == strictjson.String && strictjson.Unmarshal(raw, &label, false) == nil {
 		return []PauliTerm{{label, 1}}, checkPauli(label, numQubits)
 	}
 	var terms []PauliTerm
 	err := strictjson.Members(raw, func(l string, v []byte) error {
 		var c float64
-		if strictjson.Kind(v) != strictjson.Number || strictjson.Decode(v, &c, false) != nil {
+		if strictjson.Kind(v) != strictjson.Number || strictjson.Unmarshal(v, &c, false) != nil {
 			return errors.New("an observable must be a Pauli string or a {Pauli string: coefficient} object")
 		}
 		if err := checkPauli(l, numQubits); err != nil {

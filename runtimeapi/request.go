@@ -71,8 +71,8 @@ func DecodeJobRequest(body []byte) (*JobRequest, *Error) {
 		return nil, BadRequest("invalid_json", "malformed JSON: %v", err)
 	}
 	var req JobRequest
-	if err := DecodeJSON(body, &req); err != nil {
-		return nil, err
+	if err := strictjson.Unmarshal(body, &req, false); err != nil {
+		return nil, BadRequest("invalid_json", "malformed JSON: %v", err)
 	}
 	return &req, req.check()
 }

@@ -50,7 +50,7 @@ func DecodeSubmission(body []byte, limits circuit.Limits) (*Submission, *Error) 
 		return nil, BadRequest("invalid_json", "malformed JSON: %v", err)
 	}
 	var head jobHead
-	if err := strictjson.Decode(body, &head, false); err != nil {
+	if err := strictjson.Unmarshal(body, &head, false); err != nil {
 		return nil, BadRequest("invalid_json", "malformed JSON: %v", err)
 	}
 	req := &head.JobRequest

@@ -11,6 +11,7 @@ package strictjson
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,24 +96,54 @@ func fold(s string) string {
 	}, s)
 }
 
-var namesCache sync.Map // reflect.Type → *Names
+// reading is how values of one type are read: the names their type
+// knows, and the members its own Skip fields name.
+type reading struct {
+	names   *Names
+	skipped []string
+}
 
-// namesFor returns the names of v's type, collected once.
-func namesFor(v any) *Names {
+var readings sync.Map // reflect.Type → *reading
+
+// readingOf returns the reading of v's type, worked out once.
+func readingOf(v any) *reading {
 	t := reflect.TypeOf(v)
-	if n, ok := namesCache.Load(t); ok {
-		return n.(*Names)
+	if r, ok := readings.Load(t); ok {
+		return r.(*reading)
 	}
-	n, _ := namesCache.LoadOrStore(t, NamesOf(v))
-	return n.(*Names)
+	r := &reading{names: NamesOf(v)}
+	st := t
+	for st.Kind() == reflect.Pointer {
+		st = st.Elem()
+	}
+	if st.Kind() == reflect.Struct {
+		for i := range st.NumField() {
+			if f := st.Field(i); f.Type == reflect.TypeFor[Skip]() && !f.Anonymous {
+				name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+				r.skipped = append(r.skipped, cmp.Or(name, f.Name))
+			}
+		}
+	}
+	got, _ := readings.LoadOrStore(t, r)
+	return got.(*reading)
 }
 
 // Decode checks data against the names of v's type and decodes it into
 // v; with strict, members v does not have are refused as well.
 func Decode(data []byte, v any, strict bool) error {
-	if err := Check(data, namesFor(v)); err != nil {
+	if err := Check(data, readingOf(v).names); err != nil {
 		return err
 	}
+	return Unmarshal(data, v, strict)
+}
+
+// Unmarshal decodes into v data that has passed Check with names that
+// include those of v's type (so encoding/json matches its members as
+// Check did); with strict, members v does not have are refused. The
+// members v's own Skip fields name are stepped over, not read again: a
+// large value read in place with Members is read once.
+func Unmarshal(data []byte, v any, strict bool) error {
+	data = without(data, readingOf(v).skipped)
 	var err error
 	if strict {
 		dec := json.NewDecoder(bytes.NewReader(data)) // buffers a copy: only bodies of known, small kinds are read so
@@ -539,6 +570,36 @@ func (s *scanner) skip() error {
 		return s.fail("expected a value")
 	}
 	return nil
+}
+
+// without returns the object in data, which has passed Check, without
+// the members named: data itself when it has none of them, else a copy
+// of the others' bytes.
+func without(data []byte, names []string) []byte {
+	if len(names) == 0 || Kind(data) != Object {
+		return data
+	}
+	out, found := []byte{'{'}, false
+	s := scanner{data: data}
+	s.space()
+	err := s.items(true, func(name string, at int) error {
+		if err := s.skip(); err != nil {
+			return err
+		}
+		if slices.Contains(names, name) {
+			found = true
+			return nil
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(out, data[at:s.pos]...)
+		return nil
+	})
+	if err != nil || !found {
+		return data
+	}
+	return append(out, '}')
 }
 
 // delimiter reports whether c ends a number or a literal.

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // doc is a body as the gateway reads one: known members, a raw member
@@ -124,6 +126,9 @@ func FuzzOneReading(f *testing.F) {
 		if !reflect.DeepEqual(normal(v1), normal(v2)) {
 			t.Fatalf("two readings of %q:\n encoding/json: %+v\n strict reader: %+v", body, v1, v2)
 		}
+		if s, ok := skipping(body); !ok || !reflect.DeepEqual(normal(s), normal(withoutParams(v1))) {
+			t.Fatalf("stepping over params reads %q otherwise: %+v and %+v", body, s, v1)
+		}
 		var g1, g2 any
 		if err := json.Unmarshal(body, &g1); err != nil {
 			t.Fatalf("generic decode of an accepted body: %v", err)
@@ -135,6 +140,49 @@ func FuzzOneReading(f *testing.F) {
 			t.Fatalf("two generic readings of %q: %v and %v", body, g1, g2)
 		}
 	})
+}
+
+// skipped is doc with its params stepped over.
+type skipped struct {
+	doc
+	Params Skip `json:"params"`
+}
+
+// skipping reads a checked body into skipped, as Unmarshal does.
+func skipping(body []byte) (doc, bool) {
+	var s skipped
+	err := Unmarshal(body, &s, false)
+	return s.doc, err == nil
+}
+
+func withoutParams(d doc) doc {
+	d.Params = nil
+	return d
+}
+
+// TestUnmarshalStepsOverSkipped reads bodies whose Skip member is first,
+// last, alone, spelled with an escape or absent: the other members read
+// as encoding/json reads them, and a strict reading still refuses a
+// member the type does not have.
+func TestUnmarshalStepsOverSkipped(t *testing.T) {
+	for _, body := range []string{
+		`{"params":{"pubs":[["]}\"",1]]},"backend":"b","shots":3}`,
+		`{"backend":"b", "shots":3 ,"params":[1,{"x":"}"}]}`,
+		`{"params":"}"}`,
+		` { "par\u0061ms" : 1 , "tags" : ["a","b"] } `,
+		`{"backend":"b","options":{"default_shots":2}}`,
+		`{}`,
+	} {
+		var want doc
+		require.NoError(t, json.Unmarshal([]byte(body), &want), body)
+		require.NoError(t, Check([]byte(body), NamesOf(skipped{})), body)
+		got, ok := skipping([]byte(body))
+		assert.True(t, ok, body)
+		assert.Equal(t, withoutParams(want), got, body)
+	}
+	var s skipped
+	err := Unmarshal([]byte(`{"params":[],"backend":"b","extra":1}`), &s, true)
+	assert.ErrorContains(t, err, "extra", "a strict reading refuses a member the type does not have")
 }
 
 // normal compacts the raw member, which the readers may keep with
