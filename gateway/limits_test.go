@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/circuit"
 	"github.com/qgov/qgov/internal/testenv"
 	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
@@ -275,6 +276,50 @@ func TestHangingUpKeepsTheCharge(t *testing.T) {
 	assert.Equal(t, int64(1), created.Load())
 	resp, body := post(t, srv, isaJob)
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "its place is still taken: %s", body)
+}
+
+// TestOrphanIsChargedItsEstimate leaves a reservation as a replica that
+// stopped while forwarding its job leaves one (admitted, no job id): the
+// reconciler waits for the job's id while the reservation is young, and
+// once it is older than orphanAfter charges its estimate, since the job
+// may have run.
+func TestOrphanIsChargedItsEstimate(t *testing.T) {
+	rg := newRig(t)
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "q.db"))
+	require.NoError(t, err)
+	g, err := quota.New(quota.Config{Budgets: []quota.Budget{{Scope: quota.ScopeTenant, Name: "default", MonthlyLimitUSD: 100}},
+		Prices: map[string]float64{"ibm_qgov_kestrel": 1}}, st, quota.Options{})
+	require.NoError(t, err)
+	var later atomic.Bool
+	_, gw := rg.serve(t, st, func(c *Config) {
+		c.Quota = g
+		c.Now = func() time.Time {
+			if later.Load() {
+				return time.Now().Add(orphanAfter + time.Minute)
+			}
+			return time.Now()
+		}
+	})
+	ctx := context.Background()
+	sub, derr := runtimeapi.DecodeSubmission([]byte(isaJob), circuit.DefaultLimits)
+	require.Nil(t, derr)
+	caller := quota.Caller{Tenant: "default", Project: "ml", User: "fatima"}
+	a, aerr := g.Admit(ctx, quota.Job{Caller: caller, Instance: "QR-ml", Backend: sub.Backend, Sub: sub})
+	require.Nil(t, aerr)
+	require.Positive(t, a.EstimateMicros)
+
+	n, err := gw.Reconcile(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n, "a young reservation waits for its job's id")
+	later.Store(true)
+	n, err = gw.Reconcile(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	u, err := g.Usage(ctx, caller)
+	require.NoError(t, err)
+	require.Len(t, u.Budgets, 1)
+	assert.InDelta(t, float64(a.EstimateMicros)/1e6, u.Budgets[0].SpentUSD, 1e-6, "charged its estimate, never nothing")
+	assert.Zero(t, u.Budgets[0].ReservedUSD)
 }
 
 // TestBodiesHeldAtOnce fills the room for request bodies with one body
