@@ -20,7 +20,7 @@ import (
 func stores(t *testing.T) map[string]store.Store {
 	b, err := store.OpenBolt(filepath.Join(t.TempDir(), "a.db"))
 	require.NoError(t, err)
-	r := store.NewRedis(redis.NewClient(&redis.Options{Addr: testenv.Redis(t)}), "qgov:")
+	r := store.NewRedis(redis.NewClient(&redis.Options{Addr: testenv.Redis(t)}), "qgov:", 0)
 	t.Cleanup(func() { _ = b.Close(); _ = r.Close() })
 	return map[string]store.Store{"bolt": b, "redis": r}
 }
@@ -86,11 +86,37 @@ func TestBook(t *testing.T) {
 			assert.EqualValues(t, 1, wins.Load())
 			open, err := b.Open(ctx, "lab")
 			require.NoError(t, err)
+			require.Len(t, open, 2, "a decided hold stays open until its follow-up is closed")
+			assert.Equal(t, "job1", open[0].ID)
+			assert.NotNil(t, open[0].Fate)
+			require.NoError(t, b.Close(ctx, open[0]))
+			open, err = b.Open(ctx, "lab")
+			require.NoError(t, err)
 			require.Len(t, open, 1)
 			assert.Equal(t, "job10", open[0].ID)
 			pending, err := b.Pending(ctx)
 			require.NoError(t, err)
 			assert.Equal(t, map[string]int{"lab": 1}, pending, "counted from the open list")
+
+			// A take-over and the upstream's answer are each recorded once.
+			for _, node := range []string{"b", "c"} {
+				won, err := b.TakeOver(ctx, "job1", 1, Attempt{Node: node})
+				require.NoError(t, err)
+				assert.Equal(t, node == "b", won, node)
+			}
+			won, err := b.TakeOver(ctx, "job1", 2, Attempt{Node: "c"})
+			require.NoError(t, err)
+			assert.True(t, won)
+			for _, up := range []string{"u1", "u2"} {
+				won, err := b.Answer(ctx, "job1", Upstream{JobID: up, Status: 200})
+				require.NoError(t, err)
+				assert.Equal(t, up == "u1", won, up)
+			}
+			s, err = b.Get(ctx, "job1")
+			require.NoError(t, err)
+			owner, _ := s.Owner()
+			assert.Equal(t, "c", owner, "the last take-over owns the follow-up")
+			assert.Equal(t, "u1", s.Upstream.JobID)
 
 			for n := 0; n < 3; n++ {
 				_, ok, err := b.TakeSlot(ctx, "lab", "priority_queue", "2026-11-23", 2, "x")

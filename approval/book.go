@@ -91,6 +91,13 @@ func (s *State) absorb(rest string, value []byte) error {
 	case rest == "u":
 		s.Upstream = new(Upstream)
 		v = s.Upstream
+	case strings.HasPrefix(rest, "a/"):
+		var a Attempt
+		if err := json.Unmarshal(value, &a); err != nil {
+			return err
+		}
+		s.Attempts = append(s.Attempts, a) // keys sort by attempt
+		return nil
 	case strings.HasPrefix(rest, "d/"):
 		step, err := strconv.Atoi(rest[2:])
 		if err != nil {
@@ -122,25 +129,36 @@ func (b *Book) Escalate(ctx context.Context, id string, step int) (bool, error) 
 
 // Finish records a hold's fate, and reports false when it already had
 // one. Only the caller that recorded Released may forward the job. The
-// hold leaves its tenant's open list.
+// hold stays among its tenant's open ones until Close: its follow-up
+// (the forward, the reservation) is unfinished until then.
 func (b *Book) Finish(ctx context.Context, s *State, f Fate) (bool, error) {
-	won, err := b.create(ctx, "j/"+s.ID+"/f", f, keep)
-	if err != nil || !won {
-		return won, err
-	}
-	return true, b.st.Delete(ctx, bucket, "o/"+s.Tenant+"/"+s.ID)
+	return b.create(ctx, "j/"+s.ID+"/f", f, keep)
 }
 
-// Answered records the upstream's answer to a released job.
-func (b *Book) Answered(ctx context.Context, id string, u Upstream) error {
-	data, _ := json.Marshal(u)
-	if err := b.st.Put(ctx, bucket, "j/"+id+"/u", data, keep); err != nil {
-		return fmt.Errorf("recording the upstream answer of %s: %w", id, err)
+// Close takes a hold whose fate and follow-up are complete off its
+// tenant's open list.
+func (b *Book) Close(ctx context.Context, s *State) error {
+	if err := b.st.Delete(ctx, bucket, "o/"+s.Tenant+"/"+s.ID); err != nil {
+		return fmt.Errorf("closing hold %s: %w", s.ID, err)
 	}
 	return nil
 }
 
-// Open lists the holds of a tenant that have no fate yet.
+// TakeOver records that node takes over the forward of a released job
+// from the owner of attempt n-1 (attempt 0 is the release itself), and
+// reports false when someone else took attempt n first.
+func (b *Book) TakeOver(ctx context.Context, id string, n int, a Attempt) (bool, error) {
+	return b.create(ctx, fmt.Sprintf("j/%s/a/%03d", id, n), a, keep)
+}
+
+// Answer records the upstream's answer to a released job, once: it
+// reports false when an answer was recorded already.
+func (b *Book) Answer(ctx context.Context, id string, u Upstream) (bool, error) {
+	return b.create(ctx, "j/"+id+"/u", u, keep)
+}
+
+// Open lists the holds of a tenant the gateway still has work on: those
+// awaiting a decision, and those decided whose follow-up is not closed.
 func (b *Book) Open(ctx context.Context, tenant string) ([]*State, error) {
 	var out []*State
 	for after := ""; ; {
@@ -156,9 +174,7 @@ func (b *Book) Open(ctx context.Context, tenant string) ([]*State, error) {
 			if err != nil {
 				return nil, err
 			}
-			if s.Fate == nil {
-				out = append(out, s)
-			}
+			out = append(out, s)
 		}
 		if len(page) < 200 {
 			return out, nil
@@ -167,8 +183,8 @@ func (b *Book) Open(ctx context.Context, tenant string) ([]*State, error) {
 	}
 }
 
-// Pending counts the holds without a fate in every tenant, from the
-// open lists alone.
+// Pending counts the open holds of every tenant (awaiting a decision,
+// or decided and being followed up), from the open lists alone.
 func (b *Book) Pending(ctx context.Context) (map[string]int, error) {
 	out := map[string]int{}
 	for after := ""; ; {

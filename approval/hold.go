@@ -10,10 +10,19 @@
 //	j/<id>/h          the hold
 //	j/<id>/d/<step>   a workflow step's decision (approve, reject, timeout)
 //	j/<id>/f          the job's fate (released, rejected, timed_out,
-//	                  cancelled); whoever creates "released" forwards the
-//	                  held request, once
-//	j/<id>/u          what the upstream answered to that forward
-//	o/<tenant>/<id>   the tenant's open holds
+//	                  cancelled) and the replica that recorded it; whoever
+//	                  creates "released" owns the forward of the held
+//	                  request
+//	j/<id>/a/<n>      a replica's take-over of that forward from the
+//	                  owner of attempt n-1, which stopped
+//	j/<id>/u          what the upstream answered to that forward, or that
+//	                  the job was cancelled before it was forwarded
+//	o/<tenant>/<id>   the tenant's open holds: awaiting a decision, or
+//	                  decided with their follow-up unfinished
+//
+// The forward of a released job carries the tag runtimeapi.TrackTag(id),
+// so a replica that takes it over finds the upstream job the stopped
+// owner may have created before it forwards again.
 package approval
 
 import (
@@ -112,8 +121,14 @@ type Fate struct {
 	By      string    `json:"by"`
 	Comment string    `json:"comment,omitempty"`
 	At      time.Time `json:"at"`
-	// Node is the replica that released the job.
+	// Node is the replica that recorded the fate and owns its follow-up.
 	Node string `json:"node,omitempty"`
+}
+
+// Attempt is a replica's take-over of a released job's forward.
+type Attempt struct {
+	Node string    `json:"node"`
+	At   time.Time `json:"at"`
 }
 
 // Upstream is the upstream's answer to the released request.
@@ -121,9 +136,11 @@ type Upstream struct {
 	// JobID is the upstream's job id; empty when it refused the job.
 	JobID string `json:"job_id,omitempty"`
 	// Status and Error describe a refusal.
-	Status int       `json:"status"`
-	Error  string    `json:"error,omitempty"`
-	At     time.Time `json:"at"`
+	Status int    `json:"status"`
+	Error  string `json:"error,omitempty"`
+	// CancelledBy names who cancelled the job before it was forwarded.
+	CancelledBy string    `json:"cancelled_by,omitempty"`
+	At          time.Time `json:"at"`
 }
 
 // State is a hold with everything decided about it so far.
@@ -131,7 +148,19 @@ type State struct {
 	Hold
 	Decisions map[int]Decision `json:"decisions"`
 	Fate      *Fate            `json:"fate,omitempty"`
-	Upstream  *Upstream        `json:"upstream,omitempty"`
+	// Attempts are the take-overs of a released job's forward, in order.
+	Attempts []Attempt `json:"attempts,omitempty"`
+	Upstream *Upstream `json:"upstream,omitempty"`
+}
+
+// Owner is the replica that owns the hold's follow-up and since when:
+// the last to take over its forward, else the one that recorded its
+// fate.
+func (s *State) Owner() (node string, since time.Time) {
+	if n := len(s.Attempts); n > 0 {
+		return s.Attempts[n-1].Node, s.Attempts[n-1].At
+	}
+	return s.Fate.Node, s.Fate.At
 }
 
 // NewState is a hold's state before anyone decides: its steps
@@ -220,6 +249,11 @@ func (s *State) Job(now time.Time) runtimeapi.Job {
 	case s.Fate == nil:
 	case s.Fate.Fate == Released && s.Upstream == nil:
 		st.Reason = "approved; being submitted to the backend"
+	case s.Fate.Fate == Released && s.Upstream.JobID != "":
+		st.Reason = "approved and submitted to the backend"
+	case s.Fate.Fate == Released && s.Upstream.CancelledBy != "":
+		st = runtimeapi.JobState{Status: runtimeapi.StatusCancelled, Reason: "approved, then cancelled by " + s.Upstream.CancelledBy + " before it reached the backend"}
+		end = &s.Upstream.At
 	case s.Fate.Fate == Released:
 		st = runtimeapi.JobState{Status: runtimeapi.StatusFailed, Reason: fmt.Sprintf("approved, but the upstream refused the job (%d): %s", s.Upstream.Status, s.Upstream.Error)}
 		end = &s.Upstream.At

@@ -44,6 +44,10 @@ const (
 	ActionJobUsage     = "qgov.budget.usage"
 	ActionPolicyError  = "qgov.policy.error"
 	ActionRecovered    = "qgov.audit.recovered"
+	// ActionJobFollowUp records a submission or release another replica
+	// (or a restart) finished for one that stopped mid-way: the upstream
+	// job it found and recorded, or that none was created.
+	ActionJobFollowUp = "qgov.job.follow_up"
 	// Governance API reads and changes of objects.
 	ActionGovernanceRead   = "qgov.governance.read"
 	ActionGovernanceCreate = "qgov.governance.create"
@@ -73,7 +77,7 @@ var categories = map[string]string{
 	ActionApprovalHold: CategoryApproval, ActionApprove: CategoryApproval, ActionReject: CategoryApproval, ActionApprovalTime: CategoryApproval,
 	ActionApprovalList: CategoryApproval, ActionEscalate: CategoryApproval, ActionRelease: CategoryApproval, ActionNotifyFailed: CategorySystem,
 	ActionBudgetAlert: CategoryBudget, ActionBudgetOver: CategoryBudget, ActionJobUsage: CategoryBudget,
-	ActionPolicyError: CategoryPolicy, ActionRecovered: CategorySystem,
+	ActionPolicyError: CategoryPolicy, ActionRecovered: CategorySystem, ActionJobFollowUp: CategorySystem,
 	ActionGovernanceRead: CategoryAdmin, ActionGovernanceCreate: CategoryAdmin, ActionGovernancePut: CategoryAdmin,
 	ActionGovernancePatch: CategoryAdmin, ActionGovernanceDelete: CategoryAdmin, ActionGovernanceApply: CategoryAdmin,
 	ActionGovernanceExport: CategoryAdmin, ActionGovernanceDisabled: CategoryAdmin,

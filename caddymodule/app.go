@@ -206,6 +206,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.st = st
+	if err := a.checkPersistence(ctx); err != nil {
+		return err
+	}
+	if err := a.nodes().Beat(ctx, nodeName()); err != nil { // before any request: work this node leaves in flight is its own
+		a.logger.Warn("recording that this replica runs", "error", err)
+	}
 	if a.notifier, err = a.buildNotifier(a.repl); err != nil {
 		return err
 	}
@@ -246,6 +252,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Outbound:     outbound,
 		Approvals:    book,
 		Node:         nodeName(),
+		Nodes:        a.nodes(),
 		Notify:       a.notifier,
 		MaxBodyBytes: a.MaxBodySize,
 		BodyMemory:   a.BodyMemory,
@@ -379,13 +386,18 @@ func (a *App) Start() error {
 	go func() {
 		tick := time.NewTicker(time.Minute)
 		defer tick.Stop()
-		for {
+		for n := 1; ; n++ {
 			select {
 			case <-ctx.Done():
 				return
 			case now := <-tick.C:
 				if err := a.signing.Refresh(ctx, now); err != nil {
 					a.logger.Error("rotating the token signing key", "error", err)
+				}
+				if n%int(persistenceCheck/time.Minute) == 0 {
+					if err := a.checkPersistence(ctx); err != nil { // only a load is refused
+						a.logger.Error("the Redis store may lose governance state", "error", err)
+					}
 				}
 			}
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/qgov/qgov/internal/circuittest"
 	"github.com/qgov/qgov/internal/testenv"
 	"github.com/qgov/qgov/qiskitclient"
+	"github.com/qgov/qgov/runtimeapi"
 	"github.com/qgov/qgov/simulator"
 	"github.com/qgov/qgov/simulator/appid"
 )
@@ -347,6 +348,22 @@ func TestAttacks(t *testing.T) {
 		require.NoError(t, fatima.JSON(ctx, http.MethodDelete, "/jobs/"+job.ID, nil, nil))
 		assert.InDelta(t, done.Usage.QuantumSeconds*1.60, spent()-before, 0.01, "charged its usage, not $0")
 		assert.Greater(t, spent()-before, 0.5)
+	})
+
+	t.Run("a job passed off as another's by its tracking tag", func(t *testing.T) {
+		forged := `{"program_id":"sampler","backend":"qgov_simulator","tags":["` + runtimeapi.TrackTag("someone-elses-job") + `"],"params":{"pubs":` + small(10) + `}}`
+		w.refused(t, http.StatusBadRequest, "reserved_tag", func() (int, string) {
+			return w.call("demo-fatima-key", http.MethodPost, "/api/v1/jobs", forged, "Service-CRN", "QR-ml", "Content-Type", "application/json")
+		})
+		job, err := w.client("demo-fatima-key", "QR-ml").Submit(ctx, bellJob("mine"))
+		require.NoError(t, err)
+		w.refused(t, http.StatusBadRequest, "reserved_tag", func() (int, string) {
+			return w.call("demo-fatima-key", http.MethodPut, "/api/v1/jobs/"+job.ID+"/tags", `{"tags":["mine","`+runtimeapi.TrackTag("x")+`"]}`,
+				"Service-CRN", "QR-ml", "Content-Type", "application/json")
+		})
+		status, body := w.call("demo-fatima-key", http.MethodPut, "/api/v1/jobs/"+job.ID+"/tags", `{"tags":["mine","ours"]}`,
+			"Service-CRN", "QR-ml", "Content-Type", "application/json")
+		assert.Equal(t, http.StatusNoContent, status, body)
 	})
 
 	t.Run("one request, bounded memory", func(t *testing.T) {

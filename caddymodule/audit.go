@@ -99,7 +99,8 @@ func (a *App) openAudit(ctx caddy.Context, st store.Store) (*audit.Log, audit.So
 	if ac.Log {
 		sinks = append(sinks, logSink{ctx.Logger().Named("audit")})
 	}
-	settings := fmt.Sprintf("%d %v %d %v %d %v", fsync, ac.SyncInterval, ac.MaxSize, ac.RollInterval, ac.QueueSize, ac.BlockTimeout)
+	settings := fmt.Sprintf("fsync %s, sync_interval %v, max_size %d, roll_interval %v, queue_size %d, block_timeout %v",
+		cmp.Or(ac.Fsync, "always"), time.Duration(ac.SyncInterval), ac.MaxSize, time.Duration(ac.RollInterval), ac.QueueSize, time.Duration(ac.BlockTimeout))
 	v, loaded, err := audits.LoadOrNew(ac.Dir, func() (caddy.Destructor, error) {
 		f, err := audit.OpenFile(audit.FileConfig{Dir: ac.Dir, MaxSize: ac.MaxSize, MaxAge: time.Duration(ac.RollInterval), Fsync: fsync})
 		if err != nil {
@@ -113,11 +114,16 @@ func (a *App) openAudit(ctx caddy.Context, st store.Store) (*audit.Log, audit.So
 	}
 	a.auditKey = ac.Dir
 	p := v.(pooledAudit)
+	if loaded && p.settings != settings {
+		// the trail stays open across reloads, so the file and queue it was
+		// opened with cannot change under it: refuse rather than pretend
+		_, _ = audits.Delete(ac.Dir)
+		a.auditKey = ""
+		return nil, nil, "", fmt.Errorf("qgov audit: the trail in %s is open with %s; this configuration asks for %s, "+
+			"which cannot change while the gateway runs: restart it to apply them, or keep them as they are to reload", ac.Dir, p.settings, settings)
+	}
 	if loaded {
 		p.log.SetSinks(sinks)
-		if p.settings != settings {
-			a.logger.Warn("qgov audit: file and queue settings take effect at the next start; the trail stays open across reloads", "dir", ac.Dir)
-		}
 	}
 	return p.log, source, ac.Dir, nil
 }

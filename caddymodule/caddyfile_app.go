@@ -33,6 +33,7 @@ func init() {
 //	        db          <n>
 //	        tls
 //	        key_prefix  <prefix>
+//	        require_persistence
 //	    }
 //	    token_ttl            <duration>
 //	    signing_key_rotation <duration>
@@ -270,6 +271,8 @@ func parseStore(d *caddyfile.Dispenser) (*StoreConfig, error) {
 			sc.TLS = true
 		case "key_prefix":
 			sc.KeyPrefix, err = oneArg(d)
+		case "require_persistence":
+			sc.RequirePersistence = true
 		default:
 			return nil, d.Errf("unrecognized redis store option %q", d.Val())
 		}

@@ -316,7 +316,7 @@ func TestGatewayReloadUnderTraffic(t *testing.T) {
 
 	reloaded := strings.Replace(d.config, "\tqgov\n", "\trespond /health \"ok\"\n\tqgov\n", 1)
 	require.NotEqual(t, d.config, reloaded)
-	requests, failures := underTraffic(func() error { _, err := fatima.Job(ctx, job.ID); return err }, func() {
+	requests, failures := underTraffic(func(int) error { _, err := fatima.Job(ctx, job.ID); return err }, func() {
 		d.tester.InitServer(reloaded, "caddyfile")
 	})
 	assert.Zero(t, failures, "of %d requests during the reload", requests)

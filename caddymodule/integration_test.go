@@ -42,13 +42,14 @@ func keepAlive() *http.Client {
 	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 }
 
-// underTraffic runs request in a loop from four goroutines while change
-// runs, and returns how many requests were made and how many failed.
-func underTraffic(request func() error, change func()) (requests, failures int64) {
+// underTraffic runs request in a loop from four goroutines (worker 0 to
+// 3) while change runs, and returns how many requests were made and how
+// many failed.
+func underTraffic(request func(worker int) error, change func()) (requests, failures int64) {
 	var made, failed atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
+	for w := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -59,7 +60,7 @@ func underTraffic(request func() error, change func()) (requests, failures int64
 				default:
 				}
 				made.Add(1)
-				if request() != nil {
+				if request(w) != nil {
 					failed.Add(1)
 				}
 			}
@@ -105,7 +106,7 @@ func TestSimulatorInCaddy(t *testing.T) {
 	report, err := qiskitclient.Session(ctx, qc)
 	require.NoError(t, err)
 
-	requests, failures := underTraffic(func() error { _, err := qc.Job(ctx, report.JobID); return err }, func() {
+	requests, failures := underTraffic(func(int) error { _, err := qc.Job(ctx, report.JobID); return err }, func() {
 		tester.InitServer(simulatorSite(port, 26, `respond /health "ok"`), "caddyfile")
 	})
 	assert.Zero(t, failures, "of %d requests during the reload", requests)

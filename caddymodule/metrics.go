@@ -45,7 +45,7 @@ var (
 	budgetReservedDesc = prometheus.NewDesc("qgov_budget_reserved_usd",
 		"The estimates of the month's running jobs reserved against a budget, in USD.", []string{"tenant", "scope", "name"}, nil)
 	pendingDesc = prometheus.NewDesc("qgov_approvals_pending",
-		"Jobs held for approval with no decision yet, by tenant.", []string{"tenant"}, nil)
+		"Jobs held for approval not yet settled, by tenant: awaiting a decision, or decided with their release (or end) unfinished.", []string{"tenant"}, nil)
 	tokenDesc = prometheus.NewDesc("qgov_upstream_token_refreshes_total",
 		"Upstream IAM token exchanges by instance and result (ok, failed); instances sharing an API key share its exchanges.",
 		[]string{"instance", "result"}, nil)

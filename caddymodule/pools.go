@@ -1,12 +1,15 @@
 package caddymodule
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
@@ -47,6 +50,39 @@ type StoreConfig struct {
 	TLS bool `json:"tls,omitempty"`
 	// KeyPrefix starts every Redis key. Default "qgov:".
 	KeyPrefix string `json:"key_prefix,omitempty"`
+	// RequirePersistence refuses to load the configuration while a Redis
+	// server keeps nothing on disk (appendonly no and no save points) or
+	// may evict keys (maxmemory-policy other than noeviction), or its
+	// settings cannot be read. Without it those are logged as errors, at
+	// the load and every ten minutes.
+	RequirePersistence bool `json:"require_persistence,omitempty"`
+}
+
+// persistenceCheck is the period of the Redis persistence check.
+const persistenceCheck = 10 * time.Minute
+
+// checkPersistence reads whether the Redis store keeps what qgov records
+// across a restart and under memory pressure; a problem fails the load
+// when the store requires persistence, and is logged otherwise.
+func (a *App) checkPersistence(ctx context.Context) error {
+	r, ok := a.st.(*store.Redis)
+	if !ok {
+		return nil
+	}
+	problems, err := r.PersistenceProblems(ctx)
+	if err != nil {
+		problems = append(problems, "the persistence of the Redis store cannot be verified: "+err.Error())
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	if a.Store.RequirePersistence {
+		return fmt.Errorf("qgov store redis (require_persistence): %s", strings.Join(problems, "; "))
+	}
+	for _, p := range problems {
+		a.logger.Error("the Redis store may lose governance state: "+p, "fix", "configure Redis as documented, or set require_persistence to refuse such a server")
+	}
+	return nil
 }
 
 // pooledStore lets the pool close a store when no config uses it.
@@ -82,16 +118,23 @@ func (a *App) openStore(repl *caddy.Replacer) (store.Store, error) {
 	default:
 		return nil, fmt.Errorf("qgov store: unknown backend %q (use bolt or redis)", sc.Backend)
 	}
-	fingerprint, _ := json.Marshal(sc)
+	timeout := a.storeTimeout()
+	fingerprint, _ := json.Marshal(struct {
+		StoreConfig
+		Timeout time.Duration
+	}{sc, timeout})
 	sum := sha256.Sum256(fingerprint)
 	a.storeKey = hex.EncodeToString(sum[:])
 	v, _, err := stores.LoadOrNew(a.storeKey, func() (caddy.Destructor, error) {
 		if sc.Backend == "redis" {
-			opts := &redis.UniversalOptions{Addrs: sc.Addrs, MasterName: sc.MasterName, Username: sc.Username, Password: sc.Password, DB: sc.DB}
+			// a server that hangs costs each call its deadline, not the
+			// client's default timeouts times its retries
+			opts := &redis.UniversalOptions{Addrs: sc.Addrs, MasterName: sc.MasterName, Username: sc.Username, Password: sc.Password, DB: sc.DB,
+				DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, PoolTimeout: timeout, ContextTimeoutEnabled: true}
 			if sc.TLS {
 				opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 			}
-			return pooledStore{store.NewRedis(redis.NewUniversalClient(opts), sc.KeyPrefix)}, nil
+			return pooledStore{store.NewRedis(redis.NewUniversalClient(opts), sc.KeyPrefix, timeout)}, nil
 		}
 		b, err := store.OpenBolt(sc.Path)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -24,7 +25,7 @@ import (
 // Defaults of the quotas block.
 const (
 	defaultReconcileInterval = 15 * time.Second
-	defaultQuotaTimeout      = 500 * time.Millisecond
+	defaultStoreTimeout      = 500 * time.Millisecond
 )
 
 // QuotaConfig configures limits, budgets and the cost model. Counters
@@ -36,8 +37,11 @@ type QuotaConfig struct {
 	// time) follows admitted jobs upstream to settle their reservations.
 	// Default 15s.
 	ReconcileInterval caddy.Duration `json:"reconcile_interval,omitempty"`
-	// StoreTimeout bounds each admission's call to the counters; past it
-	// the fail modes apply. Default 500ms.
+	// StoreTimeout bounds each call to the store: an admission's to the
+	// counters (past it the fail modes apply) and every other read or
+	// write; a store that hangs costs a request about this, then 503
+	// with Retry-After. On Redis it is also the client's dial, read and
+	// write timeout. Default 500ms.
 	StoreTimeout caddy.Duration `json:"store_timeout,omitempty"`
 }
 
@@ -80,19 +84,11 @@ func (a *App) quotaConfig(c catalog.Config, dir *org.Directory) (quota.Config, e
 
 // newGovernor builds the quota governor over the store's counters.
 func (a *App) newGovernor(st store.Store, cfg quota.Config) (*quota.Governor, error) {
-	qc := QuotaConfig{}
-	if a.Quotas != nil {
-		qc = *a.Quotas
-	}
 	counters, ok := st.(quota.Counters)
 	if !ok {
 		return nil, fmt.Errorf("qgov quotas: the store %T keeps no counters", st)
 	}
-	timeout := time.Duration(qc.StoreTimeout)
-	if timeout == 0 {
-		timeout = defaultQuotaTimeout
-	}
-	g, err := quota.New(cfg, counters, quota.Options{Timeout: timeout, Logger: a.logger,
+	g, err := quota.New(cfg, counters, quota.Options{Timeout: a.storeTimeout(), Logger: a.logger,
 		OnAlert: func(al quota.Alert) {
 			if a.gateway != nil {
 				a.gateway.BudgetAlert(al)
@@ -161,21 +157,43 @@ func (a *App) checkChannels(c catalog.Config) error {
 	return errors.Join(errs...)
 }
 
+// storeTimeout bounds every call to the store: an admission's to the
+// counters (past it the fail modes apply), and every read or write of
+// ownership, holds and leases.
+func (a *App) storeTimeout() time.Duration {
+	if a.Quotas != nil && a.Quotas.StoreTimeout > 0 {
+		return time.Duration(a.Quotas.StoreTimeout)
+	}
+	return defaultStoreTimeout
+}
+
+// reconcileInterval is the time between the reconciler's passes.
+func (a *App) reconcileInterval() time.Duration {
+	if a.Quotas != nil && a.Quotas.ReconcileInterval > 0 {
+		return time.Duration(a.Quotas.ReconcileInterval)
+	}
+	return defaultReconcileInterval
+}
+
+// nodes tracks the running replicas: each beats every reconcile
+// interval, and one silent for three is taken to have stopped.
+func (a *App) nodes() store.Nodes {
+	return store.Nodes{Store: a.st, TTL: 3 * a.reconcileInterval()}
+}
+
 // startReconciler runs the job reconciler until ctx ends; replicas
 // sharing the store elect one to run it.
 func (a *App) startReconciler(ctx context.Context) {
-	interval := defaultReconcileInterval
-	if a.Quotas != nil && a.Quotas.ReconcileInterval > 0 {
-		interval = time.Duration(a.Quotas.ReconcileInterval)
-	}
-	rc := &gateway.Reconciler{Gateway: a.gateway, Store: a.st, Node: a.cfg.Node, Interval: interval}
+	rc := &gateway.Reconciler{Gateway: a.gateway, Store: a.st, Nodes: a.nodes(), Node: a.cfg.Node, Interval: a.reconcileInterval()}
 	go rc.Run(ctx)
 }
 
-// nodeName names this replica: host, process and a random part.
-func nodeName() string {
+// nodeName names this process among the replicas: host, process id and
+// a random part. It is the same across configuration reloads, so work a
+// previous configuration's server left in flight stays this node's.
+var nodeName = sync.OnceValue(func() string {
 	host, _ := os.Hostname()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
-}
+})

@@ -176,7 +176,7 @@ func TestConcurrentWritersOnRedis(t *testing.T) {
 	var used atomic.Int64
 	replicas := []*Manager[*org.Directory]{}
 	for range 2 {
-		st := store.NewRedis(redis.NewClient(&redis.Options{Addr: addr}), "qgov:")
+		st := store.NewRedis(redis.NewClient(&redis.Options{Addr: addr}), "qgov:", 0)
 		t.Cleanup(func() { _ = st.Close() })
 		m := manager(st, &used)
 		_, err := m.Load(ctx)

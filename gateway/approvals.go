@@ -13,7 +13,6 @@ import (
 	"github.com/qgov/qgov/approval"
 	"github.com/qgov/qgov/audit"
 	"github.com/qgov/qgov/ownership"
-	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/rbac"
 	"github.com/qgov/qgov/runtimeapi"
 )
@@ -243,7 +242,7 @@ func (q governance) decide(st *approval.State, d *Decision) *runtimeapi.Error {
 		st.Decisions[i] = dec
 	}
 	if req.Decision == approval.Reject {
-		fate := approval.Fate{Fate: approval.Rejected, By: q.p.UserID, Comment: d.Note, At: now.UTC()}
+		fate := approval.Fate{Fate: approval.Rejected, By: q.p.UserID, Comment: d.Note, At: now.UTC(), Node: g.Node}
 		won, err := g.Approvals.Finish(ctx, st, fate)
 		if err != nil {
 			return storeDown(st.ID, err, g)
@@ -282,97 +281,6 @@ func untilMidnight(now time.Time, loc *time.Location) int {
 	t := now.In(loc)
 	next := time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, loc)
 	return int(next.Sub(now).Seconds()) + 1
-}
-
-// release forwards a fully approved held job, exactly once: of every
-// replica and retry that gets here, only the one that records the
-// release forwards it. The upstream's answer is recorded; the job's
-// reservation and ownership follow the upstream job.
-func (g *Gateway) release(ctx context.Context, st *approval.State, by string) {
-	fate := approval.Fate{Fate: approval.Released, By: by, At: g.Now().UTC(), Node: g.Node}
-	won, err := g.Approvals.Finish(ctx, st, fate)
-	if err != nil || !won {
-		if err != nil {
-			g.Logger.Error("recording a release", "job", st.ID, "error", err)
-		}
-		if fresh, err := g.Approvals.Get(ctx, st.ID); err == nil {
-			*st = *fresh
-		}
-		return
-	}
-	st.Fate = &fate
-	// the forward outlives the approver's request: once released, the
-	// job is submitted even if they hang up
-	ctx = context.WithoutCancel(ctx)
-	up, status, body := g.submitHeld(ctx, st)
-	ans := approval.Upstream{JobID: up, Status: status, At: g.Now().UTC()}
-	if up == "" {
-		ans.Error = strings.TrimSpace(string(body))
-	}
-	if err := g.Approvals.Answered(ctx, st.ID, ans); err != nil {
-		g.Logger.Error("recording a released job's upstream id", "job", st.ID, "upstream", up, "error", err)
-	}
-	st.Upstream = &ans
-	var r quota.Reservation
-	hasRes := len(st.Reservation) > 0 && json.Unmarshal(st.Reservation, &r) == nil && r.ID != ""
-	if up == "" {
-		if hasRes {
-			if err := g.Quota.Release(ctx, r); err != nil {
-				g.Logger.Error("releasing a refused job's reservation", "job", st.ID, "error", err)
-			}
-		}
-	} else {
-		if hasRes {
-			r.JobID = up
-			if err := g.Quota.Rewrite(ctx, r); err != nil {
-				g.Logger.Error("binding a released job's reservation", "job", st.ID, "error", err)
-			}
-		}
-		if rec, err := g.Jobs.Get(ctx, st.Instance, st.ID); err == nil {
-			rec.Upstream = up
-			if hasRes {
-				rec.Quota, _ = json.Marshal(r)
-			}
-			g.record(ctx, g.Jobs, rec)
-		}
-	}
-	outcome, note := audit.Success, fmt.Sprintf("held job %s released upstream as %s after approval by %s", st.ID, up, by)
-	if up == "" {
-		outcome, note = audit.Failure, fmt.Sprintf("held job %s released after approval by %s, but the upstream refused it (%d): %s", st.ID, by, status, ans.Error)
-	}
-	g.auditEvent(ctx, &audit.Record{Action: audit.ActionRelease, Outcome: outcome, TenantID: st.Tenant, UserID: st.Submitter.User,
-		KeyID: st.Submitter.KeyID, InitiatorAuthnName: by, Project: st.Project, Instance: st.Instance, UpstreamJobID: up,
-		Resource: audit.Resource{Type: "quantum_job", ID: st.ID}, RuleIDs: stepRules(st), Status: status, Note: note,
-		Request: &audit.Request{Method: st.Request.Method, Path: st.Request.Path, Program: st.Program, Backend: st.Backend, EstimatedCostUSD: st.EstimatedCostUSD}})
-	g.announceHold(st, "qgov.approval.released", note+".")
-}
-
-// submitHeld forwards a held request with the instance's credentials.
-func (g *Gateway) submitHeld(ctx context.Context, st *approval.State) (jobID string, status int, body []byte) {
-	in := g.Directory.Load().Instance(st.Instance)
-	if in == nil {
-		return "", http.StatusNotFound, []byte("instance " + st.Instance + " is no longer configured")
-	}
-	r, err := http.NewRequestWithContext(ctx, st.Request.Method, "/", nil)
-	if err != nil {
-		return "", http.StatusBadRequest, []byte(err.Error())
-	}
-	r.Header = st.Request.Header.Clone()
-	if r.Header == nil {
-		r.Header = http.Header{}
-	}
-	q := &request{r: r, rest: st.Request.Path, in: in}
-	c, ferr := g.forwardCaptured(q, nil, st.Request.Body)
-	if ferr != nil {
-		return "", ferr.Status, []byte(ferr.Message)
-	}
-	var created struct {
-		ID string `json:"id"`
-	}
-	if c.status == http.StatusOK && json.Unmarshal(c.body.Bytes(), &created) == nil && created.ID != "" {
-		return created.ID, c.status, nil
-	}
-	return "", c.status, c.body.Bytes()
 }
 
 // heldDocs are the caller's jobs still held, as job documents, for a job

@@ -101,6 +101,10 @@ func outboundHeader(in http.Header) http.Header {
 	return out
 }
 
+// codeUnreachable is the error code of a forward that got no answer: the
+// request may or may not have reached the upstream.
+const codeUnreachable = "upstream_unreachable"
+
 // forward sends the caller's request to the instance's upstream with the
 // instance's real CRN and credentials, the path rebased onto the
 // upstream's API base, query unless query is non-nil, and body. Of the
@@ -141,7 +145,7 @@ func (g *Gateway) forward(w http.ResponseWriter, q *request, query url.Values, b
 	}
 	if err := g.Upstream.Forward(w, out, q.in); err != nil {
 		g.Logger.Warn("forwarding upstream", "instance", q.in.Alias, "error", err)
-		return runtimeapi.Errorf(http.StatusBadGateway, "upstream_unreachable", "the upstream of instance "+q.in.Alias+" did not answer")
+		return runtimeapi.Errorf(http.StatusBadGateway, codeUnreachable, "the upstream of instance "+q.in.Alias+" did not answer")
 	}
 	return nil
 }

@@ -104,9 +104,13 @@ type Config struct {
 	Outbound Outbound
 	// Approvals keeps held jobs; required when a workflow can hold one.
 	Approvals *approval.Book
-	// Node names this replica in the records it makes (a released job's
-	// fate).
+	// Node names this replica in the records it makes (a submission in
+	// flight, a hold's fate), so that another finishes what it leaves
+	// unfinished if it stops.
 	Node string
+	// Nodes tells whether another replica is still running; nil presumes
+	// it is until its work is older than orphanAfter.
+	Nodes Liveness
 	// AuditSource answers audit queries; AuditDir is the trail's
 	// directory, which verification reads.
 	AuditSource audit.Source

@@ -171,8 +171,9 @@ func (g *Gateway) heldJob(q *request, rec ownership.Record) Decision {
 	case q.route.Action == runtimeapi.ActionJobRead && q.rest == "/jobs/"+rec.ID:
 		runtimeapi.WriteJSON(q.w, http.StatusOK, st.Job(now))
 	case q.route.Action == runtimeapi.ActionJobCancel, q.route.Action == runtimeapi.ActionJobDelete:
-		if st.Fate == nil {
-			fate := approval.Fate{Fate: approval.Cancelled, By: q.p.UserID, At: now.UTC()}
+		switch {
+		case st.Fate == nil:
+			fate := approval.Fate{Fate: approval.Cancelled, By: q.p.UserID, At: now.UTC(), Node: g.Node}
 			won, err := g.Approvals.Finish(ctx, st, fate)
 			if err != nil {
 				return deny(q.w, q.d, runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot cancel held job "+rec.ID+" right now"))
@@ -182,7 +183,18 @@ func (g *Gateway) heldJob(q *request, rec ownership.Record) Decision {
 			}
 			st.Fate = &fate
 			g.endHold(ctx, st)
-		} else if q.route.Action == runtimeapi.ActionJobCancel {
+		case st.Fate.Fate == approval.Released && st.Upstream == nil:
+			if err := g.cancelReleasing(ctx, st, q.p.UserID); err != nil {
+				return deny(q.w, q.d, err)
+			}
+			if st.Upstream.JobID != "" { // it reached the backend: cancel it there
+				if fresh, err := g.Jobs.Get(ctx, rec.Instance, rec.ID); err == nil {
+					rec = fresh
+				}
+				rec.Upstream = st.Upstream.JobID
+				return g.aliased(q, rec)
+			}
+		case q.route.Action == runtimeapi.ActionJobCancel:
 			return deny(q.w, q.d, runtimeapi.Errorf(http.StatusConflict, "job_final", fmt.Sprintf("job %s is already final: %s", rec.ID, st.Job(now).State.Reason)))
 		}
 		if q.route.Action == runtimeapi.ActionJobDelete {
@@ -242,7 +254,7 @@ func (g *Gateway) expire(ctx context.Context, st *approval.State) {
 			return
 		}
 	}
-	fate := approval.Fate{Fate: approval.TimedOut, By: "qgov", Comment: why, At: now.UTC()}
+	fate := approval.Fate{Fate: approval.TimedOut, By: "qgov", Comment: why, At: now.UTC(), Node: g.Node}
 	won, err := g.Approvals.Finish(ctx, st, fate)
 	if err != nil || !won {
 		if fresh, err := g.Approvals.Get(ctx, st.ID); err == nil {
@@ -254,15 +266,23 @@ func (g *Gateway) expire(ctx context.Context, st *approval.State) {
 	g.endHold(ctx, st)
 }
 
-// endHold releases a hold's reservation once its job will not run, and
-// records and announces how it ended.
+// endHold releases a hold's reservation once its job will not run,
+// records and announces how it ended, and closes the hold. Its steps are
+// idempotent: whoever finishes a stopped replica's follow-up runs it
+// again.
 func (g *Gateway) endHold(ctx context.Context, st *approval.State) {
 	var r quota.Reservation
 	if len(st.Reservation) > 0 && json.Unmarshal(st.Reservation, &r) == nil && r.ID != "" {
 		if err := g.Quota.Release(ctx, r); err != nil {
 			g.Logger.Error("releasing a held job's reservation", "job", st.ID, "error", err)
+			return
 		}
 	}
+	defer func() {
+		if err := g.Approvals.Close(ctx, st); err != nil {
+			g.Logger.Warn("closing an ended hold", "job", st.ID, "error", err)
+		}
+	}()
 	reason := st.Reason()
 	if st.Fate.Fate == approval.TimedOut {
 		g.auditEvent(ctx, &audit.Record{Action: audit.ActionApprovalTime, Outcome: audit.Success, TenantID: st.Tenant, UserID: st.Submitter.User,
@@ -300,6 +320,10 @@ func (g *Gateway) sweepHolds(ctx context.Context, tenant string) error {
 	open, err := g.Approvals.Open(ctx, tenant)
 	now := g.Now()
 	for _, st := range open {
+		if st.Fate != nil { // decided: its follow-up is unfinished
+			g.followHold(ctx, st)
+			continue
+		}
 		g.expire(ctx, st)
 		if st.Fate == nil && st.Approved() {
 			// every step approved, and the decider's replica stopped (or its

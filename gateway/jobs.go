@@ -43,6 +43,17 @@ func (g *Gateway) ownedObject(q *request, reg *ownership.Registry, kind string, 
 	if err := q.mayAct(kind, rec); err != nil {
 		return deny(q.w, q.d, err)
 	}
+	if q.route.Action == runtimeapi.ActionJobUpdate {
+		var tags struct {
+			Tags []string `json:"tags"`
+		}
+		if err := runtimeapi.DecodeJSON(q.body, &tags); err != nil {
+			return deny(q.w, q.d, err)
+		}
+		if err := runtimeapi.CheckOwnTags(tags.Tags); err != nil {
+			return deny(q.w, q.d, err)
+		}
+	}
 	switch {
 	case rec.Upstream != "":
 		return g.aliased(q, rec)
@@ -82,15 +93,17 @@ func (g *Gateway) ownedAction(q *request, rec ownership.Record) Decision {
 // record stores the ownership of an object the upstream just created.
 // The upstream has accepted it, so a store failure must not turn into an
 // error the client would retry (and so submit twice): it is retried, then
-// logged.
-func (g *Gateway) record(ctx context.Context, reg *ownership.Registry, rec ownership.Record) {
+// logged and returned; a job's submission is then finished by the
+// reconciler, which finds the job by its tracking tag.
+func (g *Gateway) record(ctx context.Context, reg *ownership.Registry, rec ownership.Record) error {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		if err = reg.Add(ctx, rec); err == nil {
-			return
+			return nil
 		}
 	}
-	g.Logger.Error("recording ownership failed; the object is invisible to its owner", "id", rec.ID, "instance", rec.Instance, "error", err)
+	g.Logger.Error("recording ownership failed", "id", rec.ID, "instance", rec.Instance, "error", err)
+	return err
 }
 
 // createJob runs a submission through the job steps: its project, the
@@ -108,6 +121,9 @@ func (g *Gateway) createJob(q *request) Decision {
 	}
 	q.d.request = &audit.Request{Program: sub.ProgramID, Backend: sub.Backend, Shots: sub.Shots, Pubs: len(sub.Pubs),
 		Session: sub.SessionID, Tags: sub.Tags}
+	if err := runtimeapi.CheckOwnTags(sub.Tags); err != nil {
+		return deny(q.w, q.d, err)
+	}
 	if q.d.Project, err = q.mayCreate(sub.Tags, sub.Backend); err != nil {
 		return deny(q.w, q.d, err)
 	}
@@ -137,11 +153,21 @@ func (g *Gateway) createJob(q *request) Decision {
 		return g.hold(q, sub, adm, steps, pending)
 	}
 	// once forwarded, the job may run: the gateway finishes recording it
-	// (its owner, its reservation) even if the client hangs up
+	// (its owner, its reservation) even if the client hangs up, and
+	// tags it so that the reconciler finds it if this replica stops first
 	q.r = q.r.WithContext(context.WithoutCancel(q.r.Context()))
-	c, ferr := g.forwardCaptured(q, nil, q.body)
-	if ferr != nil {
+	working.Store(adm.ID, true)
+	defer working.Delete(adm.ID)
+	body, terr := runtimeapi.WithTag(q.body, runtimeapi.TrackTag(adm.ID))
+	if terr != nil {
 		g.settleAdmission(q.r.Context(), adm, 0, "")
+		return deny(q.w, q.d, runtimeapi.BadRequest("invalid_tags", "%v", terr))
+	}
+	c, ferr := g.forwardCaptured(q, nil, body)
+	if ferr != nil {
+		if ferr.Code != codeUnreachable { // nothing was sent
+			g.settleAdmission(q.r.Context(), adm, 0, "")
+		} // else the job may exist: the reconciler finds it by its tag, or releases the reservation
 		return deny(q.w, q.d, ferr)
 	}
 	var created struct {
@@ -149,10 +175,14 @@ func (g *Gateway) createJob(q *request) Decision {
 		Backend string `json:"backend"`
 	}
 	_ = json.Unmarshal(c.body.Bytes(), &created)
-	g.settleAdmission(q.r.Context(), adm, c.status, created.ID)
 	if c.status == http.StatusOK && created.ID != "" {
 		q.d.jobID, q.d.resource = created.ID, audit.Resource{Type: "quantum_job", ID: created.ID}
-		g.record(q.r.Context(), g.Jobs, g.jobRecord(q, sub, adm, created.ID, cmp.Or(created.Backend, sub.Backend)))
+		adm.JobID = created.ID
+		if g.record(q.r.Context(), g.Jobs, g.jobRecord(q, sub, adm, created.ID, cmp.Or(created.Backend, sub.Backend))) == nil {
+			g.settleAdmission(q.r.Context(), adm, c.status, created.ID)
+		}
+	} else {
+		g.settleAdmission(q.r.Context(), adm, c.status, "")
 	}
 	c.replay(q.w, nil)
 	if q.d.Outcome == "" {

@@ -59,7 +59,7 @@ func (g *Gateway) precheck(q *request) *runtimeapi.Error {
 // counts and estimated cost, all checked and counted together.
 func (g *Gateway) admit(q *request, sub *runtimeapi.Submission, priority bool) (*quota.Admission, *runtimeapi.Error) {
 	a, err := g.Quota.Admit(q.r.Context(), quota.Job{Caller: q.caller(q.d.Project), Instance: q.in.Alias,
-		Backend: sub.Backend, Priority: priority, Sub: sub, RateCounted: true})
+		Backend: sub.Backend, Priority: priority, Sub: sub, RateCounted: true, Node: g.Node})
 	if err != nil {
 		return nil, err
 	}

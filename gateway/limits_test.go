@@ -64,7 +64,7 @@ func TestLimitsAcrossTwoGateways(t *testing.T) {
 	var gws [2]*Gateway
 	var srvs [2]*httptest.Server
 	for i := range gws {
-		st := store.NewRedis(redis.NewClient(&redis.Options{Addr: addr}), "qgov:")
+		st := store.NewRedis(redis.NewClient(&redis.Options{Addr: addr}), "qgov:", 0)
 		t.Cleanup(func() { _ = st.Close() })
 		g, err := quota.New(qc, st, quota.Options{})
 		require.NoError(t, err)
@@ -169,7 +169,7 @@ func TestLimitsAcrossTwoGateways(t *testing.T) {
 
 // TestReconcilerLease lets one replica of two reconcile.
 func TestReconcilerLease(t *testing.T) {
-	st := store.NewRedis(redis.NewClient(&redis.Options{Addr: testenv.Redis(t)}), "qgov:")
+	st := store.NewRedis(redis.NewClient(&redis.Options{Addr: testenv.Redis(t)}), "qgov:", 0)
 	defer st.Close()
 	ctx := context.Background()
 	a, err := store.Lease(ctx, st, leaseName, "a", time.Second)
@@ -278,47 +278,77 @@ func TestHangingUpKeepsTheCharge(t *testing.T) {
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "its place is still taken: %s", body)
 }
 
-// TestOrphanIsChargedItsEstimate leaves a reservation as a replica that
-// stopped while forwarding its job leaves one (admitted, no job id): the
-// reconciler waits for the job's id while the reservation is young, and
-// once it is older than orphanAfter charges its estimate, since the job
-// may have run.
-func TestOrphanIsChargedItsEstimate(t *testing.T) {
+// TestUnfinishedSubmissionIsFollowedUp leaves reservations as a replica
+// that stopped mid-submission leaves them (admitted, no job id): one
+// whose forward never reached the upstream, and one whose job the
+// upstream created with its tracking tag. While their replica beats they
+// are left to it; once it is silent the reconciler releases the first,
+// charging nothing, and records the second's job for its owner, who can
+// then read it, and settles it when it ends.
+func TestUnfinishedSubmissionIsFollowedUp(t *testing.T) {
 	rg := newRig(t)
 	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "q.db"))
 	require.NoError(t, err)
 	g, err := quota.New(quota.Config{Budgets: []quota.Budget{{Scope: quota.ScopeTenant, Name: "default", MonthlyLimitUSD: 100}},
 		Prices: map[string]float64{"ibm_qgov_kestrel": 1}}, st, quota.Options{})
 	require.NoError(t, err)
-	var later atomic.Bool
-	_, gw := rg.serve(t, st, func(c *Config) {
-		c.Quota = g
-		c.Now = func() time.Time {
-			if later.Load() {
-				return time.Now().Add(orphanAfter + time.Minute)
-			}
-			return time.Now()
-		}
-	})
+	nodes := store.Nodes{Store: st, TTL: 300 * time.Millisecond}
+	srv, gw := rg.serve(t, st, func(c *Config) { c.Quota, c.Node, c.Nodes = g, "survivor", nodes })
 	ctx := context.Background()
 	sub, derr := runtimeapi.DecodeSubmission([]byte(isaJob), circuit.DefaultLimits)
 	require.Nil(t, derr)
 	caller := quota.Caller{Tenant: "default", Project: "ml", User: "fatima"}
-	a, aerr := g.Admit(ctx, quota.Job{Caller: caller, Instance: "QR-ml", Backend: sub.Backend, Sub: sub})
-	require.Nil(t, aerr)
-	require.Positive(t, a.EstimateMicros)
+	require.NoError(t, nodes.Beat(ctx, "stopped"))
+	admit := func() *quota.Admission {
+		a, aerr := g.Admit(ctx, quota.Job{Caller: caller, Instance: "QR-ml", Backend: sub.Backend, Sub: sub, Node: "stopped"})
+		require.Nil(t, aerr)
+		require.Positive(t, a.EstimateMicros)
+		return a
+	}
+	admit() // its forward never reached the upstream
+	created := admit()
+	// the stopped replica's forward of the second reached the upstream
+	in := gw.Directory.Load().Instance("QR-ml")
+	body, terr := runtimeapi.WithTag([]byte(isaJob), runtimeapi.TrackTag(created.ID))
+	require.NoError(t, terr)
+	r, _ := http.NewRequestWithContext(ctx, http.MethodPost, "/", nil)
+	r.Header.Set("Content-Type", "application/json")
+	c, ferr := gw.forwardCaptured(&request{r: r, rest: "/jobs", in: in}, nil, body)
+	require.Nil(t, ferr)
+	require.Equal(t, http.StatusOK, c.status, c.body.String())
+	var job struct{ ID string }
+	require.NoError(t, json.Unmarshal(c.body.Bytes(), &job))
 
 	n, err := gw.Reconcile(ctx)
 	require.NoError(t, err)
-	assert.Zero(t, n, "a young reservation waits for its job's id")
-	later.Store(true)
-	n, err = gw.Reconcile(ctx)
+	assert.Zero(t, n, "their replica still beats: the reservations are its own")
+	open, err := g.Open(ctx, "default")
 	require.NoError(t, err)
-	assert.Equal(t, 1, n)
+	assert.Len(t, open, 2)
+
+	time.Sleep(400 * time.Millisecond) // its beat expires
+	_, err = gw.Reconcile(ctx)
+	require.NoError(t, err)
+	open, err = g.Open(ctx, "default")
+	require.NoError(t, err)
+	require.Len(t, open, 1, "the lost submission's reservation is released")
+	assert.Equal(t, created.ID, open[0].ID)
+	assert.Equal(t, job.ID, open[0].JobID, "bound to the job found by its tag")
 	u, err := g.Usage(ctx, caller)
 	require.NoError(t, err)
-	require.Len(t, u.Budgets, 1)
-	assert.InDelta(t, float64(a.EstimateMicros)/1e6, u.Budgets[0].SpentUSD, 1e-6, "charged its estimate, never nothing")
+	assert.InDelta(t, float64(created.EstimateMicros)/1e6, u.Budgets[0].ReservedUSD, 1e-6, "the lost one holds nothing")
+	status, doc := call(t, srv, "fatima-key", http.MethodGet, "/api/v1/jobs/"+job.ID, "")
+	assert.Equal(t, http.StatusOK, status, "its owner reads the job: %s", doc)
+	status, _ = call(t, srv, "ravi-key", http.MethodGet, "/api/v1/jobs/"+job.ID, "")
+	assert.Equal(t, http.StatusNotFound, status, "and nobody else")
+
+	require.Eventually(t, func() bool {
+		n, err := gw.Reconcile(ctx)
+		return err == nil && n == 1
+	}, 20*time.Second, 100*time.Millisecond, "the found job is settled when it ends")
+	u, err = g.Usage(ctx, caller)
+	require.NoError(t, err)
+	assert.InDelta(t, 3, u.Budgets[0].SpentUSD, 0.01, "charged the 3 quantum-seconds it ran")
 	assert.Zero(t, u.Budgets[0].ReservedUSD)
 }
 

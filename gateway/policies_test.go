@@ -279,6 +279,7 @@ func TestHeldJobSurvivesARestartAndIsReleasedOnce(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, string(body))
 	require.NoError(t, json.Unmarshal(body, &v))
 	assert.Equal(t, "released", v.Status)
+	assert.Equal(t, "approved and submitted to the backend", v.Reason, "not a refusal")
 	require.NotNil(t, v.Upstream)
 	upstreamID := v.Upstream.JobID
 	require.NotEmpty(t, upstreamID)
@@ -375,7 +376,7 @@ func TestTwoReplicasRaceToRelease(t *testing.T) {
 	var srvs [2]*httptest.Server
 	var gws [2]*Gateway
 	for i := range srvs {
-		st := store.NewRedis(redis.NewClient(&redis.Options{Addr: addr}), "qgov:")
+		st := store.NewRedis(redis.NewClient(&redis.Options{Addr: addr}), "qgov:", 0)
 		t.Cleanup(func() { _ = st.Close() })
 		srvs[i], gws[i] = pr.gateway(t, st, fmt.Sprintf("n%d", i))
 	}

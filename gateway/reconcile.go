@@ -4,12 +4,14 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/qgov/qgov/approval"
 	"github.com/qgov/qgov/audit"
 	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
@@ -19,9 +21,9 @@ import (
 	"github.com/qgov/qgov/store"
 )
 
-// orphanAfter is how long a reservation may wait for its upstream job
-// id: one without, older than this, belongs to a submission the gateway
-// never saw answered (it stopped mid-forward), and is released.
+// orphanAfter is how long a replica may take to finish a submission or
+// a release: one still unfinished after this is finished by another even
+// if its replica still runs.
 const orphanAfter = 10 * time.Minute
 
 // Reconciler follows admitted jobs upstream and settles their
@@ -32,6 +34,8 @@ type Reconciler struct {
 	// Store holds the lease; Node names this replica in it.
 	Store store.Store
 	Node  string
+	// Nodes records, every interval, that this replica runs.
+	Nodes store.Nodes
 	// Interval is the time between passes.
 	Interval time.Duration
 }
@@ -48,6 +52,9 @@ func (rc *Reconciler) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+		if err := rc.Nodes.Beat(ctx, rc.Node); err != nil {
+			rc.Gateway.Logger.Warn("recording that this replica runs", "error", err)
 		}
 		held, err := store.Lease(ctx, rc.Store, leaseName, rc.Node, 3*rc.Interval)
 		if err != nil || !held {
@@ -97,26 +104,53 @@ func (g *Gateway) Reconcile(ctx context.Context) (int, error) {
 }
 
 // reconcile settles one reservation when its job has ended. A
-// reservation that never learnt its job's id (the replica that forwarded
-// it stopped) is charged its estimate once it is old: the job may have
-// run.
+// reservation that never learnt its job's id is a submission whose
+// replica stopped mid-way: it is finished (followSubmission), and a held
+// job's reservation follows its hold.
 func (g *Gateway) reconcile(ctx context.Context, r quota.Reservation) (bool, error) {
 	in := g.Directory.Load().Instance(r.Instance)
 	if in == nil {
 		return false, fmt.Errorf("instance %q is no longer configured", r.Instance)
 	}
-	if r.JobID == "" {
-		if r.Hold != "" || g.Now().Sub(r.Admitted) < orphanAfter { // a held job's reservation ends with its hold
+	switch {
+	case r.JobID == "" && r.Hold != "":
+		return false, g.followHeldReservation(ctx, r)
+	case r.JobID == "":
+		if !g.orphaned(ctx, r.Node, r.Admitted, r.ID) {
 			return false, nil
 		}
-		return g.settle(ctx, r, usage{ended: true, estimate: true,
-			why: "its submission was never answered (the gateway stopped while forwarding it): charged its estimate"})
+		return g.followSubmission(ctx, in, r)
 	}
 	u, err := g.jobUsage(ctx, in, r.JobID)
 	if err != nil || !u.ended {
 		return false, err
 	}
 	return g.settle(ctx, r, u)
+}
+
+// followHeldReservation makes the reservation of a held job follow its
+// hold once the hold's follow-up is done: bound to the released job, or
+// released when the job will not run. A reservation whose hold was never
+// recorded (its replica stopped while holding it) is released.
+func (g *Gateway) followHeldReservation(ctx context.Context, r quota.Reservation) error {
+	if g.Approvals == nil {
+		return nil
+	}
+	st, err := g.Approvals.Get(ctx, r.Hold)
+	switch {
+	case errors.Is(err, approval.ErrNotFound):
+		if !g.orphaned(ctx, r.Node, r.Admitted, r.ID) {
+			return nil
+		}
+		return g.Quota.Release(ctx, r)
+	case err != nil:
+		return err
+	case st.Fate == nil, st.Fate.Fate == approval.Released && st.Upstream == nil: // undecided, or its release is unfinished
+		return nil
+	case st.Fate.Fate != approval.Released:
+		return g.Quota.Release(ctx, r)
+	}
+	return g.bindRelease(ctx, st)
 }
 
 // usage is what the upstream says of an admitted job: whether it has

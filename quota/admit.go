@@ -38,6 +38,8 @@ type Job struct {
 	// RateCounted says Precheck has counted the submission against the
 	// caller's requests per minute.
 	RateCounted bool
+	// Node is the replica that admits the job and forwards it.
+	Node string
 }
 
 // Admission is an admitted job: its reservation, to be bound to the
@@ -58,13 +60,19 @@ type Admission struct {
 
 // Reservation is what an admission holds until the job ends.
 type Reservation struct {
-	ID       string    `json:"id"`
-	Tenant   string    `json:"tenant"`
-	Project  string    `json:"project"`
-	User     string    `json:"user"`
-	KeyID    string    `json:"key_id,omitempty"`
-	Instance string    `json:"instance"`
-	Backend  string    `json:"backend,omitempty"`
+	ID       string `json:"id"`
+	Tenant   string `json:"tenant"`
+	Project  string `json:"project"`
+	User     string `json:"user"`
+	KeyID    string `json:"key_id,omitempty"`
+	Instance string `json:"instance"`
+	Backend  string `json:"backend,omitempty"`
+	Program  string `json:"program,omitempty"`
+	Session  string `json:"session_id,omitempty"`
+	// Node is the replica that forwards the job; until JobID is known,
+	// the reservation is that replica's record of a submission in
+	// flight, which another replica finishes if it stops.
+	Node     string    `json:"node,omitempty"`
 	JobID    string    `json:"job_id,omitempty"`
 	Admitted time.Time `json:"admitted"`
 	// EstimateMicros is the estimated cost in micro-USD and Price the
@@ -133,7 +141,8 @@ func (g *Governor) Admit(ctx context.Context, job Job) (*Admission, *runtimeapi.
 	est := g.plan.Load().cfg.EstimateJob(job.Sub, job.Backend)
 	a := &Admission{Estimate: est, RemainingUSD: -1, Header: http.Header{}, Reservation: Reservation{
 		ID: newID(), Tenant: job.Tenant, Project: job.Project, User: job.User, KeyID: job.KeyID, Instance: job.Instance,
-		Backend: job.Backend, Admitted: now.UTC(), Price: est.PricePerSecond,
+		Backend: job.Backend, Program: job.Sub.ProgramID, Session: job.Sub.SessionID, Node: job.Node,
+		Admitted: now.UTC(), Price: est.PricePerSecond,
 	}}
 	var checks []check
 	for _, s := range g.subjects(job.Caller, &user, &key) {
@@ -155,10 +164,6 @@ func (g *Governor) Admit(ctx context.Context, job Job) (*Admission, *runtimeapi.
 		for _, b := range budgets {
 			checks = append(checks, g.budgetChecks(b, a.EstimateMicros, est, month, now)...)
 		}
-	}
-	if len(checks) == 0 {
-		a.ID = ""
-		return a, nil
 	}
 	if err := g.localTier(checks, now); err != nil {
 		return nil, err
@@ -197,9 +202,6 @@ func (g *Governor) admit(ctx context.Context, scope string, a *Admission, checks
 		cs[i] = c.counter
 	}
 	record := func(local bool) store.Admission {
-		if a.ID == "" {
-			return store.Admission{}
-		}
 		a.Local = local
 		b, _ := json.Marshal(a.Reservation)
 		return store.Admission{ID: a.ID, Record: b, TTL: reservationTTL}

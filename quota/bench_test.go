@@ -37,7 +37,7 @@ func BenchmarkAdmit(b *testing.B) {
 			return s
 		}},
 		{"redis", func(b *testing.B) Counters {
-			return store.NewRedis(redis.NewClient(&redis.Options{Addr: testenv.Redis(b)}), "qgov:")
+			return store.NewRedis(redis.NewClient(&redis.Options{Addr: testenv.Redis(b)}), "qgov:", 0)
 		}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
@@ -76,7 +76,7 @@ func TestAdmitIsOneRoundTrip(t *testing.T) {
 	client := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
 	var n atomic.Int32
 	client.AddHook(countCalls{&n})
-	g, err := New(benchConfig, store.NewRedis(client, "qgov:"), Options{})
+	g, err := New(benchConfig, store.NewRedis(client, "qgov:", 0), Options{})
 	require.NoError(t, err)
 	job := Job{Caller: Caller{Tenant: "default", Project: "ml", User: "u"}, Instance: "QR", Backend: "ibm_x", Sub: submission(t, "ibm_x", 1000)}
 	_, aerr := g.Admit(context.Background(), job) // loads the script

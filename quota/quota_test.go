@@ -313,7 +313,8 @@ func TestBudgets(t *testing.T) {
 	a, err = g.Admit(ctx, free)
 	require.Nil(t, err)
 	assert.Zero(t, a.Estimate.USD)
-	assert.Empty(t, a.ID, "nothing to reserve")
+	assert.Zero(t, a.EstimateMicros, "nothing to reserve")
+	assert.NotEmpty(t, a.ID, "the reservation records the submission in flight")
 }
 
 // TestUnknownSizeUnderBudget applies the documented rule: a job whose

@@ -19,7 +19,7 @@ import (
 
 func redisCounters(t *testing.T, addrs []string, cluster bool) *store.Redis {
 	r := store.NewRedis(redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: cluster, MaxRetries: -1,
-		DialTimeout: 200 * time.Millisecond}), "qgov:")
+		DialTimeout: 200 * time.Millisecond}), "qgov:", 0)
 	t.Cleanup(func() { _ = r.Close() })
 	return r
 }

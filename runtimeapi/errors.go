@@ -32,7 +32,8 @@ type Error struct {
 	Code     string
 	Message  string
 	MoreInfo string
-	// RetryAfter, when positive, is sent as the Retry-After header (seconds).
+	// RetryAfter, when positive, is sent as the Retry-After header
+	// (seconds). A 503 always carries one: DefaultRetryAfter unless set.
 	RetryAfter int
 	// Header holds further headers of the answer, such as rate-limit
 	// headers.
@@ -53,11 +54,20 @@ func NewTrace() string {
 	return hex.EncodeToString(b[:])
 }
 
+// DefaultRetryAfter is the Retry-After of a 503 that sets none: the
+// seconds after which a dependency that failed (the store, the
+// counters) is tried again.
+const DefaultRetryAfter = 5
+
 // Write sends the error as the Runtime API error body with the given trace.
 func (e *Error) Write(w http.ResponseWriter, trace string) {
 	maps.Copy(w.Header(), e.Header)
-	if e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	retry := e.RetryAfter
+	if retry <= 0 && e.Status == http.StatusServiceUnavailable {
+		retry = DefaultRetryAfter
+	}
+	if retry > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
 	}
 	WriteJSON(w, e.Status, ErrorBody{
 		Errors: []ErrorItem{{Code: e.Code, Message: e.Message, MoreInfo: e.MoreInfo}},

@@ -115,6 +115,8 @@ func (r *Redis) marker(scope, name, counter, suffix string) string {
 
 // Admit implements Counters in one script call.
 func (r *Redis) Admit(ctx context.Context, scope string, a Admission, cs []Counter) (Verdict, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
 	keys := []string{r.scopeKey(scope, "open", ""), r.scopeKey(scope, "r:", a.ID)}
 	args := []any{a.ID, a.Record, ms(a.TTL), ms(markerTTL)}
 	for _, c := range cs {
@@ -147,6 +149,8 @@ func (r *Redis) Admit(ctx context.Context, scope string, a Admission, cs []Count
 
 // Settle implements Counters in one script call.
 func (r *Redis) Settle(ctx context.Context, scope, id string, cs []Counter) (bool, []int, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
 	keys := []string{r.scopeKey(scope, "open", ""), r.scopeKey(scope, "r:", id)}
 	args := []any{id, ms(markerTTL)}
 	for _, c := range cs {
@@ -169,6 +173,8 @@ func (r *Redis) Settle(ctx context.Context, scope, id string, cs []Counter) (boo
 
 // Rewrite implements Counters.
 func (r *Redis) Rewrite(ctx context.Context, scope, id string, record []byte) (bool, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
 	err := r.client.SetArgs(ctx, r.scopeKey(scope, "r:", id), record, redis.SetArgs{Mode: "XX", KeepTTL: true}).Err()
 	switch {
 	case errors.Is(err, redis.Nil):
@@ -182,6 +188,8 @@ func (r *Redis) Rewrite(ctx context.Context, scope, id string, record []byte) (b
 // Open implements Counters; ids whose reservation expired are dropped
 // from the set.
 func (r *Redis) Open(ctx context.Context, scope string) ([]Entry, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
 	ids, err := r.client.SMembers(ctx, r.scopeKey(scope, "open", "")).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redis open reservations in %s: %w", scope, err)
@@ -214,6 +222,8 @@ func (r *Redis) Open(ctx context.Context, scope string) ([]Entry, error) {
 
 // Values implements Counters.
 func (r *Redis) Values(ctx context.Context, scope string, keys []string) ([]int64, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
 	out := make([]int64, len(keys))
 	if len(keys) == 0 {
 		return out, nil

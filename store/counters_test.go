@@ -29,7 +29,7 @@ func redisPair(cluster bool) countersPair {
 		}
 		var out [2]Counters
 		for i := range out {
-			r := NewRedis(redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: cluster}), "qgov:")
+			r := NewRedis(redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: cluster}), "qgov:", 0)
 			t.Cleanup(func() { _ = r.Close() })
 			out[i] = r
 		}

@@ -16,14 +16,30 @@ import (
 // change in one MULTI transaction on Cluster too. Index entries of
 // records that expired are removed when List meets them.
 type Redis struct {
-	client redis.UniversalClient
-	prefix string
+	client  redis.UniversalClient
+	prefix  string
+	timeout time.Duration
 }
 
 // NewRedis returns a Store over client whose keys all start with prefix
-// (for example "qgov:"). The client is closed by Close.
-func NewRedis(client redis.UniversalClient, prefix string) *Redis {
-	return &Redis{client: client, prefix: prefix}
+// (for example "qgov:"). The client is closed by Close. With a positive
+// timeout each call is bounded by it (the client must honour context
+// deadlines: ContextTimeoutEnabled), and after a call that timed out or
+// could not connect the next calls fail fast with ErrUnavailable for as
+// long, so a server that hangs costs a request one timeout.
+func NewRedis(client redis.UniversalClient, prefix string, timeout time.Duration) *Redis {
+	if timeout > 0 {
+		client.AddHook(&breaker{pause: timeout})
+	}
+	return &Redis{client: client, prefix: prefix, timeout: timeout}
+}
+
+// bound gives a call its deadline.
+func (r *Redis) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, r.timeout)
 }
 
 func (r *Redis) valueKey(bucket, key string) string {
@@ -44,6 +60,8 @@ return 0`)
 
 // Get implements Store.
 func (r *Redis) Get(ctx context.Context, bucket, key string) ([]byte, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
 	v, err := r.client.Get(ctx, r.valueKey(bucket, key)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
@@ -56,6 +74,8 @@ func (r *Redis) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 
 // Put implements Store.
 func (r *Redis) Put(ctx context.Context, bucket, key string, value []byte, ttl time.Duration) error {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
 	if err := checkName(bucket); err != nil {
 		return err
 	}
@@ -72,6 +92,8 @@ func (r *Redis) Put(ctx context.Context, bucket, key string, value []byte, ttl t
 
 // Create implements Store.
 func (r *Redis) Create(ctx context.Context, bucket, key string, value []byte, ttl time.Duration) (bool, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
 	if err := checkName(bucket); err != nil {
 		return false, err
 	}
@@ -89,6 +111,8 @@ func (r *Redis) Create(ctx context.Context, bucket, key string, value []byte, tt
 
 // Delete implements Store.
 func (r *Redis) Delete(ctx context.Context, bucket, key string) error {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
 	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, r.valueKey(bucket, key))
 		p.ZRem(ctx, r.indexKey(bucket), key)
@@ -102,6 +126,8 @@ func (r *Redis) Delete(ctx context.Context, bucket, key string) error {
 
 // List implements Store.
 func (r *Redis) List(ctx context.Context, bucket, prefix, after string, limit int) ([]Entry, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
 	var out []Entry
 	for len(out) < limit {
 		lo := "[" + prefix

@@ -30,11 +30,11 @@ func TestConformance(t *testing.T) {
 		}},
 		{"redis", func(t *testing.T) Store {
 			addr := testenv.Redis(t)
-			return NewRedis(redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{addr}}), "qgov:")
+			return NewRedis(redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{addr}}), "qgov:", 0)
 		}},
 		{"redis-cluster", func(t *testing.T) Store {
 			addrs := testenv.RedisCluster(t)
-			return NewRedis(redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: true}), "qgov:")
+			return NewRedis(redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: true}), "qgov:", 0)
 		}},
 	} {
 		t.Run(impl.name, func(t *testing.T) {
@@ -161,4 +161,59 @@ func TestBoltSurvivesReopen(t *testing.T) {
 	v, err := s.Get(context.Background(), "jobs", "j1")
 	require.NoError(t, err)
 	assert.Equal(t, "owner", string(v))
+}
+
+// TestRedisPersistenceProblems reads the settings of real servers: one
+// that keeps nothing on disk, one that may evict, one fit to be the
+// system of record.
+func TestRedisPersistenceProblems(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"nothing on disk", nil, []string{"keeps nothing on disk"}},
+		{"evicting", []string{"--appendonly", "yes", "--maxmemory-policy", "allkeys-lru"}, []string{"maxmemory-policy allkeys-lru"}},
+		{"append-only, no eviction", []string{"--appendonly", "yes"}, nil},
+		{"snapshots only", []string{"--save", "60 1"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewRedis(redis.NewClient(&redis.Options{Addr: testenv.RedisWith(t, tc.args...)}), "qgov:", time.Second)
+			defer r.Close()
+			problems, err := r.PersistenceProblems(context.Background())
+			require.NoError(t, err)
+			require.Len(t, problems, len(tc.want), "%v", problems)
+			for i, w := range tc.want {
+				assert.Contains(t, problems[i], w)
+			}
+		})
+	}
+}
+
+// TestRedisHungServer pauses a real redis-server: a call costs its
+// timeout, the calls after it fail fast while the breaker is open, and
+// once the server continues calls succeed again.
+func TestRedisHungServer(t *testing.T) {
+	srv := testenv.RedisRestartable(t)
+	const timeout = 200 * time.Millisecond
+	r := NewRedis(redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true, ReadTimeout: timeout, WriteTimeout: timeout}), "qgov:", timeout)
+	defer r.Close()
+	ctx := context.Background()
+	require.NoError(t, r.Put(ctx, "b", "k", []byte("v"), 0))
+
+	srv.Pause()
+	start := time.Now()
+	_, err := r.Get(ctx, "b", "k")
+	require.Error(t, err)
+	assert.Less(t, time.Since(start), timeout+100*time.Millisecond, "one call costs its timeout")
+	start = time.Now()
+	_, err = r.Get(ctx, "b", "k")
+	assert.ErrorIs(t, err, ErrUnavailable)
+	assert.Less(t, time.Since(start), 20*time.Millisecond, "the next fails fast")
+
+	srv.Resume()
+	require.Eventually(t, func() bool {
+		v, err := r.Get(ctx, "b", "k")
+		return err == nil && string(v) == "v"
+	}, 3*time.Second, 50*time.Millisecond, "calls succeed once the server answers")
 }

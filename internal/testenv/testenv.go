@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,6 +96,23 @@ func (s *RedisServer) Stop() {
 	s.cmd = nil
 }
 
+// Pause stops the server's process with SIGSTOP: it keeps its
+// connections open and answers nothing, as a hung server does.
+func (s *RedisServer) Pause() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		s.t.Fatalf("pausing redis-server: %v", err)
+	}
+}
+
+// Resume continues a paused server with SIGCONT.
+func (s *RedisServer) Resume() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		s.t.Fatalf("resuming redis-server: %v", err)
+	}
+}
+
 // Start starts a stopped server again on its port, empty.
 func (s *RedisServer) Start() {
 	s.t.Helper()
@@ -128,6 +146,13 @@ func waitPing(addr string, exited <-chan struct{}) bool {
 func Redis(t testing.TB) string {
 	t.Helper()
 	return startRedis(t).Addr
+}
+
+// RedisWith starts a standalone redis-server with extra arguments (which
+// override the defaults: no persistence) and returns its address.
+func RedisWith(t testing.TB, extra ...string) string {
+	t.Helper()
+	return startRedis(t, extra...).Addr
 }
 
 // RedisRestartable starts a standalone redis-server the test may stop
