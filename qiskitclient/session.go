@@ -168,13 +168,33 @@ func pickBackend(ctx context.Context, c *Client) (string, error) {
 	return "", errors.New("no online hardware backend")
 }
 
-// checkConfiguration applies QasmBackendConfiguration.from_dict's rules: the
-// required keys, and gate entries with only the keys it allows.
+// checkConfiguration fetches a backend's configuration and checks it as
+// the client builds it.
 func checkConfiguration(ctx context.Context, c *Client, backend string) error {
 	var config map[string]any
 	if err := c.JSON(ctx, http.MethodGet, "/backends/"+backend+"/configuration", nil, &config); err != nil {
 		return err
 	}
+	return CheckConfiguration(config)
+}
+
+// CheckConfiguration applies what qiskit-ibm-runtime (0.46,
+// models/backend_configuration.py and utils/backend_decoder.py) requires
+// of a backend configuration. Any exception there makes
+// service.backends() drop the backend with only a logged warning, so
+// each rule here is a backend a user would silently not see:
+//   - the keys QasmBackendConfiguration.__init__ takes without default;
+//   - each gate entry is GateConfig(**entry): name, parameters and
+//     qasm_def required, and only coupling_map, latency_map,
+//     conditional and description besides;
+//   - online_date goes through dateutil's isoparse;
+//   - rep_delay_range is a flat [min, max] in µs: each bound is
+//     multiplied by 1e-6, and IBMBackend reads [0] and [1];
+//   - default_rep_delay (µs), dt and dtm (ns) and each of rep_times (µs)
+//     are numbers the client scales;
+//   - meas_map is a list of qubit lists, timing_constraints the keyword
+//     arguments of Target.
+func CheckConfiguration(config map[string]any) error {
 	for _, key := range []string{"backend_name", "backend_version", "n_qubits", "basis_gates", "gates", "local",
 		"simulator", "conditional", "open_pulse", "memory", "coupling_map", "online_date"} {
 		if _, ok := config[key]; !ok {
@@ -183,9 +203,17 @@ func checkConfiguration(ctx context.Context, c *Client, backend string) error {
 	}
 	allowed := map[string]bool{"name": true, "parameters": true, "qasm_def": true, "coupling_map": true,
 		"latency_map": true, "conditional": true, "description": true}
-	gates, _ := config["gates"].([]any)
-	for _, g := range gates {
+	gates, ok := config["gates"].([]any)
+	if !ok {
+		return errors.New("gates is not a list")
+	}
+	for i, g := range gates {
 		entry, _ := g.(map[string]any)
+		for _, key := range []string{"name", "parameters", "qasm_def"} {
+			if _, ok := entry[key]; !ok {
+				return fmt.Errorf("gate entry %d lacks %q, which GateConfig requires", i, key)
+			}
+		}
 		for key := range entry {
 			if !allowed[key] {
 				return fmt.Errorf("gate entry key %q makes the client drop the backend", key)
@@ -195,7 +223,55 @@ func checkConfiguration(ctx context.Context, c *Client, backend string) error {
 	if _, err := time.Parse(time.RFC3339, fmt.Sprint(config["online_date"])); err != nil {
 		return fmt.Errorf("online_date: %w", err)
 	}
+	if v, ok := config["rep_delay_range"]; ok {
+		bounds, ok := v.([]any)
+		if !ok || len(bounds) != 2 || !isNumber(bounds[0]) || !isNumber(bounds[1]) {
+			return fmt.Errorf("rep_delay_range must be a flat [min, max] of numbers in µs, got %v", v)
+		}
+	}
+	for _, key := range []string{"default_rep_delay", "dt", "dtm"} {
+		if v, ok := config[key]; ok && !isNumber(v) {
+			return fmt.Errorf("%s must be a number, got %v", key, v)
+		}
+	}
+	if v, ok := config["rep_times"]; ok {
+		times, ok := v.([]any)
+		if !ok || !all(times, isNumber) {
+			return fmt.Errorf("rep_times must be a list of numbers in µs, got %v", v)
+		}
+	}
+	if v, ok := config["meas_map"]; ok {
+		groups, ok := v.([]any)
+		if !ok || !all(groups, func(g any) bool { qs, ok := g.([]any); return ok && all(qs, isNumber) }) {
+			return fmt.Errorf("meas_map must be a list of qubit lists, got %v", v)
+		}
+	}
+	if v, ok := config["timing_constraints"]; ok {
+		tc, ok := v.(map[string]any)
+		if !ok {
+			return fmt.Errorf("timing_constraints must be an object, got %v", v)
+		}
+		for key, val := range tc {
+			if !slices.Contains([]string{"granularity", "min_length", "pulse_alignment", "acquire_alignment"}, key) || !isNumber(val) {
+				return fmt.Errorf("timing_constraints.%s is not a numeric keyword of Target", key)
+			}
+		}
+	}
 	return nil
+}
+
+func isNumber(v any) bool {
+	_, ok := v.(float64)
+	return ok
+}
+
+func all(xs []any, ok func(any) bool) bool {
+	for _, x := range xs {
+		if !ok(x) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkProperties applies BackendProperties.from_dict's rules: required

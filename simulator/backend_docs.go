@@ -15,13 +15,30 @@ type gateInfo struct {
 	qasmDef string
 }
 
+// gateInfos are the basis gates' parameters and OpenQASM 2 definitions:
+// the client's GateConfig requires name, parameters and qasm_def of every
+// gate entry, and drops the whole backend when one lacks them.
 var gateInfos = map[string]gateInfo{
-	"id":  {nil, "gate id q { U(0, 0, 0) q; }"},
-	"rz":  {[]string{"theta"}, "gate rz(theta) q { U(0, 0, theta) q; }"},
-	"sx":  {nil, "gate sx q { U(pi/2, 3*pi/2, pi/2) q; }"},
-	"x":   {nil, "gate x q { U(pi, 0, pi) q; }"},
-	"cz":  {nil, "gate cz q0, q1 { h q1; cx q0, q1; h q1; }"},
-	"ecr": {nil, "gate ecr q0, q1 { rzx(pi/4) q0, q1; x q0; rzx(-pi/4) q0, q1; }"},
+	"id":   {nil, "gate id q { U(0, 0, 0) q; }"},
+	"rz":   {[]string{"theta"}, "gate rz(theta) q { U(0, 0, theta) q; }"},
+	"rx":   {[]string{"theta"}, "gate rx(theta) q { U(theta, -pi/2, pi/2) q; }"},
+	"ry":   {[]string{"theta"}, "gate ry(theta) q { U(theta, 0, 0) q; }"},
+	"sx":   {nil, "gate sx q { U(pi/2, 3*pi/2, pi/2) q; }"},
+	"x":    {nil, "gate x q { U(pi, 0, pi) q; }"},
+	"y":    {nil, "gate y q { U(pi, pi/2, pi/2) q; }"},
+	"z":    {nil, "gate z q { U(0, 0, pi) q; }"},
+	"h":    {nil, "gate h q { U(pi/2, 0, pi) q; }"},
+	"s":    {nil, "gate s q { U(0, 0, pi/2) q; }"},
+	"sdg":  {nil, "gate sdg q { U(0, 0, -pi/2) q; }"},
+	"t":    {nil, "gate t q { U(0, 0, pi/4) q; }"},
+	"tdg":  {nil, "gate tdg q { U(0, 0, -pi/4) q; }"},
+	"u":    {[]string{"theta", "phi", "lam"}, "gate u(theta, phi, lam) q { U(theta, phi, lam) q; }"},
+	"cx":   {nil, "gate cx c, t { CX c, t; }"},
+	"cz":   {nil, "gate cz q0, q1 { h q1; cx q0, q1; h q1; }"},
+	"cp":   {[]string{"lambda"}, "gate cp(lambda) a, b { u1(lambda/2) a; cx a, b; u1(-lambda/2) b; cx a, b; u1(lambda/2) b; }"},
+	"ecr":  {nil, "gate ecr q0, q1 { rzx(pi/4) q0, q1; x q0; rzx(-pi/4) q0, q1; }"},
+	"swap": {nil, "gate swap a, b { cx a, b; cx b, a; cx a, b; }"},
+	"ccx":  {nil, "gate ccx a, b, c { h c; cx b, c; tdg c; cx a, c; t c; cx b, c; tdg c; cx a, c; t b; t c; h c; cx a, b; t a; tdg b; cx a, b; }"},
 }
 
 func (b *backend) twoQubitGate(name string) bool {
@@ -34,12 +51,10 @@ func (b *backend) twoQubitGate(name string) bool {
 func (b *backend) configuration() map[string]any {
 	var gates []map[string]any
 	for _, name := range b.basisGates() {
-		g := map[string]any{"name": name, "parameters": []string{}}
-		if info, ok := gateInfos[name]; ok {
-			if info.params != nil {
-				g["parameters"] = info.params
-			}
-			g["qasm_def"] = info.qasmDef
+		info := gateInfos[name]
+		g := map[string]any{"name": name, "parameters": info.params, "qasm_def": info.qasmDef}
+		if info.params == nil {
+			g["parameters"] = []string{}
 		}
 		if !b.Simulator {
 			var cm [][]int
@@ -86,7 +101,7 @@ func (b *backend) configuration() map[string]any {
 		"description":            "qgov simulated backend",
 		"dt":                     dtSeconds * 1e9,
 		"dtm":                    dtSeconds * 1e9,
-		"rep_delay_range":        [][]float64{{0, 500}},
+		"rep_delay_range":        []float64{0, 500}, // µs, flat: the client scales each bound by 1e-6
 		"default_rep_delay":      repDelaySeconds * 1e6,
 		"meas_map":               [][]int{all},
 		"supported_instructions": append(b.basisGates(), "measure", "delay", "reset", "barrier"),

@@ -2,11 +2,14 @@ package simulator
 
 import (
 	"encoding/json"
+	"net/http"
 
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/qiskitclient"
 	"github.com/qgov/qgov/runtimeapi"
 )
 
@@ -61,4 +64,24 @@ func mustPrimitive(t *testing.T, params string) *runtimeapi.Primitive {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestConfigurationsTheClientBuilds checks every backend's configuration
+// as the real client builds it: one it rejects is a backend
+// service.backends() silently drops.
+func TestConfigurationsTheClientBuilds(t *testing.T) {
+	_, ts := startServer(t, Default())
+	c := newClient(t, ts.URL, DemoCRN("qr-ml"))
+	var list struct {
+		Devices []struct {
+			Name string `json:"name"`
+		} `json:"devices"`
+	}
+	c.json(http.MethodGet, "/api/v1/backends", nil, http.StatusOK, &list)
+	require.NotEmpty(t, list.Devices)
+	for _, d := range list.Devices {
+		var config map[string]any
+		c.json(http.MethodGet, "/api/v1/backends/"+d.Name+"/configuration", nil, http.StatusOK, &config)
+		assert.NoError(t, qiskitclient.CheckConfiguration(config), d.Name)
+	}
 }
