@@ -21,6 +21,10 @@ const bucket = "approvals"
 // keep is how long a hold and its records stay in the store.
 const keep = 90 * 24 * time.Hour
 
+// maxRecords bounds the records of one hold read at once: its decisions
+// and take-overs.
+const maxRecords = 1000
+
 // Book keeps holds in a store.
 type Book struct {
 	st store.Store
@@ -41,23 +45,24 @@ func (b *Book) create(ctx context.Context, key string, v any, ttl time.Duration)
 	return won, nil
 }
 
-// Put stores a new hold and lists it among its tenant's open ones.
+// Put lists a new hold among its tenant's open ones, then stores it: a
+// hold is never recorded without being listed, so the reconciler always
+// finds it (a listing whose hold was never stored is skipped).
 func (b *Book) Put(ctx context.Context, h Hold) error {
+	if _, err := b.create(ctx, "o/"+h.Tenant+"/"+h.ID, h.ID, keep); err != nil {
+		return err
+	}
 	won, err := b.create(ctx, "j/"+h.ID+"/h", h, keep)
 	if err == nil && !won {
 		err = fmt.Errorf("a hold with id %s exists", h.ID)
 	}
-	if err != nil {
-		return err
-	}
-	_, err = b.create(ctx, "o/"+h.Tenant+"/"+h.ID, h.ID, keep)
 	return err
 }
 
 // Get returns a hold with its decisions, fate and upstream answer, in
 // one store read.
 func (b *Book) Get(ctx context.Context, id string) (*State, error) {
-	entries, err := b.st.List(ctx, bucket, "j/"+id+"/", "", 64)
+	entries, err := b.st.List(ctx, bucket, "j/"+id+"/", "", maxRecords)
 	if err != nil {
 		return nil, fmt.Errorf("reading hold %s: %w", id, err)
 	}

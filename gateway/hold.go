@@ -52,7 +52,7 @@ func newJobID() string {
 // forwarding it, and answers the client as the upstream would: with a
 // job id, which then reads Queued with the approval as its reason.
 func (g *Gateway) hold(q *request, sub *runtimeapi.Submission, adm *quota.Admission, steps []policy.Workflow, pending []int) Decision {
-	ctx := q.r.Context()
+	ctx := context.WithoutCancel(q.r.Context()) // admitted: the hold is recorded whole even if the client hangs up
 	fail := func(err error) Decision {
 		g.settleAdmission(ctx, adm, 0, "")
 		g.Logger.Error("holding a job for approval", "error", err)

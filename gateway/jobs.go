@@ -121,9 +121,6 @@ func (g *Gateway) createJob(q *request) Decision {
 	}
 	q.d.request = &audit.Request{Program: sub.ProgramID, Backend: sub.Backend, Shots: sub.Shots, Pubs: len(sub.Pubs),
 		Session: sub.SessionID, Tags: sub.Tags}
-	if err := runtimeapi.CheckOwnTags(sub.Tags); err != nil {
-		return deny(q.w, q.d, err)
-	}
 	if q.d.Project, err = q.mayCreate(sub.Tags, sub.Backend); err != nil {
 		return deny(q.w, q.d, err)
 	}
@@ -145,6 +142,9 @@ func (g *Gateway) createJob(q *request) Decision {
 		return deny(q.w, q.d, err)
 	}
 	q.d.request.Backend, q.d.request.Shots = sub.Backend, sub.Shots
+	if err := runtimeapi.CheckOwnTags(sub.Tags); err != nil { // as sent, or as the tenant's policies made them
+		return deny(q.w, q.d, err)
+	}
 	adm, err := g.admit(q, sub, priority)
 	if err != nil {
 		return deny(q.w, q.d, err)
@@ -175,15 +175,16 @@ func (g *Gateway) createJob(q *request) Decision {
 		Backend string `json:"backend"`
 	}
 	_ = json.Unmarshal(c.body.Bytes(), &created)
-	if c.status == http.StatusOK && created.ID != "" {
+	switch {
+	case c.status == http.StatusOK && created.ID != "":
 		q.d.jobID, q.d.resource = created.ID, audit.Resource{Type: "quantum_job", ID: created.ID}
 		adm.JobID = created.ID
 		if g.record(q.r.Context(), g.Jobs, g.jobRecord(q, sub, adm, created.ID, cmp.Or(created.Backend, sub.Backend))) == nil {
 			g.settleAdmission(q.r.Context(), adm, c.status, created.ID)
 		}
-	} else {
+	case definite(c.status):
 		g.settleAdmission(q.r.Context(), adm, c.status, "")
-	}
+	} // else the job may exist: the reconciler finds it by its tag, or releases the reservation
 	c.replay(q.w, nil)
 	if q.d.Outcome == "" {
 		q.d.Outcome = "allowed"

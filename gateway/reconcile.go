@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/qgov/qgov/approval"
@@ -43,8 +44,28 @@ type Reconciler struct {
 // leaseName is the store lease of the reconciler.
 const leaseName = "quota-reconciler"
 
-// Run reconciles every Interval until ctx ends.
+// Run reconciles every Interval until ctx ends. The replica's beat and
+// the lease are renewed on their own schedule, so a long pass (slow
+// upstream calls) neither makes this replica look stopped nor lets its
+// lease lapse under it.
 func (rc *Reconciler) Run(ctx context.Context) {
+	var holding atomic.Bool
+	go func() {
+		tick := time.NewTicker(rc.Interval)
+		defer tick.Stop()
+		for {
+			if err := rc.Nodes.Beat(ctx, rc.Node); err != nil && ctx.Err() == nil {
+				rc.Gateway.Logger.Warn("recording that this replica runs", "error", err)
+			}
+			held, err := store.Lease(ctx, rc.Store, leaseName, rc.Node, 3*rc.Interval)
+			holding.Store(err == nil && held)
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
 	tick := time.NewTicker(rc.Interval)
 	defer tick.Stop()
 	for {
@@ -53,11 +74,7 @@ func (rc *Reconciler) Run(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		if err := rc.Nodes.Beat(ctx, rc.Node); err != nil {
-			rc.Gateway.Logger.Warn("recording that this replica runs", "error", err)
-		}
-		held, err := store.Lease(ctx, rc.Store, leaseName, rc.Node, 3*rc.Interval)
-		if err != nil || !held {
+		if !holding.Load() {
 			continue
 		}
 		if _, err := rc.Gateway.Reconcile(ctx); err != nil {
@@ -115,6 +132,12 @@ func (g *Gateway) reconcile(ctx context.Context, r quota.Reservation) (bool, err
 	switch {
 	case r.JobID == "" && r.Hold != "":
 		return false, g.followHeldReservation(ctx, r)
+	case r.JobID == "" && r.Node == "": // admitted before submissions were tracked: it may have run
+		if g.Now().Sub(r.Admitted) < orphanAfter {
+			return false, nil
+		}
+		return g.settle(ctx, r, usage{ended: true, estimate: true,
+			why: "its submission was never answered (the gateway stopped while forwarding it): charged its estimate"})
 	case r.JobID == "":
 		if !g.orphaned(ctx, r.Node, r.Admitted, r.ID) {
 			return false, nil
@@ -298,9 +321,17 @@ func (g *Gateway) settleSoon(rec ownership.Record) {
 	}()
 }
 
+// upstreamTimeout bounds a call the gateway makes upstream on its own
+// (a job's status or metrics, a look-up by tag, a released job's
+// forward): well under orphanAfter, so a forward in hand has ended
+// before anyone takes it over.
+const upstreamTimeout = time.Minute
+
 // upstreamJSON calls the instance's upstream with its credentials and
 // reads a JSON answer into v (nil: the answer is not read).
 func (g *Gateway) upstreamJSON(ctx context.Context, in *org.Instance, method, path string, v any) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, upstreamTimeout)
+	defer cancel()
 	r, err := http.NewRequestWithContext(ctx, method, apiPrefixes[0]+path, nil)
 	if err != nil {
 		return 0, err

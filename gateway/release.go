@@ -82,6 +82,9 @@ func (g *Gateway) followRelease(ctx context.Context, st *approval.State, look bo
 				return
 			}
 			*st = *fresh
+			if ans.JobID != "" && ans.JobID != st.Upstream.JobID { // another replica's answer stands: this forward must not run too
+				g.cancelDuplicate(ctx, st, ans.JobID)
+			}
 		} else {
 			st.Upstream = &ans
 			g.auditRelease(ctx, st, look)
@@ -126,6 +129,8 @@ func (g *Gateway) forwardRelease(ctx context.Context, st *approval.State, look b
 		ans.Status, ans.Error = http.StatusBadRequest, "the held request cannot be tagged: "+err.Error()
 		return ans, true
 	}
+	ctx, cancel := context.WithTimeout(ctx, upstreamTimeout)
+	defer cancel()
 	r, err := http.NewRequestWithContext(ctx, st.Request.Method, "/", nil)
 	if err != nil {
 		ans.Status, ans.Error = http.StatusBadRequest, err.Error()
@@ -137,7 +142,11 @@ func (g *Gateway) forwardRelease(ctx context.Context, st *approval.State, look b
 	}
 	c, ferr := g.forwardCaptured(&request{r: r, rest: st.Request.Path, in: in}, nil, body)
 	if ferr != nil {
-		g.Logger.Warn("forwarding a released job; it is looked up and tried again later", "job", st.ID, "error", ferr.Message)
+		g.Logger.Warn("a released job's forward got no answer; it is looked up and tried again later", "job", st.ID, "error", ferr.Message)
+		return ans, false
+	}
+	if !definite(c.status) {
+		g.Logger.Warn("a released job's forward got no definite answer; it is looked up and tried again later", "job", st.ID, "status", c.status)
 		return ans, false
 	}
 	var created struct {
@@ -150,6 +159,25 @@ func (g *Gateway) forwardRelease(ctx context.Context, st *approval.State, look b
 		ans.Error = strings.TrimSpace(c.body.String())
 	}
 	return ans, true
+}
+
+// cancelDuplicate cancels an upstream job a release created after
+// another replica's forward of the same job was recorded.
+func (g *Gateway) cancelDuplicate(ctx context.Context, st *approval.State, jobID string) {
+	g.Logger.Error("a released job reached the upstream twice; cancelling the second", "job", st.ID, "kept", st.Upstream.JobID, "cancelled", jobID)
+	if in := g.Directory.Load().Instance(st.Instance); in != nil {
+		if _, err := g.upstreamJSON(ctx, in, http.MethodPost, "/jobs/"+jobID+"/cancel", nil); err != nil {
+			g.Logger.Error("cancelling a released job's second upstream job", "job", st.ID, "upstream", jobID, "error", err)
+		}
+	}
+}
+
+// definite reports whether an upstream status says for sure whether a
+// job was created: 200 it was, a 4xx other than 408 and 429 it was not.
+// A 5xx (from the upstream or a proxy before it), 408 or 429 may follow a
+// creation, so the job is looked up by its tag instead.
+func definite(status int) bool {
+	return status == http.StatusOK || status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests
 }
 
 // bindRelease makes a released job's reservation and ownership follow

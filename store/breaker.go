@@ -26,10 +26,20 @@ type breaker struct {
 // open reports whether calls fail fast now.
 func (b *breaker) open() bool { return time.Now().UnixNano() < b.until.Load() }
 
-// observe opens the breaker when err says the server did not answer.
-func (b *breaker) observe(err error) {
+// observe opens the breaker when a call's error says the server did not
+// answer: it refused or dropped the connection, or the call waited out
+// the store's whole timeout. A call ended by its caller (cancelled, or a
+// deadline of the caller's shorter than the store's) says nothing of the
+// server.
+func (b *breaker) observe(err error, took time.Duration) {
 	var netErr net.Error
-	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) {
+	switch {
+	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, ErrUnavailable):
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		if took >= b.pause*9/10 {
+			b.until.Store(time.Now().Add(b.pause).UnixNano())
+		}
+	case errors.As(err, &netErr):
 		b.until.Store(time.Now().Add(b.pause).UnixNano())
 	}
 }
@@ -40,8 +50,9 @@ func (b *breaker) DialHook(next redis.DialHook) redis.DialHook {
 		if b.open() {
 			return nil, ErrUnavailable
 		}
+		start := time.Now()
 		c, err := next(ctx, network, addr)
-		b.observe(err)
+		b.observe(err, time.Since(start))
 		return c, err
 	}
 }
@@ -53,8 +64,9 @@ func (b *breaker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			cmd.SetErr(ErrUnavailable)
 			return ErrUnavailable
 		}
+		start := time.Now()
 		err := next(ctx, cmd)
-		b.observe(err)
+		b.observe(err, time.Since(start))
 		return err
 	}
 }
@@ -68,8 +80,9 @@ func (b *breaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 			}
 			return ErrUnavailable
 		}
+		start := time.Now()
 		err := next(ctx, cmds)
-		b.observe(err)
+		b.observe(err, time.Since(start))
 		return err
 	}
 }
