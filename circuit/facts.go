@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -149,6 +150,34 @@ func (t *tally) op(op Op) {
 		}
 	}
 	t.place(op.Kind, op.Qubits, op.Clbit)
+}
+
+// count counts an operation as written, without placing it: a custom
+// operation or control flow whose body is placed instead.
+func (t *tally) count(name string) {
+	if _, seen := t.f.Ops[name]; !seen {
+		name = strings.Clone(name)
+	}
+	t.f.Ops[name]++
+}
+
+// unknownDepth gives up the depth (an expansion past its bound) and
+// notes the qubits touched.
+func (t *tally) unknownDepth(qubits []int) {
+	t.f.Depth = -1
+	for _, q := range qubits {
+		t.touch(q)
+	}
+}
+
+// levels are the depths reached so far on each wire.
+func (t *tally) levels() wireLevels {
+	return wireLevels{slices.Clone(t.qlevel), slices.Clone(t.clevel)}
+}
+
+// restore sets the depths reached on each wire.
+func (t *tally) restore(l wireLevels) {
+	t.qlevel, t.clevel = slices.Clone(l.q), slices.Clone(l.c)
 }
 
 // expand places the body of a defined gate on qubits. Every call it

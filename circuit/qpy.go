@@ -210,10 +210,20 @@ type qpyCircuit struct {
 	c       *Circuit
 	version int
 	params  map[string]bool
-	custom  map[string]bool
-	keep    bool
-	budget  *Budget
-	tally   *tally
+	// custom names the custom operations of the file, and defs those
+	// with a definition (shared by every nested circuit of the file).
+	custom map[string]bool
+	defs   map[string]*qpyBody
+	keep   bool
+	budget *Budget
+	tally  *tally
+	// body, when set, collects the instructions of a nested circuit
+	// instead of placing them; nesting is its depth.
+	body    *qpyBody
+	nesting int
+	// inside counts the custom gates and control-flow blocks being
+	// expanded: only the operations written at the top count in Ops.
+	inside int
 }
 
 // ParseQPY reads the single circuit of a QPY file (versions 10 to 17), as
@@ -230,8 +240,8 @@ func ParseQPY(data []byte) (*Circuit, error) {
 // instructions from the reader's budget; reading stops at the budget.
 func (rd Reader) QPY(src io.Reader) (*Circuit, error) {
 	c := &Circuit{gates: map[string]*gateDef{}}
-	q := &qpyCircuit{c: c, params: map[string]bool{}, custom: map[string]bool{}, keep: rd.KeepOps, budget: rd.Budget,
-		tally: newTally(nil, rd.Budget)}
+	q := &qpyCircuit{c: c, params: map[string]bool{}, custom: map[string]bool{}, defs: map[string]*qpyBody{}, keep: rd.KeepOps,
+		budget: rd.Budget, tally: newTally(nil, rd.Budget)}
 	limit := rd.Budget.bytes
 	r := newQPYReader(bufio.NewReaderSize(rd.Budget.Reader(src), 64<<10), limit, func(what string, n uint64) error {
 		return fmt.Errorf("%w: reading %s (%d bytes) the circuits inflate to more than %d bytes", ErrLimit, what, n, rd.Budget.limits.Bytes)
@@ -301,8 +311,13 @@ func (q *qpyCircuit) header(r *qpyReader) error {
 			return err
 		}
 	}
-	if vars > 0 {
-		return errors.New("classical variables are not supported by the simulator")
+	for i := r.count(uint64(vars), 20, "variable declaration"); i > 0 && r.err == nil; i-- {
+		r.skip(16+1, "variable uuid and usage")
+		nameSize := r.u16("variable name size")
+		if r.u8("variable type") == 'u' {
+			r.u32("variable width")
+		}
+		r.skip(uint64(nameSize), "variable name")
 	}
 	if q.version >= 15 {
 		for i := r.count(uint64(r.u32("annotation namespace count")), 12, "annotation namespace"); i > 0 && r.err == nil; i-- {
@@ -313,21 +328,20 @@ func (q *qpyCircuit) header(r *qpyReader) error {
 		}
 	}
 	for i := r.count(r.u64("custom instruction count"), 39, "custom instruction"); i > 0 && r.err == nil; i-- {
-		nameSize := r.u16("custom name size")
-		r.skip(1+4+4+1, "custom instruction header")
-		size := r.u64("custom definition size")
-		r.skip(4+4, "custom control data")
-		baseSize := r.u64("base gate size")
-		q.custom[r.str(uint64(nameSize), "custom name")] = true
-		r.skip(size, "custom definition")
-		r.skip(baseSize, "base gate")
+		if err := q.customOperation(r); err != nil {
+			return err
+		}
 	}
 	for i := r.count(instructions, 33, "instruction"); i > 0 && r.err == nil; i-- {
 		if err := q.budget.instruction(); err != nil {
 			return err
 		}
-		if err := q.instruction(r); err != nil {
-			return fmt.Errorf("instruction %d: %w", len(q.c.Ops), err)
+		in, err := q.instruction(r)
+		if err == nil {
+			err = q.place(in)
+		}
+		if err != nil {
+			return fmt.Errorf("instruction %d (offset %d): %w", int(instructions)-i, r.pos, err)
 		}
 	}
 	return r.err
@@ -365,50 +379,60 @@ func (q *qpyCircuit) register(r *qpyReader) error {
 	return nil
 }
 
-func (q *qpyCircuit) instruction(r *qpyReader) error {
+// instruction reads one instruction as written: its name, bits,
+// numeric parameters and, for control flow, its blocks.
+func (q *qpyCircuit) instruction(r *qpyReader) (*qpyInst, error) {
 	nameSize, labelSize, numParams := r.u16("name size"), r.u16("label size"), r.u16("parameter count")
 	numQargs, numCargs := r.u32("qarg count"), r.u32("carg count")
 	extras := r.u8("extras key")
-	r.u16("condition register size")
+	condSize := r.u16("condition register size")
 	r.u64("condition value")
-	numCtrl, ctrlState := r.u32("control qubit count"), r.u32("control state")
-	name := r.name(uint64(nameSize), "instruction name")
+	in := &qpyInst{numCtrl: r.u32("control qubit count"), ctrlState: r.u32("control state"), iterations: -1}
+	in.name = r.name(uint64(nameSize), "instruction name")
 	r.skip(uint64(labelSize), "label")
+	r.skip(uint64(condSize), "condition register")
+	in.conditioned = extras&0x03 != 0
+	if extras&0x03 == 2 { // a classical expression
+		r.u8("condition type")
+		r.skip(r.u64("condition size"), "condition")
+	}
 	if r.err != nil {
-		return r.err
+		return nil, r.err
 	}
-	if extras&0x03 != 0 {
-		return fmt.Errorf("%s is classically conditioned, which the simulator does not support", name)
-	}
+	name := in.name
 	if int(numQargs) > q.c.NumQubits || int(numCargs) > q.c.NumClbits {
-		return fmt.Errorf("%s acts on %d qubits and %d clbits of a circuit of %d and %d", name, numQargs, numCargs, q.c.NumQubits, q.c.NumClbits)
+		return nil, fmt.Errorf("%s acts on %d qubits and %d clbits of a circuit of %d and %d", name, numQargs, numCargs, q.c.NumQubits, q.c.NumClbits)
 	}
-	var qubits, clbits []int
 	for i := r.count(uint64(numQargs)+uint64(numCargs), 5, "argument"); i > 0 && r.err == nil; i-- {
 		kind, idx := r.u8("bit type"), int(r.u32("bit index"))
 		switch {
 		case r.err != nil:
-			return r.err
+			return nil, r.err
 		case kind == 'q' && idx < q.c.NumQubits:
-			qubits = append(qubits, idx)
+			in.qubits = append(in.qubits, idx)
 		case kind == 'c' && idx < q.c.NumClbits:
-			clbits = append(clbits, idx)
+			in.clbits = append(in.clbits, idx)
 		default:
-			return fmt.Errorf("%s refers to bit %c%d outside the circuit", name, kind, idx)
+			return nil, fmt.Errorf("%s refers to bit %c%d outside the circuit", name, kind, idx)
 		}
 	}
-	var params []Expr
 	for i := r.count(uint64(numParams), 9, "parameter"); i > 0 && r.err == nil; i-- {
 		typ := r.u8("parameter type")
 		data := r.take(r.u64("parameter size"), "parameter")
 		if r.err != nil {
-			return r.err
+			return nil, r.err
+		}
+		if classical[name] {
+			if err := q.blockParam(in, typ, data, i == int(numParams)); err != nil {
+				return nil, fmt.Errorf("%s parameter %d: %w", name, int(numParams)-i, err)
+			}
+			continue
 		}
 		e, err := q.value(typ, data)
 		if err != nil {
-			return fmt.Errorf("%s parameter %d: %w", name, len(params), err)
+			return nil, fmt.Errorf("%s parameter %d: %w", name, len(in.params), err)
 		}
-		params = append(params, e)
+		in.params = append(in.params, e)
 	}
 	if extras&0x80 != 0 {
 		for i := r.count(uint64(r.u32("annotation count")), 12, "annotation"); i > 0 && r.err == nil; i-- {
@@ -416,10 +440,7 @@ func (q *qpyCircuit) instruction(r *qpyReader) error {
 			r.skip(r.u64("annotation size"), "annotation")
 		}
 	}
-	if r.err != nil {
-		return r.err
-	}
-	return q.addOp(name, qubits, clbits, params, numCtrl, ctrlState)
+	return in, r.err
 }
 
 func (q *qpyCircuit) addOp(name string, qubits, clbits []int, params []Expr, numCtrl, ctrlState uint32) error {
@@ -451,10 +472,15 @@ func (q *qpyCircuit) addOp(name string, qubits, clbits []int, params []Expr, num
 		return nil // unobservable
 	default:
 		gate, ok := qpyGates[name]
-		if !ok {
-			if q.custom[name] {
-				return fmt.Errorf("custom gate %q is not supported: transpile to the backend's basis gates", name)
-			}
+		switch {
+		case ok:
+		case !q.keep: // the gateway: an operation defined by its matrix or its kind counts by its width
+			op.Kind, op.Name = OpGate, name
+			q.add(op)
+			return nil
+		case q.custom[name]:
+			return fmt.Errorf("custom operation %q has no definition the simulator can run: transpile to the backend's basis gates", name)
+		default:
 			return fmt.Errorf("instruction %q is not supported by the simulator", name)
 		}
 		if numCtrl > 0 && ctrlState != 1<<numCtrl-1 {
@@ -485,9 +511,13 @@ func (q *qpyCircuit) addOp(name string, qubits, clbits []int, params []Expr, num
 }
 
 // add counts an operation in the facts and, when the reader keeps them,
-// adds it to the circuit.
+// adds it to the circuit. Inside an expansion only its wires count.
 func (q *qpyCircuit) add(op Op) {
-	q.tally.op(op)
+	if q.inside == 0 {
+		q.tally.op(op)
+	} else {
+		q.tally.place(op.Kind, op.Qubits, op.Clbit)
+	}
 	if q.keep {
 		q.c.Ops = append(q.c.Ops, op)
 	}

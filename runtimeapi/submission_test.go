@@ -2,6 +2,8 @@ package runtimeapi
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 
 	"testing"
 
@@ -75,4 +77,32 @@ func TestDecodeSubmission(t *testing.T) {
 	assert.Equal(t, "s1", sub.SessionID)
 	assert.Len(t, sub.Pubs[0].Facts.ActiveQubits, 3)
 	assert.Equal(t, 2, sub.Pubs[0].Facts.TwoQubitGates)
+}
+
+// TestRealClientJobs decodes job bodies and params written by the real
+// client (circuit/testdata/qpy/README.md says where each comes from): the
+// gateway knows each pub's size.
+func TestRealClientJobs(t *testing.T) {
+	read := func(name string) []byte {
+		data, err := os.ReadFile(filepath.Join("..", "circuit", "testdata", "qpy", name))
+		require.NoError(t, err)
+		return data
+	}
+	sub, err := DecodeSubmission(read("sampler_if_else_v17.json"), circuit.DefaultLimits)
+	require.Nil(t, err)
+	require.Len(t, sub.Pubs, 1)
+	assert.True(t, sub.Pubs[0].Known, "a dynamic circuit's size is known")
+	assert.Equal(t, 156, sub.Pubs[0].Facts.NumQubits)
+	assert.Equal(t, 3, sub.Pubs[0].Facts.Ops["if_else"])
+	assert.Equal(t, 512, sub.Shots, "default_shots of its options")
+
+	body := `{"program_id":"estimator","backend":"ibm_x","params":` + string(read("estimator_params_v14.json")) + `}`
+	sub, err = DecodeSubmission([]byte(body), circuit.DefaultLimits)
+	require.Nil(t, err)
+	require.Len(t, sub.Pubs, 2)
+	for i, p := range sub.Pubs {
+		assert.True(t, p.Known, "pub %d", i)
+	}
+	assert.Equal(t, 1, sub.Pubs[0].Facts.TwoQubitGates)
+	assert.Positive(t, sub.Shots, "shots derived from default_precision")
 }
