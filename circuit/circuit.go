@@ -46,6 +46,28 @@ type Op struct {
 	Unit string
 	// Line is the source line of the operation.
 	Line int
+	// Conds are the classical conditions under which the operation runs,
+	// all of them (a block of an if_else, nested in another).
+	Conds []Condition
+}
+
+// Condition is a test of classical bits as measured so far in a shot:
+// the bits (least significant first) equal Value, or, with Else, do not.
+type Condition struct {
+	Bits  []int
+	Value uint64
+	Else  bool
+}
+
+// Holds reports whether the condition holds for the bits measured so far.
+func (c Condition) Holds(bit func(int) bool) bool {
+	var v uint64
+	for i, b := range c.Bits {
+		if bit(b) {
+			v |= 1 << i
+		}
+	}
+	return (v == c.Value) != c.Else
 }
 
 // Register is a named classical register; bit i of the register is the

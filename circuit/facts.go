@@ -170,6 +170,30 @@ func (t *tally) unknownDepth(qubits []int) {
 	}
 }
 
+// sync starts an operation on all its wires at once: each is brought to
+// the deepest of them (a control-flow block begins once the bits its
+// condition reads are measured).
+func (t *tally) sync(qubits, clbits []int) {
+	if t.f.Depth < 0 {
+		return
+	}
+	level := 0
+	for _, q := range qubits {
+		t.qlevel = grow(t.qlevel, q)
+		level = max(level, t.qlevel[q])
+	}
+	for _, c := range clbits {
+		t.clevel = grow(t.clevel, c)
+		level = max(level, t.clevel[c])
+	}
+	for _, q := range qubits {
+		t.qlevel[q] = level
+	}
+	for _, c := range clbits {
+		t.clevel[c] = level
+	}
+}
+
 // levels are the depths reached so far on each wire.
 func (t *tally) levels() wireLevels {
 	return wireLevels{slices.Clone(t.qlevel), slices.Clone(t.clevel)}

@@ -28,6 +28,8 @@ type Instr struct {
 	Target2  int
 	Controls []int
 	Clbit    int
+	// Conds are the classical conditions under which it runs.
+	Conds []Condition
 }
 
 // MaxInstructions bounds the number of primitive instructions one circuit
@@ -39,6 +41,7 @@ const MaxInstructions = 1 << 20
 func (c *Circuit) Lower(values map[string]float64) ([]Instr, error) {
 	l := lowerer{c: c}
 	for _, op := range c.Ops {
+		start := len(l.out)
 		switch op.Kind {
 		case OpGate:
 			args, err := evalAll(op.Params, values)
@@ -52,6 +55,9 @@ func (c *Circuit) Lower(values map[string]float64) ([]Instr, error) {
 			l.emit(Instr{Kind: InstrMeasure, Target: op.Qubits[0], Clbit: op.Clbit})
 		case OpReset:
 			l.emit(Instr{Kind: InstrReset, Target: op.Qubits[0], Clbit: -1})
+		}
+		for i := start; op.Conds != nil && i < len(l.out); i++ {
+			l.out[i].Conds = op.Conds
 		}
 		if len(l.out) > MaxInstructions {
 			return nil, fmt.Errorf("line %d: circuit expands to more than %d instructions", op.Line, MaxInstructions)

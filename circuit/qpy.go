@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 )
 
 // QPY versions ParseQPY reads. Qiskit Runtime accepts 13 to 17; older
@@ -224,6 +225,9 @@ type qpyCircuit struct {
 	// inside counts the custom gates and control-flow blocks being
 	// expanded: only the operations written at the top count in Ops.
 	inside int
+	// conds are the conditions of the if_else blocks being placed, which
+	// the simulator's operations run under.
+	conds []Condition
 }
 
 // ParseQPY reads the single circuit of a QPY file (versions 10 to 17), as
@@ -386,12 +390,15 @@ func (q *qpyCircuit) instruction(r *qpyReader) (*qpyInst, error) {
 	numQargs, numCargs := r.u32("qarg count"), r.u32("carg count")
 	extras := r.u8("extras key")
 	condSize := r.u16("condition register size")
-	r.u64("condition value")
+	condValue := r.u64("condition value")
 	in := &qpyInst{numCtrl: r.u32("control qubit count"), ctrlState: r.u32("control state"), iterations: -1}
 	in.name = r.name(uint64(nameSize), "instruction name")
 	r.skip(uint64(labelSize), "label")
-	r.skip(uint64(condSize), "condition register")
+	condReg := r.take(uint64(condSize), "condition register")
 	in.conditioned = extras&0x03 != 0
+	if extras&0x03 == 1 && r.err == nil {
+		in.cond = q.condition(condReg, condValue)
+	}
 	if extras&0x03 == 2 { // a classical expression
 		r.u8("condition type")
 		r.skip(r.u64("condition size"), "condition")
@@ -519,6 +526,9 @@ func (q *qpyCircuit) add(op Op) {
 		q.tally.place(op.Kind, op.Qubits, op.Clbit)
 	}
 	if q.keep {
+		if len(q.conds) > 0 {
+			op.Conds = slices.Clone(q.conds)
+		}
 		q.c.Ops = append(q.c.Ops, op)
 	}
 }

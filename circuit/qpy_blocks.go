@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strconv"
 )
 
 // qpyInst is an instruction as written, before it is placed: on the
@@ -15,7 +16,10 @@ type qpyInst struct {
 	qubits, clbits     []int
 	params             []Expr
 	numCtrl, ctrlState uint32
-	conditioned        bool
+	// conditioned marks a classical condition, and cond is it when it
+	// tests bits (not a classical expression).
+	conditioned bool
+	cond        *Condition
 	// blocks are the bodies of a control-flow operation, and iterations
 	// a for loop's number of iterations (-1 when not known).
 	blocks     []*qpyBody
@@ -162,11 +166,22 @@ func (q *qpyCircuit) place(in *qpyInst) error {
 
 func (q *qpyCircuit) placeOn(in *qpyInst, qmap, cmap []int) error {
 	qubits, clbits := onto(in.qubits, qmap), onto(in.clbits, cmap)
+	var cond Condition
+	if in.cond != nil {
+		cond = Condition{Bits: onto(in.cond.Bits, cmap), Value: in.cond.Value}
+	}
+	if in.conditioned && q.keep {
+		if in.cond == nil {
+			return fmt.Errorf("%s is classically conditioned on an expression or on bits outside the circuit, which the simulator does not evaluate", in.name)
+		}
+		if !classical[in.name] {
+			q.conds = append(q.conds, cond)
+			defer func() { q.conds = q.conds[:len(q.conds)-1] }()
+		}
+	}
 	switch {
 	case classical[in.name]:
-		return q.controlFlow(in, qubits, clbits)
-	case in.conditioned && q.keep:
-		return fmt.Errorf("%s is classically conditioned, which the simulator does not run", in.name)
+		return q.controlFlow(in, qubits, clbits, cond)
 	case qpyGates[in.name] == "" && q.defs[in.name] != nil:
 		return q.expand(in, q.defs[in.name], qubits, clbits)
 	}
@@ -228,13 +243,15 @@ func (q *qpyCircuit) expand(in *qpyInst, def *qpyBody, qubits, clbits []int) err
 	return nil
 }
 
-// controlFlow counts a control-flow operation for the facts: an if_else
-// or switch_case as its longest branch, a for_loop as its body times its
-// iterations, a while_loop and a box as one pass of their body. The
-// simulator does not run dynamic circuits.
-func (q *qpyCircuit) controlFlow(in *qpyInst, qubits, clbits []int) error {
-	if q.keep {
-		return fmt.Errorf("%s: dynamic circuits (control flow) are not run by the simulator", in.name)
+// controlFlow places a control-flow operation. For the facts an if_else
+// or switch_case counts as its longest branch, a for_loop as its body
+// times its iterations, a while_loop and a box as one pass of their body,
+// each starting once the bits its condition reads are measured. The
+// simulator runs an if_else on measured bits: each block's operations
+// under the condition, or its negation.
+func (q *qpyCircuit) controlFlow(in *qpyInst, qubits, clbits []int, cond Condition) error {
+	if q.keep && (in.name != "IfElseOp" || cond.Bits == nil) {
+		return fmt.Errorf("%s: of dynamic circuits the simulator runs if_else on measured bits, not this", in.name)
 	}
 	if q.inside == 0 {
 		q.tally.count(controlFlowNames[in.name])
@@ -249,32 +266,72 @@ func (q *qpyCircuit) controlFlow(in *qpyInst, qubits, clbits []int) error {
 	if in.name != "IfElseOp" && in.name != "SwitchCaseOp" {
 		branches = in.blocks[:min(len(in.blocks), 1)]
 	}
+	q.tally.sync(qubits, append(slices.Clone(clbits), cond.Bits...))
 	start := q.tally.levels()
 	var ends []wireLevels
-	for _, b := range branches {
+	for i, b := range branches {
 		if b.numQubits > len(qubits) || b.numClbits > len(clbits) {
 			return fmt.Errorf("a block of %s uses %d qubits and %d clbits; the operation has %d and %d", in.name, b.numQubits, b.numClbits, len(qubits), len(clbits))
 		}
 		q.tally.restore(start)
-		n := passes
-		if len(b.insts) == 0 {
-			n = 0 // an empty body costs nothing, however often it runs
+		if q.keep {
+			c := cond
+			c.Else = i == 1
+			q.conds = append(q.conds, c)
 		}
-		for range n {
-			for _, inner := range b.insts {
-				if q.budget.expansion <= 0 {
-					q.tally.unknownDepth(qubits)
-					return nil
-				}
-				q.budget.expansion--
-				if err := q.placeOn(inner, qubits, clbits); err != nil {
-					return err
-				}
-			}
+		if err := q.passes(b, passes, qubits, clbits); err != nil {
+			return err
+		}
+		if q.keep {
+			q.conds = q.conds[:len(q.conds)-1]
 		}
 		ends = append(ends, q.tally.levels())
 	}
 	q.tally.restore(latest(start, ends))
+	return nil
+}
+
+// passes places a block n times, each operation spending one of the
+// expansion bound; past it the depth is unknown (the facts) or the
+// circuit refused (the simulator).
+func (q *qpyCircuit) passes(b *qpyBody, n int, qubits, clbits []int) error {
+	if len(b.insts) == 0 {
+		return nil // an empty body costs nothing, however often it runs
+	}
+	for range n {
+		for _, inner := range b.insts {
+			if q.budget.expansion <= 0 {
+				if q.keep {
+					return fmt.Errorf("the blocks expand to more than %d operations", q.budget.limits.Expansion)
+				}
+				q.tally.unknownDepth(qubits)
+				return nil
+			}
+			q.budget.expansion--
+			if err := q.placeOn(inner, qubits, clbits); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// condition reads a two-tuple condition: a clbit ("\x00" and its index)
+// or a classical register (its name) of the circuit being read, and the
+// value it is tested against; nil when it names neither.
+func (q *qpyCircuit) condition(reg []byte, value uint64) *Condition {
+	if len(reg) > 1 && reg[0] == 0 {
+		idx, err := strconv.Atoi(string(reg[1:]))
+		if err != nil || idx < 0 || idx >= q.c.NumClbits {
+			return nil
+		}
+		return &Condition{Bits: []int{idx}, Value: value}
+	}
+	for _, r := range q.c.Registers {
+		if r.Name == string(reg) {
+			return &Condition{Bits: r.Bits, Value: value}
+		}
+	}
 	return nil
 }
 

@@ -102,7 +102,7 @@ func TestParseQPYErrors(t *testing.T) {
 		{"too new", append(append([]byte("QISKIT"), 18), good[7:]...), "QPY version 18 is not supported"},
 		{"too old", append(append([]byte("QISKIT"), 9), good[7:]...), "QPY version 9 is not supported"},
 		{"truncated", good[:40], "truncated"},
-		{"conditioned", circuittest.Build(17, 1, 1, nil, []circuittest.Instr{{Class: "XGate", Qubits: []uint32{0}, Extras: 1}}), "classically conditioned"},
+		{"conditioned on a bit outside the circuit", circuittest.Build(17, 1, 1, nil, []circuittest.Instr{{Class: "XGate", Qubits: []uint32{0}, Extras: 1, CondClbit: 5}}), "classically conditioned"},
 		{"unknown instruction", circuittest.Build(17, 1, 0, nil, []circuittest.Instr{{Class: "Initialize", Qubits: []uint32{0}}}), `"Initialize" is not supported`},
 		{"open control", circuittest.Build(17, 2, 0, nil, []circuittest.Instr{{Class: "CXGate", Qubits: []uint32{0, 1}, Ctrl: 1, State: 0}}), "open controls"},
 		{"wrong arity", circuittest.Build(17, 1, 0, nil, []circuittest.Instr{{Class: "RZGate", Qubits: []uint32{0}}}), "takes 1 parameters"},
@@ -223,10 +223,19 @@ func TestRealEncoderVectors(t *testing.T) {
 		assert.Equal(t, map[string]int{"barrier": 1, "cz": 12, "if_else": 3, "measure": 7, "rz": 46, "sx": 35}, f.Ops,
 			"counted as written: each if_else once, its block (x, rz, rz, x on three qubits) placed for the depth")
 		assert.Equal(t, 7, f.Measurements)
-		assert.Equal(t, 62, f.Depth)
-		_, err = ParseQPY(qpy[0])
-		require.Error(t, err)
-		assert.Contains(t, err.Error(), "IfElseOp: dynamic circuits (control flow) are not run by the simulator")
+		assert.Equal(t, 72, f.Depth, "each if_else's block after the measurement its condition reads")
+		run, err := ParseQPY(qpy[0])
+		require.NoError(t, err, "the simulator runs if_else on measured bits")
+		assert.Equal(t, f, run.Facts, "the gateway and the simulator read the same facts")
+		conditioned := map[string]int{}
+		for _, op := range run.Ops {
+			if len(op.Conds) > 0 {
+				require.Len(t, op.Conds, 1)
+				conditioned[fmt.Sprintf("%s if c%v == %d", op.Name, op.Conds[0].Bits, op.Conds[0].Value)]++
+			}
+		}
+		assert.Equal(t, map[string]int{"x if c[0] == 1": 2, "rz if c[0] == 1": 2, "x if c[1] == 1": 2, "rz if c[1] == 1": 2,
+			"x if c[2] == 1": 2, "rz if c[2] == 1": 2}, conditioned, "each block's x, rz, rz, x under its measured bit")
 	})
 
 	t.Run("estimator pubs, QPY 14 from Qiskit 2.3.0", func(t *testing.T) {
@@ -241,4 +250,19 @@ func TestRealEncoderVectors(t *testing.T) {
 		assert.Equal(t, []string{"p"}, rz.Parameters)
 		assert.Equal(t, map[string]int{"rz": 1}, rz.Facts.Ops)
 	})
+}
+
+// TestIfElse reads an if_else on a mid-circuit measurement: the facts
+// count it as written and its block for the depth, and the simulator's
+// operations run its block under the measured bit.
+func TestIfElse(t *testing.T) {
+	for _, version := range []uint8{13, 17} {
+		c, err := ParseQPY(circuittest.Teleported(version))
+		require.NoError(t, err, "version %d", version)
+		assert.Equal(t, map[string]int{"h": 1, "measure": 2, "if_else": 1}, c.Facts.Ops)
+		assert.Equal(t, 4, c.Facts.Depth, "h, measure, the block's x after the measured bit, measure")
+		require.Len(t, c.Ops, 4)
+		assert.Equal(t, []Condition{{Bits: []int{0}, Value: 1}}, c.Ops[2].Conds)
+		assert.Equal(t, []int{1}, c.Ops[2].Qubits)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 
 	"github.com/qgov/qgov/circuit"
@@ -159,6 +160,12 @@ func (p *Program) analyse() analysis {
 	}
 	a.terminal = make([]bool, len(a.instrs))
 	a.dynamic = len(a.instrs)
+	if slices.ContainsFunc(a.instrs, func(in circuit.Instr) bool { return len(in.Conds) > 0 }) {
+		// classical feed-forward: every shot runs the whole circuit, each
+		// measurement collapsing the state as it happens
+		a.dynamic = 0
+		return a
+	}
 	for i, in := range a.instrs {
 		switch in.Kind {
 		case circuit.InstrMeasure:
@@ -172,6 +179,16 @@ func (p *Program) analyse() analysis {
 		}
 	}
 	return a
+}
+
+// holds reports whether every condition holds for the bits measured.
+func holds(conds []circuit.Condition, bit func(int) bool) bool {
+	for _, c := range conds {
+		if !c.Holds(bit) {
+			return false
+		}
+	}
+	return true
 }
 
 // Sample runs the program shots times and returns the classical bits. Only
@@ -208,13 +225,19 @@ func (p *Program) Sample(ctx context.Context, numClbits, shots int, rng *rand.Ra
 		return res, nil
 	}
 	work := New(len(p.qubits))
+	measured := make([]bool, numClbits)
+	bit := func(c int) bool { return c >= 0 && c < len(measured) && measured[c] }
 	for shot := 0; shot < shots; shot++ {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
 		work.CopyFrom(prefix)
+		clear(measured)
 		for i, in := range a.instrs[a.dynamic:] {
 			i += a.dynamic
+			if !holds(in.Conds, bit) {
+				continue
+			}
 			switch {
 			case in.Kind == circuit.InstrMeasure && a.terminal[i]:
 				// Read from the final state below.
@@ -228,8 +251,11 @@ func (p *Program) Sample(ctx context.Context, numClbits, shots int, rng *rand.Ra
 				if in.Kind == circuit.InstrReset && outcome == 1 {
 					work.Apply(in.Target, circuit.Matrix{0, 1, 1, 0}, nil)
 				}
-				if in.Kind == circuit.InstrMeasure && in.Clbit >= 0 && a.lastWriter[in.Clbit] == i {
-					res.set(shot, in.Clbit, outcome == 1)
+				if in.Kind == circuit.InstrMeasure && in.Clbit >= 0 {
+					if in.Clbit < len(measured) {
+						measured[in.Clbit] = outcome == 1
+					}
+					res.set(shot, in.Clbit, outcome == 1) // a later write of the bit overwrites it
 				}
 			default:
 				apply(work, in)

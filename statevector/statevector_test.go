@@ -235,3 +235,54 @@ func TestParallelMatchesSerial(t *testing.T) {
 	assert.InDelta(t, 1, par.Norm(), 1e-9)
 	assert.InDelta(t, ser.ExpectPauli(5, 9), par.ExpectPauli(5, 9), 1e-9)
 }
+
+// TestFeedForward runs classically conditioned instructions shot by
+// shot: each runs when its condition holds for the bits measured so far
+// in that shot, an else branch when it does not, and a conditional
+// measurement that does not run leaves the bit an earlier one wrote.
+func TestFeedForward(t *testing.T) {
+	const shots = 2000
+	x := circuit.Matrix{0, 1, 1, 0}
+	on := func(bit int, v uint64, els bool) []circuit.Condition {
+		return []circuit.Condition{{Bits: []int{bit}, Value: v, Else: els}}
+	}
+	for _, tc := range []struct {
+		name  string
+		extra []circuit.Instr
+		want  map[string]float64
+	}{
+		{"x on q1 when c0 is 1: c1 copies c0", []circuit.Instr{
+			{Kind: circuit.InstrUnitary, Matrix: x, Target: 1, Conds: on(0, 1, false)},
+			{Kind: circuit.InstrMeasure, Target: 1, Clbit: 1},
+		}, map[string]float64{"00": 0.5, "11": 0.5}},
+		{"else branch: x on q1 when c0 is not 1", []circuit.Instr{
+			{Kind: circuit.InstrUnitary, Matrix: x, Target: 1, Conds: on(0, 1, true)},
+			{Kind: circuit.InstrMeasure, Target: 1, Clbit: 1},
+		}, map[string]float64{"10": 0.5, "01": 0.5}},
+		{"reset by feed-forward: x on q0 when c0 is 1, measured again into c0", []circuit.Instr{
+			{Kind: circuit.InstrUnitary, Matrix: x, Target: 0, Conds: on(0, 1, false)},
+			{Kind: circuit.InstrMeasure, Target: 0, Clbit: 0},
+		}, map[string]float64{"00": 1}},
+		{"a conditional measurement that does not run keeps the bit", []circuit.Instr{
+			{Kind: circuit.InstrUnitary, Matrix: x, Target: 1},
+			{Kind: circuit.InstrMeasure, Target: 1, Clbit: 0, Conds: on(0, 1, false)},
+		}, map[string]float64{"00": 0.5, "01": 0.5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := circuit.Parse("OPENQASM 3.0;\nbit[2] c;\nh $0;\nc[0] = measure $0;\nid $1;")
+			require.NoError(t, err)
+			instrs, err := c.Lower(nil)
+			require.NoError(t, err)
+			p, err := NewProgram(append(instrs, tc.extra...), 26)
+			require.NoError(t, err)
+			res, err := p.Sample(context.Background(), 2, shots, rand.New(rand.NewPCG(3, 4)))
+			require.NoError(t, err)
+			got := counts(res, shots, 2)
+			for outcome, n := range got {
+				require.Contains(t, tc.want, outcome, "impossible outcome %s", outcome)
+				prob := tc.want[outcome]
+				assert.InDelta(t, prob*shots, float64(n), 5*math.Sqrt(shots*prob*(1-prob))+1e-9, "count of %s", outcome)
+			}
+		})
+	}
+}

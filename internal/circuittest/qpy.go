@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"strconv"
 )
 
 // builder writes QPY fields, big-endian.
@@ -36,6 +37,24 @@ type Instr struct {
 	Params         [][]byte
 	Extras         uint8
 	Ctrl, State    uint32
+	// CondClbit, with Extras 1, conditions the instruction on that clbit
+	// equalling CondValue, as Qiskit writes an if_else on one bit.
+	CondClbit int
+	CondValue uint64
+}
+
+// headerSize is the size of a QPY file's header before its circuit.
+func headerSize(version uint8) int {
+	if version >= 16 {
+		return 28
+	}
+	return 20
+}
+
+// Block is a circuit as QPY writes one inside an instruction (an
+// if_else's block, a definition): a typed 'q' parameter.
+func Block(version uint8, qubits, clbits uint32, instrs []Instr) []byte {
+	return append([]byte{'q'}, Build(version, qubits, clbits, nil, instrs)[headerSize(version):]...)
 }
 
 // Reg is a classical register.
@@ -65,7 +84,11 @@ func Build(version uint8, qubits, clbits uint32, cregs []Reg, instrs []Instr) []
 	b.u64(0) // custom instructions
 	for _, in := range instrs {
 		b.u16(uint16(len(in.Class))).u16(0).u16(uint16(len(in.Params))).u32(uint32(len(in.Qubits))).u32(uint32(len(in.Clbits)))
-		b.u8(in.Extras).u16(0).u64(0).u32(in.Ctrl).u32(in.State).str(in.Class)
+		cond := ""
+		if in.Extras&0x03 == 1 {
+			cond = "\x00" + strconv.Itoa(in.CondClbit)
+		}
+		b.u8(in.Extras).u16(uint16(len(cond))).u64(in.CondValue).u32(in.Ctrl).u32(in.State).str(in.Class).str(cond)
 		for _, q := range in.Qubits {
 			b.u8('q').u32(q)
 		}
@@ -140,4 +163,18 @@ func ExprParam() []byte {
 		b.u8('p').u8('p').u64(0).Write(paramSymbol(s.name, s.id))
 	}
 	return append([]byte{'e'}, b.Bytes()...)
+}
+
+// Teleported is a dynamic circuit of 2 qubits and a register "c" of 2
+// bits: h and a mid-circuit measurement of qubit 0 into c[0], then an
+// if_else on c[0] == 1 whose block flips qubit 1, then qubit 1 measured
+// into c[1]: every shot reads 00 or 11.
+func Teleported(version uint8) []byte {
+	block := Block(version, 1, 1, []Instr{{Class: "XGate", Qubits: []uint32{0}}})
+	return Build(version, 2, 2, []Reg{{Name: "c", Bits: []int64{0, 1}}}, []Instr{
+		{Class: "HGate", Qubits: []uint32{0}},
+		{Class: "Measure", Qubits: []uint32{0}, Clbits: []uint32{0}},
+		{Class: "IfElseOp", Qubits: []uint32{1}, Clbits: []uint32{0}, Extras: 1, CondClbit: 0, CondValue: 1, Params: [][]byte{block}},
+		{Class: "Measure", Qubits: []uint32{1}, Clbits: []uint32{1}},
+	})
 }
