@@ -232,10 +232,10 @@ type qpyCircuit struct {
 
 // ParseQPY reads the single circuit of a QPY file (versions 10 to 17), as
 // qiskit-ibm-runtime sends pub circuits, keeping its operations, within
-// DefaultLimits. Standard gates, measurements, resets, barriers and
-// delays with numeric, Parameter, ParameterVector and ParameterExpression
-// arguments are read; custom gate definitions, classical conditions and
-// variables are rejected with a clear error.
+// DefaultLimits. Standard gates, measurements, resets, barriers, delays,
+// custom gates with definitions and if_else on measured bits are read,
+// with numeric, Parameter, ParameterVector and ParameterExpression
+// arguments; what the simulator cannot run is refused with a clear error.
 func ParseQPY(data []byte) (*Circuit, error) {
 	return Reader{Budget: NewBudget(DefaultLimits), KeepOps: true}.QPY(bytes.NewReader(data))
 }
@@ -243,49 +243,80 @@ func ParseQPY(data []byte) (*Circuit, error) {
 // QPY reads the single circuit of a QPY stream, drawing its bytes and
 // instructions from the reader's budget; reading stops at the budget.
 func (rd Reader) QPY(src io.Reader) (*Circuit, error) {
-	c := &Circuit{gates: map[string]*gateDef{}}
-	q := &qpyCircuit{c: c, params: map[string]bool{}, custom: map[string]bool{}, defs: map[string]*qpyBody{}, keep: rd.KeepOps,
-		budget: rd.Budget, tally: newTally(nil, rd.Budget)}
-	limit := rd.Budget.bytes
-	r := newQPYReader(bufio.NewReaderSize(rd.Budget.Reader(src), 64<<10), limit, func(what string, n uint64) error {
-		return fmt.Errorf("%w: reading %s (%d bytes) the circuits inflate to more than %d bytes", ErrLimit, what, n, rd.Budget.limits.Bytes)
-	})
-	if err := q.read(r); err != nil {
-		return nil, fmt.Errorf("qpy: %w", err)
+	cs, err := rd.QPYCircuits(src, 1)
+	if err != nil {
+		return nil, err
 	}
-	c.Facts = q.tally.facts(c)
-	return c, nil
+	if len(cs) != 1 {
+		return nil, fmt.Errorf("qpy: the QPY file holds %d programs, exactly one circuit is expected", len(cs))
+	}
+	return cs[0], nil
 }
 
-func (q *qpyCircuit) read(r *qpyReader) error {
+// QPYCircuits reads every circuit of a QPY stream (at most max), all
+// drawing on the reader's budget: several circuits in one stream are how
+// the executor's programs send them.
+func (rd Reader) QPYCircuits(src io.Reader, max int) ([]*Circuit, error) {
+	r := newQPYReader(bufio.NewReaderSize(rd.Budget.Reader(src), 64<<10), rd.Budget.bytes, func(what string, n uint64) error {
+		return fmt.Errorf("%w: reading %s (%d bytes) the circuits inflate to more than %d bytes", ErrLimit, what, n, rd.Budget.limits.Bytes)
+	})
+	cs, err := rd.readQPY(r, max)
+	if err != nil {
+		return nil, fmt.Errorf("qpy: %w", err)
+	}
+	return cs, nil
+}
+
+// readQPY reads the file header, then each circuit in turn.
+func (rd Reader) readQPY(r *qpyReader, max int) ([]*Circuit, error) {
 	if string(r.fixed(6, "magic")) != "QISKIT" {
-		return errors.New("not a QPY file (no QISKIT header)")
+		return nil, errors.New("not a QPY file (no QISKIT header)")
 	}
 	version := int(r.u8("version"))
 	r.skip(3, "qiskit version")
 	programs := r.u64("program count")
 	if version < minQPYVersion || version > maxQPYVersion {
-		return fmt.Errorf("QPY version %d is not supported (%d to %d)", version, minQPYVersion, maxQPYVersion)
+		return nil, fmt.Errorf("QPY version %d is not supported (%d to %d)", version, minQPYVersion, maxQPYVersion)
 	}
 	r.u8("symbolic encoding")
 	if typ := r.u8("program type"); r.err == nil && typ != 'q' {
-		return fmt.Errorf("the QPY program is of type %q, not a circuit", typ)
+		return nil, fmt.Errorf("the QPY program is of type %q, not a circuit", typ)
 	}
-	if r.err == nil && programs != 1 {
-		return fmt.Errorf("the QPY file holds %d programs, exactly one circuit is expected", programs)
+	if r.err == nil && (programs == 0 || programs > uint64(max)) {
+		return nil, fmt.Errorf("the QPY file holds %d programs; 1 to %d circuits are expected", programs, max)
 	}
+	var offsets []uint64
 	if version >= 16 {
-		r.skip(8*programs, "program offsets")
+		for range programs {
+			offsets = append(offsets, r.u64("program offset"))
+		}
 	}
-	q.version = version
-	if err := q.header(r); err != nil {
-		return err
+	var out []*Circuit
+	for i := range int(programs) {
+		if i < len(offsets) && r.err == nil {
+			if offsets[i] < uint64(r.pos) {
+				return nil, fmt.Errorf("program %d starts at byte %d, before the end of the one before it (%d)", i, offsets[i], r.pos)
+			}
+			r.skip(offsets[i]-uint64(r.pos), "gap before a program")
+		}
+		c := &Circuit{gates: map[string]*gateDef{}}
+		q := &qpyCircuit{c: c, version: version, params: map[string]bool{}, custom: map[string]bool{}, defs: map[string]*qpyBody{},
+			keep: rd.KeepOps, budget: rd.Budget, tally: newTally(nil, rd.Budget)}
+		if err := q.header(r); err != nil {
+			if len(out) > 0 {
+				err = fmt.Errorf("circuit %d: %w", i, err)
+			}
+			return nil, err
+		}
+		for name := range q.params {
+			c.Parameters = append(c.Parameters, name)
+		}
+		sortParameters(c.Parameters)
+		c.Facts = q.tally.facts(c)
+		out = append(out, c)
+		q.skipTail(r)
 	}
-	for name := range q.params {
-		q.c.Parameters = append(q.c.Parameters, name)
-	}
-	sortParameters(q.c.Parameters)
-	return r.err
+	return out, r.err
 }
 
 func (q *qpyCircuit) header(r *qpyReader) error {

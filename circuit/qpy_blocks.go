@@ -374,3 +374,37 @@ func latest(start wireLevels, ends []wireLevels) wireLevels {
 	}
 	return out
 }
+
+// skipTail reads past what follows a circuit's instructions, so that the
+// next circuit of the stream can be read: its calibrations (none are
+// accepted: pulse calibrations left Qiskit in 2.0) and its layout.
+func (q *qpyCircuit) skipTail(r *qpyReader) {
+	if q.version < 18 {
+		if n := r.u16("calibration count"); n > 0 && r.err == nil {
+			r.err = fmt.Errorf("the circuit carries %d pulse calibrations, which are not read", n)
+			return
+		}
+	}
+	exists := r.u8("layout flag")
+	initial, input, final := int32(r.u32("initial layout size")), int32(r.u32("input mapping size")), int32(r.u32("final layout size"))
+	extra := r.u32("extra register count")
+	r.u32("input qubit count")
+	if exists == 0 || r.err != nil {
+		return
+	}
+	for i := r.count(uint64(extra), 9, "layout register"); i > 0 && r.err == nil; i-- {
+		r.skip(1+1, "register type")
+		size := r.u32("register size")
+		nameSize := r.u16("register name size")
+		r.skip(1+uint64(nameSize), "register name")
+		r.skip(8*uint64(size), "register bits")
+	}
+	for i := r.count(uint64(max(initial, 0)), 8, "initial layout bit"); i > 0 && r.err == nil; i-- {
+		r.u32("virtual bit index")
+		if size := int32(r.u32("virtual bit register size")); size > 0 {
+			r.skip(uint64(size), "virtual bit register")
+		}
+	}
+	r.skip(4*uint64(max(input, 0)), "input mapping")
+	r.skip(4*uint64(max(final, 0)), "final layout")
+}

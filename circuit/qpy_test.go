@@ -266,3 +266,27 @@ func TestIfElse(t *testing.T) {
 		assert.Equal(t, []int{1}, c.Ops[2].Qubits)
 	}
 }
+
+// TestSeveralCircuits reads streams of several circuits, with and without
+// an offset table, each drawing on one budget.
+func TestSeveralCircuits(t *testing.T) {
+	bell := []circuittest.Instr{{Class: "HGate", Qubits: []uint32{0}}, {Class: "CXGate", Qubits: []uint32{0, 1}, Ctrl: 1, State: 1}}
+	for _, version := range []uint8{13, 15, 16, 17} {
+		stream := circuittest.Stream(version,
+			circuittest.Build(version, 2, 0, nil, bell),
+			circuittest.Teleported(version),
+			circuittest.Build(version, 3, 0, nil, []circuittest.Instr{{Class: "CCXGate", Qubits: []uint32{0, 1, 2}, Ctrl: 2, State: 3}}))
+		cs, err := Reader{Budget: NewBudget(DefaultLimits)}.QPYCircuits(bytes.NewReader(stream), 10)
+		require.NoError(t, err, "version %d", version)
+		require.Len(t, cs, 3)
+		assert.Equal(t, map[string]int{"h": 1, "cx": 1}, cs[0].Facts.Ops)
+		assert.Equal(t, map[string]int{"h": 1, "measure": 2, "if_else": 1}, cs[1].Facts.Ops)
+		assert.Equal(t, 1, cs[2].Facts.MultiQubitGates)
+
+		_, err = Reader{Budget: NewBudget(DefaultLimits)}.QPYCircuits(bytes.NewReader(stream), 2)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "holds 3 programs; 1 to 2 circuits are expected")
+		_, err = ParseQPY(stream)
+		require.Error(t, err, "a pub's circuit is one")
+	}
+}

@@ -68,7 +68,7 @@ func Build(version uint8, qubits, clbits uint32, cregs []Reg, instrs []Instr) []
 	b := &builder{}
 	b.str("QISKIT").u8(version).u8(2).u8(3).u8(0).u64(1).u8('p').u8('q')
 	if version >= 16 {
-		b.u64(0) // offset table
+		b.u64(28) // offset table: the circuit follows it
 	}
 	b.u16(4).u8('f').u16(8).u32(qubits).u32(clbits).u64(2).u32(uint32(len(cregs))).u64(uint64(len(instrs))).u32(0)
 	b.str("test").u64(0).str("{}")
@@ -177,4 +177,22 @@ func Teleported(version uint8) []byte {
 		{Class: "IfElseOp", Qubits: []uint32{1}, Clbits: []uint32{0}, Extras: 1, CondClbit: 0, CondValue: 1, Params: [][]byte{block}},
 		{Class: "Measure", Qubits: []uint32{1}, Clbits: []uint32{1}},
 	})
+}
+
+// Stream writes a QPY file holding several circuits, each made by Build
+// with the same version, as the executor's clients send them.
+func Stream(version uint8, circuits ...[]byte) []byte {
+	b := &builder{}
+	b.str("QISKIT").u8(version).u8(2).u8(3).u8(0).u64(uint64(len(circuits))).u8('p').u8('q')
+	offset := 20 + 8*len(circuits)
+	if version >= 16 {
+		for _, c := range circuits {
+			b.u64(uint64(offset))
+			offset += len(c) - headerSize(version)
+		}
+	}
+	for _, c := range circuits {
+		b.Write(c[headerSize(version):])
+	}
+	return b.Bytes()
 }
