@@ -247,9 +247,6 @@ func (rd Reader) QPY(src io.Reader) (*Circuit, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(cs) != 1 {
-		return nil, fmt.Errorf("qpy: the QPY file holds %d programs, exactly one circuit is expected", len(cs))
-	}
 	return cs[0], nil
 }
 
