@@ -364,8 +364,10 @@ func checkJobExtras(ctx context.Context, c *Client, r *Report) error {
 	if err := c.JSON(ctx, http.MethodGet, "/jobs/"+r.JobID+"/metrics", nil, &metrics); err != nil {
 		return err
 	}
-	if metrics.Usage.Status != "final" || metrics.Usage.QuantumSeconds != metrics.Usage.QPUChargeTimeSeconds {
-		return fmt.Errorf("metrics usage %+v: want status final and quantum_seconds = qpu_charge_time_seconds", metrics.Usage)
+	// the client's job.usage() reads usage.qpu_charge_time_seconds, and 0
+	// while usage.status is "pending" (or absent)
+	if metrics.Usage.Status == "" || metrics.Usage.Status == "pending" || metrics.Usage.QuantumSeconds != metrics.Usage.QPUChargeTimeSeconds {
+		return fmt.Errorf("metrics usage %+v: a finished job's usage is no longer pending, with quantum_seconds = qpu_charge_time_seconds", metrics.Usage)
 	}
 	r.QuantumSeconds = metrics.Usage.QuantumSeconds
 	status, raw, err := c.Do(ctx, http.MethodPut, "/jobs/"+r.JobID+"/tags", map[string]any{"tags": []string{"qgov-session"}})

@@ -222,12 +222,17 @@ func (pr pubReader) primitive(program string, params []byte) (*Primitive, *Error
 	return prim, nil
 }
 
+// tooLarge is the answer to circuits past the reading budget: 413.
+func tooLarge(where string, err error) *Error {
+	return Errorf(http.StatusRequestEntityTooLarge, CodeCircuitsTooLarge, fmt.Sprintf(
+		"%s: %v; the gateway reads at most that much of one job (rule: the gateway's circuit limits): split the job", where, err))
+}
+
 // pubError is the answer to a pub that cannot be read: 413 when its
 // circuits exceed the reading budget, else a 400 naming the pub.
 func pubError(i int, err error) *Error {
 	if errors.Is(err, circuit.ErrLimit) {
-		return Errorf(http.StatusRequestEntityTooLarge, CodeCircuitsTooLarge, fmt.Sprintf(
-			"pubs[%d]: %v; the gateway reads at most that much of one job (rule: the gateway's circuit limits): split the job", i, err))
+		return tooLarge(fmt.Sprintf("pubs[%d]", i), err)
 	}
 	code := "invalid_pubs"
 	if errors.As(err, new(circuitError)) {

@@ -36,7 +36,7 @@ type JobRequest struct {
 // jobNames are the member names the gateway reads anywhere in a job's
 // body: a member spelled like one of them but for case is refused, so
 // that the gateway and the upstream read the body alike.
-var jobNames = strictjson.NamesOf(JobRequest{}, primitiveParams{}, taggedIn{})
+var jobNames = strictjson.NamesOf(JobRequest{}, primitiveParams{}, taggedIn{}, executorParams{}, noiseLearnerParams{})
 
 // PlainBody refuses a request body with a Content-Encoding (415): the
 // gateway reads and forwards bodies only as they are, so that what it

@@ -81,14 +81,14 @@ func EncodeSamplerResult(pubs []SamplerPubResult, span Span, qiskit bool) ([]byt
 	for i, p := range pubs {
 		names := make([]string, len(p.Registers))
 		types := make([]string, len(p.Registers))
-		fields := map[string]any{}
+		fields := make(orderedFields, len(p.Registers))
 		for k, r := range p.Registers {
 			names[k], types[k] = r.Name, "BitArray"
 			arrayShape := append(append([]int{}, p.Shape...), p.Shots, r.BytesPerShot())
-			fields[r.Name] = tagged("BitArray", map[string]any{
+			fields[k] = field{r.Name, tagged("BitArray", map[string]any{
 				"array":    EncodeNdarray(DescrUint8, arrayShape, r.Array),
 				"num_bits": r.NumBits,
-			})
+			})}
 		}
 		results[i] = tagged("SamplerPubResult", map[string]any{
 			"data": tagged("DataBin", map[string]any{
@@ -102,6 +102,34 @@ func EncodeSamplerResult(pubs []SamplerPubResult, span Span, qiskit bool) ([]byt
 		"pub_results": results,
 		"metadata":    map[string]any{"execution": map[string]any{"execution_spans": executionSpans(span, shapes, shots)}, "version": 2},
 	}))
+}
+
+// orderedFields are a DataBin's fields in their order: the client builds
+// the DataBin from the JSON object in the order it reads it, and a
+// sampler's registers keep the circuit's order (join_data, the order of
+// iteration), which a map's sorted keys would not.
+type orderedFields []field
+
+type field struct {
+	name  string
+	value any
+}
+
+// MarshalJSON writes the fields as one object, in order.
+func (fs orderedFields) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, f := range fs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		name, _ := json.Marshal(f.name)
+		value, err := json.Marshal(f.value)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(append(b, name...), ':'), value...)
+	}
+	return append(b, '}'), nil
 }
 
 // nest reshapes flat values into nested lists of the given shape; a scalar
@@ -163,10 +191,10 @@ func EncodeEstimatorResult(pubs []EstimatorPubResult, span Span, qiskit bool) ([
 					"field_names": []string{"evs", "stds", "ensemble_standard_error"},
 					"field_types": []string{"ndarray", "ndarray", "ndarray"},
 					"shape":       shape,
-					"fields": map[string]any{
-						"evs":                     EncodeNdarray(DescrFloat64, shape, Float64Bytes(p.Evs)),
-						"stds":                    EncodeNdarray(DescrFloat64, shape, Float64Bytes(p.Stds)),
-						"ensemble_standard_error": EncodeNdarray(DescrFloat64, shape, Float64Bytes(p.Stds)),
+					"fields": orderedFields{
+						{"evs", EncodeNdarray(DescrFloat64, shape, Float64Bytes(p.Evs))},
+						{"stds", EncodeNdarray(DescrFloat64, shape, Float64Bytes(p.Stds))},
+						{"ensemble_standard_error", EncodeNdarray(DescrFloat64, shape, Float64Bytes(p.Stds))},
 					},
 				}),
 				"metadata": meta,

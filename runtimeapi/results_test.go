@@ -127,3 +127,18 @@ func TestNpyHeaderAlignment(t *testing.T) {
 		assert.Equal(t, len(shape), len(got))
 	}
 }
+
+// TestSamplerFieldsKeepRegisterOrder: the client builds a DataBin from
+// the fields in the order it reads them, so they follow the circuit's
+// registers, not the alphabet.
+func TestSamplerFieldsKeepRegisterOrder(t *testing.T) {
+	pubs := []SamplerPubResult{{Shots: 1, Registers: []RegisterBits{
+		{Name: "meas", NumBits: 1, Array: []byte{1}}, {Name: "alpha", NumBits: 1, Array: []byte{0}},
+	}}}
+	out, err := EncodeSamplerResult(pubs, Span{}, true)
+	require.NoError(t, err)
+	meas, alpha := bytes.Index(out, []byte(`"meas":{"__type__"`)), bytes.Index(out, []byte(`"alpha":{"__type__"`))
+	require.Positive(t, meas)
+	require.Positive(t, alpha)
+	assert.Less(t, meas, alpha, "%s", out)
+}

@@ -59,11 +59,29 @@ func DecodeSubmission(body []byte, limits circuit.Limits) (*Submission, *Error) 
 		return nil, err
 	}
 	sub := &Submission{JobRequest: req}
-	if req.ProgramID != ProgramSampler && req.ProgramID != ProgramEstimator {
-		sub.Shots = -1
+	pr := pubReader{budget: circuit.NewBudget(limits)}
+	var sized *Submission
+	var serr *Error
+	switch req.ProgramID {
+	case ProgramSampler, ProgramEstimator:
+	case ProgramExecutor:
+		sized, serr = pr.executor(req.Params)
+	case ProgramNoiseLearner:
+		sized, serr = pr.noiseLearner(req.Params)
+	default:
+		sized = &Submission{Shots: -1} // a program whose size is not known here
+	}
+	switch {
+	case serr != nil:
+		return nil, serr
+	case sized != nil:
+		sub.Pubs, sub.Shots = sized.Pubs, sized.Shots
+		return sub, nil
+	case req.ProgramID != ProgramSampler && req.ProgramID != ProgramEstimator:
+		sub.Shots = -1 // a schema whose size is not known here
 		return sub, nil
 	}
-	prim, err := pubReader{budget: circuit.NewBudget(limits)}.primitive(req.ProgramID, req.Params)
+	prim, err := pr.primitive(req.ProgramID, req.Params)
 	switch {
 	case err == nil:
 		for _, p := range prim.Pubs {

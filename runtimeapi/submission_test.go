@@ -41,7 +41,7 @@ func TestDecodeSubmission(t *testing.T) {
 		},
 		{
 			name:      "other programs are not read",
-			body:      `{"program_id":"noise-learner","params":{"circuits":[]}}`,
+			body:      `{"program_id":"calibrate","params":{"options":{}}}`,
 			wantShots: -1,
 		},
 		{name: "not JSON", body: `{"program_id":`, wantCode: "invalid_json", wantReason: "malformed JSON"},

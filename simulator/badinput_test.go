@@ -264,6 +264,9 @@ func TestTimestamps(t *testing.T) {
 	var list runtimeapi.JobList
 	c.json(http.MethodGet, "/api/v1/jobs?created_after="+url.QueryEscape(j.Created.Add(-time.Second).Format(time.RFC3339Nano)), nil, http.StatusOK, &list)
 	assert.Equal(t, 1, list.Count)
+	at := url.QueryEscape(j.Created.Format(time.RFC3339Nano))
+	c.json(http.MethodGet, "/api/v1/jobs?created_after="+at+"&created_before="+at, nil, http.StatusOK, &list)
+	assert.Equal(t, 1, list.Count, "both bounds are inclusive, as the client documents them")
 }
 
 func TestLoadConfig(t *testing.T) {

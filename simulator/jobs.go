@@ -312,8 +312,8 @@ func (f jobFilter) match(j *job) bool {
 		f.program != "" && j.program != f.program,
 		f.sid != "" && j.sessionID != f.sid,
 		f.pending != nil && *f.pending == runtimeapi.Final(j.status),
-		f.after != nil && !j.created.After(*f.after),
-		f.before != nil && !j.created.Before(*f.before):
+		f.after != nil && j.created.Before(*f.after), // the client documents both bounds as inclusive
+		f.before != nil && j.created.After(*f.before):
 		return false
 	}
 	for _, t := range f.tags {
@@ -377,7 +377,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, c *caller
 	s.withJob(w, r, c, func(j *job) {
 		usageStatus := "pending"
 		if runtimeapi.Final(j.status) {
-			usageStatus = "final"
+			usageStatus = "completed" // as the real service's metrics say once the usage is known
 		}
 		m := runtimeapi.JobMetrics{
 			Timestamps: runtimeapi.MetricsTimestamps{Created: j.created, Running: j.running, Finished: j.finished},

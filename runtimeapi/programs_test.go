@@ -1,0 +1,83 @@
+package runtimeapi
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/base64"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/qgov/qgov/circuit"
+	"github.com/qgov/qgov/internal/circuittest"
+)
+
+func compressed(t *testing.T, data []byte) string {
+	var b bytes.Buffer
+	zw := zlib.NewWriter(&b)
+	_, err := zw.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	return base64.StdEncoding.EncodeToString(b.Bytes())
+}
+
+// TestProgramSizes sizes the executor (schema v2.0, laid out as
+// qiskit-ibm-runtime's Executor writes it) and the noise learner (v2, by
+// its documented bound), and leaves unknown what neither states.
+func TestProgramSizes(t *testing.T) {
+	bell := circuittest.Build(17, 2, 0, nil, []circuittest.Instr{{Class: "HGate", Qubits: []uint32{0}}, {Class: "CXGate", Qubits: []uint32{0, 1}, Ctrl: 1, State: 1}})
+	two := compressed(t, circuittest.Stream(17, bell, circuittest.Teleported(17)))
+	one := compressed(t, circuittest.Stream(17, bell))
+	args := `{"data":"eJybNRMEdtrPAtMn7Y3B4DKUf9OeAQweQMUf2wMAKJMTlQ==","shape":[2,3],"dtype":"f64"}`
+	executor := func(circuits, argShape string, samplexShape string) string {
+		return fmt.Sprintf(`{"program_id":"executor","backend":"ibm_x","params":{"schema_version":"v2.0","quantum_program":{"shots":1000,
+"circuits":{"b64_data":%q,"qpy_version":17,"num_programs":2},
+"items":[{"item_type":"circuit","circuit_arguments":{"data":"eJw=","shape":%s,"dtype":"f64"},"shape":[],"chunk_size":"auto"},
+{"item_type":"samplex","samplex":{"ssv":4,"samplex_json":"{}"},"samplex_arguments":{"parameter_values":`+args+`},"shape":%s,"chunk_size":"auto"}],
+"semantic_role":null,"meas_level":"classified","passthrough_data":null},"options":{"init_qubits":true}}}`, circuits, argShape, samplexShape)
+	}
+	learner := func(options string) string {
+		return `{"program_id":"noise-learner","backend":"ibm_x","params":{"circuits":[{"__type__":"QuantumCircuit","__value__":"` +
+			compressed(t, bell) + `"}],"options":` + options + `}}`
+	}
+	for _, tc := range []struct {
+		name       string
+		body       string
+		executions []int
+		shots      int
+		code       string
+	}{
+		{"executor: a circuit item over 2 bindings and a samplex item of 32 randomizations", executor(two, "[2,3]", "[32]"), []int{2, 32}, 34000, ""},
+		{"executor: a parameterless circuit runs once", executor(two, "[0]", "[4,8]"), []int{1, 32}, 33000, ""},
+		{"executor: fewer circuits than items", executor(one, "[2,3]", "[32]"), nil, 0, "invalid_params"},
+		{"executor: malformed QPY", executor(base64.StdEncoding.EncodeToString([]byte("not zlib")), "[2,3]", "[32]"), nil, 0, CodeInvalidCircuit},
+		{"executor: a negative axis", executor(two, "[2,3]", "[-1]"), nil, 0, "invalid_params"},
+		{"executor: another schema is not sized", `{"program_id":"executor","params":{"schema_version":"v1.0","quantum_program":{}}}`, nil, -1, ""},
+		{"noise learner: the documented defaults", learner(`{"support_qiskit":true}`), []int{4 * 6 * 9 * 32}, 4 * 6 * 9 * 32 * 128, ""},
+		{"noise learner: options set", learner(`{"max_layers_to_learn":1,"num_randomizations":8,"shots_per_randomization":64,"layer_pair_depths":[0,1]}`),
+			[]int{1 * 2 * 9 * 8}, 1 * 2 * 9 * 8 * 64, ""},
+		{"noise learner: every layer is unbounded", learner(`{"max_layers_to_learn":null}`), nil, -1, ""},
+		{"calibrate has no size", `{"program_id":"calibrate","params":{"options":{}}}`, nil, -1, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sub, err := DecodeSubmission([]byte(tc.body), circuit.DefaultLimits)
+			if tc.code != "" {
+				require.NotNil(t, err)
+				assert.Equal(t, tc.code, err.Code, err.Message)
+				return
+			}
+			require.Nil(t, err)
+			assert.Equal(t, tc.shots, sub.Shots)
+			require.Len(t, sub.Pubs, len(tc.executions))
+			for i, n := range tc.executions {
+				assert.True(t, sub.Pubs[i].Known)
+				assert.Equal(t, n, sub.Pubs[i].Bindings, "item %d", i)
+			}
+			if len(sub.Pubs) == 2 {
+				assert.Equal(t, 1, sub.Pubs[1].Facts.Ops["if_else"], "each item's circuit, in order")
+			}
+		})
+	}
+}
