@@ -330,6 +330,13 @@ func runBell(ctx context.Context, c *Client, r *Report) error {
 	if j.State.Status != runtimeapi.StatusCompleted {
 		return fmt.Errorf("job %s ended %s: %s", j.ID, j.State.Status, j.State.Reason)
 	}
+	var doc map[string]any
+	if err := c.JSON(ctx, http.MethodGet, "/jobs/"+created.ID, nil, &doc); err != nil {
+		return err
+	}
+	if err := CheckJob(doc); err != nil {
+		return fmt.Errorf("job %s: %w", created.ID, err)
+	}
 	res, err := c.Results(ctx, created.ID)
 	if err != nil {
 		return err
@@ -350,6 +357,13 @@ func runBell(ctx context.Context, c *Client, r *Report) error {
 func checkList(ctx context.Context, c *Client, r *Report) error {
 	var list runtimeapi.JobList
 	q := "/jobs?exclude_params=true&limit=10&backend=" + r.Backend + "&pending=false&program=sampler"
+	var doc map[string]any
+	if err := c.JSON(ctx, http.MethodGet, q, nil, &doc); err != nil {
+		return err
+	}
+	if err := CheckJobList(doc); err != nil {
+		return err
+	}
 	if err := c.JSON(ctx, http.MethodGet, q, nil, &list); err != nil {
 		return err
 	}
@@ -418,6 +432,13 @@ func runBatch(ctx context.Context, c *Client, r *Report) error {
 		if j.State.Status != runtimeapi.StatusCompleted || j.SessionID != sess.ID {
 			return fmt.Errorf("batch job %s: %s in session %q", id, j.State.Status, j.SessionID)
 		}
+	}
+	var doc map[string]any
+	if err := c.JSON(ctx, http.MethodGet, "/sessions/"+sess.ID, nil, &doc); err != nil {
+		return err
+	}
+	if err := CheckSession(doc, "batch"); err != nil {
+		return err
 	}
 	if err := c.JSON(ctx, http.MethodGet, "/sessions/"+sess.ID, nil, &sess); err != nil {
 		return err

@@ -2,6 +2,7 @@ package qiskitclient
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -58,4 +59,47 @@ func TestCheckConfiguration(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// TestCheckDocuments changes valid job, list and session documents into
+// shapes the real client raises on or misreads.
+func TestCheckDocuments(t *testing.T) {
+	job := func() map[string]any {
+		return map[string]any{"id": "j1", "state": map[string]any{"status": "Completed"}, "created": "2026-12-07T10:00:00.123456Z",
+			"program": map[string]any{"id": "sampler"}, "tags": []any{}}
+	}
+	session := func() map[string]any {
+		return map[string]any{"id": "s1", "mode": "batch", "state": "open", "accepting_jobs": true, "backend_name": "ibm_x",
+			"started_at": "2026-12-07T10:00:00Z", "closed_at": nil}
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(j, s map[string]any)
+		want string
+	}{
+		{"valid", func(j, s map[string]any) {}, ""},
+		{"a status the client does not map", func(j, s map[string]any) { j["state"] = map[string]any{"status": "Done"} }, "state.status"},
+		{"no state object", func(j, s map[string]any) { j["state"] = "Completed" }, "state is not an object"},
+		{"a reason code as text", func(j, s map[string]any) {
+			j["state"] = map[string]any{"status": "Cancelled", "reason_code": "1305"}
+		}, "reason_code"},
+		{"a creation time with an offset", func(j, s map[string]any) { j["created"] = "2026-12-07T11:00:00+01:00" }, "not UTC"},
+		{"program null", func(j, s map[string]any) { j["program"] = nil }, "program"},
+		{"a session of another mode", func(j, s map[string]any) { s["mode"] = "dedicated" }, "mode"},
+		{"a session without backend", func(j, s map[string]any) { s["backend_name"] = "" }, "backend_name"},
+		{"accepting_jobs as text", func(j, s map[string]any) { s["accepting_jobs"] = "true" }, "accepting_jobs"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j, s := job(), session()
+			tc.edit(j, s)
+			err := errors.Join(CheckJobList(map[string]any{"jobs": []any{j}, "count": 1.0}), CheckSession(s, "batch"))
+			if tc.want == "" {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	assert.Error(t, CheckJobList(map[string]any{"jobs": []any{}, "count": nil}), "count is hard")
 }
