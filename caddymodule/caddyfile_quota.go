@@ -29,6 +29,7 @@ import (
 //	    price              <backend> <USD per quantum-second>
 //	    default_price      <USD per quantum-second>
 //	    fail_mode          rate|jobs|budget open|closed
+//	    unknown_size       refuse|bounded
 //	    reconcile_interval <duration>
 //	    store_timeout      <duration>
 //	}
@@ -66,6 +67,8 @@ func parseQuotas(d *caddyfile.Dispenser, qc *QuotaConfig) error {
 				p, err = usdArg(d, v)
 				qc.DefaultPrice = &p
 			}
+		case "unknown_size":
+			qc.UnknownSize, err = oneArg(d)
 		case "fail_mode":
 			args := d.RemainingArgs()
 			if len(args) != 2 {

@@ -134,7 +134,7 @@ func (g *Governor) Admit(ctx context.Context, job Job) (*Admission, *runtimeapi.
 	user := g.resolve(job.Caller)
 	key := Resolve(g.keyLevel(job.Caller))
 	for _, e := range []*Effective{&user, &key} {
-		if err := checkJob(e, job); err != nil {
+		if err := checkJob(e, job, g.plan.Load().cfg.UnknownSize); err != nil {
 			return nil, err
 		}
 	}

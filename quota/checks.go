@@ -80,8 +80,9 @@ var sizeLimits = []struct {
 
 // checkJob applies the size and backend limits, which count nothing: a
 // job over them is refused whatever the counters say. A job whose size
-// cannot be read is refused under a size limit that needs it.
-func checkJob(e *Effective, job Job) *runtimeapi.Error {
+// cannot be read is refused under a size limit that needs it, unless
+// the rule for unknown sizes is bounded and it sets max_execution_time.
+func checkJob(e *Effective, job Job, unknownSize string) *runtimeapi.Error {
 	for _, l := range sizeLimits {
 		b := e.Bound(l.field)
 		if !b.Set {
@@ -94,11 +95,18 @@ func checkJob(e *Effective, job Job) *runtimeapi.Error {
 					"counts, and %s is %d (rule: %s); submit the circuits with their gates expanded or transpiled",
 				l.field, b.Value, rule(l.field, b)))
 		}
-		if !known {
+		switch {
+		case known:
+		case unknownSize == UnknownBounded && job.Sub.Cost != nil:
+			continue // its charge is bounded by max_execution_time
+		case unknownSize == UnknownBounded:
 			return runtimeapi.Errorf(http.StatusForbidden, "job_size_unknown", fmt.Sprintf(
-				"the gateway cannot read this job's %s (its circuits are not readable here or its program is not a primitive), "+
-					"and %s is %d (rule: %s); submit OpenQASM or QPY of standard gates",
-				l.what, l.field, b.Value, rule(l.field, b)))
+				"the gateway cannot read this job's %s (program %s), and %s is %d (rule: %s); under unknown_size bounded "+
+					"such a job needs max_execution_time, which bounds its charge", l.what, job.Sub.ProgramID, l.field, b.Value, rule(l.field, b)))
+		default:
+			return runtimeapi.Errorf(http.StatusForbidden, "job_size_unknown", fmt.Sprintf(
+				"the gateway cannot read this job's %s (program %s: its circuits do not read, or the program is not one the gateway sizes), "+
+					"and %s is %d (rule: %s, and unknown_size refuse)", l.what, job.Sub.ProgramID, l.field, b.Value, rule(l.field, b)))
 		}
 		if v > b.Value {
 			return runtimeapi.Errorf(http.StatusForbidden, "limit_exceeded", fmt.Sprintf(

@@ -51,7 +51,21 @@ type Config struct {
 	// FailModes map a limit class ("rate", "jobs", "budget") to "closed"
 	// or "open". Defaults: rate open, jobs and budget closed.
 	FailModes map[string]string `json:"fail_modes,omitempty"`
+	// UnknownSize is the rule for a job whose size the gateway cannot
+	// read (a program it does not size, such as calibrate or one it has
+	// not met): "refuse" (the default) refuses it under any size limit,
+	// and on a priced backend under a budget unless it sets
+	// max_execution_time; "bounded" admits it under size limits too when
+	// it sets max_execution_time, which bounds its charge, and refuses it
+	// when it does not.
+	UnknownSize string `json:"unknown_size,omitempty"`
 }
+
+// Rules for jobs of unknown size.
+const (
+	UnknownRefuse  = "refuse"
+	UnknownBounded = "bounded"
+)
 
 // Rule sets limits at one scope: Scope is "tenant", "project", "user" or
 // "key"; Name the project, user or key id (for a tenant, the tenant).
@@ -150,6 +164,9 @@ func (c *Config) validate() error {
 	}
 	if c.DefaultPrice != nil && (!(*c.DefaultPrice >= 0) || math.IsInf(*c.DefaultPrice, 0)) {
 		errs = append(errs, errors.New("default_price must be a non-negative number of USD per second"))
+	}
+	if c.UnknownSize != "" && c.UnknownSize != UnknownRefuse && c.UnknownSize != UnknownBounded {
+		errs = append(errs, fmt.Errorf("unknown_size %q is neither refuse nor bounded", c.UnknownSize))
 	}
 	for class, mode := range c.FailModes {
 		if class != ClassRate && class != ClassJobs && class != ClassBudget {

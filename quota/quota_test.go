@@ -97,6 +97,33 @@ func TestResolvePrecedence(t *testing.T) {
 	assert.False(t, set, "a role without the limit lifts it at the role level")
 }
 
+// TestUnknownSizeBounded: under unknown_size bounded a job the gateway
+// cannot size passes the size limits when max_execution_time bounds it,
+// and is refused, saying so, when it does not.
+func TestUnknownSizeBounded(t *testing.T) {
+	cfg := Config{UnknownSize: UnknownBounded, Limits: []Rule{{Scope: ScopeTenant, Name: "lab", Limits: Limits{MaxShotsPerJob: intp(10000)}}}}
+	require.NoError(t, Check(cfg))
+	g := newGovernor(t, cfg, store.NewMemory(nil), nil, nil)
+	for _, tc := range []struct {
+		body, code string
+	}{
+		{`{"program_id":"calibrate","params":{"options":{}},"cost":60}`, ""},
+		{`{"program_id":"calibrate","params":{"options":{}}}`, "job_size_unknown"},
+	} {
+		sub, err := runtimeapi.DecodeSubmission([]byte(tc.body), circuit.DefaultLimits)
+		require.Nil(t, err)
+		_, err = g.Admit(context.Background(), Job{Caller: Caller{Tenant: "lab", Project: "ml", User: "u"}, Backend: "ibm_x", Sub: sub})
+		if tc.code == "" {
+			assert.Nil(t, err, tc.body)
+			continue
+		}
+		require.NotNil(t, err, tc.body)
+		assert.Equal(t, tc.code, err.Code)
+		assert.Contains(t, err.Message, "needs max_execution_time")
+	}
+	assert.Error(t, Check(Config{UnknownSize: "maybe"}))
+}
+
 // TestJobRules covers the limits that count nothing, and bad input.
 func TestJobRules(t *testing.T) {
 	cfg := Config{Limits: []Rule{{Scope: ScopeTenant, Name: "lab", Limits: Limits{MaxShotsPerJob: intp(10000), MaxBatchSize: intp(3),
@@ -105,7 +132,7 @@ func TestJobRules(t *testing.T) {
 	g := newGovernor(t, cfg, store.NewMemory(nil), nil, nil)
 	unknown, err := runtimeapi.DecodeSubmission([]byte(`{"program_id":"sampler","params":{"pubs":[["OPENQASM 3.0; mygate q;"]]}}`), circuit.DefaultLimits)
 	require.Nil(t, err)
-	other, err := runtimeapi.DecodeSubmission([]byte(`{"program_id":"noise-learner","params":{"circuits":[]}}`), circuit.DefaultLimits)
+	other, err := runtimeapi.DecodeSubmission([]byte(`{"program_id":"calibrate","params":{"options":{}}}`), circuit.DefaultLimits)
 	require.Nil(t, err)
 	for _, tc := range []struct {
 		name     string
@@ -120,7 +147,7 @@ func TestJobRules(t *testing.T) {
 			[]string{"12000 shots", "max_shots_per_job 10000", `tenant "lab"`, "does not reset"}},
 		{"too many pubs", "u", "ibm_brisbane", submission(t, "ibm_brisbane", 1, 1, 1, 1), "limit_exceeded", []string{"4 pubs", "max_batch_size 3"}},
 		{"unreadable circuits under a size limit", "u", "ibm_brisbane", unknown, "job_size_unknown", []string{"max_shots_per_job is 10000"}},
-		{"a program that is not a primitive", "u", "ibm_brisbane", other, "job_size_unknown", []string{"not a primitive"}},
+		{"a program the gateway does not size", "u", "ibm_brisbane", other, "job_size_unknown", []string{"program calibrate", "unknown_size refuse"}},
 		{"a backend outside the allowed list", "u", "ibm_torino", submission(t, "ibm_torino", 10), "backend_not_allowed", []string{`backend "ibm_torino"`, "allowed_backends of tenant"}},
 		{"a blocked backend", "u", "ibm_brisbane_beta", submission(t, "ibm_brisbane_beta", 10), "backend_blocked", []string{"blocked_backends"}},
 		{"a user restricted to simulators", "intern", "ibm_brisbane", submission(t, "ibm_brisbane", 10), "backend_not_allowed", []string{`user "intern"`}},
