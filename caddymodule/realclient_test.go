@@ -96,3 +96,50 @@ func TestRealClientJobsThroughTheGateway(t *testing.T) {
 		assert.Positive(t, counts["11"])
 	})
 }
+
+// TestExecutorThroughTheGateway submits an executor job (params schema
+// v2.0, as qiskit-ibm-runtime's Executor writes them) through the demo's
+// gateway: two circuit items in one compressed QPY stream, a Bell
+// circuit bound three times over a parameterless tensor shape and a
+// dynamic circuit; it is admitted with its size known, runs, and its
+// results decode as the client's QuantumProgramResultDecoder reads them.
+func TestExecutorThroughTheGateway(t *testing.T) {
+	d := startDemo(t)
+	ctx := t.Context()
+	fatima := d.client("demo-fatima-key", "QR-ml")
+	bell := circuittest.Build(17, 2, 2, []circuittest.Reg{{Name: "meas", Bits: []int64{0, 1}}}, []circuittest.Instr{
+		{Class: "HGate", Qubits: []uint32{0}}, {Class: "CXGate", Qubits: []uint32{0, 1}, Ctrl: 1, State: 1},
+		{Class: "Measure", Qubits: []uint32{0}, Clbits: []uint32{0}}, {Class: "Measure", Qubits: []uint32{1}, Clbits: []uint32{1}},
+	})
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	_, _ = zw.Write(circuittest.Stream(17, bell, circuittest.Teleported(17)))
+	require.NoError(t, zw.Close())
+	var empty bytes.Buffer // no parameters, three bindings: shape [3, 0]
+	zw = zlib.NewWriter(&empty)
+	require.NoError(t, zw.Close())
+	params := fmt.Sprintf(`{"schema_version":"v2.0","quantum_program":{"shots":100,
+"circuits":{"b64_data":%q,"qpy_version":17,"num_programs":2},
+"items":[{"item_type":"circuit","circuit_arguments":{"data":%q,"shape":[3,0],"dtype":"f64"},"shape":[],"chunk_size":"auto"},
+{"item_type":"circuit","circuit_arguments":{"data":%q,"shape":[0],"dtype":"f64"},"shape":[],"chunk_size":"auto"}],
+"semantic_role":null,"meas_level":"classified","passthrough_data":null},
+"options":{"init_qubits":true,"rep_delay":null,"scheduler_timing":false,"stretch_values":false,"experimental":{}}}`,
+		base64.StdEncoding.EncodeToString(z.Bytes()), base64.StdEncoding.EncodeToString(empty.Bytes()), base64.StdEncoding.EncodeToString(empty.Bytes()))
+	job, err := fatima.Submit(ctx, runtimeapi.JobRequest{ProgramID: "executor", Backend: "ibm_qgov_eagle", Params: json.RawMessage(params)})
+	require.NoError(t, err, "admitted: its size is known")
+	done, err := fatima.Wait(ctx, job.ID, 20*time.Millisecond)
+	require.NoError(t, err)
+	require.Equal(t, runtimeapi.StatusCompleted, done.Status, done.State.Reason)
+	raw, err := fatima.Results(ctx, job.ID)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		item       int
+		reg        string
+		executions int
+	}{{0, "meas", 3}, {1, "c", 1}} {
+		counts, err := qiskitclient.ExecutorCounts(raw, tc.item, tc.reg)
+		require.NoError(t, err, "item %d", tc.item)
+		assert.Equal(t, 100*tc.executions, counts["00"]+counts["11"], "item %d: correlated bits only: %v", tc.item, counts)
+		assert.Positive(t, counts["11"])
+	}
+}

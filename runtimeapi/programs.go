@@ -1,8 +1,11 @@
 package runtimeapi
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 
 	"github.com/qgov/qgov/circuit"
 	"github.com/qgov/qgov/internal/strictjson"
@@ -45,57 +48,20 @@ type executorItem struct {
 type tensor struct {
 	Data  strictjson.Skip `json:"data"`
 	Shape []int           `json:"shape"`
+	DType string          `json:"dtype"`
 }
 
 // executor sizes an executor job: each item runs its circuit once per
 // element of its shape broadcast with its arguments' leading shape, each
 // execution params.quantum_program.shots times.
 func (pr pubReader) executor(params []byte) (*Submission, *Error) {
-	var ep executorParams
-	if err := strictjson.Unmarshal(params, &ep, false); err != nil {
-		return nil, BadRequest("invalid_json", "params: %v", err)
-	}
-	if ep.SchemaVersion != "v2.0" {
-		return nil, nil // another schema: its size is unknown
-	}
-	raw, qp := member(params, "quantum_program"), ep.QuantumProgram
-	if qp.Shots < 1 {
-		return nil, BadRequest("invalid_params", "params.quantum_program.shots must be a positive integer")
-	}
-	if len(qp.Items) == 0 || len(qp.Items) > maxItems {
-		return nil, BadRequest("invalid_params", "params.quantum_program.items holds %d items; 1 to %d are read", len(qp.Items), maxItems)
-	}
-	circuits, err := pr.programCircuits(member(raw, "circuits"), len(qp.Items))
-	if err != nil {
-		if errors.Is(err, circuit.ErrLimit) {
-			return nil, tooLarge("params.quantum_program.circuits", err)
-		}
-		return nil, BadRequest(CodeInvalidCircuit, "params.quantum_program.circuits: %v", err)
-	}
-	if circuits != nil && len(circuits) != len(qp.Items) {
-		return nil, BadRequest("invalid_params", "params.quantum_program holds %d circuits for %d items; each item runs one", len(circuits), len(qp.Items))
+	qp, circuits, shapes, err := pr.quantumProgram(params)
+	if err != nil || qp == nil {
+		return nil, err
 	}
 	sub := &Submission{}
-	for i, it := range qp.Items {
-		shape := it.Shape
-		switch it.ItemType {
-		case "circuit":
-			if it.CircuitArguments == nil || len(it.CircuitArguments.Shape) == 0 {
-				return nil, BadRequest("invalid_params", "items[%d].circuit_arguments needs a shape whose last axis is over the circuit's parameters", i)
-			}
-			var ok bool
-			if shape, ok = broadcast(shape, it.CircuitArguments.Shape[:len(it.CircuitArguments.Shape)-1]); !ok {
-				return nil, BadRequest("invalid_params", "items[%d]: shape %v does not broadcast with circuit_arguments %v", i, it.Shape, it.CircuitArguments.Shape)
-			}
-		case "samplex":
-		default:
-			return nil, BadRequest("invalid_params", "items[%d].item_type %q is neither circuit nor samplex", i, it.ItemType)
-		}
-		executions, ok := product(shape)
-		if !ok {
-			return nil, BadRequest("invalid_params", "items[%d] runs more than %d executions", i, maxExecutions)
-		}
-		pub := PubSummary{Bindings: executions, Shots: qp.Shots}
+	for i, shape := range shapes {
+		pub := PubSummary{Bindings: prod(shape), Shots: qp.Shots}
 		if circuits != nil {
 			pub.Known, pub.Facts = true, circuits[i].Facts
 		}
@@ -106,6 +72,126 @@ func (pr pubReader) executor(params []byte) (*Submission, *Error) {
 		sub.Shots = totalShots(sub.Pubs)
 	}
 	return sub, nil
+}
+
+// executorProgram reads an executor job to run it: each circuit item
+// becomes a pub of its circuit, its bindings (the circuit arguments,
+// their last axis over the circuit's parameters) and the program's
+// shots. Samplex items are not run here.
+func (pr pubReader) executorProgram(params []byte) (*Primitive, *Error) {
+	qp, circuits, shapes, err := pr.quantumProgram(params)
+	switch {
+	case err != nil:
+		return nil, err
+	case qp == nil:
+		return nil, BadRequest("invalid_params", "params.schema_version must be v2.0")
+	case circuits == nil:
+		return nil, BadRequest("invalid_params", "params.quantum_program.circuits must be compressed QPY (b64_data)")
+	}
+	var items [][]byte
+	_ = strictjson.Elements(member(member(params, "quantum_program"), "items"), func(raw []byte) error {
+		items = append(items, raw)
+		return nil
+	})
+	prim := &Primitive{Program: ProgramExecutor}
+	for i, it := range qp.Items {
+		if it.ItemType != "circuit" {
+			return nil, BadRequest("invalid_params", "items[%d]: %s items are not run by the simulator, circuit items are", i, it.ItemType)
+		}
+		c, args := circuits[i], it.CircuitArguments
+		if n := args.Shape[len(args.Shape)-1]; n != len(c.Parameters) {
+			return nil, BadRequest("invalid_params", "items[%d].circuit_arguments has %d values per binding for a circuit of %d parameters", i, n, len(c.Parameters))
+		}
+		if prod(shapes[i]) != prod(args.Shape[:len(args.Shape)-1]) {
+			return nil, BadRequest("invalid_params", "items[%d]: a shape %v broadcast over circuit_arguments %v is not run by the simulator", i, it.Shape, args.Shape)
+		}
+		if args.DType != "f64" {
+			return nil, BadRequest("invalid_params", "items[%d].circuit_arguments has dtype %q; the simulator reads f64", i, args.DType)
+		}
+		values, verr := float64Tensor(member(member(items[i], "circuit_arguments"), "data"), prod(args.Shape))
+		if verr != nil {
+			return nil, BadRequest("invalid_params", "items[%d].circuit_arguments: %v", i, verr)
+		}
+		b := Bindings{Shape: shapes[i], Values: make([][]float64, prod(shapes[i]))}
+		for k := range b.Values {
+			b.Values[k] = values[k*len(c.Parameters) : (k+1)*len(c.Parameters)]
+		}
+		prim.Pubs = append(prim.Pubs, Pub{Circuit: c, Facts: c.Facts, Bindings: b, Shape: shapes[i], Shots: qp.Shots})
+	}
+	return prim, nil
+}
+
+// float64Tensor decodes a compressed tensor's data: base64 of zlib of n
+// little-endian float64 values.
+func float64Tensor(data []byte, n int) ([]float64, error) {
+	zr, err := inflate(data)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := io.ReadAll(io.LimitReader(zr, int64(8*n)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) != 8*n {
+		return nil, fmt.Errorf("data holds %d bytes, not the %d values (f64) of its shape", len(raw), n)
+	}
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
+	}
+	return out, nil
+}
+
+// quantumProgram reads an executor job's quantum program: its items,
+// their circuits (nil when not QPY) and each item's shape of executions.
+// A schema other than v2.0 gives a nil program.
+func (pr pubReader) quantumProgram(params []byte) (*quantumProgram, []*circuit.Circuit, [][]int, *Error) {
+	var ep executorParams
+	if err := strictjson.Unmarshal(params, &ep, false); err != nil {
+		return nil, nil, nil, BadRequest("invalid_json", "params: %v", err)
+	}
+	if ep.SchemaVersion != "v2.0" {
+		return nil, nil, nil, nil
+	}
+	raw, qp := member(params, "quantum_program"), ep.QuantumProgram
+	if qp.Shots < 1 {
+		return nil, nil, nil, BadRequest("invalid_params", "params.quantum_program.shots must be a positive integer")
+	}
+	if len(qp.Items) == 0 || len(qp.Items) > maxItems {
+		return nil, nil, nil, BadRequest("invalid_params", "params.quantum_program.items holds %d items; 1 to %d are read", len(qp.Items), maxItems)
+	}
+	circuits, err := pr.programCircuits(member(raw, "circuits"), len(qp.Items))
+	if err != nil {
+		if errors.Is(err, circuit.ErrLimit) {
+			return nil, nil, nil, tooLarge("params.quantum_program.circuits", err)
+		}
+		return nil, nil, nil, BadRequest(CodeInvalidCircuit, "params.quantum_program.circuits: %v", err)
+	}
+	if circuits != nil && len(circuits) != len(qp.Items) {
+		return nil, nil, nil, BadRequest("invalid_params", "params.quantum_program holds %d circuits for %d items; each item runs one", len(circuits), len(qp.Items))
+	}
+	shapes := make([][]int, len(qp.Items))
+	for i, it := range qp.Items {
+		shape := it.Shape
+		switch it.ItemType {
+		case "circuit":
+			if it.CircuitArguments == nil || len(it.CircuitArguments.Shape) == 0 {
+				return nil, nil, nil, BadRequest("invalid_params", "items[%d].circuit_arguments needs a shape whose last axis is over the circuit's parameters", i)
+			}
+			var ok bool
+			if shape, ok = broadcast(shape, it.CircuitArguments.Shape[:len(it.CircuitArguments.Shape)-1]); !ok {
+				return nil, nil, nil, BadRequest("invalid_params", "items[%d]: shape %v does not broadcast with circuit_arguments %v", i, it.Shape, it.CircuitArguments.Shape)
+			}
+		case "samplex":
+		default:
+			return nil, nil, nil, BadRequest("invalid_params", "items[%d].item_type %q is neither circuit nor samplex", i, it.ItemType)
+		}
+		if _, ok := product(shape); !ok {
+			return nil, nil, nil, BadRequest("invalid_params", "items[%d] runs more than %d executions, or names a negative axis", i, maxExecutions)
+		}
+		shapes[i] = shape
+	}
+	return &qp, circuits, shapes, nil
 }
 
 // programCircuits reads the circuits of a quantum program: one

@@ -81,3 +81,38 @@ func TestProgramSizes(t *testing.T) {
 		})
 	}
 }
+
+// TestExecutorProgram reads an executor job to run it: circuit items
+// become pubs of their circuit, bindings and the program's shots; what
+// the simulator does not run is a 400 naming the item.
+func TestExecutorProgram(t *testing.T) {
+	rz := circuittest.Build(17, 1, 1, []circuittest.Reg{{Name: "c", Bits: []int64{0}}}, []circuittest.Instr{
+		{Class: "RZGate", Qubits: []uint32{0}, Params: [][]byte{circuittest.ParamRef("a", 1)}},
+		{Class: "Measure", Qubits: []uint32{0}, Clbits: []uint32{0}},
+	})
+	circuits := compressed(t, circuittest.Stream(17, rz))
+	values := compressed(t, Float64Bytes([]float64{0.5, 1.5}))
+	params := func(item string) []byte {
+		return []byte(fmt.Sprintf(`{"schema_version":"v2.0","quantum_program":{"shots":7,"circuits":{"b64_data":%q,"qpy_version":17,"num_programs":1},"items":[%s]}}`, circuits, item))
+	}
+	prim, err := DecodePrimitive(ProgramExecutor, params(`{"item_type":"circuit","circuit_arguments":{"data":"`+values+`","shape":[2,1],"dtype":"f64"},"shape":[]}`))
+	require.Nil(t, err)
+	require.Len(t, prim.Pubs, 1)
+	p := prim.Pubs[0]
+	assert.Equal(t, []int{2}, p.Shape)
+	assert.Equal(t, 7, p.Shots)
+	assert.Equal(t, map[string]float64{"a": 1.5}, p.Bindings.Map(1, p.Circuit.Parameters))
+
+	for _, tc := range []struct{ name, item, msg string }{
+		{"a samplex item", `{"item_type":"samplex","samplex":{},"samplex_arguments":{},"shape":[2]}`, "samplex items are not run"},
+		{"values per binding unlike the parameters", `{"item_type":"circuit","circuit_arguments":{"data":"` + values + `","shape":[1,2],"dtype":"f64"},"shape":[]}`, "2 values per binding for a circuit of 1"},
+		{"data shorter than its shape", `{"item_type":"circuit","circuit_arguments":{"data":"` + values + `","shape":[4,1],"dtype":"f64"},"shape":[]}`, "not the 4 values"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodePrimitive(ProgramExecutor, params(tc.item))
+			require.NotNil(t, err)
+			assert.Equal(t, 400, err.Status)
+			assert.Contains(t, err.Message, tc.msg)
+		})
+	}
+}

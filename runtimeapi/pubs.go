@@ -127,7 +127,11 @@ func DecodePrimitive(program string, params []byte) (*Primitive, *Error) {
 	if err := strictjson.Check(params, jobNames); err != nil {
 		return nil, BadRequest("invalid_json", "params: malformed JSON: %v", err)
 	}
-	return pubReader{keep: true, budget: circuit.NewBudget(circuit.DefaultLimits)}.primitive(program, params)
+	pr := pubReader{keep: true, budget: circuit.NewBudget(circuit.DefaultLimits)}
+	if program == ProgramExecutor {
+		return pr.executorProgram(params)
+	}
+	return pr.primitive(program, params)
 }
 
 // pubReader reads the pubs of one job. With keep it keeps what simulating

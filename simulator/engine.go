@@ -148,7 +148,11 @@ func (s *Server) run(ctx context.Context, j *job) ([]byte, error) {
 		}
 		out = append(out, res)
 	}
-	return runtimeapi.EncodeSamplerResult(out, runtimeapi.Span{Start: start, Stop: time.Now()}, j.prim.SupportQiskit)
+	span := runtimeapi.Span{Start: start, Stop: time.Now()}
+	if j.program == runtimeapi.ProgramExecutor {
+		return runtimeapi.EncodeExecutorResult(out, span)
+	}
+	return runtimeapi.EncodeSamplerResult(out, span, j.prim.SupportQiskit)
 }
 
 // program lowers a pub's circuit for one binding onto its active qubits.

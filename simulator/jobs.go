@@ -119,9 +119,9 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request, c *call
 		fail(w, err)
 		return
 	}
-	if req.ProgramID != runtimeapi.ProgramSampler && req.ProgramID != runtimeapi.ProgramEstimator {
+	if req.ProgramID != runtimeapi.ProgramSampler && req.ProgramID != runtimeapi.ProgramEstimator && req.ProgramID != runtimeapi.ProgramExecutor {
 		fail(w, runtimeapi.Errorf(http.StatusNotFound, "program_not_found",
-			fmt.Sprintf("program %q not found (the simulator runs sampler and estimator)", req.ProgramID)))
+			fmt.Sprintf("program %q not found (the simulator runs sampler, estimator and executor)", req.ProgramID)))
 		return
 	}
 	j := &job{
