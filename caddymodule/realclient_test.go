@@ -41,9 +41,10 @@ func vector(t *testing.T, name string) []byte {
 // and under its size limits and budgets, jobs whose circuits a real
 // Qiskit release wrote (circuit/testdata/qpy/README.md): an estimator job
 // on a circuit with a custom gate, and the estimator params of
-// qiskit-ibm-runtime's own encoder; and a dynamic circuit, an if_else on
-// a mid-circuit measurement. Each is admitted with a known size, runs on
-// the simulator, and its results decode.
+// qiskit-ibm-runtime's own encoder; and, laid out as Qiskit writes
+// them, a sampler job whose Bell pair is a custom gate and a dynamic
+// circuit, an if_else on a mid-circuit measurement. Each is admitted with
+// a known size, runs on the simulator, and its results decode.
 func TestRealClientJobsThroughTheGateway(t *testing.T) {
 	d := startDemo(t)
 	ctx := t.Context()
@@ -79,6 +80,21 @@ func TestRealClientJobsThroughTheGateway(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("a sampler job with a custom gate", func(t *testing.T) {
+		params := `{"pubs": [[` + clientCircuit(t, circuittest.BellByCustomGate(17)) + `, null, 256]], "version": 2, "support_qiskit": true}`
+		job, err := fatima.Submit(ctx, runtimeapi.JobRequest{ProgramID: "sampler", Backend: "ibm_qgov_eagle", Params: json.RawMessage(params)})
+		require.NoError(t, err, "admitted: its size is known")
+		done, err := fatima.Wait(ctx, job.ID, 20*time.Millisecond)
+		require.NoError(t, err)
+		require.Equal(t, runtimeapi.StatusCompleted, done.Status, done.State.Reason)
+		raw, err := fatima.Results(ctx, job.ID)
+		require.NoError(t, err)
+		counts, err := qiskitclient.SamplerCounts(raw, 0, "meas")
+		require.NoError(t, err)
+		assert.Equal(t, 256, counts["00"]+counts["11"], "the custom gate ran as its definition: %v", counts)
+		assert.Positive(t, counts["11"])
+	})
 
 	t.Run("a dynamic circuit: if_else on a mid-circuit measurement", func(t *testing.T) {
 		params := `{"pubs": [[` + clientCircuit(t, circuittest.Teleported(17)) + `, null, 256]], "version": 2, "support_qiskit": true}`

@@ -595,7 +595,7 @@ func (q *qpyCircuit) value(typ byte, data []byte) (Expr, error) {
 			return nil, fmt.Errorf("parameter expressions of QPY version %d are not supported (13 or later)", q.version)
 		}
 		return q.expression(r)
-	case 'z', 's':
+	case 'z', 's', 'x': // none, a string, a classical expression (a delay's stretch): no angle
 		return numExpr(0), nil
 	}
 	return nil, fmt.Errorf("unsupported parameter type %q", typ)

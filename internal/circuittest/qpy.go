@@ -63,8 +63,22 @@ type Reg struct {
 	Bits []int64
 }
 
+// Custom is a custom gate of a circuit's custom operation table, with
+// its definition: a circuit of Qubits qubits.
+type Custom struct {
+	Name       string
+	Qubits     uint32
+	Definition []Instr
+}
+
 // Build writes a QPY file of the given version with one circuit.
 func Build(version uint8, qubits, clbits uint32, cregs []Reg, instrs []Instr) []byte {
+	return BuildCustom(version, qubits, clbits, cregs, nil, instrs)
+}
+
+// BuildCustom writes a QPY file of the given version with one circuit
+// that defines custom gates, as Qiskit writes a gate made with to_gate().
+func BuildCustom(version uint8, qubits, clbits uint32, cregs []Reg, customs []Custom, instrs []Instr) []byte {
 	b := &builder{}
 	b.str("QISKIT").u8(version).u8(2).u8(3).u8(0).u64(1).u8('p').u8('q')
 	if version >= 16 {
@@ -81,7 +95,12 @@ func Build(version uint8, qubits, clbits uint32, cregs []Reg, instrs []Instr) []
 	if version >= 15 {
 		b.u32(1).u32(3).u64(2).str("ns1").str("{}") // one annotation namespace
 	}
-	b.u64(0) // custom instructions
+	b.u64(uint64(len(customs)))
+	for _, c := range customs {
+		def := Build(version, c.Qubits, 0, nil, c.Definition)[headerSize(version):]
+		b.u16(uint16(len(c.Name))).u8('g').u32(c.Qubits).u32(0).u8(1).u64(uint64(len(def))).u32(0).u32(0).u64(0)
+		b.str(c.Name).Write(def)
+	}
 	for _, in := range instrs {
 		b.u16(uint16(len(in.Class))).u16(0).u16(uint16(len(in.Params))).u32(uint32(len(in.Qubits))).u32(uint32(len(in.Clbits)))
 		cond := ""
@@ -163,6 +182,22 @@ func ExprParam() []byte {
 		b.u8('p').u8('p').u64(0).Write(paramSymbol(s.name, s.id))
 	}
 	return append([]byte{'e'}, b.Bytes()...)
+}
+
+// BellByCustomGate is a circuit of 2 qubits and a register "meas" of 2
+// bits that prepares a Bell pair with a custom gate "bell_pair" (h, then
+// cx, as its definition) and measures both qubits: every shot reads 00
+// or 11.
+func BellByCustomGate(version uint8) []byte {
+	return BuildCustom(version, 2, 2, []Reg{{Name: "meas", Bits: []int64{0, 1}}},
+		[]Custom{{Name: "bell_pair", Qubits: 2, Definition: []Instr{
+			{Class: "HGate", Qubits: []uint32{0}}, {Class: "CXGate", Qubits: []uint32{0, 1}, Ctrl: 1, State: 1},
+		}}},
+		[]Instr{
+			{Class: "bell_pair", Qubits: []uint32{0, 1}},
+			{Class: "Measure", Qubits: []uint32{0}, Clbits: []uint32{0}},
+			{Class: "Measure", Qubits: []uint32{1}, Clbits: []uint32{1}},
+		})
 }
 
 // Teleported is a dynamic circuit of 2 qubits and a register "c" of 2
