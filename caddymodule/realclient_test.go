@@ -1,8 +1,6 @@
 package caddymodule
 
 import (
-	"bytes"
-	"compress/zlib"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -21,13 +19,8 @@ import (
 )
 
 // clientCircuit encodes raw QPY as the Python client sends a circuit.
-func clientCircuit(t *testing.T, qpy []byte) string {
-	var b bytes.Buffer
-	zw := zlib.NewWriter(&b)
-	_, err := zw.Write(qpy)
-	require.NoError(t, err)
-	require.NoError(t, zw.Close())
-	return fmt.Sprintf(`{"__type__": "QuantumCircuit", "__value__": %q}`, base64.StdEncoding.EncodeToString(b.Bytes()))
+func clientCircuit(qpy []byte) string {
+	return fmt.Sprintf(`{"__type__": "QuantumCircuit", "__value__": %q}`, circuittest.Compressed(qpy))
 }
 
 // vector reads one of the real-encoder test vectors of the QPY reader.
@@ -57,7 +50,7 @@ func TestRealClientJobsThroughTheGateway(t *testing.T) {
 		params string
 		pubs   int
 	}{
-		{"a custom gate (QPY 12, Qiskit 1.2.0)", `{"pubs": [[` + clientCircuit(t, custom) + `, "ZZZ"]], "version": 2, "support_qiskit": true}`, 1},
+		{"a custom gate (QPY 12, Qiskit 1.2.0)", `{"pubs": [[` + clientCircuit(custom) + `, "ZZZ"]], "version": 2, "support_qiskit": true}`, 1},
 		{"qiskit-ibm-runtime's estimator params (QPY 14, Qiskit 2.3.0)", string(vector(t, "estimator_params_v14.json")), 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,36 +74,29 @@ func TestRealClientJobsThroughTheGateway(t *testing.T) {
 		})
 	}
 
-	t.Run("a sampler job with a custom gate", func(t *testing.T) {
-		params := `{"pubs": [[` + clientCircuit(t, circuittest.BellByCustomGate(17)) + `, null, 256]], "version": 2, "support_qiskit": true}`
-		job, err := fatima.Submit(ctx, runtimeapi.JobRequest{ProgramID: "sampler", Backend: "ibm_qgov_eagle", Params: json.RawMessage(params)})
-		require.NoError(t, err, "admitted: its size is known")
-		done, err := fatima.Wait(ctx, job.ID, 20*time.Millisecond)
-		require.NoError(t, err)
-		require.Equal(t, runtimeapi.StatusCompleted, done.Status, done.State.Reason)
-		raw, err := fatima.Results(ctx, job.ID)
-		require.NoError(t, err)
-		counts, err := qiskitclient.SamplerCounts(raw, 0, "meas")
-		require.NoError(t, err)
-		assert.Equal(t, 256, counts["00"]+counts["11"], "the custom gate ran as its definition: %v", counts)
-		assert.Positive(t, counts["11"])
-	})
-
-	t.Run("a dynamic circuit: if_else on a mid-circuit measurement", func(t *testing.T) {
-		params := `{"pubs": [[` + clientCircuit(t, circuittest.Teleported(17)) + `, null, 256]], "version": 2, "support_qiskit": true}`
-		job, err := fatima.Submit(ctx, runtimeapi.JobRequest{ProgramID: "sampler", Backend: "ibm_qgov_eagle", Params: json.RawMessage(params)})
-		require.NoError(t, err, "admitted: its size is known")
-		done, err := fatima.Wait(ctx, job.ID, 20*time.Millisecond)
-		require.NoError(t, err)
-		require.Equal(t, runtimeapi.StatusCompleted, done.Status, done.State.Reason)
-		raw, err := fatima.Results(ctx, job.ID)
-		require.NoError(t, err)
-		counts, err := qiskitclient.SamplerCounts(raw, 0, "c")
-		require.NoError(t, err)
-		assert.Equal(t, 256, counts["00"]+counts["11"], "the block ran exactly when the measured bit was 1: %v", counts)
-		assert.Positive(t, counts["00"])
-		assert.Positive(t, counts["11"])
-	})
+	for _, tc := range []struct {
+		name, reg string
+		qpy       []byte
+	}{
+		{"a sampler job with a custom gate", "meas", circuittest.BellByCustomGate(17)},
+		{"a dynamic circuit: if_else on a mid-circuit measurement", "c", circuittest.Teleported(17)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			params := `{"pubs": [[` + clientCircuit(tc.qpy) + `, null, 256]], "version": 2, "support_qiskit": true}`
+			job, err := fatima.Submit(ctx, runtimeapi.JobRequest{ProgramID: "sampler", Backend: "ibm_qgov_eagle", Params: json.RawMessage(params)})
+			require.NoError(t, err, "admitted: its size is known")
+			done, err := fatima.Wait(ctx, job.ID, 20*time.Millisecond)
+			require.NoError(t, err)
+			require.Equal(t, runtimeapi.StatusCompleted, done.Status, done.State.Reason)
+			raw, err := fatima.Results(ctx, job.ID)
+			require.NoError(t, err)
+			counts, err := qiskitclient.SamplerCounts(raw, 0, tc.reg)
+			require.NoError(t, err)
+			assert.Equal(t, 256, counts["00"]+counts["11"], "correlated bits only: the custom gate ran as its definition, the block when the measured bit was 1: %v", counts)
+			assert.Positive(t, counts["00"])
+			assert.Positive(t, counts["11"])
+		})
+	}
 }
 
 // TestExecutorThroughTheGateway submits an executor job (params schema
@@ -127,20 +113,15 @@ func TestExecutorThroughTheGateway(t *testing.T) {
 		{Class: "HGate", Qubits: []uint32{0}}, {Class: "CXGate", Qubits: []uint32{0, 1}, Ctrl: 1, State: 1},
 		{Class: "Measure", Qubits: []uint32{0}, Clbits: []uint32{0}}, {Class: "Measure", Qubits: []uint32{1}, Clbits: []uint32{1}},
 	})
-	var z bytes.Buffer
-	zw := zlib.NewWriter(&z)
-	_, _ = zw.Write(circuittest.Stream(17, bell, circuittest.Teleported(17)))
-	require.NoError(t, zw.Close())
-	var empty bytes.Buffer // no parameters, three bindings: shape [3, 0]
-	zw = zlib.NewWriter(&empty)
-	require.NoError(t, zw.Close())
+	circuits := circuittest.Compressed(circuittest.Stream(17, bell, circuittest.Teleported(17)))
+	empty := circuittest.Compressed(nil) // no parameters: shapes [3, 0] and [0]
 	params := fmt.Sprintf(`{"schema_version":"v2.0","quantum_program":{"shots":100,
 "circuits":{"b64_data":%q,"qpy_version":17,"num_programs":2},
 "items":[{"item_type":"circuit","circuit_arguments":{"data":%q,"shape":[3,0],"dtype":"f64"},"shape":[],"chunk_size":"auto"},
 {"item_type":"circuit","circuit_arguments":{"data":%q,"shape":[0],"dtype":"f64"},"shape":[],"chunk_size":"auto"}],
 "semantic_role":null,"meas_level":"classified","passthrough_data":null},
 "options":{"init_qubits":true,"rep_delay":null,"scheduler_timing":false,"stretch_values":false,"experimental":{}}}`,
-		base64.StdEncoding.EncodeToString(z.Bytes()), base64.StdEncoding.EncodeToString(empty.Bytes()), base64.StdEncoding.EncodeToString(empty.Bytes()))
+		circuits, empty, empty)
 	job, err := fatima.Submit(ctx, runtimeapi.JobRequest{ProgramID: "executor", Backend: "ibm_qgov_eagle", Params: json.RawMessage(params)})
 	require.NoError(t, err, "admitted: its size is known")
 	done, err := fatima.Wait(ctx, job.ID, 20*time.Millisecond)

@@ -1,8 +1,6 @@
 package runtimeapi
 
 import (
-	"bytes"
-	"compress/zlib"
 	"encoding/base64"
 	"fmt"
 	"testing"
@@ -14,22 +12,13 @@ import (
 	"github.com/qgov/qgov/internal/circuittest"
 )
 
-func compressed(t *testing.T, data []byte) string {
-	var b bytes.Buffer
-	zw := zlib.NewWriter(&b)
-	_, err := zw.Write(data)
-	require.NoError(t, err)
-	require.NoError(t, zw.Close())
-	return base64.StdEncoding.EncodeToString(b.Bytes())
-}
-
 // TestProgramSizes sizes the executor (schema v2.0, laid out as
 // qiskit-ibm-runtime's Executor writes it) and the noise learner (v2, by
 // its documented bound), and leaves unknown what neither states.
 func TestProgramSizes(t *testing.T) {
 	bell := circuittest.Build(17, 2, 0, nil, []circuittest.Instr{{Class: "HGate", Qubits: []uint32{0}}, {Class: "CXGate", Qubits: []uint32{0, 1}, Ctrl: 1, State: 1}})
-	two := compressed(t, circuittest.Stream(17, bell, circuittest.Teleported(17)))
-	one := compressed(t, circuittest.Stream(17, bell))
+	two := circuittest.Compressed(circuittest.Stream(17, bell, circuittest.Teleported(17)))
+	one := circuittest.Compressed(circuittest.Stream(17, bell))
 	args := `{"data":"eJybNRMEdtrPAtMn7Y3B4DKUf9OeAQweQMUf2wMAKJMTlQ==","shape":[2,3],"dtype":"f64"}`
 	executor := func(circuits, argShape string, samplexShape string) string {
 		return fmt.Sprintf(`{"program_id":"executor","backend":"ibm_x","params":{"schema_version":"v2.0","quantum_program":{"shots":1000,
@@ -40,7 +29,7 @@ func TestProgramSizes(t *testing.T) {
 	}
 	learner := func(options string) string {
 		return `{"program_id":"noise-learner","backend":"ibm_x","params":{"circuits":[{"__type__":"QuantumCircuit","__value__":"` +
-			compressed(t, bell) + `"}],"options":` + options + `}}`
+			circuittest.Compressed(bell) + `"}],"options":` + options + `}}`
 	}
 	for _, tc := range []struct {
 		name       string
@@ -90,8 +79,8 @@ func TestExecutorProgram(t *testing.T) {
 		{Class: "RZGate", Qubits: []uint32{0}, Params: [][]byte{circuittest.ParamRef("a", 1)}},
 		{Class: "Measure", Qubits: []uint32{0}, Clbits: []uint32{0}},
 	})
-	circuits := compressed(t, circuittest.Stream(17, rz))
-	values := compressed(t, Float64Bytes([]float64{0.5, 1.5}))
+	circuits := circuittest.Compressed(circuittest.Stream(17, rz))
+	values := circuittest.Compressed(Float64Bytes([]float64{0.5, 1.5}))
 	params := func(item string) []byte {
 		return []byte(fmt.Sprintf(`{"schema_version":"v2.0","quantum_program":{"shots":7,"circuits":{"b64_data":%q,"qpy_version":17,"num_programs":1},"items":[%s]}}`, circuits, item))
 	}

@@ -5,6 +5,8 @@ package circuittest
 
 import (
 	"bytes"
+	"compress/zlib"
+	"encoding/base64"
 	"encoding/binary"
 	"math"
 	"strconv"
@@ -230,4 +232,14 @@ func Stream(version uint8, circuits ...[]byte) []byte {
 		b.Write(c[headerSize(version):])
 	}
 	return b.Bytes()
+}
+
+// Compressed is data as qiskit-ibm-runtime sends binary values: base64
+// of zlib.
+func Compressed(data []byte) string {
+	var b bytes.Buffer
+	zw := zlib.NewWriter(&b)
+	_, _ = zw.Write(data)
+	_ = zw.Close()
+	return base64.StdEncoding.EncodeToString(b.Bytes())
 }
