@@ -23,6 +23,20 @@ func clientCircuit(qpy []byte) string {
 	return fmt.Sprintf(`{"__type__": "QuantumCircuit", "__value__": %q}`, circuittest.Compressed(qpy))
 }
 
+// runJob submits a job, waits for it to complete and returns its
+// results: it must be admitted (its size known), run and succeed.
+func runJob(t *testing.T, c *qiskitclient.Client, req runtimeapi.JobRequest) []byte {
+	t.Helper()
+	job, err := c.Submit(t.Context(), req)
+	require.NoError(t, err, "admitted: its size is known")
+	done, err := c.Wait(t.Context(), job.ID, 20*time.Millisecond)
+	require.NoError(t, err)
+	require.Equal(t, runtimeapi.StatusCompleted, done.Status, done.State.Reason)
+	raw, err := c.Results(t.Context(), job.ID)
+	require.NoError(t, err)
+	return raw
+}
+
 // vector reads one of the real-encoder test vectors of the QPY reader.
 func vector(t *testing.T, name string) []byte {
 	data, err := os.ReadFile(filepath.Join("..", "circuit", "testdata", "qpy", name))
@@ -40,7 +54,6 @@ func vector(t *testing.T, name string) []byte {
 // a known size, runs on the simulator, and its results decode.
 func TestRealClientJobsThroughTheGateway(t *testing.T) {
 	d := startDemo(t)
-	ctx := t.Context()
 	fatima := d.client("demo-fatima-key", "QR-ml")
 
 	custom, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(vector(t, "custom_gate_v12.b64"))))
@@ -54,14 +67,7 @@ func TestRealClientJobsThroughTheGateway(t *testing.T) {
 		{"qiskit-ibm-runtime's estimator params (QPY 14, Qiskit 2.3.0)", string(vector(t, "estimator_params_v14.json")), 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			job, err := fatima.Submit(ctx, runtimeapi.JobRequest{ProgramID: "estimator", Backend: "ibm_qgov_eagle",
-				Tags: []string{"experiment:real-client"}, Params: json.RawMessage(tc.params)})
-			require.NoError(t, err, "admitted: its size is known")
-			done, err := fatima.Wait(ctx, job.ID, 20*time.Millisecond)
-			require.NoError(t, err)
-			require.Equal(t, runtimeapi.StatusCompleted, done.Status, done.State.Reason)
-			raw, err := fatima.Results(ctx, job.ID)
-			require.NoError(t, err)
+			raw := runJob(t, fatima, runtimeapi.JobRequest{ProgramID: "estimator", Backend: "ibm_qgov_eagle", Params: json.RawMessage(tc.params)})
 			for i := range tc.pubs {
 				evs, err := qiskitclient.EstimatorValues(raw, i)
 				require.NoError(t, err, "pub %d", i)
@@ -83,13 +89,7 @@ func TestRealClientJobsThroughTheGateway(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			params := `{"pubs": [[` + clientCircuit(tc.qpy) + `, null, 256]], "version": 2, "support_qiskit": true}`
-			job, err := fatima.Submit(ctx, runtimeapi.JobRequest{ProgramID: "sampler", Backend: "ibm_qgov_eagle", Params: json.RawMessage(params)})
-			require.NoError(t, err, "admitted: its size is known")
-			done, err := fatima.Wait(ctx, job.ID, 20*time.Millisecond)
-			require.NoError(t, err)
-			require.Equal(t, runtimeapi.StatusCompleted, done.Status, done.State.Reason)
-			raw, err := fatima.Results(ctx, job.ID)
-			require.NoError(t, err)
+			raw := runJob(t, fatima, runtimeapi.JobRequest{ProgramID: "sampler", Backend: "ibm_qgov_eagle", Params: json.RawMessage(params)})
 			counts, err := qiskitclient.SamplerCounts(raw, 0, tc.reg)
 			require.NoError(t, err)
 			assert.Equal(t, 256, counts["00"]+counts["11"], "correlated bits only: the custom gate ran as its definition, the block when the measured bit was 1: %v", counts)
@@ -107,7 +107,6 @@ func TestRealClientJobsThroughTheGateway(t *testing.T) {
 // results decode as the client's QuantumProgramResultDecoder reads them.
 func TestExecutorThroughTheGateway(t *testing.T) {
 	d := startDemo(t)
-	ctx := t.Context()
 	fatima := d.client("demo-fatima-key", "QR-ml")
 	bell := circuittest.Build(17, 2, 2, []circuittest.Reg{{Name: "meas", Bits: []int64{0, 1}}}, []circuittest.Instr{
 		{Class: "HGate", Qubits: []uint32{0}}, {Class: "CXGate", Qubits: []uint32{0, 1}, Ctrl: 1, State: 1},
@@ -122,13 +121,7 @@ func TestExecutorThroughTheGateway(t *testing.T) {
 "semantic_role":null,"meas_level":"classified","passthrough_data":null},
 "options":{"init_qubits":true,"rep_delay":null,"scheduler_timing":false,"stretch_values":false,"experimental":{}}}`,
 		circuits, empty, empty)
-	job, err := fatima.Submit(ctx, runtimeapi.JobRequest{ProgramID: "executor", Backend: "ibm_qgov_eagle", Params: json.RawMessage(params)})
-	require.NoError(t, err, "admitted: its size is known")
-	done, err := fatima.Wait(ctx, job.ID, 20*time.Millisecond)
-	require.NoError(t, err)
-	require.Equal(t, runtimeapi.StatusCompleted, done.Status, done.State.Reason)
-	raw, err := fatima.Results(ctx, job.ID)
-	require.NoError(t, err)
+	raw := runJob(t, fatima, runtimeapi.JobRequest{ProgramID: "executor", Backend: "ibm_qgov_eagle", Params: json.RawMessage(params)})
 	for _, tc := range []struct {
 		item       int
 		reg        string
