@@ -464,7 +464,11 @@ func (q *qpyCircuit) instruction(r *qpyReader) (*qpyInst, error) {
 			continue
 		}
 		e, err := q.value(typ, data)
-		if err != nil {
+		switch {
+		case err == nil:
+		case !q.keep: // a matrix, an array or a type met for the first time: no angle, the operation counts by its width
+			e = numExpr(0)
+		default:
 			return nil, fmt.Errorf("%s parameter %d: %w", name, len(in.params), err)
 		}
 		in.params = append(in.params, e)

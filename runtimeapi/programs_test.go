@@ -105,3 +105,34 @@ func TestExecutorProgram(t *testing.T) {
 		})
 	}
 }
+
+// TestMalformedQPY: QPY, which the gateway reads whole, fails only when
+// its bytes are malformed, and then the job is a 400 invalid_circuit
+// naming the pub, the place and what was expected; OpenQASM the gateway
+// cannot read leaves the job's size unknown.
+func TestMalformedQPY(t *testing.T) {
+	good := circuittest.Teleported(17)
+	outside := circuittest.Build(17, 1, 1, nil, []circuittest.Instr{{Class: "XGate", Qubits: []uint32{3}}})
+	for _, tc := range []struct {
+		name string
+		qpy  []byte
+		msg  string
+	}{
+		{"truncated", good[:len(good)-60], "truncated"},
+		{"a qubit outside the circuit", outside, "instruction 0 (offset"},
+		{"not QPY", []byte("QISKAT"), "no QISKIT header"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := `{"program_id":"sampler","backend":"ibm_x","params":{"pubs":[[{"__type__":"QuantumCircuit","__value__":"` + circuittest.Compressed(tc.qpy) + `"}]]}}`
+			_, err := DecodeSubmission([]byte(body), circuit.DefaultLimits)
+			require.NotNil(t, err)
+			assert.Equal(t, CodeInvalidCircuit, err.Code)
+			assert.Equal(t, 400, err.Status)
+			assert.Contains(t, err.Message, "pubs[0]")
+			assert.Contains(t, err.Message, tc.msg)
+		})
+	}
+	sub, err := DecodeSubmission([]byte(`{"program_id":"sampler","backend":"ibm_x","params":{"pubs":[["OPENQASM 3.0; bit c; qubit q; c = measure q; if (c) { x q; }"]]}}`), circuit.DefaultLimits)
+	require.Nil(t, err)
+	assert.False(t, sub.Pubs[0].Known, "OpenQASM control flow is not read: the size is unknown")
+}

@@ -204,7 +204,7 @@ func (pr pubReader) primitive(program string, params []byte) (*Primitive, *Error
 			pub, err = pr.samplerPub(raw, shots)
 		}
 		if err != nil {
-			failed = pubError(i, err)
+			failed = pr.pubError(i, err)
 			return failed
 		}
 		prim.Pubs = append(prim.Pubs, pub)
@@ -233,17 +233,28 @@ func tooLarge(where string, err error) *Error {
 }
 
 // pubError is the answer to a pub that cannot be read: 413 when its
-// circuits exceed the reading budget, else a 400 naming the pub.
-func pubError(i int, err error) *Error {
+// circuits exceed the reading budget, else a 400 naming the pub. For the
+// gateway, an OpenQASM circuit it cannot read (control flow, a gate it
+// does not know) is no error but a circuit it did not read
+// (codeCircuitNotRead): the upstream may run it.
+func (pr pubReader) pubError(i int, err error) *Error {
 	if errors.Is(err, circuit.ErrLimit) {
 		return tooLarge(fmt.Sprintf("pubs[%d]", i), err)
 	}
 	code := "invalid_pubs"
-	if errors.As(err, new(circuitError)) {
+	var ce circuitError
+	switch {
+	case errors.As(err, &ce) && !ce.qpy && !pr.keep:
+		code = codeCircuitNotRead
+	case errors.As(err, &ce):
 		code = CodeInvalidCircuit
 	}
 	return BadRequest(code, "pubs[%d]: %v", i, err)
 }
+
+// codeCircuitNotRead marks, within the gateway, a pub whose OpenQASM it
+// could not read: the job's size is then unknown.
+const codeCircuitNotRead = "circuit_not_read"
 
 // CodeInvalidCircuit is the error code of a pub whose circuit cannot be
 // read.
@@ -253,8 +264,13 @@ const CodeInvalidCircuit = "invalid_circuit"
 // the gateway's reading budget.
 const CodeCircuitsTooLarge = "circuits_too_large"
 
-// circuitError marks a pub error that lies in its circuit.
-type circuitError struct{ err error }
+// circuitError marks a pub error that lies in its circuit; qpy, that the
+// circuit is QPY, which the gateway reads whole (only malformed bytes
+// fail).
+type circuitError struct {
+	err error
+	qpy bool
+}
 
 func (e circuitError) Error() string { return "circuit: " + e.err.Error() }
 func (e circuitError) Unwrap() error { return e.err }
@@ -409,7 +425,7 @@ func (pr pubReader) circuitAndValues(rawCircuit []byte, rest [][]byte) (Pub, err
 		if errors.Is(err, circuit.ErrLimit) {
 			return Pub{}, err
 		}
-		return Pub{}, circuitError{err}
+		return Pub{}, circuitError{err: err, qpy: strictjson.Kind(rawCircuit) == strictjson.Object}
 	}
 	pub := Pub{Circuit: c, Facts: c.Facts}
 	var values []byte

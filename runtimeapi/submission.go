@@ -89,7 +89,7 @@ func DecodeSubmission(body []byte, limits circuit.Limits) (*Submission, *Error) 
 			sub.Shots += p.Size() * p.Shots
 		}
 		return sub, nil
-	case err.Code == CodeInvalidCircuit:
+	case err.Code == codeCircuitNotRead:
 		n := 0
 		_ = strictjson.Elements(member(req.Params, "pubs"), func([]byte) error {
 			if n++; n > MaxPubs {
