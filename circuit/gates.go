@@ -117,6 +117,8 @@ var stdGates = map[string]stdGate{
 	"cswap":   {qubits: 3, controls: 1, swap: true},
 	"fredkin": {qubits: 3, controls: 1, swap: true},
 	"c3x":     {qubits: 4, controls: 3, matrix: fixed(matX)},
+	"c3sx":    {qubits: 4, controls: 3, matrix: fixed(matSX)},
+	"c4x":     {qubits: 5, controls: 4, matrix: fixed(matX)},
 }
 
 // libraryGates defines, in OpenQASM, the standard gates that are not applied
@@ -129,6 +131,8 @@ gate rzx(theta) a, b { h b; cx a, b; rz(theta) b; cx a, b; h b; }
 gate ecr a, b { rzx(pi/4) a, b; x a; rzx(-pi/4) a, b; }
 gate iswap a, b { s a; s b; h a; cx a, b; cx b, a; h b; }
 gate dcx a, b { cx a, b; cx b, a; }
+gate rccx a, b, c { u2(0, pi) c; u1(pi/4) c; cx b, c; u1(-pi/4) c; cx a, c; u1(pi/4) c; cx b, c; u1(-pi/4) c; u2(0, pi) c; }
+gate rcccx a, b, c, d { u2(0, pi) d; u1(pi/4) d; cx c, d; u1(-pi/4) d; u2(0, pi) d; cx a, d; u1(pi/4) d; cx b, d; u1(-pi/4) d; cx a, d; u1(pi/4) d; cx b, d; u1(-pi/4) d; u2(0, pi) d; u1(pi/4) d; cx c, d; u1(-pi/4) d; u2(0, pi) d; }
 gate xx_minus_yy(theta, beta) a, b { rz(-beta) b; rz(-pi/2) a; sx a; rz(pi/2) a; s b; cx a, b; ry(theta/2) a; ry(-theta/2) b; cx a, b; sdg b; rz(-pi/2) a; sxdg a; rz(pi/2) a; rz(beta) b; }
 gate xx_plus_yy(theta, beta) a, b { rz(beta) b; rz(-pi/2) a; sx a; rz(pi/2) a; s b; cx a, b; ry(theta/2) a; ry(theta/2) b; cx a, b; sdg b; rz(-pi/2) a; sxdg a; rz(pi/2) a; rz(-beta) b; }
 `

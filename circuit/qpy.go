@@ -32,6 +32,7 @@ var qpyGates = map[string]string{
 	"RXXGate": "rxx", "RYYGate": "ryy", "RZZGate": "rzz", "RZXGate": "rzx",
 	"XXMinusYYGate": "xx_minus_yy", "XXPlusYYGate": "xx_plus_yy",
 	"CCXGate": "ccx", "CCZGate": "ccz", "CSwapGate": "cswap", "C3XGate": "c3x",
+	"C3SXGate": "c3sx", "C4XGate": "c4x", "RCCXGate": "rccx", "RC3XGate": "rcccx",
 }
 
 // maxQPYField bounds one variable-length QPY field the reader keeps (a

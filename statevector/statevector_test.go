@@ -286,3 +286,22 @@ func TestFeedForward(t *testing.T) {
 		})
 	}
 }
+
+// TestMultiControlledLibraryGates runs the multi-controlled gates of
+// Qiskit's standard library a QPY circuit may name: each flips (or, the
+// relative-phase Toffolis, flips up to a phase) its target only when every
+// control is 1.
+func TestMultiControlledLibraryGates(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[3];\ncreg c[3];\nx q[0];\nx q[1];\nrccx q[0], q[1], q[2];\nmeasure q -> c;", "111"},
+		{"OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[3];\ncreg c[3];\nx q[0];\nrccx q[0], q[1], q[2];\nmeasure q -> c;", "001"},
+		{"OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[4];\ncreg c[4];\nx q[0];\nx q[1];\nx q[2];\nrcccx q[0], q[1], q[2], q[3];\nmeasure q -> c;", "1111"},
+		{"OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[5];\ncreg c[5];\nx q[0];\nx q[1];\nx q[2];\nx q[3];\nc4x q[0], q[1], q[2], q[3], q[4];\nmeasure q -> c;", "11111"},
+	} {
+		p := program(t, tc.src, nil)
+		n := len(tc.want)
+		res, err := p.Sample(context.Background(), n, 50, rand.New(rand.NewPCG(5, 6)))
+		require.NoError(t, err)
+		assert.Equal(t, map[string]int{tc.want: 50}, counts(res, 50, n), tc.src)
+	}
+}
