@@ -95,6 +95,15 @@ func Session(ctx context.Context, c *Client) (*Report, error) {
 	if err := step("usage", check(usage["usage_consumed_seconds"] != nil, "usage_consumed_seconds missing: %v", usage)); err != nil {
 		return r, err
 	}
+	for _, key := range []string{"usage_limit_seconds", "usage_allocation_seconds"} {
+		// service.usage() subtracts the consumed seconds from either when
+		// it is there: null raises
+		if v, ok := usage[key]; ok {
+			if err := step("usage", check(isNumber(v), "%s is %v, not a number", key, v)); err != nil {
+				return r, err
+			}
+		}
+	}
 	var status runtimeapi.BackendStatus
 	if err := c.JSON(ctx, http.MethodGet, "/backends/"+r.Backend+"/status", nil, &status); err != nil {
 		return r, step("status", err)
