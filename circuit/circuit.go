@@ -61,13 +61,12 @@ type Condition struct {
 
 // Holds reports whether the condition holds for the bits measured so far.
 func (c Condition) Holds(bit func(int) bool) bool {
-	var v uint64
+	equal := true
 	for i, b := range c.Bits {
-		if bit(b) {
-			v |= 1 << i
-		}
+		want := i < 64 && c.Value>>i&1 == 1 // a value has 64 bits: the register's others must be 0
+		equal = equal && bit(b) == want
 	}
-	return (v == c.Value) != c.Else
+	return equal != c.Else
 }
 
 // Register is a named classical register; bit i of the register is the

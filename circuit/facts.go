@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 	"strings"
 )
@@ -194,14 +193,28 @@ func (t *tally) sync(qubits, clbits []int) {
 	}
 }
 
-// levels are the depths reached so far on each wire.
-func (t *tally) levels() wireLevels {
-	return wireLevels{slices.Clone(t.qlevel), slices.Clone(t.clevel)}
+// levels are the depths reached so far on the given wires.
+func (t *tally) levels(qubits, clbits []int) wireLevels {
+	l := wireLevels{make([]int, len(qubits)), make([]int, len(clbits))}
+	for i, q := range qubits {
+		t.qlevel = grow(t.qlevel, q)
+		l.q[i] = t.qlevel[q]
+	}
+	for i, c := range clbits {
+		t.clevel = grow(t.clevel, c)
+		l.c[i] = t.clevel[c]
+	}
+	return l
 }
 
-// restore sets the depths reached on each wire.
-func (t *tally) restore(l wireLevels) {
-	t.qlevel, t.clevel = slices.Clone(l.q), slices.Clone(l.c)
+// restore sets the depths reached on the given wires.
+func (t *tally) restore(qubits, clbits []int, l wireLevels) {
+	for i, q := range qubits {
+		t.qlevel[q] = l.q[i]
+	}
+	for i, c := range clbits {
+		t.clevel[c] = l.c[i]
+	}
 }
 
 // expand places the body of a defined gate on qubits. Every call it

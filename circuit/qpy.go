@@ -229,6 +229,9 @@ type qpyCircuit struct {
 	// conds are the conditions of the if_else blocks being placed, which
 	// the simulator's operations run under.
 	conds []Condition
+	// expanding are the custom operations being expanded: a definition
+	// that calls one of them calls itself.
+	expanding map[string]bool
 }
 
 // ParseQPY reads the single circuit of a QPY file (versions 10 to 17), as
@@ -280,7 +283,10 @@ func (rd Reader) readQPY(r *qpyReader, max int) ([]*Circuit, error) {
 	if typ := r.u8("program type"); r.err == nil && typ != 'q' {
 		return nil, fmt.Errorf("the QPY program is of type %q, not a circuit", typ)
 	}
-	if r.err == nil && (programs == 0 || programs > uint64(max)) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if programs == 0 || programs > uint64(max) {
 		return nil, fmt.Errorf("the QPY file holds %d programs; 1 to %d circuits are expected", programs, max)
 	}
 	var offsets []uint64

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 )
@@ -142,15 +143,17 @@ func (q *qpyCircuit) blockParam(in *qpyInst, typ byte, data []byte, first bool) 
 	return nil
 }
 
-// rangeLen is the length of Python's range(start, stop, step).
+// rangeLen is the length of Python's range(start, stop, step), capped
+// at math.MaxInt32 (far past any expansion bound).
 func rangeLen(start, stop, step int64) int {
+	var n uint64
 	switch {
 	case step > 0 && stop > start:
-		return int((stop - start + step - 1) / step)
+		n = (uint64(stop)-uint64(start)-1)/uint64(step) + 1
 	case step < 0 && stop < start:
-		return int((start - stop - step - 1) / -step)
+		n = (uint64(start)-uint64(stop)-1)/(uint64(-(step+1))+1) + 1
 	}
-	return 0
+	return int(min(n, math.MaxInt32))
 }
 
 // place puts an instruction on the circuit's wires (qmap and cmap map a
@@ -211,6 +214,14 @@ func (q *qpyCircuit) expand(in *qpyInst, def *qpyBody, qubits, clbits []int) err
 	if q.keep && len(in.params) != len(def.params) {
 		return fmt.Errorf("%s takes %d parameters, got %d", in.name, len(def.params), len(in.params))
 	}
+	if q.expanding[in.name] || len(q.expanding) >= maxNesting {
+		return fmt.Errorf("the definition of %s calls itself, or nests deeper than %d", in.name, maxNesting)
+	}
+	if q.expanding == nil {
+		q.expanding = map[string]bool{}
+	}
+	q.expanding[in.name] = true
+	defer delete(q.expanding, in.name)
 	if q.inside == 0 {
 		q.tally.count(in.name)
 	}
@@ -223,24 +234,47 @@ func (q *qpyCircuit) expand(in *qpyInst, def *qpyBody, qubits, clbits []int) err
 	q.inside++
 	defer func() { q.inside-- }()
 	for _, inner := range def.insts {
-		if q.budget.expansion <= 0 {
+		if !q.spend(inner, qubits) {
 			if q.keep {
 				return fmt.Errorf("%s expands to more than %d operations", in.name, q.budget.limits.Expansion)
 			}
-			q.tally.unknownDepth(qubits)
 			return nil
 		}
-		q.budget.expansion--
 		bound := *inner
 		bound.params = make([]Expr, len(inner.params))
 		for i, p := range inner.params {
-			bound.params[i] = boundExpr{p, bind}
+			if !q.keep { // the facts need no angle
+				bound.params[i] = numExpr(0)
+				continue
+			}
+			b, err := bindExpr(p, bind)
+			if err != nil {
+				return fmt.Errorf("%s: %w", in.name, err)
+			}
+			bound.params[i] = b
 		}
 		if err := q.placeOn(&bound, qubits, clbits); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// spend charges the expansion bound for placing one operation: one, and
+// one more for every 8 wires it spans, so that wide operations repeated
+// by loops and definitions stay bounded too. Once it is spent, the depth
+// is unknown.
+func (q *qpyCircuit) spend(in *qpyInst, qubits []int) bool {
+	cost := 1 + (len(in.qubits)+len(in.clbits))/8
+	if q.budget.expansion < cost {
+		q.budget.expansion = 0
+		if !q.keep {
+			q.tally.unknownDepth(qubits)
+		}
+		return false
+	}
+	q.budget.expansion -= cost
+	return true
 }
 
 // controlFlow places a control-flow operation. For the facts an if_else
@@ -266,14 +300,22 @@ func (q *qpyCircuit) controlFlow(in *qpyInst, qubits, clbits []int, cond Conditi
 	if in.name != "IfElseOp" && in.name != "SwitchCaseOp" {
 		branches = in.blocks[:min(len(in.blocks), 1)]
 	}
-	q.tally.sync(qubits, append(slices.Clone(clbits), cond.Bits...))
-	start := q.tally.levels()
+	reads := append(slices.Clone(clbits), cond.Bits...)
+	if !q.spend(in, qubits) {
+		if q.keep {
+			return fmt.Errorf("the blocks expand to more than %d operations", q.budget.limits.Expansion)
+		}
+		return nil
+	}
+	q.tally.sync(qubits, reads)
+	// a block acts on the operation's wires only: only theirs are kept
+	start := q.tally.levels(qubits, reads)
 	var ends []wireLevels
 	for i, b := range branches {
 		if b.numQubits > len(qubits) || b.numClbits > len(clbits) {
 			return fmt.Errorf("a block of %s uses %d qubits and %d clbits; the operation has %d and %d", in.name, b.numQubits, b.numClbits, len(qubits), len(clbits))
 		}
-		q.tally.restore(start)
+		q.tally.restore(qubits, reads, start)
 		if q.keep {
 			c := cond
 			c.Else = i == 1
@@ -285,9 +327,9 @@ func (q *qpyCircuit) controlFlow(in *qpyInst, qubits, clbits []int, cond Conditi
 		if q.keep {
 			q.conds = q.conds[:len(q.conds)-1]
 		}
-		ends = append(ends, q.tally.levels())
+		ends = append(ends, q.tally.levels(qubits, reads))
 	}
-	q.tally.restore(latest(start, ends))
+	q.tally.restore(qubits, reads, latest(start, ends))
 	return nil
 }
 
@@ -300,14 +342,12 @@ func (q *qpyCircuit) passes(b *qpyBody, n int, qubits, clbits []int) error {
 	}
 	for range n {
 		for _, inner := range b.insts {
-			if q.budget.expansion <= 0 {
+			if !q.spend(inner, qubits) {
 				if q.keep {
 					return fmt.Errorf("the blocks expand to more than %d operations", q.budget.limits.Expansion)
 				}
-				q.tally.unknownDepth(qubits)
 				return nil
 			}
-			q.budget.expansion--
 			if err := q.placeOn(inner, qubits, clbits); err != nil {
 				return err
 			}
@@ -340,6 +380,7 @@ func (q *qpyCircuit) condition(reg []byte, value uint64) *Condition {
 type boundExpr struct {
 	e    Expr
 	args map[string]Expr
+	cost int
 }
 
 func (b boundExpr) Eval(vars map[string]float64) (float64, error) {
@@ -356,15 +397,14 @@ func (b boundExpr) Eval(vars map[string]float64) (float64, error) {
 
 func (b boundExpr) String() string { return b.e.String() }
 
-// wireLevels are the depths reached on each qubit and clbit wire.
+// wireLevels are the depths reached on an operation's qubit and clbit
+// wires, in the order of its wires.
 type wireLevels struct{ q, c []int }
 
 // latest is, wire by wire, the deepest of the branches' levels.
 func latest(start wireLevels, ends []wireLevels) wireLevels {
 	out := wireLevels{slices.Clone(start.q), slices.Clone(start.c)}
 	for _, e := range ends {
-		out.q = grow(out.q, len(e.q)-1)
-		out.c = grow(out.c, len(e.c)-1)
 		for i, l := range e.q {
 			out.q[i] = max(out.q[i], l)
 		}
@@ -373,6 +413,39 @@ func latest(start wireLevels, ends []wireLevels) wireLevels {
 		}
 	}
 	return out
+}
+
+// bindExpr binds a definition's parameter expression to a call's
+// arguments for the simulator, refusing a binding whose evaluation would
+// cost more than maxExprOps operations (definitions passing parameters
+// through many levels).
+func bindExpr(e Expr, args map[string]Expr) (Expr, error) {
+	if len(args) == 0 {
+		return e, nil
+	}
+	b := boundExpr{e: e, args: args, cost: exprCost(e)}
+	for _, a := range args {
+		b.cost += exprCost(a)
+	}
+	if b.cost > maxExprOps {
+		return nil, fmt.Errorf("a parameter bound through nested definitions costs more than %d operations to evaluate", maxExprOps)
+	}
+	return b, nil
+}
+
+// exprCost is the number of operations evaluating e takes.
+func exprCost(e Expr) int {
+	switch x := e.(type) {
+	case boundExpr:
+		return x.cost
+	case negExpr:
+		return 1 + exprCost(x.x)
+	case binExpr:
+		return 1 + exprCost(x.x) + exprCost(x.y)
+	case callExpr:
+		return 1 + exprCost(x.arg)
+	}
+	return 1
 }
 
 // skipTail reads past what follows a circuit's instructions, so that the

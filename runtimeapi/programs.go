@@ -93,6 +93,15 @@ func (pr pubReader) executorProgram(params []byte) (*Primitive, *Error) {
 		items = append(items, raw)
 		return nil
 	})
+	if qp.Shots > MaxShotsPerJob {
+		return nil, BadRequest("too_many_shots", "params.quantum_program.shots %d is more than %d", qp.Shots, MaxShotsPerJob)
+	}
+	total := 0
+	for i, shape := range shapes {
+		if total += prod(shape) * qp.Shots; prod(shape) > maxPubElements || total > MaxShotsPerJob {
+			return nil, BadRequest("too_many_shots", "items[0..%d] take more than %d shots (executions × shots), or an item more than %d executions", i, MaxShotsPerJob, maxPubElements)
+		}
+	}
 	prim := &Primitive{Program: ProgramExecutor}
 	for i, it := range qp.Items {
 		if it.ItemType != "circuit" {
@@ -249,10 +258,16 @@ func product(shape []int) (int, bool) {
 	return n, true
 }
 
-// totalShots sums executions × shots over a job's pubs or items.
+// totalShots sums executions × shots over a job's pubs or items,
+// saturating far past any limit rather than overflowing into a small
+// number.
 func totalShots(pubs []PubSummary) int {
+	const ceiling = math.MaxInt64 / 4
 	total := 0
 	for _, p := range pubs {
+		if p.Shots > 0 && p.Bindings > (ceiling-total)/p.Shots {
+			return ceiling
+		}
 		total += p.Bindings * p.Shots
 	}
 	return total

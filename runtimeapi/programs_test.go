@@ -2,6 +2,7 @@ package runtimeapi
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -135,4 +136,29 @@ func TestMalformedQPY(t *testing.T) {
 	sub, err := DecodeSubmission([]byte(`{"program_id":"sampler","backend":"ibm_x","params":{"pubs":[["OPENQASM 3.0; bit c; qubit q; c = measure q; if (c) { x q; }"]]}}`), circuit.DefaultLimits)
 	require.Nil(t, err)
 	assert.False(t, sub.Pubs[0].Known, "OpenQASM control flow is not read: the size is unknown")
+}
+
+// TestProgramShotsDoNotOverflow: shots that would overflow a job's total
+// saturate it, far past any limit, instead of wrapping into a small one;
+// the simulator refuses an executor job past its shots.
+func TestProgramShotsDoNotOverflow(t *testing.T) {
+	stream := circuittest.Compressed(circuittest.Stream(17, circuittest.Teleported(17)))
+	body := fmt.Sprintf(`{"program_id":"executor","backend":"ibm_x","params":{"schema_version":"v2.0","quantum_program":{"shots":4611686018427387905,
+"circuits":{"b64_data":%q},"items":[{"item_type":"circuit","circuit_arguments":{"data":"eJwDAAAAAAE=","shape":[8,0],"dtype":"f64"},"shape":[]}]}}}`, stream)
+	sub, err := DecodeSubmission([]byte(body), circuit.DefaultLimits)
+	require.Nil(t, err)
+	assert.Greater(t, sub.Shots, MaxShotsPerJob, "saturated, not wrapped")
+	learner := `{"program_id":"noise-learner","backend":"ibm_x","params":{"circuits":[{"__type__":"QuantumCircuit","__value__":"` +
+		circuittest.Compressed(circuittest.Teleported(17)) + `"}],"options":{"max_layers_to_learn":1,"num_randomizations":4,"layer_pair_depths":[0],"shots_per_randomization":4611686018427387904}}}`
+	sub, err = DecodeSubmission([]byte(learner), circuit.DefaultLimits)
+	require.Nil(t, err)
+	assert.Greater(t, sub.Shots, MaxShotsPerJob)
+
+	var params struct {
+		Params json.RawMessage `json:"params"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &params))
+	_, err = DecodePrimitive(ProgramExecutor, params.Params)
+	require.NotNil(t, err)
+	assert.Equal(t, "too_many_shots", err.Code)
 }
