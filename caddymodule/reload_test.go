@@ -65,7 +65,7 @@ func TestReloadsUnderLoad(t *testing.T) {
 		clients[w] = d.client("demo-fatima-key", "QR-ml")
 		clients[w].HTTP = map[bool]*http.Client{true: kept, false: fresh}[w < 2]
 	}
-	requests, httpErrors := underTraffic(func(w int) error {
+	requests, httpErrors, _ := underTraffic(func(w int) error {
 		c := clients[w]
 		var err error
 		if w%2 == 1 {
