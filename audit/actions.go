@@ -83,6 +83,23 @@ var categories = map[string]string{
 	ActionGovernanceExport: CategoryAdmin, ActionGovernanceDisabled: CategoryAdmin,
 }
 
+// reads are the actions that change nothing: reading a job, a session,
+// a backend, an instance, usage or discovery, and who one is.
+var reads = map[string]bool{
+	string(runtimeapi.ActionDeviceRead): true, string(runtimeapi.ActionInstanceRead): true,
+	string(runtimeapi.ActionInstanceUsageRead): true, string(runtimeapi.ActionInstanceConfigRead): true,
+	string(runtimeapi.ActionJobRead): true, string(runtimeapi.ActionSessionRead): true, string(runtimeapi.ActionWorkloadList): true,
+	string(runtimeapi.ActionAnalyticsRead): true, string(runtimeapi.ActionAnalyticsFilters): true,
+	string(runtimeapi.ActionAccountConfigRead): true,
+	ActionDiscovery: true, ActionWhoami: true, ActionTokenKeys: true,
+}
+
+// ReadOnly reports whether the record is of a read that changed nothing
+// and was served: not a change, not a refusal, not a failure.
+func (r *Record) ReadOnly() bool {
+	return r.Outcome == Success && reads[r.Action]
+}
+
 // aliases are seed 004's action names, accepted in queries.
 var aliases = map[string][]string{
 	"job:submit":      {string(runtimeapi.ActionJobCreate)},

@@ -309,3 +309,30 @@ func TestUnreadableEndRefusesToContinueTheChain(t *testing.T) {
 	_, err = OpenFile(FileConfig{Dir: dir})
 	assert.ErrorContains(t, err, "is not an audit record")
 }
+
+// TestDecisionsAwaitChangesAndRefusals checks the decisions policy: a
+// read that was served is acknowledged without an fsync and reaches
+// stable storage with the sync interval's fsync; a change, a refusal and
+// a failed read are each fsynced before they are acknowledged.
+func TestDecisionsAwaitChangesAndRefusals(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, FileConfig{Fsync: FsyncDecisions}, nil, Options{SyncInterval: 2 * time.Second})
+	read := func(outcome string) *Record {
+		return &Record{TenantID: "acme", UserID: "fatima", Action: "quantum-computing.job.read", Outcome: outcome,
+			Resource: Resource{Type: "quantum_job", ID: "job-1"}}
+	}
+	syncs := func() uint64 { return l.file.syncs.Load() }
+	before := syncs()
+	commit(t, l, read(Success))
+	require.Eventually(t, func() bool { return l.Stats().Written.Load() >= 1 }, time.Second, time.Millisecond)
+	assert.Equal(t, before, syncs(), "a served read is written without its own fsync")
+	require.Eventually(t, func() bool { return syncs() > before }, 3*time.Second, 10*time.Millisecond,
+		"and is fsynced within the sync interval")
+
+	for _, rec := range []*Record{record("acme", "fatima", 1), read(Denied), read(Failure)} {
+		assert.False(t, rec.ReadOnly(), "%s %s is awaited", rec.Action, rec.Outcome)
+		before := syncs()
+		commit(t, l, rec)
+		assert.Greater(t, syncs(), before, "%s %s is fsynced before it is acknowledged", rec.Action, rec.Outcome)
+	}
+}

@@ -11,36 +11,59 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
 // Fsync is the file sink's durability policy.
 type Fsync int
 
-// Fsync policies. Under FsyncAlways a record is written and fsynced
-// before it is acknowledged (many concurrent records share one fsync);
-// neither a kill -9 nor a power cut loses an acknowledged record. Under
-// FsyncInterval a record is acknowledged once queued, written within
-// moments and fsynced at least every interval: a kill -9 loses only
-// records still queued in memory, a power cut at most the last interval.
-// FsyncNever leaves flushing to the operating system.
+// Fsync policies, from the strictest. Under FsyncAlways every record is
+// written and fsynced before it is acknowledged (many concurrent records
+// share one fsync); neither a kill -9 nor a power cut loses an
+// acknowledged record. FsyncDecisions, the default, does the same for
+// every record that changes or refuses something (Awaited), while a read
+// that changed nothing is acknowledged once queued: it is written with
+// the next batch, within moments, and reaches stable storage with the
+// next fsync, which the next awaited record or the sync interval brings.
+// A kill -9 loses only such reads still queued in memory, a power cut at
+// most the reads of the last sync interval. Under FsyncInterval every
+// record is acknowledged once queued and fsynced at least every
+// interval: a kill -9 loses records still queued, a power cut at most
+// the last interval. FsyncNever leaves flushing to the operating system.
 const (
 	FsyncAlways Fsync = iota
+	FsyncDecisions
 	FsyncInterval
 	FsyncNever
 )
 
-// ParseFsync reads "always", "interval" or "never".
+// ParseFsync reads "always", "decisions" (the default), "interval" or
+// "never".
 func ParseFsync(s string) (Fsync, error) {
 	switch s {
-	case "always", "":
+	case "always":
 		return FsyncAlways, nil
+	case "decisions", "":
+		return FsyncDecisions, nil
 	case "interval":
 		return FsyncInterval, nil
 	case "never":
 		return FsyncNever, nil
 	}
-	return 0, fmt.Errorf("unknown fsync policy %q: use always, interval or never", s)
+	return 0, fmt.Errorf("unknown fsync policy %q: use always, decisions, interval or never", s)
+}
+
+// Awaits reports whether the policy makes a request wait until rec is on
+// stable storage.
+func (f Fsync) Awaits(rec *Record) bool {
+	switch f {
+	case FsyncAlways:
+		return true
+	case FsyncDecisions:
+		return !rec.ReadOnly()
+	}
+	return false
 }
 
 // FileConfig configures the JSON-lines file sink.
@@ -76,6 +99,8 @@ type FileSink struct {
 	head Head
 	// torn describes a torn tail found at start, for a recovery record.
 	torn string
+	// syncs counts fsyncs of the trail's files.
+	syncs atomic.Uint64
 }
 
 // Head is the end of the chain: the last record's sequence number and
@@ -205,8 +230,8 @@ func tail(path string) (Head, string, error) {
 }
 
 // write appends a batch of sealed lines, starting a new file when the
-// current one is full, old, or was damaged. The caller syncs per policy.
-func (s *FileSink) write(lines []byte, first, last Head, now time.Time) error {
+// current one is full, old, or was damaged, and fsyncs it when durable.
+func (s *FileSink) write(lines []byte, first, last Head, now time.Time, durable bool) error {
 	if s.f == nil || s.torn != "" || s.size >= s.cfg.MaxSize || now.Sub(s.opened) >= s.cfg.MaxAge {
 		if err := s.roll(first.Seq, now); err != nil {
 			return err
@@ -220,7 +245,7 @@ func (s *FileSink) write(lines []byte, first, last Head, now time.Time) error {
 		s.closeFile()
 		return fmt.Errorf("writing the audit file: %w", err)
 	}
-	if s.cfg.Fsync == FsyncAlways {
+	if durable {
 		// a failed fsync may have dropped the lines: the batch is written
 		// again to a new file, where verify will show any copy that did
 		// survive as a second record of its seq
@@ -268,6 +293,7 @@ func (s *FileSink) sync() error {
 		return fmt.Errorf("fsync of the audit file: %w", err)
 	}
 	s.dirty = false
+	s.syncs.Add(1)
 	return nil
 }
 

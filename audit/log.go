@@ -36,11 +36,11 @@ type Options struct {
 	// BlockTimeout is how long a request waits for room in a full queue
 	// before it is refused. Default 2s.
 	BlockTimeout time.Duration
-	// CommitTimeout bounds how long Commit waits for durability under
-	// FsyncAlways while a sink is failing. Default 10s.
+	// CommitTimeout bounds how long Commit waits for an awaited record's
+	// durability while a sink is failing. Default 10s.
 	CommitTimeout time.Duration
-	// SyncInterval is how often written records are fsynced under
-	// FsyncInterval. Default 1s.
+	// SyncInterval is how often written records not yet fsynced are
+	// (under FsyncDecisions and FsyncInterval). Default 1s.
 	SyncInterval time.Duration
 	Logger       *slog.Logger
 	Now          func() time.Time
@@ -63,7 +63,7 @@ type Log struct {
 	file   *FileSink
 	sinks  atomic.Pointer[[]Sink]
 	opts   Options
-	strict bool
+	policy Fsync
 
 	slots chan struct{}
 	in    chan *entry
@@ -114,7 +114,7 @@ func New(file *FileSink, sinks []Sink, opts Options) *Log {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	l := &Log{file: file, opts: opts, strict: file.cfg.Fsync == FsyncAlways,
+	l := &Log{file: file, opts: opts, policy: file.cfg.Fsync,
 		slots: make(chan struct{}, opts.QueueSize), in: make(chan *entry, opts.QueueSize),
 		quit: make(chan struct{}), done: make(chan struct{})}
 	l.SetSinks(sinks)
@@ -136,10 +136,6 @@ func (l *Log) Stats() *Stats { return &l.stats }
 
 // Depth is the number of records reserved, queued or being written.
 func (l *Log) Depth() int { return len(l.slots) }
-
-// Strict reports whether Commit waits until the record is on stable
-// storage.
-func (l *Log) Strict() bool { return l.strict }
 
 // Ticket is room reserved in the queue for one record.
 type Ticket struct {
@@ -175,10 +171,11 @@ func (l *Log) Reserve(ctx context.Context) (*Ticket, error) {
 }
 
 // Commit queues the record in the reserved room, filling in its id and
-// time when unset. Under FsyncAlways it returns once the record is on
-// stable storage and every sink has it, or with an error after
-// CommitTimeout while a sink is failing (the record stays queued and is
-// still written). A ticket commits once; later calls do nothing.
+// time when unset. For a record the policy awaits (Fsync.Awaits) it
+// returns once the record is on stable storage and every sink has it, or
+// with an error after CommitTimeout while a sink is failing (the record
+// stays queued and is still written); any other record returns at once.
+// A ticket commits once; later calls do nothing.
 func (t *Ticket) Commit(rec *Record) error {
 	if t == nil || t.used.Swap(true) {
 		return nil
@@ -193,7 +190,7 @@ func (t *Ticket) Commit(rec *Record) error {
 		rec.Category = CategoryOf(rec.Action)
 	}
 	e := &entry{rec: rec}
-	if t.l.strict {
+	if t.l.policy.Awaits(rec) {
 		e.done = make(chan struct{})
 	}
 	t.l.in <- e // room was reserved: never blocks
@@ -248,6 +245,9 @@ func (l *Log) run() {
 			}
 			l.write(batch)
 		case <-tick.C:
+			if l.policy == FsyncNever {
+				continue
+			}
 			if err := l.file.sync(); err != nil {
 				l.opts.Logger.Error("audit fsync failed", "error", err)
 			}
@@ -269,6 +269,7 @@ func (l *Log) run() {
 func (l *Log) write(batch []*entry) {
 	sealed := make([]Sealed, len(batch))
 	var lines []byte
+	durable := false
 	head := l.file.Head()
 	first := Head{Seq: head.Seq + 1}
 	for i, e := range batch {
@@ -279,11 +280,12 @@ func (l *Log) write(batch []*entry) {
 				Action: e.rec.Action, Outcome: Failure, Note: err.Error()}, head.Seq+1, head.Hash)
 		}
 		head = Head{Seq: head.Seq + 1, Hash: hash}
+		durable = durable || e.done != nil
 		sealed[i] = Sealed{Record: e.rec, Line: line[:len(line)-1]}
 		lines = append(lines, line...)
 	}
 	now := l.opts.Now()
-	pending := append([]Sink{fileWriter{l.file, lines, first, head, now}}, *l.sinks.Load()...)
+	pending := append([]Sink{fileWriter{l.file, lines, first, head, now, durable}}, *l.sinks.Load()...)
 	for backoff := 50 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
 		var failed []Sink
 		for _, s := range pending {
@@ -313,12 +315,13 @@ type fileWriter struct {
 	lines       []byte
 	first, last Head
 	now         time.Time
+	durable     bool
 }
 
 func (w fileWriter) Name() string { return "file" }
 
 func (w fileWriter) Write(context.Context, []Sealed) error {
-	return w.f.write(w.lines, w.first, w.last, w.now)
+	return w.f.write(w.lines, w.first, w.last, w.now, w.durable)
 }
 
 // closeWait bounds how long Close waits for reserved records to be

@@ -95,7 +95,7 @@ type App struct {
 	// Circuits bound the work of reading one job's circuits.
 	Circuits *CircuitLimits `json:"circuits,omitempty"`
 	// Audit configures the audit trail. Default: a file trail in Caddy's
-	// data directory, fsynced before each request completes.
+	// data directory, each decision fsynced before its request completes.
 	Audit *AuditConfig `json:"audit,omitempty"`
 	// Quotas configures limits, budgets and the cost model. Default: no
 	// limits or budgets.

@@ -26,13 +26,17 @@ type AuditConfig struct {
 	// Dir holds the trail's files. Default "qgov/audit" in Caddy's data
 	// directory.
 	Dir string `json:"dir,omitempty"`
-	// Fsync is the durability policy: "always" (the default: a request
-	// completes only once its record is on stable storage, concurrent
-	// requests sharing one fsync), "interval" (records are written at
-	// once and fsynced every sync_interval: a power cut loses at most
-	// that much) or "never" (the operating system decides).
+	// Fsync is the durability policy: "decisions" (the default: a
+	// request that changes or refuses something completes only once its
+	// record is on stable storage, concurrent requests sharing one fsync;
+	// a read that was served is written at once and fsynced with the next
+	// such record or within sync_interval), "always" (every request waits,
+	// reads too), "interval" (records are written at once and fsynced every
+	// sync_interval: a power cut loses at most that much) or "never" (the
+	// operating system decides).
 	Fsync string `json:"fsync,omitempty"`
-	// SyncInterval is the fsync period under "interval". Default 1s.
+	// SyncInterval is the fsync period of records not yet fsynced, under
+	// "decisions" and "interval". Default 1s.
 	SyncInterval caddy.Duration `json:"sync_interval,omitempty"`
 	// MaxSize starts a new file when the current one reaches this many
 	// bytes. Default 100 MiB.
@@ -100,7 +104,7 @@ func (a *App) openAudit(ctx caddy.Context, st store.Store) (*audit.Log, audit.So
 		sinks = append(sinks, logSink{ctx.Logger().Named("audit")})
 	}
 	settings := fmt.Sprintf("fsync %s, sync_interval %v, max_size %d, roll_interval %v, queue_size %d, block_timeout %v",
-		cmp.Or(ac.Fsync, "always"), time.Duration(ac.SyncInterval), ac.MaxSize, time.Duration(ac.RollInterval), ac.QueueSize, time.Duration(ac.BlockTimeout))
+		cmp.Or(ac.Fsync, "decisions"), time.Duration(ac.SyncInterval), ac.MaxSize, time.Duration(ac.RollInterval), ac.QueueSize, time.Duration(ac.BlockTimeout))
 	v, loaded, err := audits.LoadOrNew(ac.Dir, func() (caddy.Destructor, error) {
 		f, err := audit.OpenFile(audit.FileConfig{Dir: ac.Dir, MaxSize: ac.MaxSize, MaxAge: time.Duration(ac.RollInterval), Fsync: fsync})
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 //
 //	audit {
 //	    dir            <directory>
-//	    fsync          always|interval|never
+//	    fsync          decisions|always|interval|never
 //	    sync_interval  <duration>
 //	    max_size       <size>
 //	    roll_interval  <duration>

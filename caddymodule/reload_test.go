@@ -146,14 +146,14 @@ func TestReloadRefusesWhatCannotChangeLive(t *testing.T) {
 	job, err := fatima.Submit(t.Context(), bellJob())
 	require.NoError(t, err)
 
-	changed := strings.Replace(d.config, "\t\t\tfsync always\n", "\t\t\tfsync interval\n", 1)
+	changed := strings.Replace(d.config, "\t\t\tfsync decisions\n", "\t\t\tfsync interval\n", 1)
 	require.NotEqual(t, d.config, changed)
 	resp, err := http.Post("http://localhost:2999/load", "text/caddyfile", strings.NewReader(changed))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, string(body))
-	assert.Contains(t, string(body), "fsync always")
+	assert.Contains(t, string(body), "fsync decisions")
 	assert.Contains(t, string(body), "fsync interval")
 	assert.Contains(t, string(body), "cannot change while the gateway runs")
 
