@@ -204,3 +204,42 @@ func TestUpstreamCredentialFailure(t *testing.T) {
 	assert.Contains(t, eb.Errors[0].Message, "QR-finance")
 	assert.NotContains(t, eb.Errors[0].Message, "revoked-upstream-key")
 }
+
+// TestCachedOwnersAnswerAsToday runs two replicas over one store: a job
+// polled on one (its owner record now cached there) and deleted on the
+// other gets, on both, the answer of a job that never existed; another
+// tenant's user gets that answer throughout.
+func TestCachedOwnersAnswerAsToday(t *testing.T) {
+	rg := newRig(t)
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "qgov.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	a, _ := rg.serve(t, st, nil)
+	b, _ := rg.serve(t, st, nil)
+	status, body := call(t, a, "fatima-key", http.MethodPost, "/api/v1/jobs", isaJob)
+	require.Equal(t, http.StatusOK, status, string(body))
+	var job runtimeapi.JobCreated
+	require.NoError(t, json.Unmarshal(body, &job))
+
+	errorsOf := func(body []byte) string {
+		var e struct{ Errors json.RawMessage }
+		require.NoError(t, json.Unmarshal(body, &e), string(body))
+		return string(e.Errors)
+	}
+	_, never := call(t, a, "fatima-key", http.MethodGet, "/api/v1/jobs/never-existed", "")
+	absent := strings.ReplaceAll(errorsOf(never), "never-existed", job.ID)
+	for range 2 {
+		status, body = call(t, b, "fatima-key", http.MethodGet, "/api/v1/jobs/"+job.ID, "")
+		assert.Equal(t, http.StatusOK, status, "its owner polls it: %s", body)
+		status, body = call(t, b, "ravi-key", http.MethodGet, "/api/v1/jobs/"+job.ID, "")
+		assert.Equal(t, http.StatusNotFound, status)
+		assert.Equal(t, absent, errorsOf(body), "another project's user")
+	}
+	status, body = call(t, a, "fatima-key", http.MethodDelete, "/api/v1/jobs/"+job.ID, "")
+	require.Equal(t, http.StatusNoContent, status, string(body))
+	for name, srv := range map[string]*httptest.Server{"the replica that deleted it": a, "the replica that cached it": b} {
+		status, body = call(t, srv, "fatima-key", http.MethodGet, "/api/v1/jobs/"+job.ID, "")
+		assert.Equal(t, http.StatusNotFound, status, name)
+		assert.Equal(t, absent, errorsOf(body), name)
+	}
+}

@@ -188,7 +188,7 @@ func (g *Gateway) heldJob(q *request, rec ownership.Record) Decision {
 				return deny(q.w, q.d, err)
 			}
 			if st.Upstream.JobID != "" { // it reached the backend: cancel it there
-				if fresh, err := g.Jobs.Get(ctx, rec.Instance, rec.ID); err == nil {
+				if fresh, err := g.Jobs.Refresh(ctx, rec.Instance, rec.ID); err == nil {
 					rec = fresh
 				}
 				rec.Upstream = st.Upstream.JobID

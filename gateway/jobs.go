@@ -54,14 +54,66 @@ func (g *Gateway) ownedObject(q *request, reg *ownership.Registry, kind string, 
 			return deny(q.w, q.d, err)
 		}
 	}
+	// the record may come from this replica's cache: if the upstream no
+	// longer knows the object, the store says whether another replica
+	// removed it, and then the caller gets the answer as for any object
+	// without a record
+	w := q.w
+	gone := &goneWriter{ResponseWriter: w, gone: func() bool {
+		_, err := reg.Refresh(context.WithoutCancel(q.r.Context()), q.in.Alias, id)
+		return errors.Is(err, ownership.ErrNotFound)
+	}}
+	q.w = gone
+	var d Decision
 	switch {
 	case rec.Upstream != "":
-		return g.aliased(q, rec)
+		d = g.aliased(q, rec)
 	case rec.Held:
-		return g.heldJob(q, rec)
+		d = g.heldJob(q, rec)
+	default:
+		d = g.ownedAction(q, rec)
 	}
-	return g.ownedAction(q, rec)
+	if gone.dropped {
+		q.w = w
+		return deny(w, q.d, notFound(kind, id))
+	}
+	return d
 }
+
+// goneWriter passes an answer through unless it is a 404 for an object
+// gone reports removed: that answer is dropped (headers and body), for
+// the gateway's own.
+type goneWriter struct {
+	http.ResponseWriter
+	gone    func() bool
+	dropped bool
+}
+
+func (g *goneWriter) WriteHeader(status int) {
+	if status == http.StatusNotFound && g.gone() {
+		g.dropped = true
+		clear(g.Header())
+		return
+	}
+	g.ResponseWriter.WriteHeader(status)
+}
+
+func (g *goneWriter) Write(b []byte) (int, error) {
+	if g.dropped {
+		return len(b), nil
+	}
+	return g.ResponseWriter.Write(b)
+}
+
+// Flush flushes what is passed through.
+func (g *goneWriter) Flush() {
+	if !g.dropped {
+		_ = http.NewResponseController(g.ResponseWriter).Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (g *goneWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 
 // ownedAction forwards a request for a job or session the caller may
 // act on; a successful DELETE of a job removes its record, and a job

@@ -312,7 +312,7 @@ func (g *Gateway) settleSoon(rec ownership.Record) {
 			return
 		}
 		// later reads of the job need not look again
-		if cur, err := g.Jobs.Get(ctx, rec.Instance, rec.ID); err == nil {
+		if cur, err := g.Jobs.Refresh(ctx, rec.Instance, rec.ID); err == nil {
 			cur.Quota = nil
 			if err := g.Jobs.Add(ctx, cur); err != nil {
 				g.Logger.Warn("updating a settled job's record", "job", rec.ID, "error", err)

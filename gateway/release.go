@@ -194,7 +194,7 @@ func (g *Gateway) bindRelease(ctx context.Context, st *approval.State) error {
 		}
 		return nil
 	}
-	rec, err := g.Jobs.Get(ctx, st.Instance, st.ID)
+	rec, err := g.Jobs.Refresh(ctx, st.Instance, st.ID)
 	switch {
 	case errors.Is(err, ownership.ErrNotFound): // the replica that held it stopped before recording it
 		rec = ownership.Record{ID: st.ID, Instance: st.Instance, Tenant: st.Tenant, Project: st.Project, Owner: st.Submitter.User,

@@ -39,15 +39,17 @@ type Record struct {
 }
 
 // Registry keeps records in one bucket of a store, keyed by instance and
-// id (the same id on two instances names two objects).
+// id (the same id on two instances names two objects), and the records
+// it has seen in a bounded cache.
 type Registry struct {
 	store  store.Store
 	bucket string
+	cache  cache
 }
 
 // NewRegistry returns a registry over bucket of s.
 func NewRegistry(s store.Store, bucket string) *Registry {
-	return &Registry{store: s, bucket: bucket}
+	return &Registry{store: s, bucket: bucket, cache: cache{max: DefaultCacheSize, recs: map[string]Record{}}}
 }
 
 func key(instance, id string) string { return instance + "/" + id }
@@ -58,16 +60,32 @@ func (g *Registry) Add(ctx context.Context, rec Record) error {
 	if err != nil {
 		return fmt.Errorf("encoding ownership of %s: %w", rec.ID, err)
 	}
-	if err := g.store.Put(ctx, g.bucket, key(rec.Instance, rec.ID), data, 0); err != nil {
+	k := key(rec.Instance, rec.ID)
+	if err := g.store.Put(ctx, g.bucket, k, data, 0); err != nil {
+		g.cache.drop(k)
 		return fmt.Errorf("recording ownership of %s: %w", rec.ID, err)
 	}
+	g.cache.put(k, rec)
 	return nil
 }
 
-// Get returns the record of id on an instance, or ErrNotFound.
+// Get returns the record of id on an instance, or ErrNotFound: from the
+// cache when this replica has seen it, else from the store.
 func (g *Registry) Get(ctx context.Context, instance, id string) (Record, error) {
-	data, err := g.store.Get(ctx, g.bucket, key(instance, id))
+	if rec, ok := g.cache.get(key(instance, id)); ok {
+		return rec, nil
+	}
+	return g.Refresh(ctx, instance, id)
+}
+
+// Refresh reads the record of id on an instance from the store, as
+// another replica may have changed or removed it, and caches what it
+// finds.
+func (g *Registry) Refresh(ctx context.Context, instance, id string) (Record, error) {
+	k := key(instance, id)
+	data, err := g.store.Get(ctx, g.bucket, k)
 	if errors.Is(err, store.ErrNotFound) {
+		g.cache.drop(k)
 		return Record{}, ErrNotFound
 	}
 	if err != nil {
@@ -77,12 +95,15 @@ func (g *Registry) Get(ctx context.Context, instance, id string) (Record, error)
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return Record{}, fmt.Errorf("decoding ownership of %s: %w", id, err)
 	}
+	g.cache.put(k, rec)
 	return rec, nil
 }
 
 // Remove deletes the record of id on an instance.
 func (g *Registry) Remove(ctx context.Context, instance, id string) error {
-	if err := g.store.Delete(ctx, g.bucket, key(instance, id)); err != nil {
+	k := key(instance, id)
+	g.cache.drop(k)
+	if err := g.store.Delete(ctx, g.bucket, k); err != nil {
 		return fmt.Errorf("removing ownership of %s: %w", id, err)
 	}
 	return nil

@@ -49,3 +49,76 @@ func TestRegistry(t *testing.T) {
 	_, err = reg.Get(ctx, "QR-common", "j0003")
 	assert.ErrorIs(t, err, ErrNotFound)
 }
+
+// countingStore counts the reads that reach the store.
+type countingStore struct {
+	store.Store
+	gets int
+}
+
+func (c *countingStore) Get(ctx context.Context, bucket, key string) ([]byte, error) {
+	c.gets++
+	return c.Store.Get(ctx, bucket, key)
+}
+
+// TestCachedRecords checks the per-replica cache: a record written or
+// read once is served without a store read; a record another replica
+// removed is still served until Refresh finds it gone; a held job's
+// record (which its release changes) is always read from the store; and
+// the cache holds at most its size.
+func TestCachedRecords(t *testing.T) {
+	bolt, err := store.OpenBolt(filepath.Join(t.TempDir(), "qgov.db"))
+	require.NoError(t, err)
+	defer bolt.Close()
+	st := &countingStore{Store: bolt}
+	a, b := NewRegistry(st, "jobs"), NewRegistry(st, "jobs")
+	ctx := context.Background()
+	job := Record{ID: "j1", Instance: "QR-ml", Tenant: "default", Project: "ml", Owner: "fatima"}
+	require.NoError(t, a.Add(ctx, job))
+
+	for _, tc := range []struct {
+		name  string
+		reg   *Registry
+		reads int
+	}{
+		{"the writer's replica reads none", a, 0},
+		{"another replica reads it once", b, 1},
+		{"and then none", b, 1},
+	} {
+		rec, err := tc.reg.Get(ctx, "QR-ml", "j1")
+		require.NoError(t, err, tc.name)
+		assert.Equal(t, "fatima", rec.Owner, tc.name)
+		assert.Equal(t, tc.reads, st.gets, tc.name)
+	}
+
+	require.NoError(t, a.Remove(ctx, "QR-ml", "j1"))
+	_, err = a.Get(ctx, "QR-ml", "j1")
+	assert.ErrorIs(t, err, ErrNotFound, "removed here: gone at once")
+	_, err = b.Get(ctx, "QR-ml", "j1")
+	assert.NoError(t, err, "removed elsewhere: still cached")
+	_, err = b.Refresh(ctx, "QR-ml", "j1")
+	assert.ErrorIs(t, err, ErrNotFound)
+	_, err = b.Get(ctx, "QR-ml", "j1")
+	assert.ErrorIs(t, err, ErrNotFound, "until refreshed")
+
+	held := Record{ID: "h1", Instance: "QR-ml", Tenant: "default", Project: "ml", Owner: "fatima", Held: true}
+	require.NoError(t, a.Add(ctx, held))
+	before := st.gets
+	for range 3 {
+		_, err := a.Get(ctx, "QR-ml", "h1")
+		require.NoError(t, err)
+	}
+	assert.Equal(t, before+3, st.gets, "a held job's record is read from the store each time")
+	held.Upstream = "up-1"
+	require.NoError(t, a.Add(ctx, held))
+	_, err = a.Get(ctx, "QR-ml", "h1")
+	require.NoError(t, err)
+	assert.Equal(t, before+3, st.gets, "once released it is cached")
+
+	small := NewRegistry(st, "jobs")
+	small.cache.max = 10
+	for i := range 25 {
+		require.NoError(t, small.Add(ctx, Record{ID: fmt.Sprintf("s%d", i), Instance: "QR-ml", Owner: "u"}))
+	}
+	assert.Len(t, small.cache.recs, 10)
+}
