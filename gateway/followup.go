@@ -14,6 +14,7 @@ import (
 	"github.com/qgov/qgov/ownership"
 	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/store"
 )
 
 // A job submission, and the release of a held one, is a sequence of
@@ -120,10 +121,7 @@ func (g *Gateway) followSubmission(ctx context.Context, in *org.Instance, r quot
 	own := ownership.Record{ID: job, Instance: r.Instance, Tenant: r.Tenant, Project: r.Project, Owner: r.User, KeyID: r.KeyID,
 		Backend: r.Backend, Program: r.Program, Session: r.Session, Created: r.Admitted}
 	own.Quota, _ = json.Marshal(r)
-	if err := g.Jobs.Add(ctx, own); err != nil {
-		return false, err
-	}
-	if err := g.Quota.Rewrite(ctx, r); err != nil {
+	if err := g.Jobs.AddWith(ctx, own, func(ctx context.Context, w store.Write) error { return g.Quota.Rewrite(ctx, r, w) }); err != nil {
 		return false, err
 	}
 	rec.Note = fmt.Sprintf("job %s of %s was created upstream while replica %s stopped before recording it: recorded for its owner", job, r.User, r.Node)

@@ -86,7 +86,7 @@ type Config struct {
 	// (behind trusted proxies only). Default: the connection's peer.
 	ClientIP func(*http.Request) netip.Addr
 	// Quota admits jobs and counts requests against limits and budgets.
-	// Default: no limits, counted in memory.
+	// Default: no limits, counted in the store of Jobs.
 	Quota *quota.Governor
 	// Notify delivers budget alerts to the tenants' notification
 	// channels; nil only records them in the audit trail.
@@ -146,7 +146,13 @@ func New(cfg Config) *Gateway {
 		cfg.Credentials = func(*org.Instance) Credentials { return nil }
 	}
 	if cfg.Quota == nil {
-		cfg.Quota, _ = quota.New(quota.Config{}, store.NewMemory(nil), quota.Options{}) // an empty config is valid
+		var counters quota.Counters = store.NewMemory(nil)
+		if cfg.Jobs != nil {
+			if c, ok := cfg.Jobs.Store().(quota.Counters); ok {
+				counters = c // reservations beside the jobs' records, bound in one step
+			}
+		}
+		cfg.Quota, _ = quota.New(quota.Config{}, counters, quota.Options{}) // an empty config is valid
 	}
 	if cfg.Circuits == (circuit.Limits{}) {
 		cfg.Circuits = circuit.DefaultLimits

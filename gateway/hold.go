@@ -54,7 +54,7 @@ func newJobID() string {
 func (g *Gateway) hold(q *request, sub *runtimeapi.Submission, adm *quota.Admission, steps []policy.Workflow, pending []int) Decision {
 	ctx := context.WithoutCancel(q.r.Context()) // admitted: the hold is recorded whole even if the client hangs up
 	fail := func(err error) Decision {
-		g.settleAdmission(ctx, adm, 0, "")
+		g.releaseAdmission(ctx, adm)
 		g.Logger.Error("holding a job for approval", "error", err)
 		return deny(q.w, q.d, runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable",
 			"the gateway cannot hold this job for approval right now; nothing was submitted, retry shortly"))
@@ -87,7 +87,7 @@ func (g *Gateway) hold(q *request, sub *runtimeapi.Submission, adm *quota.Admiss
 	st := approval.NewState(h)
 	rec := g.jobRecord(q, sub, adm, id, sub.Backend)
 	rec.Held = true
-	g.record(ctx, g.Jobs, rec)
+	g.record(ctx, g.Jobs, rec, nil)
 
 	q.d.Outcome, q.d.resource = "held", audit.Resource{Type: "quantum_job", ID: id}
 	q.d.note(st.Waiting(g.Now()))

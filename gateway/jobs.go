@@ -17,6 +17,7 @@ import (
 	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/rbac"
 	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/store"
 )
 
 // notFound is the answer for an object the caller may not see: the same
@@ -142,15 +143,23 @@ func (g *Gateway) ownedAction(q *request, rec ownership.Record) Decision {
 	return q.d
 }
 
-// record stores the ownership of an object the upstream just created.
-// The upstream has accepted it, so a store failure must not turn into an
-// error the client would retry (and so submit twice): it is retried, then
-// logged and returned; a job's submission is then finished by the
-// reconciler, which finds the job by its tracking tag.
-func (g *Gateway) record(ctx context.Context, reg *ownership.Registry, rec ownership.Record) error {
+// record stores the ownership of an object the upstream just created
+// and, given the admission of a job, binds its reservation to the job in
+// the same store step. The upstream has accepted the object, so a store
+// failure must not turn into an error the client would retry (and so
+// submit twice): it is retried, then logged and returned; a job's
+// submission is then finished by the reconciler, which finds the job by
+// its tracking tag.
+func (g *Gateway) record(ctx context.Context, reg *ownership.Registry, rec ownership.Record, adm *quota.Admission) error {
+	write := func(ctx context.Context, w store.Write) error { return g.Quota.Bind(ctx, adm, rec.ID, w) }
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
-		if err = reg.Add(ctx, rec); err == nil {
+		if adm == nil {
+			err = reg.Add(ctx, rec)
+		} else {
+			err = reg.AddWith(ctx, rec, write)
+		}
+		if err == nil {
 			return nil
 		}
 	}
@@ -212,13 +221,13 @@ func (g *Gateway) createJob(q *request) Decision {
 	defer working.Delete(adm.ID)
 	body, terr := runtimeapi.WithTag(q.body, runtimeapi.TrackTag(adm.ID))
 	if terr != nil {
-		g.settleAdmission(q.r.Context(), adm, 0, "")
+		g.releaseAdmission(q.r.Context(), adm)
 		return deny(q.w, q.d, runtimeapi.BadRequest("invalid_tags", "%v", terr))
 	}
 	c, ferr := g.forwardCaptured(q, nil, body)
 	if ferr != nil {
 		if ferr.Code != codeUnreachable { // nothing was sent
-			g.settleAdmission(q.r.Context(), adm, 0, "")
+			g.releaseAdmission(q.r.Context(), adm)
 		} // else the job may exist: the reconciler finds it by its tag, or releases the reservation
 		return deny(q.w, q.d, ferr)
 	}
@@ -231,11 +240,9 @@ func (g *Gateway) createJob(q *request) Decision {
 	case c.status == http.StatusOK && created.ID != "":
 		q.d.jobID, q.d.resource = created.ID, audit.Resource{Type: "quantum_job", ID: created.ID}
 		adm.JobID = created.ID
-		if g.record(q.r.Context(), g.Jobs, g.jobRecord(q, sub, adm, created.ID, cmp.Or(created.Backend, sub.Backend))) == nil {
-			g.settleAdmission(q.r.Context(), adm, c.status, created.ID)
-		}
+		g.record(q.r.Context(), g.Jobs, g.jobRecord(q, sub, adm, created.ID, cmp.Or(created.Backend, sub.Backend)), adm)
 	case definite(c.status):
-		g.settleAdmission(q.r.Context(), adm, c.status, "")
+		g.releaseAdmission(q.r.Context(), adm)
 	} // else the job may exist: the reconciler finds it by its tag, or releases the reservation
 	c.replay(q.w, nil)
 	if q.d.Outcome == "" {
@@ -389,7 +396,7 @@ func (g *Gateway) createSession(q *request) Decision {
 		g.record(q.r.Context(), g.Sessions, ownership.Record{
 			ID: created.ID, Instance: q.in.Alias, Tenant: q.p.Tenant, Project: project, Owner: q.p.UserID, KeyID: q.p.KeyID,
 			Backend: backend, Created: g.Now().UTC(),
-		})
+		}, nil)
 	}
 	c.replay(q.w, nil)
 	q.d.Outcome = "allowed"

@@ -90,21 +90,14 @@ func (g *Gateway) priority(q *request, sub *runtimeapi.Submission) (bool, *runti
 	return priority, nil
 }
 
-// settleAdmission binds an admitted job to the upstream's answer: the
-// job it created, or, when the upstream refused it, nothing, and its
-// counts are returned.
-func (g *Gateway) settleAdmission(ctx context.Context, a *quota.Admission, status int, jobID string) {
+// releaseAdmission gives back what an admission counted when the
+// upstream refused the job, or it was never sent.
+func (g *Gateway) releaseAdmission(ctx context.Context, a *quota.Admission) {
 	if a == nil || a.ID == "" {
 		return
 	}
-	var err error
-	if status == http.StatusOK && jobID != "" {
-		err = g.Quota.Bind(ctx, a, jobID)
-	} else {
-		err = g.Quota.Release(ctx, a.Reservation)
-	}
-	if err != nil {
-		g.Logger.Error("updating a job's reservation", "reservation", a.ID, "job", jobID, "error", err)
+	if err := g.Quota.Release(ctx, a.Reservation); err != nil {
+		g.Logger.Error("releasing a job's reservation", "reservation", a.ID, "error", err)
 	}
 }
 

@@ -392,3 +392,45 @@ func TestBodiesHeldAtOnce(t *testing.T) {
 	resp, body = post(t, srv, isaJob)
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "room again: %s", body)
 }
+
+// TestSubmissionIsTwoStoreSteps counts the bbolt commits of one governed
+// submission under limits and a budget: one before it is forwarded (the
+// admission with its reservation) and one after (the owner's record with
+// the reservation's binding), and the job is then its owner's to read
+// and settled when it ends.
+func TestSubmissionIsTwoStoreSteps(t *testing.T) {
+	rg := newRig(t)
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "q.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	g, err := quota.New(quota.Config{
+		Limits:  []quota.Rule{{Scope: quota.ScopeTenant, Name: "default", Limits: quota.Limits{MaxConcurrentJobs: new(10), MaxJobsPerHour: new(100)}}},
+		Budgets: []quota.Budget{{Scope: quota.ScopeTenant, Name: "default", MonthlyLimitUSD: 100}},
+		Prices:  map[string]float64{"ibm_qgov_kestrel": 1}}, st, quota.Options{})
+	require.NoError(t, err)
+	srv, gw := rg.serve(t, st, func(c *Config) { c.Quota = g })
+	var jobs []string
+	for i := range 3 {
+		before := st.Commits()
+		status, body := call(t, srv, "fatima-key", http.MethodPost, "/api/v1/jobs", isaJob)
+		require.Equal(t, http.StatusOK, status, string(body))
+		assert.Equal(t, uint64(2), st.Commits()-before, "submission %d: one store step before forwarding, one after", i)
+		var job runtimeapi.JobCreated
+		require.NoError(t, json.Unmarshal(body, &job))
+		jobs = append(jobs, job.ID)
+	}
+	for _, id := range jobs {
+		status, body := call(t, srv, "fatima-key", http.MethodGet, "/api/v1/jobs/"+id, "")
+		assert.Equal(t, http.StatusOK, status, string(body))
+	}
+	open, err := g.Open(context.Background(), "default")
+	require.NoError(t, err)
+	for _, r := range open {
+		assert.NotEmpty(t, r.JobID, "every reservation is bound to its job")
+	}
+	require.Eventually(t, func() bool {
+		_, err := gw.Reconcile(context.Background())
+		open, oerr := g.Open(context.Background(), "default")
+		return err == nil && oerr == nil && len(open) == 0
+	}, 20*time.Second, 100*time.Millisecond, "each is settled when it ends")
+}

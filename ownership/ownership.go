@@ -52,16 +52,28 @@ func NewRegistry(s store.Store, bucket string) *Registry {
 	return &Registry{store: s, bucket: bucket, cache: cache{max: DefaultCacheSize, recs: map[string]Record{}}}
 }
 
+// Store is the store the registry keeps its records in.
+func (g *Registry) Store() store.Store { return g.store }
+
 func key(instance, id string) string { return instance + "/" + id }
 
 // Add stores a record.
 func (g *Registry) Add(ctx context.Context, rec Record) error {
+	return g.AddWith(ctx, rec, func(ctx context.Context, w store.Write) error {
+		return g.store.Put(ctx, w.Bucket, w.Key, w.Value, 0)
+	})
+}
+
+// AddWith stores a record through write, which stores it with other
+// changes in one step (a job's record with its reservation's binding),
+// and caches it once stored.
+func (g *Registry) AddWith(ctx context.Context, rec Record, write func(context.Context, store.Write) error) error {
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encoding ownership of %s: %w", rec.ID, err)
 	}
 	k := key(rec.Instance, rec.ID)
-	if err := g.store.Put(ctx, g.bucket, k, data, 0); err != nil {
+	if err := write(ctx, store.Write{Bucket: g.bucket, Key: k, Value: data}); err != nil {
 		g.cache.drop(k)
 		return fmt.Errorf("recording ownership of %s: %w", rec.ID, err)
 	}

@@ -31,7 +31,7 @@ import (
 type Counters interface {
 	Admit(ctx context.Context, scope string, a store.Admission, cs []store.Counter) (store.Verdict, error)
 	Settle(ctx context.Context, scope, id string, cs []store.Counter) (bool, []int, error)
-	Rewrite(ctx context.Context, scope, id string, record []byte) (bool, error)
+	Rewrite(ctx context.Context, scope, id string, record []byte, also ...store.Write) (bool, error)
 	Open(ctx context.Context, scope string) ([]store.Entry, error)
 	Values(ctx context.Context, scope string, keys []string) ([]int64, error)
 }

@@ -9,26 +9,37 @@ import (
 )
 
 // Bind records the upstream job an admission became, so the reconciler
-// can follow it. The upstream has accepted the job, so a failure here is
-// only logged by the caller: the reservation stays open until it expires.
-func (g *Governor) Bind(ctx context.Context, a *Admission, jobID string) error {
+// can follow it, storing also (the job's ownership record) first in the
+// same step. The upstream has accepted the job, so a failure here is
+// only logged by the caller: the reconciler finds the job by its tag.
+func (g *Governor) Bind(ctx context.Context, a *Admission, jobID string, also ...store.Write) error {
 	a.JobID = jobID
-	return g.Rewrite(ctx, a.Reservation)
+	return g.Rewrite(ctx, a.Reservation, also...)
 }
 
 // Rewrite stores a reservation's changed record (its job id, or the
-// held job it waits with).
-func (g *Governor) Rewrite(ctx context.Context, r Reservation) error {
+// held job it waits with), storing also first in the same step. A
+// reservation admitted on local counts is rewritten there, and also in
+// the shared store.
+func (g *Governor) Rewrite(ctx context.Context, r Reservation, also ...store.Write) error {
 	if r.ID == "" {
 		return nil
 	}
 	b, _ := json.Marshal(r)
 	if r.Local {
+		if len(also) > 0 {
+			if err := g.call(ctx, func(ctx context.Context, c Counters) error {
+				_, err := c.Rewrite(ctx, r.Tenant, r.ID, b, also...) // the reservation is not there: only also is stored
+				return err
+			}); err != nil {
+				return err
+			}
+		}
 		_, err := g.local.Rewrite(ctx, r.Tenant, r.ID, b)
 		return err
 	}
 	return g.call(ctx, func(ctx context.Context, c Counters) error {
-		_, err := c.Rewrite(ctx, r.Tenant, r.ID, b)
+		_, err := c.Rewrite(ctx, r.Tenant, r.ID, b, also...)
 		return err
 	})
 }

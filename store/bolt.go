@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -15,14 +17,24 @@ import (
 // sweepInterval is how often expired records are removed from the file.
 const sweepInterval = time.Minute
 
-// Bolt is a Store in one bbolt file. Every write is an fsynced
-// transaction, so an acknowledged write survives a crash. Each value is
+// Bolt is a Store in one bbolt file. Every write is in an fsynced
+// transaction (which concurrent writes share), so an acknowledged write
+// survives a crash. Each value is
 // stored behind an 8-byte expiry (Unix nanoseconds, 0 for none).
 type Bolt struct {
 	db   *bolt.DB
 	now  func() time.Time
 	stop chan struct{}
 	done chan struct{}
+	// writes queue write transactions for commit, which closes
+	// committed when it ends.
+	writes    chan *write
+	committed chan struct{}
+	// closing guards closed against writes being queued.
+	closing sync.RWMutex
+	closed  bool
+	// commits counts the transactions that committed writes.
+	commits atomic.Uint64
 }
 
 // OpenBolt opens (creating if needed) the bbolt file at path. Another
@@ -36,8 +48,10 @@ func OpenBolt(path string) (*Bolt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
-	b := &Bolt{db: db, now: time.Now, stop: make(chan struct{}), done: make(chan struct{})}
+	b := &Bolt{db: db, now: time.Now, stop: make(chan struct{}), done: make(chan struct{}),
+		writes: make(chan *write, maxGroup), committed: make(chan struct{})}
 	go b.sweep()
+	go b.commit()
 	return b, nil
 }
 
@@ -78,13 +92,16 @@ func (b *Bolt) Put(_ context.Context, bucket, key string, value []byte, ttl time
 	if err := checkName(bucket); err != nil {
 		return err
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
-		bk, err := tx.CreateBucketIfNotExists([]byte(bucket))
-		if err != nil {
-			return fmt.Errorf("creating bucket %s: %w", bucket, err)
-		}
-		return bk.Put([]byte(key), b.encode(value, ttl))
-	})
+	return b.update(func(tx *bolt.Tx) error { return b.put(tx, bucket, key, value, ttl) })
+}
+
+// put stores a record within tx.
+func (b *Bolt) put(tx *bolt.Tx, bucket, key string, value []byte, ttl time.Duration) error {
+	bk, err := tx.CreateBucketIfNotExists([]byte(bucket))
+	if err != nil {
+		return fmt.Errorf("creating bucket %s: %w", bucket, err)
+	}
+	return bk.Put([]byte(key), b.encode(value, ttl))
 }
 
 // Create implements Store.
@@ -93,7 +110,8 @@ func (b *Bolt) Create(_ context.Context, bucket, key string, value []byte, ttl t
 		return false, err
 	}
 	created := false
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.update(func(tx *bolt.Tx) error {
+		created = false
 		bk, err := tx.CreateBucketIfNotExists([]byte(bucket))
 		if err != nil {
 			return fmt.Errorf("creating bucket %s: %w", bucket, err)
@@ -109,7 +127,7 @@ func (b *Bolt) Create(_ context.Context, bucket, key string, value []byte, ttl t
 
 // Delete implements Store.
 func (b *Bolt) Delete(_ context.Context, bucket, key string) error {
-	return b.db.Update(func(tx *bolt.Tx) error {
+	return b.update(func(tx *bolt.Tx) error {
 		if bk := tx.Bucket([]byte(bucket)); bk != nil {
 			return bk.Delete([]byte(key))
 		}
@@ -154,7 +172,7 @@ func (b *Bolt) sweep() {
 		case <-b.stop:
 			return
 		case <-t.C:
-			_ = b.db.Update(func(tx *bolt.Tx) error {
+			_ = b.update(func(tx *bolt.Tx) error {
 				return tx.ForEach(func(_ []byte, bk *bolt.Bucket) error {
 					c := bk.Cursor()
 					for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -171,9 +189,21 @@ func (b *Bolt) sweep() {
 	}
 }
 
-// Close implements Store.
+// Commits reports how many transactions have committed writes since the
+// file was opened (concurrent writes share one).
+func (b *Bolt) Commits() uint64 { return b.commits.Load() }
+
+// Close implements Store; closing again does nothing.
 func (b *Bolt) Close() error {
+	b.closing.Lock()
+	was := b.closed
+	b.closed = true
+	b.closing.Unlock()
+	if was {
+		return nil
+	}
 	close(b.stop)
 	<-b.done
+	<-b.committed
 	return b.db.Close()
 }

@@ -69,9 +69,13 @@ type Counters interface {
 	// are not checked); it reports false, changing nothing, when the
 	// reservation is not open (already settled, or never admitted).
 	Settle(ctx context.Context, scope, id string, cs []Counter) (bool, []int, error)
-	// Rewrite replaces an open reservation's record; it reports false
-	// when the reservation is not open.
-	Rewrite(ctx context.Context, scope, id string, record []byte) (bool, error)
+	// Rewrite stores also, then replaces an open reservation's record,
+	// in one step: one bbolt transaction, one Redis round trip (in
+	// order) where one server holds both, and on a Redis Cluster also
+	// first and then the reservation. It reports false when the
+	// reservation is not open (also is stored all the same). The memory
+	// counters keep no records and refuse also.
+	Rewrite(ctx context.Context, scope, id string, record []byte, also ...Write) (bool, error)
 	// Open lists a scope's open reservations by id.
 	Open(ctx context.Context, scope string) ([]Entry, error)
 	// Values reads counters; an absent one is zero.

@@ -88,7 +88,7 @@ func (t *boltTx) deleteReservation(id string) {
 
 // counterTx runs fn in one write transaction over a scope.
 func (b *Bolt) counterTx(scope string, fn func(*boltTx)) error {
-	return b.db.Update(func(tx *bolt.Tx) error {
+	return b.update(func(tx *bolt.Tx) error {
 		bk, err := tx.CreateBucketIfNotExists([]byte(countersBucket))
 		if err != nil {
 			return fmt.Errorf("creating bucket %s: %w", countersBucket, err)
@@ -114,16 +114,31 @@ func (b *Bolt) Settle(_ context.Context, scope, id string, cs []Counter) (bool, 
 	return ok, alerts, err
 }
 
-// Rewrite implements Counters.
-func (b *Bolt) Rewrite(_ context.Context, scope, id string, record []byte) (bool, error) {
-	ok := false
-	err := b.counterTx(scope, func(t *boltTx) {
-		k := t.key("r", id)
-		if old := t.bk.Get(k); old != nil && !b.expired(old) {
-			ok = true
-			out := append(bytes.Clone(old[:8]), record...)
-			t.err = t.bk.Put(k, out)
+// Rewrite implements Counters in one bbolt transaction.
+func (b *Bolt) Rewrite(_ context.Context, scope, id string, record []byte, also ...Write) (bool, error) {
+	for _, w := range also {
+		if err := checkName(w.Bucket); err != nil {
+			return false, err
 		}
+	}
+	ok := false
+	err := b.update(func(tx *bolt.Tx) error {
+		ok = false
+		for _, w := range also {
+			if err := b.put(tx, w.Bucket, w.Key, w.Value, 0); err != nil {
+				return err
+			}
+		}
+		bk, err := tx.CreateBucketIfNotExists([]byte(countersBucket))
+		if err != nil {
+			return fmt.Errorf("creating bucket %s: %w", countersBucket, err)
+		}
+		k := []byte(scope + "\x00r\x00" + id)
+		if old := bk.Get(k); old != nil && !b.expired(old) {
+			ok = true
+			return bk.Put(k, append(bytes.Clone(old[:8]), record...))
+		}
+		return nil
 	})
 	return ok, err
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"sync"
 	"time"
@@ -101,7 +102,10 @@ func (m *Memory) Settle(_ context.Context, scope, id string, cs []Counter) (bool
 }
 
 // Rewrite implements Counters.
-func (m *Memory) Rewrite(_ context.Context, scope, id string, record []byte) (bool, error) {
+func (m *Memory) Rewrite(_ context.Context, scope, id string, record []byte, also ...Write) (bool, error) {
+	if len(also) > 0 {
+		return false, errors.New("store: the memory counters keep no records")
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t := m.tx(scope)

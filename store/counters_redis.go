@@ -172,10 +172,43 @@ func (r *Redis) Settle(ctx context.Context, scope, id string, cs []Counter) (boo
 }
 
 // Rewrite implements Counters.
-func (r *Redis) Rewrite(ctx context.Context, scope, id string, record []byte) (bool, error) {
+func (r *Redis) Rewrite(ctx context.Context, scope, id string, record []byte, also ...Write) (bool, error) {
+	for _, w := range also {
+		if err := checkName(w.Bucket); err != nil {
+			return false, err
+		}
+	}
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
-	err := r.client.SetArgs(ctx, r.scopeKey(scope, "r:", id), record, redis.SetArgs{Mode: "XX", KeepTTL: true}).Err()
+	key := r.scopeKey(scope, "r:", id)
+	rewrite := func(p redis.Cmdable) *redis.StatusCmd {
+		return p.SetArgs(ctx, key, record, redis.SetArgs{Mode: "XX", KeepTTL: true})
+	}
+	var cmd *redis.StatusCmd
+	var err error
+	if _, cluster := r.client.(*redis.ClusterClient); cluster || len(also) == 0 {
+		// a Cluster keeps them in different slots: also first, then the
+		// reservation
+		for _, w := range also {
+			if err := r.Put(ctx, w.Bucket, w.Key, w.Value, 0); err != nil {
+				return false, err
+			}
+		}
+		cmd = rewrite(r.client)
+		err = cmd.Err()
+	} else {
+		_, err = r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			for _, w := range also {
+				p.Set(ctx, r.valueKey(w.Bucket, w.Key), w.Value, 0)
+				p.ZAdd(ctx, r.indexKey(w.Bucket), redis.Z{Member: w.Key})
+			}
+			cmd = rewrite(p)
+			return nil
+		})
+		if errors.Is(err, redis.Nil) {
+			err = cmd.Err()
+		}
+	}
 	switch {
 	case errors.Is(err, redis.Nil):
 		return false, nil

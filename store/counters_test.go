@@ -158,6 +158,37 @@ var counterSuite = []struct {
 		require.NoError(t, err)
 		assert.Empty(t, open)
 	}},
+	{"a rewrite stores its records with it", func(t *testing.T, cs [2]Counters, scope string) {
+		ctx := context.Background()
+		_, err := cs[0].Admit(ctx, scope, Admission{ID: "job", Record: []byte(`{"v":1}`), TTL: time.Hour}, nil)
+		require.NoError(t, err)
+		own := Write{Bucket: "jobs", Key: scope + "/QR-ml/j1", Value: []byte(`{"owner":"fatima"}`)}
+		st, isStore := cs[1].(Store)
+		ok, err := cs[1].Rewrite(ctx, scope, "job", []byte(`{"v":2}`), own)
+		if !isStore {
+			assert.Error(t, err, "counters that keep no records refuse them")
+			return
+		}
+		require.NoError(t, err)
+		assert.True(t, ok)
+		v, err := st.Get(ctx, "jobs", own.Key)
+		require.NoError(t, err)
+		assert.JSONEq(t, `{"owner":"fatima"}`, string(v))
+		listed, err := st.List(ctx, "jobs", scope+"/", "", 10)
+		require.NoError(t, err)
+		assert.Len(t, listed, 1, "listed too")
+		open, err := cs[0].Open(ctx, scope)
+		require.NoError(t, err)
+		require.Len(t, open, 1)
+		assert.JSONEq(t, `{"v":2}`, string(open[0].Value))
+
+		own.Key = scope + "/QR-ml/j2"
+		ok, err = cs[0].Rewrite(ctx, scope, "gone", []byte(`{}`), own)
+		require.NoError(t, err)
+		assert.False(t, ok, "no such reservation")
+		_, err = st.Get(ctx, "jobs", own.Key)
+		assert.NoError(t, err, "its records are stored all the same")
+	}},
 	{"an alert fires once when a counter crosses it", func(t *testing.T, cs [2]Counters, scope string) {
 		ctx := context.Background()
 		var mu sync.Mutex

@@ -33,6 +33,13 @@ type Store interface {
 	Close() error
 }
 
+// Write is a record (kept until deleted) stored in the same step as a
+// change of the counters (Counters.Rewrite).
+type Write struct {
+	Bucket, Key string
+	Value       []byte
+}
+
 // Entry is one record returned by List.
 type Entry struct {
 	Key   string

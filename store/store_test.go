@@ -222,3 +222,50 @@ func TestRedisHungServer(t *testing.T) {
 		return err == nil && string(v) == "v"
 	}, 3*time.Second, 50*time.Millisecond, "calls succeed once the server answers")
 }
+
+// TestBoltWritesShareCommits writes from many goroutines at once: every
+// write is kept, far fewer commits (fsyncs) than writes are made, and a
+// write that fails (an empty key) fails alone, its group committed
+// without it.
+func TestBoltWritesShareCommits(t *testing.T) {
+	b, err := OpenBolt(filepath.Join(t.TempDir(), "q.db"))
+	require.NoError(t, err)
+	defer b.Close()
+	ctx := context.Background()
+	const writers, each = 32, 20
+	var wg sync.WaitGroup
+	errs := make([]error, writers*each)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				key := fmt.Sprintf("w%02d-%02d", w, i)
+				if i%7 == 3 {
+					key = "" // bbolt refuses an empty key
+				}
+				errs[w*each+i] = b.Put(ctx, "jobs", key, []byte(key), 0)
+			}
+		}()
+	}
+	wg.Wait()
+	for w := range writers {
+		for i := range each {
+			err := errs[w*each+i]
+			if i%7 == 3 {
+				assert.Error(t, err, "the failing write gets its error")
+				continue
+			}
+			require.NoError(t, err)
+			key := fmt.Sprintf("w%02d-%02d", w, i)
+			v, err := b.Get(ctx, "jobs", key)
+			require.NoError(t, err, "its group committed without the failing write")
+			assert.Equal(t, key, string(v))
+		}
+	}
+	commits := b.Commits()
+	t.Logf("%d writes in %d commits", writers*each, commits)
+	assert.Less(t, commits, uint64(writers*each/2), "concurrent writes share commits")
+	require.NoError(t, b.Close())
+	assert.ErrorIs(t, b.Put(ctx, "jobs", "late", nil, 0), ErrClosed)
+}
