@@ -316,7 +316,7 @@ func TestUnreadableEndRefusesToContinueTheChain(t *testing.T) {
 // a failed read are each fsynced before they are acknowledged.
 func TestDecisionsAwaitChangesAndRefusals(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, FileConfig{Fsync: FsyncDecisions}, nil, Options{SyncInterval: 2 * time.Second})
+	l := openLog(t, dir, FileConfig{Fsync: FsyncDecisions}, nil, Options{SyncInterval: 2 * time.Second, FoldReads: -1})
 	read := func(outcome string) *Record {
 		return &Record{TenantID: "acme", UserID: "fatima", Action: "quantum-computing.job.read", Outcome: outcome,
 			Resource: Resource{Type: "quantum_job", ID: "job-1"}}
@@ -334,5 +334,69 @@ func TestDecisionsAwaitChangesAndRefusals(t *testing.T) {
 		before := syncs()
 		commit(t, l, rec)
 		assert.Greater(t, syncs(), before, "%s %s is fsynced before it is acknowledged", rec.Action, rec.Outcome)
+	}
+}
+
+// TestRepeatedReadsFold polls one job many times: under decisions the
+// polls become one record with their count and first and last time, a
+// different read and a change stay records of their own, and closing
+// the log writes a fold still open; under always every read is a record.
+func TestRepeatedReadsFold(t *testing.T) {
+	poll := func(job string) *Record {
+		return &Record{TenantID: "acme", UserID: "fatima", Action: "quantum-computing.job.read", Outcome: Success, Status: 200,
+			Resource: Resource{Type: "quantum_job", ID: job}, Request: &Request{Method: "GET", Path: "/api/v1/jobs/" + job}}
+	}
+	all := func(dir string) []Record {
+		page, err := FileSource{dir}.Query(context.Background(), Filter{}, "", MaxPageSize)
+		require.NoError(t, err)
+		return page.Logs
+	}
+	for _, tc := range []struct {
+		fsync Fsync
+		want  map[string]int // the count of the records of each job
+	}{
+		{FsyncDecisions, map[string]int{"job-1": 50, "job-2": 0, "job-3": 3}},
+		{FsyncAlways, nil},
+	} {
+		dir := t.TempDir()
+		cfg := FileConfig{Dir: dir, Fsync: tc.fsync}
+		f, err := OpenFile(cfg)
+		require.NoError(t, err)
+		l := New(f, nil, Options{FoldReads: 300 * time.Millisecond})
+		for range 50 {
+			commit(t, l, poll("job-1"))
+		}
+		commit(t, l, poll("job-2"))
+		commit(t, l, record("acme", "fatima", 7))
+		if tc.fsync == FsyncDecisions {
+			require.Eventually(t, func() bool { return len(all(dir)) == 3 }, 2*time.Second, 20*time.Millisecond,
+				"the folds are written once their window ends")
+		}
+		for range 3 {
+			commit(t, l, poll("job-3"))
+		}
+		require.NoError(t, l.Close())
+		recs := all(dir)
+		if tc.want == nil {
+			assert.Len(t, recs, 55, "under always every read is a record")
+			continue
+		}
+		require.Len(t, recs, 4, "closing writes the open fold")
+		for _, r := range recs {
+			if r.Action != "quantum-computing.job.read" {
+				assert.Zero(t, r.Count, "a change is never folded")
+				continue
+			}
+			assert.Equal(t, tc.want[r.Resource.ID], r.Count, r.Resource.ID)
+			if r.Count > 1 {
+				require.NotNil(t, r.LastTimestamp)
+				assert.False(t, r.LastTimestamp.Before(r.Timestamp))
+			} else {
+				assert.Nil(t, r.LastTimestamp)
+			}
+		}
+		v, err := Verify(dir)
+		require.NoError(t, err)
+		assert.Empty(t, v.Problems)
 	}
 }

@@ -42,8 +42,13 @@ type Options struct {
 	// SyncInterval is how often written records not yet fsynced are
 	// (under FsyncDecisions and FsyncInterval). Default 1s.
 	SyncInterval time.Duration
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// FoldReads folds identical reads (Record.ReadOnly: the same caller,
+	// object and answer) made within this window into one record with
+	// their count and last time, unless every read is awaited
+	// (FsyncAlways). Default DefaultFoldReads; negative folds none.
+	FoldReads time.Duration
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // Errors of Reserve.
@@ -64,6 +69,7 @@ type Log struct {
 	sinks  atomic.Pointer[[]Sink]
 	opts   Options
 	policy Fsync
+	folds  *folds // nil: none
 
 	slots chan struct{}
 	in    chan *entry
@@ -114,9 +120,15 @@ func New(file *FileSink, sinks []Sink, opts Options) *Log {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.FoldReads == 0 {
+		opts.FoldReads = DefaultFoldReads
+	}
 	l := &Log{file: file, opts: opts, policy: file.cfg.Fsync,
 		slots: make(chan struct{}, opts.QueueSize), in: make(chan *entry, opts.QueueSize),
 		quit: make(chan struct{}), done: make(chan struct{})}
+	if opts.FoldReads > 0 && l.policy != FsyncAlways {
+		l.folds = newFolds(opts.FoldReads)
+	}
 	l.SetSinks(sinks)
 	go l.run()
 	if file.Recovery() != "" {
@@ -192,6 +204,11 @@ func (t *Ticket) Commit(rec *Record) error {
 	e := &entry{rec: rec}
 	if t.l.policy.Awaits(rec) {
 		e.done = make(chan struct{})
+	} else if t.l.folds != nil && rec.ReadOnly() {
+		if t.l.folds.add(e) {
+			<-t.l.slots // counted in an open fold: its room is not needed
+		} // else it opens a fold, which keeps the room until it is written
+		return nil
 	}
 	t.l.in <- e // room was reserved: never blocks
 	if e.done == nil {
@@ -229,6 +246,12 @@ func (l *Log) run() {
 	defer close(l.done)
 	tick := time.NewTicker(l.opts.SyncInterval)
 	defer tick.Stop()
+	var foldTick <-chan time.Time
+	if l.folds != nil {
+		t := time.NewTicker(max(l.folds.window/4, 10*time.Millisecond))
+		defer t.Stop()
+		foldTick = t.C
+	}
 	batch := make([]*entry, 0, maxBatch)
 	for {
 		select {
@@ -244,6 +267,10 @@ func (l *Log) run() {
 				}
 			}
 			l.write(batch)
+		case <-foldTick:
+			if due := l.folds.due(l.opts.Now()); len(due) > 0 {
+				l.write(due)
+			}
 		case <-tick.C:
 			if l.policy == FsyncNever {
 				continue
@@ -257,6 +284,11 @@ func (l *Log) run() {
 				case e := <-l.in:
 					l.write([]*entry{e})
 				default:
+					if l.folds != nil {
+						if due := l.folds.due(time.Time{}); len(due) > 0 {
+							l.write(due)
+						}
+					}
 					return
 				}
 			}
@@ -324,6 +356,14 @@ func (w fileWriter) Write(context.Context, []Sealed) error {
 	return w.f.write(w.lines, w.first, w.last, w.now, w.durable)
 }
 
+// folded is how many records wait in folds.
+func (l *Log) folded() int {
+	if l.folds == nil {
+		return 0
+	}
+	return l.folds.held()
+}
+
 // closeWait bounds how long Close waits for reserved records to be
 // committed.
 const closeWait = 5 * time.Second
@@ -334,7 +374,7 @@ func (l *Log) Close() error {
 	l.mu.Lock()
 	l.closed = true
 	l.mu.Unlock()
-	for deadline := time.Now().Add(closeWait); len(l.slots) > 0 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(closeWait); len(l.slots) > l.folded() && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
 	l.once.Do(func() { close(l.quit) })

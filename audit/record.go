@@ -62,6 +62,11 @@ type Record struct {
 	After  json.RawMessage `json:"after,omitempty"`
 	// Note records what an allowed request should be audited for.
 	Note string `json:"note,omitempty"`
+	// Count, when above one, is how many identical reads this record
+	// stands for: the same caller reading the same object with the same
+	// answer, from Timestamp to LastTimestamp (Options.FoldReads).
+	Count         int        `json:"count,omitempty"`
+	LastTimestamp *time.Time `json:"last_timestamp,omitempty"`
 
 	// Seq and PrevHash link the record into the hash chain; the writer
 	// sets them, with the hash that follows them in the file.

@@ -38,6 +38,11 @@ type AuditConfig struct {
 	// SyncInterval is the fsync period of records not yet fsynced, under
 	// "decisions" and "interval". Default 1s.
 	SyncInterval caddy.Duration `json:"sync_interval,omitempty"`
+	// FoldReads folds a caller's identical reads of one object (a client
+	// polling its job) within this window into one record with their
+	// count and first and last time. Default 2s; negative folds none.
+	// Under "always" no read is folded.
+	FoldReads caddy.Duration `json:"fold_reads,omitempty"`
 	// MaxSize starts a new file when the current one reaches this many
 	// bytes. Default 100 MiB.
 	MaxSize int64 `json:"max_size,omitempty"`
@@ -103,15 +108,15 @@ func (a *App) openAudit(ctx caddy.Context, st store.Store) (*audit.Log, audit.So
 	if ac.Log {
 		sinks = append(sinks, logSink{ctx.Logger().Named("audit")})
 	}
-	settings := fmt.Sprintf("fsync %s, sync_interval %v, max_size %d, roll_interval %v, queue_size %d, block_timeout %v",
-		cmp.Or(ac.Fsync, "decisions"), time.Duration(ac.SyncInterval), ac.MaxSize, time.Duration(ac.RollInterval), ac.QueueSize, time.Duration(ac.BlockTimeout))
+	settings := fmt.Sprintf("fsync %s, sync_interval %v, fold_reads %v, max_size %d, roll_interval %v, queue_size %d, block_timeout %v",
+		cmp.Or(ac.Fsync, "decisions"), time.Duration(ac.SyncInterval), time.Duration(ac.FoldReads), ac.MaxSize, time.Duration(ac.RollInterval), ac.QueueSize, time.Duration(ac.BlockTimeout))
 	v, loaded, err := audits.LoadOrNew(ac.Dir, func() (caddy.Destructor, error) {
 		f, err := audit.OpenFile(audit.FileConfig{Dir: ac.Dir, MaxSize: ac.MaxSize, MaxAge: time.Duration(ac.RollInterval), Fsync: fsync})
 		if err != nil {
 			return nil, err
 		}
 		return pooledAudit{settings: settings, log: audit.New(f, sinks, audit.Options{QueueSize: ac.QueueSize,
-			BlockTimeout: time.Duration(ac.BlockTimeout), SyncInterval: time.Duration(ac.SyncInterval), Logger: a.logger})}, nil
+			BlockTimeout: time.Duration(ac.BlockTimeout), SyncInterval: time.Duration(ac.SyncInterval), FoldReads: time.Duration(ac.FoldReads), Logger: a.logger})}, nil
 	})
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("qgov audit: %w", err)

@@ -41,6 +41,7 @@ func parseSimulator(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    config     <config_file>
 //	    max_qubits <n>
 //	    workers    <n>
+//	    queue_size <n>
 //	}
 func (s *Simulator) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
@@ -57,7 +58,7 @@ func (s *Simulator) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			s.ConfigFile = d.Val()
-		case "max_qubits", "workers":
+		case "max_qubits", "workers", "queue_size":
 			name := d.Val()
 			if !d.NextArg() {
 				return d.ArgErr()
@@ -66,11 +67,7 @@ func (s *Simulator) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil || n < 1 {
 				return d.Errf("%s must be a positive integer, got %q", name, d.Val())
 			}
-			if name == "max_qubits" {
-				s.MaxQubits = n
-			} else {
-				s.Workers = n
-			}
+			*map[string]*int{"max_qubits": &s.MaxQubits, "workers": &s.Workers, "queue_size": &s.QueueSize}[name] = n
 		default:
 			return d.Errf("unrecognized qgov_simulator option %q", d.Val())
 		}

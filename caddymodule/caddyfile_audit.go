@@ -13,6 +13,7 @@ import (
 //	    dir            <directory>
 //	    fsync          decisions|always|interval|never
 //	    sync_interval  <duration>
+//	    fold_reads     <duration>|off
 //	    max_size       <size>
 //	    roll_interval  <duration>
 //	    queue_size     <records>
@@ -37,6 +38,17 @@ func parseAudit(d *caddyfile.Dispenser) (*AuditConfig, error) {
 			var dur time.Duration
 			dur, err = durationArg(d)
 			*durations[opt] = caddy.Duration(dur)
+		case "fold_reads":
+			var v string
+			if v, err = oneArg(d); err == nil {
+				ac.FoldReads = -1
+				if v != "off" {
+					d.Prev()
+					var dur time.Duration
+					dur, err = durationArg(d)
+					ac.FoldReads = caddy.Duration(dur)
+				}
+			}
 		case "max_size":
 			ac.MaxSize, err = sizeArg(d)
 		case "queue_size":

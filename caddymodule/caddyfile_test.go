@@ -30,7 +30,7 @@ func TestSimulatorCaddyfile(t *testing.T) {
 	}{
 		{input: "qgov_simulator", want: Simulator{}},
 		{input: "qgov_simulator sim.json", want: Simulator{ConfigFile: "sim.json"}},
-		{input: "qgov_simulator {\n config sim.json\n max_qubits 20\n workers 3\n}", want: Simulator{ConfigFile: "sim.json", MaxQubits: 20, Workers: 3}},
+		{input: "qgov_simulator {\n config sim.json\n max_qubits 20\n workers 3\n queue_size 5000\n}", want: Simulator{ConfigFile: "sim.json", MaxQubits: 20, Workers: 3, QueueSize: 5000}},
 		{input: "qgov_simulator a.json b.json", err: "wrong argument count"},
 		{input: "qgov_simulator {\n max_qubits many\n}", err: `max_qubits must be a positive integer, got "many"`},
 		{input: "qgov_simulator {\n workers 0\n}", err: "workers must be a positive integer"},
@@ -150,6 +150,14 @@ func TestAppCaddyfile(t *testing.T) {
 				assert.Equal(t, caddy.Duration(200*time.Millisecond), q.StoreTimeout)
 				assert.Equal(t, []notify.Channel{{Name: "slack", URL: "{env.SLACK}"}}, a.NotificationChannels)
 			}},
+		{name: "audit", input: "qgov {\n audit {\n fsync decisions\n sync_interval 500ms\n fold_reads 5s\n }\n}",
+			check: func(t *testing.T, a *App) {
+				assert.Equal(t, "decisions", a.Audit.Fsync)
+				assert.Equal(t, caddy.Duration(5*time.Second), a.Audit.FoldReads)
+			}},
+		{name: "audit folding no reads", input: "qgov {\n audit {\n fold_reads off\n }\n}",
+			check: func(t *testing.T, a *App) { assert.Negative(t, a.Audit.FoldReads) }},
+		{name: "audit fold window", input: "qgov {\n audit {\n fold_reads often\n }\n}", err: `"often" is not a duration`},
 		{name: "quotas twice", input: "qgov {\n quotas\n quotas\n}", err: "quotas is configured twice"},
 		{name: "limits without a name", input: "qgov {\n quotas {\n limits user\n }\n}", err: "wrong argument count"},
 		{name: "unknown budget option", input: "qgov {\n quotas {\n budget tenant t {\n monthly 5\n }\n }\n}", err: `unrecognized budget option "monthly"`},

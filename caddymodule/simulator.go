@@ -48,6 +48,9 @@ type Simulator struct {
 	// Workers overrides the number of jobs executed at once (default: the
 	// number of CPUs).
 	Workers int `json:"workers,omitempty"`
+	// QueueSize overrides how many jobs may wait to run (default 256);
+	// a submission beyond it gets 429.
+	QueueSize int `json:"queue_size,omitempty"`
 
 	key    string
 	server *simulator.Server
@@ -75,6 +78,9 @@ func (s *Simulator) simulatorConfig() (simulator.Config, error) {
 	}
 	if s.Workers != 0 {
 		cfg.Workers = s.Workers
+	}
+	if s.QueueSize != 0 {
+		cfg.QueueSize = s.QueueSize
 	}
 	return cfg, cfg.Validate()
 }

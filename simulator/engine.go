@@ -81,25 +81,33 @@ func (s *Server) finish(j *job, status, reason string, code int) {
 	j.logf(now, level, "job %s %s", status, reason)
 	s.log.Info("job finished", "job", j.id, "status", status, "reason", reason)
 	s.sessionFinished(j, now)
+	j.inst.finished++
 	s.prune(j.inst, now)
 }
 
 // remove deletes a job; s.mu must be held.
 func (s *Server) remove(j *job) {
+	if runtimeapi.Final(j.status) {
+		j.inst.finished--
+	}
 	delete(s.jobs, j.id)
 	j.inst.jobIDs = slices.DeleteFunc(j.inst.jobIDs, func(id string) bool { return id == j.id })
 }
 
+// pruneEvery is how often an instance's jobs are pruned by age; by count
+// they are pruned once the finished ones exceed the retention count by a
+// sixteenth, so that a finishing job does not walk every job kept.
+const pruneEvery = time.Minute
+
 // prune deletes the instance's finished jobs beyond the retention count or
 // age, and its sessions closed before that age; s.mu must be held.
 func (s *Server) prune(in *instance, now time.Time) {
-	cutoff := now.Add(-s.cfg.retention())
-	finished := 0
-	for _, id := range in.jobIDs {
-		if j, ok := s.jobs[id]; ok && runtimeapi.Final(j.status) {
-			finished++
-		}
+	if in.finished <= s.cfg.RetainJobs+s.cfg.RetainJobs/16 && now.Sub(in.pruned) < pruneEvery {
+		return
 	}
+	in.pruned = now
+	cutoff := now.Add(-s.cfg.retention())
+	finished := in.finished
 	var kept []string
 	for _, id := range in.jobIDs {
 		j, ok := s.jobs[id]
@@ -113,7 +121,7 @@ func (s *Server) prune(in *instance, now time.Time) {
 		}
 		kept = append(kept, id)
 	}
-	in.jobIDs = kept
+	in.jobIDs, in.finished = kept, finished
 	for id, sess := range s.sessions {
 		if sess.inst == in && sess.closedAt != nil && sess.closedAt.Before(cutoff) {
 			delete(s.sessions, id)

@@ -47,6 +47,8 @@ type instance struct {
 	keys     map[string]bool // key ids allowed to use it
 	backends map[string]bool // nil: all
 	jobIDs   []string        // in creation order
+	finished int             // how many of them are final
+	pruned   time.Time       // when they were last pruned
 	consumed float64         // quantum seconds this period
 	period   time.Time       // start of the usage period
 }
