@@ -57,8 +57,18 @@ func BenchmarkHotPath(b *testing.B) {
 	require.NoError(b, err)
 	gwToken, err := gwClient.Token(ctx)
 	require.NoError(b, err)
-	upToken, err := (&qiskitclient.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", simPort), APIKey: simulator.DemoAPIKey, CRN: crn("QR-ml")}).Token(ctx)
+	upstream := &qiskitclient.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", simPort), APIKey: simulator.DemoAPIKey, CRN: crn("QR-ml")}
+	upToken, err := upstream.Token(ctx)
 	require.NoError(b, err)
+	// drain waits until the simulator has run every job submitted so far
+	// (it runs them in order): the jobs one run leaves queued must not
+	// take the cores from the next
+	drain := func() {
+		sentinel, err := upstream.Submit(ctx, bellJob())
+		require.NoError(b, err)
+		_, err = upstream.Wait(ctx, sentinel.ID, 10*time.Millisecond)
+		require.NoError(b, err)
+	}
 	targets := [2]benchTarget{
 		{"reverse_proxy", fmt.Sprintf("http://127.0.0.1:%d", plainPort), upToken, crn("QR-ml")},
 		{"qgov", fmt.Sprintf("http://127.0.0.1:%d", gwPort), gwToken, "QR-ml"},
@@ -82,7 +92,9 @@ func BenchmarkHotPath(b *testing.B) {
 			for range rounds {
 				for t, target := range targets {
 					p.load[t].add(drive(b, target, p.request, p.conns, each, 0))
+					drain()
 					p.latency[t].add(drive(b, target, p.request, 1, 0, 1000))
+					drain()
 				}
 			}
 		}

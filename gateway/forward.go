@@ -22,17 +22,22 @@ func readBody(r *http.Request, limit int64) ([]byte, *runtimeapi.Error) {
 	if err := runtimeapi.PlainBody(r.Header); err != nil {
 		return nil, err
 	}
-	tooLarge := runtimeapi.Errorf(http.StatusRequestEntityTooLarge, "body_too_large",
-		fmt.Sprintf("the request body exceeds the gateway's limit of %d bytes", limit))
+	if r.Body == nil || r.ContentLength == 0 && len(r.TransferEncoding) == 0 { // the server read no body
+		return nil, nil
+	}
+	tooLarge := func() *runtimeapi.Error {
+		return runtimeapi.Errorf(http.StatusRequestEntityTooLarge, "body_too_large",
+			fmt.Sprintf("the request body exceeds the gateway's limit of %d bytes", limit))
+	}
 	if r.ContentLength > limit {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, runtimeapi.BadRequest("invalid_body", "reading the request body: %v", err)
 	}
 	if int64(len(body)) > limit {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	return body, nil
 }

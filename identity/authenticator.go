@@ -104,11 +104,12 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, *runtimeapi.E
 // denial turns an authentication error into the answer for the caller,
 // logging store failures.
 func (a *Authenticator) denial(err error) *runtimeapi.Error {
+	if err == nil {
+		return nil
+	}
 	var api *runtimeapi.Error
 	var un *unavailableError
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &api):
 		return api
 	case errors.As(err, &un):

@@ -70,6 +70,8 @@ type plan struct {
 	cfg     Config
 	rules   map[string]*Rule   // scope/tenant/name
 	budgets map[string]*Budget // scope/tenant/name
+	// rates is whether any rule limits requests per minute
+	rates bool
 }
 
 // newPlan validates cfg and indexes it.
@@ -81,6 +83,9 @@ func newPlan(cfg Config) (*plan, error) {
 	for i := range cfg.Limits {
 		r := &cfg.Limits[i]
 		p.rules[r.Scope+"/"+r.Tenant+"/"+r.Name] = r
+		if _, ok := r.Limits.Get(RequestsPerMinute); ok {
+			p.rates = true
+		}
 	}
 	for i := range cfg.Budgets {
 		b := &cfg.Budgets[i]

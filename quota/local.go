@@ -66,6 +66,12 @@ func (g *Governor) bucket(name string, perMinute int) *limiter {
 // CheckRate counts a request other than a job submission against the
 // caller's requests per minute (a submission counts in Precheck or Admit).
 func (g *Governor) CheckRate(ctx context.Context, c Caller) (http.Header, *runtimeapi.Error) {
+	if !g.plan.Load().rates && c.KeyRate == 0 && !slices.ContainsFunc(c.Roles, func(r RoleLimits) bool {
+		_, ok := r.Limits.Get(RequestsPerMinute)
+		return ok
+	}) {
+		return nil, nil // no rate limit anywhere: nothing to count
+	}
 	return g.count(ctx, c, false, false)
 }
 
