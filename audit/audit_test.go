@@ -355,7 +355,7 @@ func TestRepeatedReadsFold(t *testing.T) {
 		fsync Fsync
 		want  map[string]int // the count of the records of each job
 	}{
-		{FsyncDecisions, map[string]int{"job-1": 50, "job-2": 0, "job-3": 3}},
+		{FsyncDecisions, map[string]int{"job-1": 50, "job-2": 0, "job-3": 3, "job-4": 0}},
 		{FsyncAlways, nil},
 	} {
 		dir := t.TempDir()
@@ -368,8 +368,13 @@ func TestRepeatedReadsFold(t *testing.T) {
 		}
 		commit(t, l, poll("job-2"))
 		commit(t, l, record("acme", "fatima", 7))
+		for range 2 {
+			noted := poll("job-4")
+			noted.Note = "address outside the allowlist (ip_mode audit)"
+			commit(t, l, noted)
+		}
 		if tc.fsync == FsyncDecisions {
-			require.Eventually(t, func() bool { return len(all(dir)) == 3 }, 2*time.Second, 20*time.Millisecond,
+			require.Eventually(t, func() bool { return len(all(dir)) == 5 }, 2*time.Second, 20*time.Millisecond,
 				"the folds are written once their window ends")
 		}
 		for range 3 {
@@ -378,10 +383,10 @@ func TestRepeatedReadsFold(t *testing.T) {
 		require.NoError(t, l.Close())
 		recs := all(dir)
 		if tc.want == nil {
-			assert.Len(t, recs, 55, "under always every read is a record")
+			assert.Len(t, recs, 57, "under always every read is a record")
 			continue
 		}
-		require.Len(t, recs, 4, "closing writes the open fold")
+		require.Len(t, recs, 6, "closing writes the open fold; a read with a note is never folded")
 		for _, r := range recs {
 			if r.Action != "quantum-computing.job.read" {
 				assert.Zero(t, r.Count, "a change is never folded")

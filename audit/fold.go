@@ -12,20 +12,21 @@ import (
 const DefaultFoldReads = 2 * time.Second
 
 // folds gathers repeated identical reads (a client polling its job) into
-// one record each: the first read of a kind opens a fold, which keeps
-// its room in the queue; identical reads within the window add to its
-// count and give back their room; the fold is queued once its window
-// ends.
+// one record each: the first read of a kind opens a fold, identical reads
+// within the window add to its count, and the fold is written once its
+// window ends. Folds hold no room in the queue; at most max are open,
+// and a read that finds no room is written as it is.
 type folds struct {
 	window time.Duration
+	max    int
 	mu     sync.Mutex
 	open   map[string]*entry
 	// ready are folds whose window ended when an identical read came
 	ready []*entry
 }
 
-func newFolds(window time.Duration) *folds {
-	return &folds{window: window, open: map[string]*entry{}}
+func newFolds(window time.Duration, max int) *folds {
+	return &folds{window: window, max: max, open: map[string]*entry{}}
 }
 
 // foldKey is what makes two reads identical: who read, how, what, and
@@ -45,24 +46,36 @@ func foldKey(r *Record) string {
 	return b.String()
 }
 
-// add folds rec into an open fold of identical reads and reports true,
-// or opens a fold for it (e) and reports false.
+// add folds e's read into an open fold of identical reads, or opens a
+// fold for it, and reports true; it reports false when the read is not
+// to be folded (it carries a note, or no fold has room), and is to be
+// written as it is.
 func (f *folds) add(e *entry) bool {
+	if e.rec.Note != "" { // an audited exception is counted by reports, one record each
+		return false
+	}
 	key := foldKey(e.rec)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if open, ok := f.open[key]; ok {
 		if e.rec.Timestamp.Sub(open.rec.Timestamp) < f.window {
 			open.rec.Count++
-			last := e.rec.Timestamp
-			open.rec.LastTimestamp = &last
+			if open.rec.LastTimestamp == nil || e.rec.Timestamp.After(*open.rec.LastTimestamp) {
+				last := e.rec.Timestamp
+				open.rec.LastTimestamp = &last
+			}
 			return true
 		}
 		f.ready = append(f.ready, open)
+		delete(f.open, key)
+	}
+	if len(f.open)+len(f.ready) >= f.max {
+		return false
 	}
 	e.rec.Count = 1
+	e.folded = true
 	f.open[key] = e
-	return false
+	return true
 }
 
 // due removes and returns the folds whose window ended by now (all of
@@ -84,11 +97,4 @@ func (f *folds) due(now time.Time) []*entry {
 		}
 	}
 	return out
-}
-
-// held is how many folds hold room in the queue.
-func (f *folds) held() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.open) + len(f.ready)
 }

@@ -43,9 +43,11 @@ type Options struct {
 	// (under FsyncDecisions and FsyncInterval). Default 1s.
 	SyncInterval time.Duration
 	// FoldReads folds identical reads (Record.ReadOnly: the same caller,
-	// object and answer) made within this window into one record with
-	// their count and last time, unless every read is awaited
-	// (FsyncAlways). Default DefaultFoldReads; negative folds none.
+	// object and answer; none with a note) made within this window into
+	// one record with their count and last time, which keeps the first
+	// read's trace id, unless every read is awaited (FsyncAlways). At most
+	// QueueSize folds are open. Default DefaultFoldReads; negative folds
+	// none.
 	FoldReads time.Duration
 	Logger    *slog.Logger
 	Now       func() time.Time
@@ -98,6 +100,8 @@ type Stats struct {
 type entry struct {
 	rec  *Record
 	done chan struct{} // closed once every sink has the record
+	// folded marks a fold of reads, which holds no room in the queue
+	folded bool
 }
 
 // New starts a Log over an open file sink and further sinks.
@@ -127,7 +131,7 @@ func New(file *FileSink, sinks []Sink, opts Options) *Log {
 		slots: make(chan struct{}, opts.QueueSize), in: make(chan *entry, opts.QueueSize),
 		quit: make(chan struct{}), done: make(chan struct{})}
 	if opts.FoldReads > 0 && l.policy != FsyncAlways {
-		l.folds = newFolds(opts.FoldReads)
+		l.folds = newFolds(opts.FoldReads, opts.QueueSize)
 	}
 	l.SetSinks(sinks)
 	go l.run()
@@ -204,10 +208,8 @@ func (t *Ticket) Commit(rec *Record) error {
 	e := &entry{rec: rec}
 	if t.l.policy.Awaits(rec) {
 		e.done = make(chan struct{})
-	} else if t.l.folds != nil && rec.ReadOnly() {
-		if t.l.folds.add(e) {
-			<-t.l.slots // counted in an open fold: its room is not needed
-		} // else it opens a fold, which keeps the room until it is written
+	} else if t.l.folds != nil && rec.ReadOnly() && t.l.folds.add(e) {
+		<-t.l.slots // in a fold, which holds no room
 		return nil
 	}
 	t.l.in <- e // room was reserved: never blocks
@@ -337,7 +339,9 @@ func (l *Log) write(batch []*entry) {
 		if e.done != nil {
 			close(e.done)
 		}
-		<-l.slots
+		if !e.folded {
+			<-l.slots
+		}
 	}
 }
 
@@ -356,14 +360,6 @@ func (w fileWriter) Write(context.Context, []Sealed) error {
 	return w.f.write(w.lines, w.first, w.last, w.now, w.durable)
 }
 
-// folded is how many records wait in folds.
-func (l *Log) folded() int {
-	if l.folds == nil {
-		return 0
-	}
-	return l.folds.held()
-}
-
 // closeWait bounds how long Close waits for reserved records to be
 // committed.
 const closeWait = 5 * time.Second
@@ -374,7 +370,7 @@ func (l *Log) Close() error {
 	l.mu.Lock()
 	l.closed = true
 	l.mu.Unlock()
-	for deadline := time.Now().Add(closeWait); len(l.slots) > l.folded() && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(closeWait); len(l.slots) > 0 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
 	l.once.Do(func() { close(l.quit) })

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -60,7 +61,7 @@ func (g *Gateway) ownedObject(q *request, reg *ownership.Registry, kind string, 
 	// removed it, and then the caller gets the answer as for any object
 	// without a record
 	w := q.w
-	gone := &goneWriter{ResponseWriter: w, gone: func() bool {
+	gone := &goneWriter{ResponseWriter: w, before: w.Header().Clone(), gone: func() bool {
 		_, err := reg.Refresh(context.WithoutCancel(q.r.Context()), q.in.Alias, id)
 		return errors.Is(err, ownership.ErrNotFound)
 	}}
@@ -82,10 +83,11 @@ func (g *Gateway) ownedObject(q *request, reg *ownership.Registry, kind string, 
 }
 
 // goneWriter passes an answer through unless it is a 404 for an object
-// gone reports removed: that answer is dropped (headers and body), for
-// the gateway's own.
+// gone reports removed: that answer is dropped (its headers back to
+// before, and its body), for the gateway's own.
 type goneWriter struct {
 	http.ResponseWriter
+	before  http.Header // the headers set before forwarding
 	gone    func() bool
 	dropped bool
 }
@@ -94,6 +96,7 @@ func (g *goneWriter) WriteHeader(status int) {
 	if status == http.StatusNotFound && g.gone() {
 		g.dropped = true
 		clear(g.Header())
+		maps.Copy(g.Header(), g.before)
 		return
 	}
 	g.ResponseWriter.WriteHeader(status)

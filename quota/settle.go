@@ -22,26 +22,43 @@ func (g *Governor) Bind(ctx context.Context, a *Admission, jobID string, also ..
 // reservation admitted on local counts is rewritten there, and also in
 // the shared store.
 func (g *Governor) Rewrite(ctx context.Context, r Reservation, also ...store.Write) error {
-	if r.ID == "" {
+	if r.ID == "" && len(also) == 0 {
 		return nil
 	}
 	b, _ := json.Marshal(r)
-	if r.Local {
+	if r.Local || r.ID == "" {
 		if len(also) > 0 {
-			if err := g.call(ctx, func(ctx context.Context, c Counters) error {
-				_, err := c.Rewrite(ctx, r.Tenant, r.ID, b, also...) // the reservation is not there: only also is stored
-				return err
-			}); err != nil {
+			if err := g.rewriteWith(ctx, r.Tenant, r.ID, b, also); err != nil { // the reservation is not there: only also is stored
 				return err
 			}
+		}
+		if r.ID == "" {
+			return nil
 		}
 		_, err := g.local.Rewrite(ctx, r.Tenant, r.ID, b)
 		return err
 	}
+	if len(also) > 0 {
+		return g.rewriteWith(ctx, r.Tenant, r.ID, b, also)
+	}
 	return g.call(ctx, func(ctx context.Context, c Counters) error {
-		_, err := c.Rewrite(ctx, r.Tenant, r.ID, b, also...)
+		_, err := c.Rewrite(ctx, r.Tenant, r.ID, b)
 		return err
 	})
+}
+
+// rewriteWith rewrites a reservation with records to store in the same step.
+// A job's records are written after its upstream accepted it, and their
+// writer retries: the call is always tried (within the timeout), never
+// refused because the counters failed a moment ago, and its failure does
+// not mark them unreachable.
+func (g *Governor) rewriteWith(ctx context.Context, scope, id string, record []byte, also []store.Write) error {
+	ctx, cancel := context.WithTimeout(ctx, g.opts.Timeout)
+	defer cancel()
+	if _, err := g.shared.Rewrite(ctx, scope, id, record, also...); err != nil {
+		return fmt.Errorf("storing records with reservation %s: %w", id, err)
+	}
+	return nil
 }
 
 // Release undoes an admission the upstream refused: every counter it
