@@ -17,9 +17,17 @@ export QGOV_DEMO_UPSTREAM_KEY QGOV_DEMO_OIDC_SECRET
 caddy-build:
 	go build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/qgov
 
-# xcaddy-build: the same binary through xcaddy, pinning this checkout.
+XCADDY_VERSION ?= v0.4.5
+XCADDY         := $(shell go env GOPATH)/bin/xcaddy
+XCADDY_BIN     ?= bin/qgov-xcaddy
+
+# xcaddy-build: the binary a Caddy user builds with xcaddy, from this
+# checkout (xcaddy pins it with a replace): it must list qgov's modules.
 xcaddy-build:
-	xcaddy build $(CADDY_VERSION) --output $(BIN) --with $(MODULE)@v0.0.0=.
+	go install github.com/caddyserver/xcaddy/cmd/xcaddy@$(XCADDY_VERSION)
+	cd $$(mktemp -d) && $(XCADDY) build $(CADDY_VERSION) --output $(CURDIR)/$(XCADDY_BIN) --with $(MODULE)@v0.0.0=$(CURDIR)
+	$(XCADDY_BIN) list-modules | grep -q '^qgov$$'
+	$(XCADDY_BIN) list-modules | grep -q '^http.handlers.qgov$$'
 
 # caddy-modules: prove qgov's modules are registered.
 caddy-modules: caddy-build

@@ -33,8 +33,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/policy"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // Hold is a held job submission.

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 // The actions qgov records besides the Runtime API's own (IBM's
@@ -100,7 +100,7 @@ func (r *Record) ReadOnly() bool {
 	return r.Outcome == Success && reads[r.Action]
 }
 
-// aliases are seed 004's action names, accepted in queries.
+// aliases are IBM's enterprise-governance action names, accepted in queries.
 var aliases = map[string][]string{
 	"job:submit":      {string(runtimeapi.ActionJobCreate)},
 	"job:view":        {string(runtimeapi.ActionJobRead)},
@@ -128,7 +128,7 @@ func CategoryOf(action string) string {
 }
 
 // ExpandActions resolves action names given in a query (qgov's, IBM's,
-// legacy program.* names or seed 004's job:submit style) to the names
+// legacy program.* names or IBM's enterprise-governance job:submit style) to the names
 // records carry. An unknown name is an error listing where names come from.
 func ExpandActions(names []string) ([]string, error) {
 	var out []string

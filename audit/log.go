@@ -233,7 +233,7 @@ func (t *Ticket) Release() {
 	}
 }
 
-// NewID returns an audit id in seed 004's form, audit-<yyyymmdd>-<hex>.
+// NewID returns an audit id in IBM's enterprise-governance form, audit-<yyyymmdd>-<hex>.
 func NewID(t time.Time) string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Record is one entry of the trail. Its fields are seed 004's audit
+// Record is one entry of the trail. Its fields are IBM's enterprise-governance audit
 // schema, the initiator fields of IBM Cloud Activity Tracker, and what
 // qgov adds: the decision's code, reasons and rule ids, the upstream job
 // id and the trace id the caller saw. A record never holds a secret or a

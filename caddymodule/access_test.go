@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/qgov/qgov/qiskitclient"
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/internal/qiskitclient"
 )
 
 // startAccessDemo runs Caddyfile.example with testdata/access.yaml added
@@ -42,7 +42,7 @@ func denial(t *testing.T, err error) (int, runtimeapi.ErrorItem) {
 	return e.Status, item
 }
 
-// TestAccessControl drives the seeds' access examples through a real
+// TestAccessControl drives the documented access examples through a real
 // qgov in front of the simulator: roles decide what each user may do to
 // whose job, and denied requests never reach the upstream.
 func TestAccessControl(t *testing.T) {

@@ -11,12 +11,12 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/qgov/qgov/approval"
-	"github.com/qgov/qgov/catalog"
 	"github.com/qgov/qgov/gateway"
+	"github.com/qgov/qgov/governance"
 	"github.com/qgov/qgov/identity"
+	"github.com/qgov/qgov/jobs"
 	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
-	"github.com/qgov/qgov/ownership"
 	"github.com/qgov/qgov/policy"
 	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/rbac"
@@ -132,7 +132,7 @@ type App struct {
 	ring      *identity.KeyRing
 	// catalog keeps the governance objects; dir, policies, governor and
 	// creds hold its model in force.
-	catalog  *catalog.Manager[*model]
+	catalog  *governance.Manager[*model]
 	dir      *org.Current
 	policies *policy.Current
 	governor *quota.Governor
@@ -217,7 +217,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 
 	// The governance objects: declared here, and live in the store.
-	a.catalog = catalog.NewManager(st, a.declared(), a.build, a.use, a.logger)
+	a.catalog = governance.NewManager(st, a.declared(), a.build, a.use, a.logger)
 	m, err := a.catalog.Load(ctx)
 	if err != nil {
 		return fmt.Errorf("qgov: %w", err)
@@ -243,8 +243,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.cfg = gateway.Config{
 		Directory:    a.dir,
 		Auth:         auth,
-		Jobs:         ownership.NewRegistry(st, "jobs"),
-		Sessions:     ownership.NewRegistry(st, "sessions"),
+		Jobs:         jobs.NewRegistry(st, "jobs"),
+		Sessions:     jobs.NewRegistry(st, "sessions"),
 		Credentials:  a.credentials,
 		Quota:        a.governor,
 		Policies:     a.policies,

@@ -22,8 +22,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/qgov/qgov/audit"
-	"github.com/qgov/qgov/qiskitclient"
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/internal/qiskitclient"
 )
 
 // globexOptions add a second tenant with its own administrator.
@@ -83,10 +83,10 @@ func trace(t *testing.T, err error) string {
 	return b.Trace
 }
 
-// TestAuditTrailOfTheSeedScenario drives the seed scenario's outcomes
+// TestAuditTrailOfTheDemoScenario drives the demo scenario's outcomes
 // through a real qgov and finds exactly one record for each, naming the
 // initiator as IBM's Activity Tracker does.
-func TestAuditTrailOfTheSeedScenario(t *testing.T) {
+func TestAuditTrailOfTheDemoScenario(t *testing.T) {
 	d, dir := startAuditDemo(t)
 	ctx := context.Background()
 

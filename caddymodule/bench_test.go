@@ -19,8 +19,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/internal/qiskitclient"
 	"github.com/qgov/qgov/internal/testenv"
-	"github.com/qgov/qgov/qiskitclient"
 	"github.com/qgov/qgov/simulator"
 	"github.com/qgov/qgov/simulator/appid"
 )

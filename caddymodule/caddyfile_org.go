@@ -241,8 +241,8 @@ func parseAssign(d *caddyfile.Dispenser) (org.Assignment, error) {
 	return a, nil
 }
 
-// loadOrgFiles reads `org_file <file...>`: organisation files in seed
-// 004's YAML shapes, relative to the Caddyfile, merged into the app so
+// loadOrgFiles reads `org_file <file...>`: organisation files in IBM's
+// enterprise-governance YAML shapes, relative to the Caddyfile, merged into the app so
 // that both ways of writing the model adapt to the same JSON.
 func loadOrgFiles(d *caddyfile.Dispenser, app *App) error {
 	return eachFile(d, func(f string) error {

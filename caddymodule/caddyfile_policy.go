@@ -162,7 +162,7 @@ func parseWorkflow(d *caddyfile.Dispenser) (policy.Workflow, error) {
 	return w, err
 }
 
-// loadPolicyFiles reads policy_file <file...>: seed 004's policies.yaml
+// loadPolicyFiles reads policy_file <file...>: IBM's enterprise-governance policies.yaml
 // and approval-workflow.yaml forms (see policy.File).
 func loadPolicyFiles(d *caddyfile.Dispenser, app *App) error {
 	return eachFile(d, func(f string) error {

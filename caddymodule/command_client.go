@@ -11,7 +11,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/qgov/qgov/qiskitclient"
+	"github.com/qgov/qgov/internal/qiskitclient"
 )
 
 // Exit statuses of the commands that call a running gateway.

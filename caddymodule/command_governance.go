@@ -17,7 +17,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/qgov/qgov/catalog"
+	"github.com/qgov/qgov/governance"
 )
 
 // objectCommands name the kinds the CLI manages, by command.
@@ -47,7 +47,7 @@ or changed meanwhile), 6 throttled.`
 
 func init() {
 	for _, oc := range objectCommands {
-		k, _ := catalog.KindOf(oc.kind)
+		k, _ := governance.KindOf(oc.kind)
 		caddycmd.RegisterCommand(caddycmd.Command{
 			Name: oc.command, Usage: "list | get <name> | create [<name>] [field=value...] | set <name> field=value... | update <name> field=value... | delete <name>",
 			Short: oc.short, Long: governanceHelp,
@@ -145,17 +145,17 @@ func tenantQuery(fl caddycmd.Flags, extra string) string {
 }
 
 // objectCommand adds list, get, create, set, update and delete of a kind.
-func objectCommand(cmd *cobra.Command, k catalog.Kind) {
+func objectCommand(cmd *cobra.Command, k governance.Kind) {
 	base := "/governance/v1/" + k.Name()
 	sub := func(use, short string, args cobra.PositionalArgs, fn func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error) *cobra.Command {
 		return clientCommand(cmd, use, short, args, fn)
 	}
 	sub("list", "Lists the objects", cobra.NoArgs, func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error {
-		var all []catalog.Entry
+		var all []governance.Entry
 		for token := ""; ; {
 			var page struct {
-				Items []catalog.Entry `json:"items"`
-				Next  string          `json:"next_page_token"`
+				Items []governance.Entry `json:"items"`
+				Next  string             `json:"next_page_token"`
 			}
 			extra := "page_size=1000"
 			if token != "" {
@@ -180,7 +180,7 @@ func objectCommand(cmd *cobra.Command, k catalog.Kind) {
 		return tw.Flush()
 	})
 	sub("get <name>", "Prints one object", cobra.ExactArgs(1), func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error {
-		var e catalog.Entry
+		var e governance.Entry
 		if _, err := c.get(ctx, base+"/"+url.PathEscape(fl.Arg(0))+tenantQuery(fl, ""), &e); err != nil {
 			return err
 		}
@@ -208,7 +208,7 @@ func objectCommand(cmd *cobra.Command, k catalog.Kind) {
 				a["expires_at"] = e
 			}
 			body, _ := json.Marshal(a)
-			var e catalog.Entry
+			var e governance.Entry
 			if _, _, err := c.call(ctx, http.MethodPost, "/governance/v1/assignments"+tenantQuery(fl, ""), body, nil, &e); err != nil {
 				return err
 			}
@@ -242,7 +242,7 @@ func orDash(v any) any {
 	return v
 }
 
-func revision(e catalog.Entry) string {
+func revision(e governance.Entry) string {
 	if e.ManagedBy == "config" {
 		return "-"
 	}
@@ -287,7 +287,7 @@ func changeObject(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Wri
 			return err
 		}
 	}
-	var e catalog.Entry
+	var e governance.Entry
 	data, _, err := c.call(ctx, method, path+tenantQuery(fl, ""), body, header, &e)
 	if err != nil {
 		return err
@@ -332,7 +332,7 @@ func objectArgs(file string, args []string) (map[string]any, error) {
 
 // printEntry prints an object: as JSON, or its facts and its spec as
 // YAML.
-func printEntry(w io.Writer, e catalog.Entry, asJSON bool) error {
+func printEntry(w io.Writer, e governance.Entry, asJSON bool) error {
 	if asJSON {
 		return printJSON(w, e)
 	}
@@ -374,9 +374,9 @@ func runApply(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer)
 	}
 	extra := url.Values{"dry_run": {fmt.Sprint(fl.Bool("dry-run"))}, "prune": {fmt.Sprint(fl.Bool("prune"))}}
 	var out struct {
-		DryRun   bool           `json:"dry_run"`
-		Revision int64          `json:"revision"`
-		Changes  []catalog.Diff `json:"changes"`
+		DryRun   bool              `json:"dry_run"`
+		Revision int64             `json:"revision"`
+		Changes  []governance.Diff `json:"changes"`
 	}
 	data, _, err := c.call(ctx, http.MethodPost, "/governance/v1/apply"+tenantQuery(fl, extra.Encode()), body,
 		http.Header{"Content-Type": {"application/yaml"}}, &out)
@@ -403,7 +403,7 @@ func runApply(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer)
 }
 
 // changedFields names the fields an update changes.
-func changedFields(d catalog.Diff) string {
+func changedFields(d governance.Diff) string {
 	if d.Op != "update" {
 		return ""
 	}

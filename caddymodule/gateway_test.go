@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/internal/qiskitclient"
 	"github.com/qgov/qgov/internal/testenv"
-	"github.com/qgov/qgov/qiskitclient"
-	"github.com/qgov/qgov/runtimeapi"
 	"github.com/qgov/qgov/simulator"
 	"github.com/qgov/qgov/simulator/appid"
 )
@@ -91,10 +91,10 @@ func bellJob(tags ...string) runtimeapi.JobRequest {
 		Params: json.RawMessage(fmt.Sprintf(`{"pubs":[[%q,null,64]],"version":2}`, bell))}
 }
 
-// TestGatewaySeedScenario replays a Qiskit client session through the
-// gateway for each user of the seed scenario on an instance their project
+// TestGatewayDemoScenario replays a Qiskit client session through the
+// gateway for each user of the demo scenario on an instance their project
 // may use, then checks every denied path of the scenario.
-func TestGatewaySeedScenario(t *testing.T) {
+func TestGatewayDemoScenario(t *testing.T) {
 	d := startDemo(t)
 	ctx := t.Context()
 

@@ -10,9 +10,9 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
-	"github.com/qgov/qgov/catalog"
 	"github.com/qgov/qgov/gateway"
-	"github.com/qgov/qgov/iam"
+	"github.com/qgov/qgov/governance"
+	"github.com/qgov/qgov/ibm/iam"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/policy"
 	"github.com/qgov/qgov/quota"
@@ -49,8 +49,8 @@ type model struct {
 }
 
 // declared is the governance configuration the config declares.
-func (a *App) declared() catalog.Config {
-	c := catalog.Config{Config: org.Config{Tenants: a.Tenants, Instances: a.Instances, Projects: a.Projects, Roles: a.Roles,
+func (a *App) declared() governance.Config {
+	c := governance.Config{Config: org.Config{Tenants: a.Tenants, Instances: a.Instances, Projects: a.Projects, Roles: a.Roles,
 		AccessGroups: a.AccessGroups, Assignments: a.Assignments}, Policies: a.Policies, Workflows: a.Workflows}
 	if a.Quotas != nil {
 		c.Limits, c.Budgets = a.Quotas.Limits, a.Quotas.Budgets
@@ -65,7 +65,7 @@ func (a *App) declared() catalog.Config {
 // model, never in the store or the config: a credential's key for any
 // instance, an api_key placeholder only for an instance declared in
 // configuration.
-func (a *App) build(c catalog.Config) (*model, error) {
+func (a *App) build(c governance.Config) (*model, error) {
 	c.Instances = slices.Clone(c.Instances)
 	for i := range c.Instances {
 		if err := a.instanceKey(&c.Instances[i]); err != nil {
@@ -145,7 +145,7 @@ func (a *App) refreshInterval() time.Duration {
 // as qgov export writes them.
 func loadGovernanceFiles(d *caddyfile.Dispenser, app *App) error {
 	return eachFile(d, func(f string) error {
-		c, err := catalog.LoadFile(f)
+		c, err := governance.LoadFile(f)
 		if err != nil {
 			return d.Errf("governance_file: %v", err)
 		}

@@ -16,9 +16,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/qgov/qgov/catalog"
 	"github.com/qgov/qgov/gateway"
-	"github.com/qgov/qgov/qiskitclient"
+	"github.com/qgov/qgov/governance"
+	"github.com/qgov/qgov/internal/qiskitclient"
 	"github.com/qgov/qgov/simulator"
 )
 
@@ -45,7 +45,7 @@ func (d *demo) cli(t *testing.T, key string, args ...string) (string, int) {
 	t.Setenv(urlEnv, d.gateway)
 	root := &cobra.Command{Use: "qgov", SilenceUsage: true, SilenceErrors: true}
 	for _, oc := range objectCommands {
-		k, _ := catalog.KindOf(oc.kind)
+		k, _ := governance.KindOf(oc.kind)
 		c := &cobra.Command{Use: oc.command}
 		objectCommand(c, k)
 		root.AddCommand(c)
@@ -70,7 +70,7 @@ func (d *demo) cli(t *testing.T, key string, args ...string) (string, int) {
 	return out.String(), 1
 }
 
-// TestGettingStartedThroughTheCLI drives seed 004's Getting Started
+// TestGettingStartedThroughTheCLI drives IBM's enterprise-governance Getting Started
 // through the qgov commands against a running gateway: the operator
 // creates tenant my-org, an instance and project research, assigns
 // alice researcher, sets a budget and creates the require_tags policy;
@@ -118,7 +118,7 @@ func TestGettingStartedThroughTheCLI(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "budget")
 
-	// disabling the policy (seed 004's update_policy) lets untagged jobs through
+	// disabling the policy (IBM's enterprise-governance update_policy) lets untagged jobs through
 	run(0, "policies", "update", "require_tags", "--tenant-id", "my-org", "enabled=false")
 	_, err = alice.Submit(ctx, bellJob())
 	require.NoError(t, err)
@@ -157,7 +157,7 @@ func TestGettingStartedThroughTheCLI(t *testing.T) {
 	}
 
 	out = run(0, "projects", "list", "--tenant-id", "my-org", "--json")
-	var listed []catalog.Entry
+	var listed []governance.Entry
 	require.NoError(t, json.Unmarshal([]byte(out), &listed))
 	require.Len(t, listed, 1, "only research exists in my-org")
 }

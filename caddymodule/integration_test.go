@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/internal/qiskitclient"
 	"github.com/qgov/qgov/internal/testenv"
-	"github.com/qgov/qgov/qiskitclient"
-	"github.com/qgov/qgov/runtimeapi"
 	"github.com/qgov/qgov/simulator"
 )
 

@@ -46,7 +46,7 @@ func dropSources(v any) any {
 }
 
 // TestOrgFileMatchesInline: the organisation written inline in the
-// Caddyfile and in seed-shaped YAML adapt to the same JSON.
+// Caddyfile and in IBM-shaped YAML adapt to the same JSON.
 func TestOrgFileMatchesInline(t *testing.T) {
 	instance := "instance QR-alpha {\n crn crn:v1:bluemix:public:quantum-computing:us-east:a/alpha:qr-alpha::\n tenant research-alpha\n upstream https://quantum.cloud.ibm.com/api/v1\n api_key {env.K}\n }\n"
 	inline := "{\n qgov {\n " + instance + `
@@ -82,10 +82,10 @@ func TestOrgFileMatchesInline(t *testing.T) {
 	}
 }`
 	dir := t.TempDir()
-	data, err := os.ReadFile("testdata/seed-org.yaml")
+	data, err := os.ReadFile("testdata/example-org.yaml")
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "seed-org.yaml"), data, 0o600))
-	fromFile := "{\n qgov {\n " + instance + " org_file seed-org.yaml\n }\n}"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "example-org.yaml"), data, 0o600))
+	fromFile := "{\n qgov {\n " + instance + " org_file example-org.yaml\n }\n}"
 
 	a := dropSources(adaptQgov(t, inline, "Caddyfile"))
 	b := dropSources(adaptQgov(t, fromFile, filepath.Join(dir, "Caddyfile")))

@@ -14,7 +14,7 @@ import (
 	"github.com/qgov/qgov/approval"
 	"github.com/qgov/qgov/audit"
 	"github.com/qgov/qgov/gateway"
-	"github.com/qgov/qgov/iam"
+	"github.com/qgov/qgov/ibm/iam"
 )
 
 // decisions counts the gateway's decisions. Like Caddy's own HTTP

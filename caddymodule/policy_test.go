@@ -16,12 +16,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/policy"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
-// demoPolicies are seed-004 rules written in the Caddyfile.
+// demoPolicies are enterprise-governance rules written in the Caddyfile.
 const demoPolicies = `
 		policy require_experiment_tag {
 			condition ` + "`backend != 'simulator' and not tags.experiment`" + `
@@ -92,10 +92,10 @@ func TestPoliciesInCaddy(t *testing.T) {
 }
 
 // TestPolicyTestCommand runs qgov policy test on a Caddyfile with the
-// seed's policy file and sample requests.
+// demo's policy file and sample requests.
 func TestPolicyTestCommand(t *testing.T) {
 	dir := t.TempDir()
-	seed, err := os.ReadFile("../policy/testdata/seed004.yaml")
+	seed, err := os.ReadFile("../policy/testdata/policies.yaml")
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "policies.yaml"), seed, 0o600))
 	caddyfile := filepath.Join(dir, "Caddyfile")

@@ -13,8 +13,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/qgov/qgov/catalog"
 	"github.com/qgov/qgov/gateway"
+	"github.com/qgov/qgov/governance"
 	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/policy"
@@ -49,7 +49,7 @@ type QuotaConfig struct {
 // configuration: the quotas block's prices and fail modes with its limits
 // and budgets. The tenants' max_shots settings act as tenant limits where
 // no limits set none.
-func (a *App) quotaConfig(c catalog.Config, dir *org.Directory) (quota.Config, error) {
+func (a *App) quotaConfig(c governance.Config, dir *org.Directory) (quota.Config, error) {
 	cfg := quota.Config{}
 	if a.Quotas != nil {
 		cfg = a.Quotas.Config
@@ -133,7 +133,7 @@ func (a *App) buildNotifier(repl *caddy.Replacer) (*notify.Notifier, error) {
 
 // checkChannels refuses policies and workflows that notify a channel
 // no notification_channel declares.
-func (a *App) checkChannels(c catalog.Config) error {
+func (a *App) checkChannels(c governance.Config) error {
 	var errs []error
 	unknown := func(what, name, ch string) {
 		if !a.notifier.Has(ch) {

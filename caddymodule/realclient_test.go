@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/internal/circuittest"
-	"github.com/qgov/qgov/qiskitclient"
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/internal/qiskitclient"
 )
 
 // clientCircuit encodes raw QPY as the Python client sends a circuit.

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/qgov/qgov/qiskitclient"
+	"github.com/qgov/qgov/internal/qiskitclient"
 	"github.com/qgov/qgov/simulator/appid"
 )
 
@@ -58,7 +58,7 @@ func passwordToken(t *testing.T, issuer, user string) string {
 	return tok.AccessToken
 }
 
-// TestAppIDUserScenario is the seed scenario with App ID users: Fatima
+// TestAppIDUserScenario is the demo scenario with App ID users: Fatima
 // signs in, creates a key, and her Qiskit client session works on QR-ml
 // and QR-common and is refused on QR-finance.
 func TestAppIDUserScenario(t *testing.T) {

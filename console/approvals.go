@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/qgov/qgov/gateway"
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 // approvals shows the held jobs the caller may decide or submitted.

@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/org"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // Who is the signed-in caller, as GET /auth/whoami answers.

@@ -12,13 +12,13 @@ import (
 
 	"github.com/qgov/qgov/approval"
 	"github.com/qgov/qgov/audit"
-	"github.com/qgov/qgov/ownership"
+	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/jobs"
 	"github.com/qgov/qgov/rbac"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // DecisionRequest is the body of POST /governance/v1/approvals/{job_id},
-// seed 004's approve_job.
+// IBM's enterprise-governance approve_job.
 type DecisionRequest struct {
 	// Decision is "approve" or "reject".
 	Decision string `json:"decision"`
@@ -55,7 +55,7 @@ type ApprovalView struct {
 }
 
 // view is a hold as the caller sees it.
-func (q governance) view(st *approval.State) ApprovalView {
+func (q govCall) view(st *approval.State) ApprovalView {
 	now := q.g.Now()
 	j := st.Job(now)
 	v := ApprovalView{JobID: st.ID, Status: "pending", Reason: j.State.Reason, Tenant: st.Tenant, Project: st.Project,
@@ -89,7 +89,7 @@ func (q governance) view(st *approval.State) ApprovalView {
 //	GET  approvals            the caller's tenant's open holds they may decide or submitted
 //	GET  approvals/{job_id}   one hold
 //	POST approvals/{job_id}   decide: {"decision": "approve"|"reject", "comment": "…"}
-func (q governance) approvals(rest string, d *Decision) *runtimeapi.Error {
+func (q govCall) approvals(rest string, d *Decision) *runtimeapi.Error {
 	g := q.g
 	if g.Approvals == nil {
 		return runtimeapi.Errorf(http.StatusNotFound, "approvals_not_configured", "this gateway holds no jobs for approval")
@@ -125,11 +125,11 @@ func (q governance) approvals(rest string, d *Decision) *runtimeapi.Error {
 }
 
 // seesHold: the submitter, and whoever may approve in its project.
-func (q governance) seesHold(st *approval.State) bool {
+func (q govCall) seesHold(st *approval.State) bool {
 	return st.Tenant == q.p.Tenant && (st.Submitter.User == q.p.UserID || q.access.InProject(rbac.Approve, st.Project))
 }
 
-func (q governance) listApprovals() *runtimeapi.Error {
+func (q govCall) listApprovals() *runtimeapi.Error {
 	open, err := q.g.Approvals.Open(q.r.Context(), q.p.Tenant)
 	if err != nil {
 		q.g.Logger.Error("listing held jobs", "error", err)
@@ -148,7 +148,7 @@ func (q governance) listApprovals() *runtimeapi.Error {
 
 // deciderSteps are the pending steps of an undecided hold the caller
 // may decide now, or why there are none.
-func (q governance) deciderSteps(st *approval.State, now time.Time) ([]int, *runtimeapi.Error) {
+func (q govCall) deciderSteps(st *approval.State, now time.Time) ([]int, *runtimeapi.Error) {
 	if !q.access.InProject(rbac.Approve, st.Project) {
 		return nil, runtimeapi.Errorf(http.StatusForbidden, "approval_not_allowed", fmt.Sprintf(
 			"user %s may not decide jobs of project %s: it needs the permission job:approve for the project or the tenant", q.p.UserID, st.Project))
@@ -177,7 +177,7 @@ func (q governance) deciderSteps(st *approval.State, now time.Time) ([]int, *run
 // decide records an approver's decision. Each workflow step the
 // approver may decide is decided; once every step has approved, the
 // held request is forwarded, by whichever replica records the release.
-func (q governance) decide(st *approval.State, d *Decision) *runtimeapi.Error {
+func (q govCall) decide(st *approval.State, d *Decision) *runtimeapi.Error {
 	g, ctx, now := q.g, q.r.Context(), q.g.Now()
 	var req DecisionRequest
 	body, rerr := readBody(q.r, 64<<10)
@@ -285,7 +285,7 @@ func untilMidnight(now time.Time, loc *time.Location) int {
 
 // heldDocs are the caller's jobs still held, as job documents, for a job
 // list.
-func (g *Gateway) heldDocs(ctx context.Context, recs []ownership.Record) []json.RawMessage {
+func (g *Gateway) heldDocs(ctx context.Context, recs []jobs.Record) []json.RawMessage {
 	var out []json.RawMessage
 	for _, rec := range recs {
 		st, err := g.Approvals.Get(ctx, rec.ID)

@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/qgov/qgov/audit"
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 // statusWriter remembers the status answered, for the audit record.

@@ -6,9 +6,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/qgov/qgov/ownership"
+	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/jobs"
 	"github.com/qgov/qgov/rbac"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // creates reports whether a project's roles allow a capability; for job
@@ -62,13 +62,13 @@ func (q *request) lacks(project string) *runtimeapi.Error {
 
 // sees reports whether the caller may see an owned object: one of their
 // tenant that a role's scope of readCap covers.
-func (q *request) sees(rec ownership.Record, readCap rbac.Capability) bool {
+func (q *request) sees(rec jobs.Record, readCap rbac.Capability) bool {
 	return rec.Tenant == q.p.Tenant && q.reach.Allows(readCap, rec.Project, rec.Owner, q.p.UserID)
 }
 
 // mayAct checks the route's capability over a visible object; a role
 // holding it only over the caller's own objects is named in the denial.
-func (q *request) mayAct(kind string, rec ownership.Record) *runtimeapi.Error {
+func (q *request) mayAct(kind string, rec jobs.Record) *runtimeapi.Error {
 	if q.reach.Allows(q.cap, rec.Project, rec.Owner, q.p.UserID) {
 		return nil
 	}

@@ -7,10 +7,10 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/qgov/qgov/catalog"
+	"github.com/qgov/qgov/governance"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/rbac"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // authorizeChange is the one authorization of every change of governance
@@ -27,9 +27,9 @@ import (
 //     platform:manage may grant anything;
 //   - name secrets, outbound hosts and notification channels only as the
 //     configuration declares them for the tenant.
-func (q governance) authorizeChange(ops []catalog.Op) func([]catalog.Diff, catalog.Config) error {
+func (q govCall) authorizeChange(ops []governance.Op) func([]governance.Diff, governance.Config) error {
 	platform := q.access.Tenant().Has(rbac.PlatformManage)
-	return func(diffs []catalog.Diff, next catalog.Config) error {
+	return func(diffs []governance.Diff, next governance.Config) error {
 		for _, op := range ops {
 			if err := q.mayChange(op.Kind, op.Verb, op.Tenant, op.Name, platform); err != nil {
 				return err
@@ -37,11 +37,11 @@ func (q governance) authorizeChange(ops []catalog.Op) func([]catalog.Diff, catal
 		}
 		var dir *org.Directory
 		for _, d := range diffs {
-			k, _ := catalog.KindOf(d.Kind)
+			k, _ := governance.KindOf(d.Kind)
 			if err := q.mayChange(k, d.Op, d.Tenant, d.Name, platform); err != nil {
 				return err
 			}
-			if k.Global() && d.Op != catalog.Create && d.Owner != "" && d.Owner != q.p.Tenant && !platform {
+			if k.Global() && d.Op != governance.Create && d.Owner != "" && d.Owner != q.p.Tenant && !platform {
 				return runtimeapi.Errorf(http.StatusForbidden, "not_owner",
 					fmt.Sprintf("%s %q belongs to tenant %s; only its administrators (or platform:manage) change it", k.Name(), d.Name, d.Owner))
 			}
@@ -78,7 +78,7 @@ func (q governance) authorizeChange(ops []catalog.Op) func([]catalog.Diff, catal
 					"user %s may not make this change of %s %q: %v (rule: nobody grants more than they hold, or for longer)", q.p.UserID, k.Name(), d.Name, err))
 			}
 			if d.Kind == "roles" {
-				if other := dir.RoleUsedElsewhere(d.Name, q.p.Tenant); other != "" && d.Op != catalog.Create {
+				if other := dir.RoleUsedElsewhere(d.Name, q.p.Tenant); other != "" && d.Op != governance.Create {
 					return runtimeapi.Errorf(http.StatusForbidden, "role_in_use", fmt.Sprintf(
 						"role %q is given in tenant %s too; a change would change what its members there hold, so only platform:manage changes it", d.Name, other))
 				}
@@ -90,7 +90,7 @@ func (q governance) authorizeChange(ops []catalog.Op) func([]catalog.Diff, catal
 
 // mayChangeRole requires budget:manage to set a role's limits: a role's
 // limits (with raise) lift the tenant's limits for its holders.
-func (q governance) mayChangeRole(d catalog.Diff) *runtimeapi.Error {
+func (q govCall) mayChangeRole(d governance.Diff) *runtimeapi.Error {
 	var before, after struct {
 		Limits json.RawMessage `json:"limits"`
 	}
@@ -104,13 +104,13 @@ func (q governance) mayChangeRole(d catalog.Diff) *runtimeapi.Error {
 
 // mayChange checks the caller's reach on a tenant and their capability
 // for a kind there.
-func (q governance) mayChange(k catalog.Kind, verb, tenant, name string, platform bool) *runtimeapi.Error {
+func (q govCall) mayChange(k governance.Kind, verb, tenant, name string, platform bool) *runtimeapi.Error {
 	if !k.Global() && tenant != q.p.Tenant && !platform {
 		return runtimeapi.Errorf(http.StatusForbidden, "tenant_not_accessible",
 			fmt.Sprintf("user %s may manage only their own tenant %s, not %s (platform:manage, role operator, reaches every tenant)", q.p.UserID, q.p.Tenant, tenant))
 	}
 	c := kindCapability[k.Name()]
-	if k.Name() == "tenants" && (verb == catalog.Create || verb == catalog.Delete) {
+	if k.Name() == "tenants" && (verb == governance.Create || verb == governance.Delete) {
 		c = rbac.PlatformManage
 	}
 	return q.may(c, verb+" "+k.Name())
@@ -119,7 +119,7 @@ func (q governance) mayChange(k catalog.Kind, verb, tenant, name string, platfor
 // ceiling checks that an object grants no more than the caller holds,
 // and for no longer: against what the caller will still hold when the
 // grant ends (never, for a grant without an end).
-func (q governance) ceiling(dir *org.Directory, d catalog.Diff) error {
+func (q govCall) ceiling(dir *org.Directory, d governance.Diff) error {
 	forever := q.g.Now().AddDate(100, 0, 0)
 	holder := func(until *time.Time) org.Access {
 		at := forever

@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/qgov/qgov/platform"
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/discovery"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 // serveDiscovery answers Global Search with the instances the caller's
@@ -21,13 +21,13 @@ func (g *Gateway) serveDiscovery(w http.ResponseWriter, r *http.Request, d Decis
 	d.identify(p)
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == "/global-search/v3/resources/search":
-		var visible []platform.Instance
+		var visible []discovery.Instance
 		for _, in := range g.Directory.Load().Access(p.Member(), g.Now()).Instances() {
-			visible = append(visible, platform.Instance{CRN: in.CRN, Name: in.Alias, Plan: in.Plan, Backends: in.Backends})
+			visible = append(visible, discovery.Instance{CRN: in.CRN, Name: in.Alias, Plan: in.Plan, Backends: in.Backends})
 		}
-		platform.ServeSearch(w, r, visible)
+		discovery.ServeSearch(w, r, visible)
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/global-catalog/api/v1/"):
-		platform.ServeCatalog(w, strings.TrimPrefix(r.URL.Path, "/global-catalog/api/v1/"))
+		discovery.ServeCatalog(w, strings.TrimPrefix(r.URL.Path, "/global-catalog/api/v1/"))
 	default:
 		return deny(w, d, runtimeapi.Errorf(http.StatusNotFound, "not_found", "no route for "+r.Method+" "+r.URL.Path))
 	}

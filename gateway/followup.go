@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/jobs"
 	"github.com/qgov/qgov/org"
-	"github.com/qgov/qgov/ownership"
 	"github.com/qgov/qgov/quota"
-	"github.com/qgov/qgov/runtimeapi"
 	"github.com/qgov/qgov/store"
 )
 
@@ -118,7 +118,7 @@ func (g *Gateway) followSubmission(ctx context.Context, in *org.Instance, r quot
 		return true, nil
 	}
 	r.JobID = job
-	own := ownership.Record{ID: job, Instance: r.Instance, Tenant: r.Tenant, Project: r.Project, Owner: r.User, KeyID: r.KeyID,
+	own := jobs.Record{ID: job, Instance: r.Instance, Tenant: r.Tenant, Project: r.Project, Owner: r.User, KeyID: r.KeyID,
 		Backend: r.Backend, Program: r.Program, Session: r.Session, Created: r.Admitted}
 	own.Quota, _ = json.Marshal(r)
 	if err := g.Jobs.AddWith(ctx, own, func(ctx context.Context, w store.Write) error { return g.Quota.Rewrite(ctx, r, w) }); err != nil {

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 // readBody reads a request body up to limit bytes; a larger one is a

@@ -40,13 +40,13 @@ import (
 	"github.com/qgov/qgov/approval"
 	"github.com/qgov/qgov/audit"
 	"github.com/qgov/qgov/circuit"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/identity"
+	"github.com/qgov/qgov/jobs"
 	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
-	"github.com/qgov/qgov/ownership"
 	"github.com/qgov/qgov/policy"
 	"github.com/qgov/qgov/quota"
-	"github.com/qgov/qgov/runtimeapi"
 	"github.com/qgov/qgov/store"
 )
 
@@ -67,8 +67,8 @@ type Config struct {
 	// replaced whole by governance changes.
 	Directory *org.Current
 	Auth      *identity.Authenticator
-	Jobs      *ownership.Registry
-	Sessions  *ownership.Registry
+	Jobs      *jobs.Registry
+	Sessions  *jobs.Registry
 	Upstream  Upstream
 	// Credentials returns an instance's upstream credentials, or nil.
 	Credentials func(in *org.Instance) Credentials

@@ -16,11 +16,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/qgov/qgov/iam"
+	"github.com/qgov/qgov/ibm/iam"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/identity"
+	"github.com/qgov/qgov/jobs"
 	"github.com/qgov/qgov/org"
-	"github.com/qgov/qgov/ownership"
-	"github.com/qgov/qgov/runtimeapi"
 	"github.com/qgov/qgov/simulator"
 	"github.com/qgov/qgov/store"
 )
@@ -105,7 +105,7 @@ func (rg *rig) serve(t *testing.T, st store.Store, edit func(*Config)) (*httptes
 	current := org.NewCurrent(rg.dir)
 	cfg := Config{
 		Directory: current, Auth: &identity.Authenticator{Keys: rg.ring, Tokens: rg.signer, Directory: current, Now: time.Now},
-		Jobs: ownership.NewRegistry(st, "jobs"), Sessions: ownership.NewRegistry(st, "sessions"),
+		Jobs: jobs.NewRegistry(st, "jobs"), Sessions: jobs.NewRegistry(st, "sessions"),
 		Upstream: stdProxy{}, Credentials: func(in *org.Instance) Credentials { return creds[in.Alias] }, MaxBodyBytes: 1 << 20,
 	}
 	if edit != nil {

@@ -9,12 +9,12 @@ import (
 	"strings"
 
 	"github.com/qgov/qgov/audit"
-	"github.com/qgov/qgov/catalog"
+	"github.com/qgov/qgov/governance"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/identity"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/rbac"
 	"github.com/qgov/qgov/report"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // governancePrefix is where the governance API lives; Routes lists it,
@@ -25,7 +25,7 @@ const governancePrefix = "/governance/v1/"
 const maxReportRecords = 1_000_000
 
 // governance is one governance API request.
-type governance struct {
+type govCall struct {
 	g      *Gateway
 	w      http.ResponseWriter
 	r      *http.Request
@@ -53,9 +53,9 @@ func (g *Gateway) serveGovernance(w http.ResponseWriter, r *http.Request, d Deci
 		return deny(w, d, runtimeapi.Errorf(http.StatusForbidden, "scope_not_granted", fmt.Sprintf(
 			"API key %s is narrowed to some actions or projects and acts only on the Runtime API; the governance API needs a key that is not narrowed, or a signed-in user", p.KeyID)))
 	}
-	q := governance{g: g, w: w, r: r, p: p, access: g.Directory.Load().Access(p.Member(), g.Now())}
+	q := govCall{g: g, w: w, r: r, p: p, access: g.Directory.Load().Access(p.Member(), g.Now())}
 	var gerr *runtimeapi.Error
-	if k, ok := catalog.KindOf(first); ok && !strings.Contains(name, "/") {
+	if k, ok := governance.KindOf(first); ok && !strings.Contains(name, "/") {
 		gerr = q.objects(k, name, &d)
 		if gerr != nil {
 			return deny(w, d, gerr)
@@ -106,7 +106,7 @@ func (g *Gateway) serveGovernance(w http.ResponseWriter, r *http.Request, d Deci
 
 // mayAudit requires audit:view across the tenant, and a tenant_id, when
 // given, to be the caller's own.
-func (q governance) mayAudit() *runtimeapi.Error {
+func (q govCall) mayAudit() *runtimeapi.Error {
 	if t := q.r.URL.Query().Get("tenant_id"); t != "" && t != q.p.Tenant {
 		return runtimeapi.Errorf(http.StatusForbidden, "tenant_not_accessible",
 			fmt.Sprintf("user %s may read only the trail of their own tenant %s, not %s", q.p.UserID, q.p.Tenant, t))
@@ -118,7 +118,7 @@ func (q governance) mayAudit() *runtimeapi.Error {
 	return nil
 }
 
-func (q governance) queryLogs() *runtimeapi.Error {
+func (q govCall) queryLogs() *runtimeapi.Error {
 	if err := q.mayAudit(); err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func (q governance) queryLogs() *runtimeapi.Error {
 	return nil
 }
 
-func (q governance) verify() *runtimeapi.Error {
+func (q govCall) verify() *runtimeapi.Error {
 	if err := q.mayAudit(); err != nil {
 		return err
 	}
@@ -177,7 +177,7 @@ func (q governance) verify() *runtimeapi.Error {
 // iso27001 need audit:view; budget_usage and job_summary need report:view,
 // and cover the projects where its scope reaches. CSV and PDF need
 // report:export or audit:view.
-func (q governance) report(kind string) *runtimeapi.Error {
+func (q govCall) report(kind string) *runtimeapi.Error {
 	v := q.r.URL.Query()
 	format := v.Get("format")
 	if format == "" {
@@ -220,7 +220,7 @@ func (q governance) report(kind string) *runtimeapi.Error {
 
 // mayReport checks the caller's permission for the report and narrows a
 // project-scoped report to the caller's projects.
-func (q governance) mayReport(in *report.Input, format string) *runtimeapi.Error {
+func (q govCall) mayReport(in *report.Input, format string) *runtimeapi.Error {
 	tenant := q.access.Tenant()
 	if format != "json" && !tenant.Has(rbac.ReportExport) && !tenant.Has(rbac.AuditView) {
 		return runtimeapi.Errorf(http.StatusForbidden, "permission_denied",
@@ -243,7 +243,7 @@ func (q governance) mayReport(in *report.Input, format string) *runtimeapi.Error
 
 // projectsWith lists the caller's projects where a capability reaches the
 // whole project.
-func (q governance) projectsWith(c rbac.Capability) []string {
+func (q govCall) projectsWith(c rbac.Capability) []string {
 	var out []string
 	for _, in := range q.access.Instances() {
 		for _, pa := range q.access.On(in).List {
@@ -256,7 +256,7 @@ func (q governance) projectsWith(c rbac.Capability) []string {
 }
 
 // records reads every record a filter matches, at most maxReportRecords.
-func (q governance) records(f audit.Filter) ([]audit.Record, *runtimeapi.Error) {
+func (q govCall) records(f audit.Filter) ([]audit.Record, *runtimeapi.Error) {
 	var out []audit.Record
 	for token := ""; ; {
 		page, err := q.g.AuditSource.Query(q.r.Context(), f, token, audit.MaxPageSize)
@@ -277,7 +277,7 @@ func (q governance) records(f audit.Filter) ([]audit.Record, *runtimeapi.Error) 
 
 // gather reads what a report is built from: the period's records, and
 // for the access review and evidence bundles the organisation and keys.
-func (q governance) gather(in *report.Input) *runtimeapi.Error {
+func (q govCall) gather(in *report.Input) *runtimeapi.Error {
 	ctx := q.r.Context()
 	var gerr *runtimeapi.Error
 	if in.Records, gerr = q.records(audit.Filter{Tenant: q.p.Tenant, From: in.Period.From, To: in.Period.To}); gerr != nil {

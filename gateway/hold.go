@@ -14,11 +14,11 @@ import (
 
 	"github.com/qgov/qgov/approval"
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/jobs"
 	"github.com/qgov/qgov/notify"
-	"github.com/qgov/qgov/ownership"
 	"github.com/qgov/qgov/policy"
 	"github.com/qgov/qgov/quota"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // autoApprove notes the workflows the submitter's roles approve at once
@@ -154,7 +154,7 @@ func dedupe(xs []string) []string {
 // heldJob serves a request for a job the gateway holds: its document,
 // a cancellation, a deletion; other reads wait for the job to exist
 // upstream. A job released meanwhile is served as any other.
-func (g *Gateway) heldJob(q *request, rec ownership.Record) Decision {
+func (g *Gateway) heldJob(q *request, rec jobs.Record) Decision {
 	ctx := q.r.Context()
 	st, err := g.Approvals.Get(ctx, rec.ID)
 	if err != nil {
@@ -219,7 +219,7 @@ func (g *Gateway) heldJob(q *request, rec ownership.Record) Decision {
 // aliased serves a released job under the id the client knows: the
 // request goes upstream with the upstream's id, and the answer comes
 // back with the client's.
-func (g *Gateway) aliased(q *request, rec ownership.Record) Decision {
+func (g *Gateway) aliased(q *request, rec jobs.Record) Decision {
 	visible, upstream := rec.ID, rec.Upstream
 	q.rest = strings.Replace(q.rest, "/jobs/"+visible, "/jobs/"+upstream, 1)
 	q.route.ID = upstream

@@ -13,11 +13,11 @@ import (
 	"strconv"
 
 	"github.com/qgov/qgov/audit"
-	"github.com/qgov/qgov/ownership"
+	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/jobs"
 	"github.com/qgov/qgov/policy"
 	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/rbac"
-	"github.com/qgov/qgov/runtimeapi"
 	"github.com/qgov/qgov/store"
 )
 
@@ -31,11 +31,11 @@ func notFound(kind, id string) *runtimeapi.Error {
 // caller's to see (readCap's scope covers it) and that their roles allow
 // the route over it, then forwards; a successful DELETE of a job removes
 // its record.
-func (g *Gateway) ownedObject(q *request, reg *ownership.Registry, kind string, readCap rbac.Capability) Decision {
+func (g *Gateway) ownedObject(q *request, reg *jobs.Registry, kind string, readCap rbac.Capability) Decision {
 	id := q.route.ID
 	rec, err := reg.Get(q.r.Context(), q.in.Alias, id)
 	switch {
-	case errors.Is(err, ownership.ErrNotFound), err == nil && !q.sees(rec, readCap):
+	case errors.Is(err, jobs.ErrNotFound), err == nil && !q.sees(rec, readCap):
 		return deny(q.w, q.d, notFound(kind, id))
 	case err != nil:
 		g.Logger.Error("reading ownership", "kind", kind, "id", id, "error", err)
@@ -63,7 +63,7 @@ func (g *Gateway) ownedObject(q *request, reg *ownership.Registry, kind string, 
 	w := q.w
 	gone := &goneWriter{ResponseWriter: w, before: w.Header().Clone(), gone: func() bool {
 		_, err := reg.Refresh(context.WithoutCancel(q.r.Context()), q.in.Alias, id)
-		return errors.Is(err, ownership.ErrNotFound)
+		return errors.Is(err, jobs.ErrNotFound)
 	}}
 	q.w = gone
 	var d Decision
@@ -122,7 +122,7 @@ func (g *goneWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 // ownedAction forwards a request for a job or session the caller may
 // act on; a successful DELETE of a job removes its record, and a job
 // seen to end has its reservation settled.
-func (g *Gateway) ownedAction(q *request, rec ownership.Record) Decision {
+func (g *Gateway) ownedAction(q *request, rec jobs.Record) Decision {
 	if q.route.Action != runtimeapi.ActionJobDelete {
 		if len(rec.Quota) > 0 && (q.route.Action == runtimeapi.ActionJobCancel || q.rest == "/jobs/"+rec.ID) {
 			return g.watchEnd(q, rec)
@@ -153,7 +153,7 @@ func (g *Gateway) ownedAction(q *request, rec ownership.Record) Decision {
 // submit twice): it is retried, then logged and returned; a job's
 // submission is then finished by the reconciler, which finds the job by
 // its tracking tag.
-func (g *Gateway) record(ctx context.Context, reg *ownership.Registry, rec ownership.Record, adm *quota.Admission) error {
+func (g *Gateway) record(ctx context.Context, reg *jobs.Registry, rec jobs.Record, adm *quota.Admission) error {
 	write := func(ctx context.Context, w store.Write) error { return g.Quota.Bind(ctx, adm, rec.ID, w) }
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -255,8 +255,8 @@ func (g *Gateway) createJob(q *request) Decision {
 }
 
 // jobRecord is the ownership record of a new job.
-func (g *Gateway) jobRecord(q *request, sub *runtimeapi.Submission, adm *quota.Admission, id, backend string) ownership.Record {
-	rec := ownership.Record{
+func (g *Gateway) jobRecord(q *request, sub *runtimeapi.Submission, adm *quota.Admission, id, backend string) jobs.Record {
+	rec := jobs.Record{
 		ID: id, Instance: q.in.Alias, Tenant: q.p.Tenant, Project: q.d.Project, Owner: q.p.UserID, KeyID: q.p.KeyID,
 		Backend: backend, Program: sub.ProgramID, Session: sub.SessionID, Created: g.Now().UTC(),
 	}
@@ -396,7 +396,7 @@ func (g *Gateway) createSession(q *request) Decision {
 	}
 	if c.status == http.StatusOK && json.Unmarshal(c.body.Bytes(), &created) == nil && created.ID != "" {
 		q.d.resource = audit.Resource{Type: "session", ID: created.ID}
-		g.record(q.r.Context(), g.Sessions, ownership.Record{
+		g.record(q.r.Context(), g.Sessions, jobs.Record{
 			ID: created.ID, Instance: q.in.Alias, Tenant: q.p.Tenant, Project: project, Owner: q.p.UserID, KeyID: q.p.KeyID,
 			Backend: backend, Created: g.Now().UTC(),
 		}, nil)
@@ -454,9 +454,9 @@ func (g *Gateway) listJobs(q *request) Decision {
 			*f.dst = n
 		}
 	}
-	var held []ownership.Record
+	var held []jobs.Record
 	alias := map[string]string{} // upstream id → the id the client knows
-	mine, err := g.Jobs.Matching(q.r.Context(), q.in.Alias, func(rec ownership.Record) bool {
+	mine, err := g.Jobs.Matching(q.r.Context(), q.in.Alias, func(rec jobs.Record) bool {
 		if !q.sees(rec, rbac.JobRead) {
 			return false
 		}

@@ -9,9 +9,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/rbac"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // PriorityHeader asks for the priority queue ("high"); so does the job

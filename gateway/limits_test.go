@@ -21,12 +21,12 @@ import (
 
 	"github.com/qgov/qgov/audit"
 	"github.com/qgov/qgov/circuit"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/internal/testenv"
+	"github.com/qgov/qgov/jobs"
 	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
-	"github.com/qgov/qgov/ownership"
 	"github.com/qgov/qgov/quota"
-	"github.com/qgov/qgov/runtimeapi"
 	"github.com/qgov/qgov/store"
 )
 
@@ -270,7 +270,7 @@ func TestHangingUpKeepsTheCharge(t *testing.T) {
 	cancel()
 	require.Error(t, err, "the client hung up")
 	require.Eventually(t, func() bool {
-		list, err := gw.Jobs.Matching(context.Background(), "QR-ml", func(ownership.Record) bool { return true })
+		list, err := gw.Jobs.Matching(context.Background(), "QR-ml", func(jobs.Record) bool { return true })
 		return err == nil && len(list) == 1
 	}, 2*time.Second, 20*time.Millisecond, "the job it left is recorded as its owner's")
 	assert.Equal(t, int64(1), created.Load())

@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/qgov/qgov/catalog"
+	"github.com/qgov/qgov/governance"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/rbac"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // serveAdmin serves keys and sessions of the governance API: the
@@ -27,7 +27,7 @@ func (g *Gateway) serveAdmin(w http.ResponseWriter, r *http.Request, d Decision,
 
 // export answers the live objects of the tenant as a governance file
 // (YAML), which governance_file loads and qgov apply reads.
-func (q governance) export() *runtimeapi.Error {
+func (q govCall) export() *runtimeapi.Error {
 	if q.g.Catalog == nil {
 		return runtimeapi.Errorf(http.StatusNotFound, "governance_not_configured", "this gateway keeps no governance objects")
 	}
@@ -38,7 +38,7 @@ func (q governance) export() *runtimeapi.Error {
 	if perr := q.mayAll("export"); perr != nil {
 		return perr
 	}
-	out, err := catalog.Render(q.g.Catalog.Live(tenant))
+	out, err := governance.Render(q.g.Catalog.Live(tenant))
 	if err != nil {
 		return runtimeapi.Errorf(http.StatusInternalServerError, "export_failed", err.Error())
 	}
@@ -49,8 +49,8 @@ func (q governance) export() *runtimeapi.Error {
 }
 
 // mayAll requires every kind's capability (an administrator's).
-func (q governance) mayAll(what string) *runtimeapi.Error {
-	for _, k := range catalog.Kinds {
+func (q govCall) mayAll(what string) *runtimeapi.Error {
+	for _, k := range governance.Kinds {
 		if perr := q.may(kindCapability[k.Name()], what+" the governance objects"); perr != nil {
 			return perr
 		}
@@ -62,7 +62,7 @@ func (q governance) mayAll(what string) *runtimeapi.Error {
 // one revision: ?dry_run=true only answers the differences; ?prune=true
 // also deletes live objects the file does not hold. Objects the
 // configuration declares must be in the file as declared, or not at all.
-func (q governance) apply(d *Decision) *runtimeapi.Error {
+func (q govCall) apply(d *Decision) *runtimeapi.Error {
 	if q.g.Catalog == nil {
 		return runtimeapi.Errorf(http.StatusNotFound, "governance_not_configured", "this gateway keeps no governance objects")
 	}
@@ -83,7 +83,7 @@ func (q governance) apply(d *Decision) *runtimeapi.Error {
 	if perr != nil {
 		return perr
 	}
-	file, err := catalog.ParseFile("the request body", body)
+	file, err := governance.ParseFile("the request body", body)
 	if err != nil {
 		return runtimeapi.BadRequest("invalid_file", "%v", err)
 	}
@@ -91,12 +91,12 @@ func (q governance) apply(d *Decision) *runtimeapi.Error {
 	if perr != nil {
 		return perr
 	}
-	rev, diffs, err := q.g.Catalog.Change(q.r.Context(), catalog.Change{By: q.p.UserID, Ops: ops, DryRun: dryRun, Authorize: q.authorizeChange(ops)})
+	rev, diffs, err := q.g.Catalog.Change(q.r.Context(), governance.Change{By: q.p.UserID, Ops: ops, DryRun: dryRun, Authorize: q.authorizeChange(ops)})
 	if err != nil {
 		return changeError(err)
 	}
 	if diffs == nil {
-		diffs = []catalog.Diff{}
+		diffs = []governance.Diff{}
 	}
 	d.after = map[string]any{"dry_run": dryRun, "changes": len(diffs)}
 	runtimeapi.WriteJSON(q.w, http.StatusOK, map[string]any{"tenant_id": tenant, "dry_run": dryRun, "revision": rev, "changes": diffs})
@@ -105,33 +105,33 @@ func (q governance) apply(d *Decision) *runtimeapi.Error {
 
 // applyOps turns a file into puts (and, with prune, deletes) for the
 // tenant's objects.
-func (q governance) applyOps(file catalog.Config, tenant string, prune bool) ([]catalog.Op, *runtimeapi.Error) {
-	var ops []catalog.Op
+func (q govCall) applyOps(file governance.Config, tenant string, prune bool) ([]governance.Op, *runtimeapi.Error) {
+	var ops []governance.Op
 	held := map[string]bool{}
-	for _, k := range catalog.Kinds {
-		for _, it := range catalog.Items(k, &file) {
+	for _, k := range governance.Kinds {
+		for _, it := range governance.Items(k, &file) {
 			if !k.Global() && it.Tenant != tenant {
 				return nil, runtimeapi.BadRequest("invalid_file", "%s: %s %q is of tenant %q; apply it with tenant_id=%s", it.Source, k.Name(), it.Name, it.Tenant, it.Tenant)
 			}
-			spec, err := catalog.Spec(it)
+			spec, err := governance.Spec(it)
 			if err != nil {
 				return nil, runtimeapi.BadRequest("invalid_file", "%s: %v", it.Source, err)
 			}
-			ops = append(ops, catalog.Op{Verb: catalog.Put, Kind: k, Tenant: it.Tenant, Name: it.Name, Spec: spec, Owner: tenant})
+			ops = append(ops, governance.Op{Verb: governance.Put, Kind: k, Tenant: it.Tenant, Name: it.Name, Spec: spec, Owner: tenant})
 			held[k.Name()+"/"+it.Name] = true
 		}
 	}
 	if !prune {
 		return ops, nil
 	}
-	for _, k := range catalog.Kinds {
+	for _, k := range governance.Kinds {
 		scope := tenant
 		if k.Global() {
 			scope = ""
 		}
 		for _, e := range q.g.Catalog.Entries(k, scope) {
 			if e.ManagedBy == "api" && !held[k.Name()+"/"+e.Name] && (!k.Global() || e.Owner == tenant) {
-				ops = append(ops, catalog.Op{Verb: catalog.Delete, Kind: k, Tenant: e.Tenant, Name: e.Name})
+				ops = append(ops, governance.Op{Verb: governance.Delete, Kind: k, Tenant: e.Tenant, Name: e.Name})
 			}
 		}
 	}
@@ -149,10 +149,10 @@ func parseFlag(s string) (bool, error) {
 	return b, nil
 }
 
-// userRoles answers seed 004's get_user_roles: a user's roles in the
+// userRoles answers IBM's enterprise-governance get_user_roles: a user's roles in the
 // tenant, where, why and until when. The caller's own roles need nothing;
 // another user's need user:view.
-func (q governance) userRoles(user string) *runtimeapi.Error {
+func (q govCall) userRoles(user string) *runtimeapi.Error {
 	tenant, perr := q.tenant()
 	if perr != nil {
 		return perr

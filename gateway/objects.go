@@ -14,18 +14,18 @@ import (
 	"strings"
 
 	"github.com/qgov/qgov/audit"
-	"github.com/qgov/qgov/catalog"
+	"github.com/qgov/qgov/governance"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/rbac"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // Catalog keeps the governance objects, declared and live
-// (catalog.Manager).
+// (governance.Manager).
 type Catalog interface {
-	Entries(k catalog.Kind, tenant string) []catalog.Entry
-	Entry(k catalog.Kind, tenant, name string) (catalog.Entry, error)
-	Change(ctx context.Context, c catalog.Change) (int64, []catalog.Diff, error)
-	Live(tenant string) catalog.Config
+	Entries(k governance.Kind, tenant string) []governance.Entry
+	Entry(k governance.Kind, tenant, name string) (governance.Entry, error)
+	Change(ctx context.Context, c governance.Change) (int64, []governance.Diff, error)
+	Live(tenant string) governance.Config
 	Refresh(ctx context.Context) (bool, error)
 }
 
@@ -48,7 +48,7 @@ var kindCapability = map[string]rbac.Capability{
 
 // tenant returns the tenant a governance request is about: tenant_id,
 // else the caller's. Another tenant needs platform:manage.
-func (q governance) tenant() (string, *runtimeapi.Error) {
+func (q govCall) tenant() (string, *runtimeapi.Error) {
 	t := q.r.URL.Query().Get("tenant_id")
 	if t == "" || t == q.p.Tenant {
 		return q.p.Tenant, nil
@@ -61,7 +61,7 @@ func (q governance) tenant() (string, *runtimeapi.Error) {
 }
 
 // may requires a capability across the caller's tenant.
-func (q governance) may(c rbac.Capability, what string) *runtimeapi.Error {
+func (q govCall) may(c rbac.Capability, what string) *runtimeapi.Error {
 	if q.access.Tenant().Has(c) || q.access.Tenant().Has(rbac.PlatformManage) {
 		return nil
 	}
@@ -70,7 +70,7 @@ func (q governance) may(c rbac.Capability, what string) *runtimeapi.Error {
 }
 
 // objects serves /governance/v1/{kind}[/{name}].
-func (q governance) objects(k catalog.Kind, name string, d *Decision) *runtimeapi.Error {
+func (q govCall) objects(k governance.Kind, name string, d *Decision) *runtimeapi.Error {
 	g := q.g
 	if g.Catalog == nil {
 		return runtimeapi.Errorf(http.StatusNotFound, "governance_not_configured", "this gateway keeps no governance objects")
@@ -92,12 +92,12 @@ func (q governance) objects(k catalog.Kind, name string, d *Decision) *runtimeap
 		scope = ""
 	}
 	d.resource = audit.Resource{Type: k.Name(), ID: strings.Trim(scope+"/"+name, "/")}
-	verb := map[string]string{http.MethodGet: "read", http.MethodPost: catalog.Create, http.MethodPut: catalog.Put,
-		http.MethodPatch: catalog.Patch, http.MethodDelete: catalog.Delete}[q.r.Method]
+	verb := map[string]string{http.MethodGet: "read", http.MethodPost: governance.Create, http.MethodPut: governance.Put,
+		http.MethodPatch: governance.Patch, http.MethodDelete: governance.Delete}[q.r.Method]
 	switch {
 	case verb == "":
 		return runtimeapi.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", q.r.Method+" is not served on "+q.r.URL.Path)
-	case verb == catalog.Create && name != "", verb != catalog.Create && verb != "read" && name == "":
+	case verb == governance.Create && name != "", verb != governance.Create && verb != "read" && name == "":
 		return runtimeapi.Errorf(http.StatusMethodNotAllowed, "method_not_allowed",
 			fmt.Sprintf("%s %s: create with POST /governance/v1/%s, change with PUT, PATCH or DELETE on /governance/v1/%s/{name}", q.r.Method, q.r.URL.Path, k.Name(), k.Name()))
 	}
@@ -116,11 +116,11 @@ func (q governance) objects(k catalog.Kind, name string, d *Decision) *runtimeap
 		return q.get(k, scope, name)
 	}
 	d.Action = runtimeapi.Action(audit.GovernanceAction(verb))
-	op := catalog.Op{Verb: verb, Kind: k, Tenant: scope, Name: name, Owner: tenant, IfMatch: strings.Trim(q.r.Header.Get("If-Match"), `"`)}
+	op := governance.Op{Verb: verb, Kind: k, Tenant: scope, Name: name, Owner: tenant, IfMatch: strings.Trim(q.r.Header.Get("If-Match"), `"`)}
 	if perr := q.precondition(&op); perr != nil {
 		return perr
 	}
-	if verb != catalog.Delete {
+	if verb != governance.Delete {
 		body, perr := readObject(q.r)
 		if perr != nil {
 			return perr
@@ -131,17 +131,17 @@ func (q governance) objects(k catalog.Kind, name string, d *Decision) *runtimeap
 		}
 		d.resource.ID = strings.Trim(op.Tenant+"/"+op.Name, "/")
 	}
-	return q.change(k, []catalog.Op{op}, d)
+	return q.change(k, []governance.Op{op}, d)
 }
 
 // precondition requires If-Match on changes of existing objects; PUT
 // without it only creates.
-func (q governance) precondition(op *catalog.Op) *runtimeapi.Error {
-	if op.IfMatch != "" || op.Verb == catalog.Create {
+func (q govCall) precondition(op *governance.Op) *runtimeapi.Error {
+	if op.IfMatch != "" || op.Verb == governance.Create {
 		return nil
 	}
-	if op.Verb == catalog.Put {
-		op.Verb = catalog.Create
+	if op.Verb == governance.Put {
+		op.Verb = governance.Create
 		return nil
 	}
 	return runtimeapi.Errorf(http.StatusPreconditionRequired, "precondition_required",
@@ -149,11 +149,11 @@ func (q governance) precondition(op *catalog.Op) *runtimeapi.Error {
 }
 
 // nameFromBody takes a POST's object name from its body.
-func nameFromBody(k catalog.Kind, op *catalog.Op) *runtimeapi.Error {
+func nameFromBody(k governance.Kind, op *governance.Op) *runtimeapi.Error {
 	if op.Name != "" {
 		return nil
 	}
-	it, err := catalog.Decode(k, op.Spec, op.Tenant, "")
+	it, err := governance.Decode(k, op.Spec, op.Tenant, "")
 	if err != nil {
 		return runtimeapi.BadRequest("invalid_object", "%v", err)
 	}
@@ -183,8 +183,8 @@ func readObject(r *http.Request) ([]byte, *runtimeapi.Error) {
 }
 
 // change applies ops and answers with the object (or the diffs of several).
-func (q governance) change(k catalog.Kind, ops []catalog.Op, d *Decision) *runtimeapi.Error {
-	rev, diffs, err := q.g.Catalog.Change(q.r.Context(), catalog.Change{By: q.p.UserID, Ops: ops, Authorize: q.authorizeChange(ops)})
+func (q govCall) change(k governance.Kind, ops []governance.Op, d *Decision) *runtimeapi.Error {
+	rev, diffs, err := q.g.Catalog.Change(q.r.Context(), governance.Change{By: q.p.UserID, Ops: ops, Authorize: q.authorizeChange(ops)})
 	if err != nil {
 		return changeError(err)
 	}
@@ -192,7 +192,7 @@ func (q governance) change(k catalog.Kind, ops []catalog.Op, d *Decision) *runti
 		d.before, d.after = diffs[0].Before, diffs[0].After
 	}
 	op := ops[0]
-	if op.Verb == catalog.Delete {
+	if op.Verb == governance.Delete {
 		runtimeapi.WriteJSON(q.w, http.StatusOK, map[string]any{"deleted": op.Name, "kind": k.Name(), "revision": rev})
 		return nil
 	}
@@ -202,7 +202,7 @@ func (q governance) change(k catalog.Kind, ops []catalog.Op, d *Decision) *runti
 	}
 	q.w.Header().Set("ETag", e.ETag())
 	status := http.StatusOK
-	if len(diffs) == 1 && diffs[0].Op == catalog.Create {
+	if len(diffs) == 1 && diffs[0].Op == governance.Create {
 		status = http.StatusCreated
 	}
 	runtimeapi.WriteJSON(q.w, status, view(e))
@@ -216,17 +216,17 @@ func changeError(err error) *runtimeapi.Error {
 	switch {
 	case errors.As(err, &denied):
 		return denied
-	case errors.Is(err, catalog.ErrManaged):
+	case errors.Is(err, governance.ErrManaged):
 		return runtimeapi.Errorf(http.StatusConflict, "managed_by_config", msg)
-	case errors.Is(err, catalog.ErrExists):
+	case errors.Is(err, governance.ErrExists):
 		return runtimeapi.Errorf(http.StatusConflict, "already_exists", msg)
-	case errors.Is(err, catalog.ErrNotFound):
+	case errors.Is(err, governance.ErrNotFound):
 		return runtimeapi.Errorf(http.StatusNotFound, "not_found", msg)
-	case errors.Is(err, catalog.ErrStale):
+	case errors.Is(err, governance.ErrStale):
 		return runtimeapi.Errorf(http.StatusPreconditionFailed, "precondition_failed", msg)
-	case errors.Is(err, catalog.ErrInvalid):
+	case errors.Is(err, governance.ErrInvalid):
 		return runtimeapi.Errorf(http.StatusBadRequest, "invalid_object", msg)
-	case errors.Is(err, catalog.ErrConflict):
+	case errors.Is(err, governance.ErrConflict):
 		return &runtimeapi.Error{Status: http.StatusConflict, Code: "concurrent_change", Message: msg, RetryAfter: 1}
 	}
 	return &runtimeapi.Error{Status: http.StatusServiceUnavailable, Code: "store_unavailable", RetryAfter: 5,
@@ -234,7 +234,7 @@ func changeError(err error) *runtimeapi.Error {
 }
 
 // list answers a page of a kind's objects.
-func (q governance) list(k catalog.Kind, scope string) *runtimeapi.Error {
+func (q govCall) list(k governance.Kind, scope string) *runtimeapi.Error {
 	v := q.r.URL.Query()
 	size := defaultPageSize
 	if s := v.Get("page_size"); s != "" {
@@ -255,7 +255,7 @@ func (q governance) list(k catalog.Kind, scope string) *runtimeapi.Error {
 	all := q.g.Catalog.Entries(k, scope)
 	start := 0
 	if after != "" {
-		start, _ = slices.BinarySearchFunc(all, after, func(e catalog.Entry, name string) int { return strings.Compare(e.Name, name) })
+		start, _ = slices.BinarySearchFunc(all, after, func(e governance.Entry, name string) int { return strings.Compare(e.Name, name) })
 		if start < len(all) && all[start].Name == after {
 			start++
 		}
@@ -275,7 +275,7 @@ func (q governance) list(k catalog.Kind, scope string) *runtimeapi.Error {
 }
 
 // get answers one object with its ETag.
-func (q governance) get(k catalog.Kind, scope, name string) *runtimeapi.Error {
+func (q govCall) get(k governance.Kind, scope, name string) *runtimeapi.Error {
 	e, err := q.g.Catalog.Entry(k, scope, name)
 	if err != nil {
 		return changeError(err)
@@ -287,7 +287,7 @@ func (q governance) get(k catalog.Kind, scope, name string) *runtimeapi.Error {
 
 // entryView is an object as the API answers it.
 type entryView struct {
-	catalog.Entry
+	governance.Entry
 	ETag string `json:"etag"`
 }
 
@@ -297,7 +297,7 @@ var placeholder = regexp.MustCompile(`^\{(env|file)\.[A-Za-z0-9_./-]+\}$`)
 // view shows an entry. An instance's api_key (configuration only) is
 // shown only when it is a placeholder: a key written literally in the
 // configuration is never shown.
-func view(e catalog.Entry) entryView {
+func view(e governance.Entry) entryView {
 	if e.Kind == "instances" {
 		var m map[string]any
 		if json.Unmarshal(e.Spec, &m) == nil {

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/qgov/qgov/catalog"
+	"github.com/qgov/qgov/governance"
 )
 
 // OpenAPI is the governance API's OpenAPI 3 document, served at
@@ -65,7 +65,7 @@ var (
 
 func openAPI() obj {
 	paths := obj{}
-	for _, k := range catalog.Kinds {
+	for _, k := range governance.Kinds {
 		n := k.Name()
 		name := param("name", "path", "The object's name; for assignments <user>:<role>[:<project>], for limits and budgets <scope>:<name>.", true)
 		paths["/governance/v1/"+n] = obj{

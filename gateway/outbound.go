@@ -10,9 +10,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/policy"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // Outbound is what objects created through the governance API may name

@@ -6,10 +6,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/identity"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/rbac"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // ProjectHeader lets a caller who belongs to several projects say which

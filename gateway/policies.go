@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/policy"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // env is what policies see of a request; job fields stay zero for

@@ -17,13 +17,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/qgov/qgov/approval"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/internal/testenv"
 	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/policy"
 	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/rbac"
-	"github.com/qgov/qgov/runtimeapi"
 	"github.com/qgov/qgov/store"
 )
 
@@ -50,9 +50,9 @@ func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-// seedPolicies are seed 004's policies and workflows, verbatim.
-func seedPolicies(t *testing.T) *policy.Set {
-	f, err := policy.LoadFile("../policy/testdata/seed004.yaml")
+// examplePolicies are IBM's enterprise-governance policies and workflows, verbatim.
+func examplePolicies(t *testing.T) *policy.Set {
+	f, err := policy.LoadFile("../policy/testdata/policies.yaml")
 	require.NoError(t, err)
 	s, err := policy.Compile(f.Policies, f.Workflows)
 	require.NoError(t, err)
@@ -72,7 +72,7 @@ func errorCode(t *testing.T, body []byte) (string, string) {
 	return e.Errors[0].Code, e.Errors[0].Message
 }
 
-// policyRig serves gateways over one store with the seed's policies, a
+// policyRig serves gateways over one store with the demo's policies, a
 // price that makes a 1000-shot kestrel job cost about USD 67, and a
 // webhook that records notifications.
 type policyRig struct {
@@ -128,10 +128,10 @@ func upstreamJob(t *testing.T, srv *httptest.Server, key, id string) runtimeapi.
 }
 
 // TestSeedPoliciesThroughTheGateway sends jobs through a gateway with
-// seed 004's four policies in front of the simulator.
+// IBM's enterprise-governance four policies in front of the simulator.
 func TestSeedPoliciesThroughTheGateway(t *testing.T) {
 	saturday := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
-	pr := newPolicyRig(t, seedPolicies(t), saturday)
+	pr := newPolicyRig(t, examplePolicies(t), saturday)
 	st := openBolt(t, filepath.Join(t.TempDir(), "qgov.db"))
 	defer st.Close()
 	srv, _ := pr.gateway(t, st, "n1")
@@ -198,7 +198,7 @@ func TestPolicyErrorsDeny(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, status, "a policy on reads applies to reads: %s", body)
 }
 
-// submitHeld submits a USD 67 hardware job on a weekday: the seed's
+// submitHeld submits a USD 67 hardware job on a weekday: the demo's
 // high_cost_job and hardware_access workflows hold it.
 func submitHeld(t *testing.T, srv *httptest.Server) string {
 	resp, body := post(t, srv, job("ibm_qgov_kestrel", "experiment:vqe"))
@@ -230,7 +230,7 @@ func decide(t *testing.T, srv *httptest.Server, key, id, decision, comment strin
 // gateway over the same store, and has its approvers decide: the job is
 // forwarded once and the id the client holds follows it to the end.
 func TestHeldJobSurvivesARestartAndIsReleasedOnce(t *testing.T) {
-	pr := newPolicyRig(t, seedPolicies(t), time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
+	pr := newPolicyRig(t, examplePolicies(t), time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	path := filepath.Join(t.TempDir(), "qgov.db")
 	st := openBolt(t, path)
 	srv, _ := pr.gateway(t, st, "n1")
@@ -330,7 +330,7 @@ func budget(t *testing.T, srv *httptest.Server) quota.BudgetView {
 // the approver's comment, an undecided one with the timeout, a held job
 // its submitter cancels ends at once; each gives its budget back.
 func TestRejectionTimeoutAndCancellation(t *testing.T) {
-	pr := newPolicyRig(t, seedPolicies(t), time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
+	pr := newPolicyRig(t, examplePolicies(t), time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	st := openBolt(t, filepath.Join(t.TempDir(), "qgov.db"))
 	defer st.Close()
 	srv, gw := pr.gateway(t, st, "n1")
@@ -429,7 +429,7 @@ func TestTwoReplicasRaceToRelease(t *testing.T) {
 // at once; max_approvals_per_day stops the sixth approval until midnight
 // in the tenant's time zone; self-approval needs the tenant's consent.
 func TestWorkflowRules(t *testing.T) {
-	f, err := policy.LoadFile("../policy/testdata/seed004.yaml")
+	f, err := policy.LoadFile("../policy/testdata/policies.yaml")
 	require.NoError(t, err)
 	for i := range f.Workflows {
 		if f.Workflows[i].Name == "priority_queue" {

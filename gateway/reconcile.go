@@ -14,11 +14,11 @@ import (
 
 	"github.com/qgov/qgov/approval"
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/jobs"
 	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
-	"github.com/qgov/qgov/ownership"
 	"github.com/qgov/qgov/quota"
-	"github.com/qgov/qgov/runtimeapi"
 	"github.com/qgov/qgov/store"
 )
 
@@ -241,7 +241,7 @@ func (g *Gateway) settle(ctx context.Context, r quota.Reservation, u usage) (boo
 // cannot be read afterwards, so deleting cannot dodge its charge. A job
 // still running is cancelled first; one that will not end is charged
 // its estimate.
-func (g *Gateway) settleBeforeDelete(q *request, rec ownership.Record) *runtimeapi.Error {
+func (g *Gateway) settleBeforeDelete(q *request, rec jobs.Record) *runtimeapi.Error {
 	var r quota.Reservation
 	if len(rec.Quota) == 0 || json.Unmarshal(rec.Quota, &r) != nil || r.ID == "" || r.JobID == "" {
 		return nil
@@ -272,7 +272,7 @@ func (g *Gateway) settleBeforeDelete(q *request, rec ownership.Record) *runtimea
 // cancel accepted), settles the reservation at once instead of at the
 // reconciler's next pass: a client polling its job frees its place as
 // soon as it sees the result.
-func (g *Gateway) watchEnd(q *request, rec ownership.Record) Decision {
+func (g *Gateway) watchEnd(q *request, rec jobs.Record) Decision {
 	c, ferr := g.forwardCaptured(q, nil, q.body)
 	if ferr != nil {
 		return deny(q.w, q.d, ferr)
@@ -292,7 +292,7 @@ func (g *Gateway) watchEnd(q *request, rec ownership.Record) Decision {
 // settleSoon settles the reservation of a job seen to end, in the
 // background; each job once per replica (Settle is idempotent across
 // replicas).
-func (g *Gateway) settleSoon(rec ownership.Record) {
+func (g *Gateway) settleSoon(rec jobs.Record) {
 	var r quota.Reservation
 	if len(rec.Quota) == 0 || json.Unmarshal(rec.Quota, &r) != nil || r.ID == "" {
 		return

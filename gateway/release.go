@@ -10,9 +10,9 @@ import (
 
 	"github.com/qgov/qgov/approval"
 	"github.com/qgov/qgov/audit"
-	"github.com/qgov/qgov/ownership"
+	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/jobs"
 	"github.com/qgov/qgov/quota"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // release records the release of a fully approved held job and forwards
@@ -196,8 +196,8 @@ func (g *Gateway) bindRelease(ctx context.Context, st *approval.State) error {
 	}
 	rec, err := g.Jobs.Refresh(ctx, st.Instance, st.ID)
 	switch {
-	case errors.Is(err, ownership.ErrNotFound): // the replica that held it stopped before recording it
-		rec = ownership.Record{ID: st.ID, Instance: st.Instance, Tenant: st.Tenant, Project: st.Project, Owner: st.Submitter.User,
+	case errors.Is(err, jobs.ErrNotFound): // the replica that held it stopped before recording it
+		rec = jobs.Record{ID: st.ID, Instance: st.Instance, Tenant: st.Tenant, Project: st.Project, Owner: st.Submitter.User,
 			KeyID: st.Submitter.KeyID, Backend: st.Backend, Program: st.Program, Session: st.Session, Created: st.Created, Held: true}
 	case err != nil:
 		return err

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/qgov/qgov/approval"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/quota"
-	"github.com/qgov/qgov/runtimeapi"
 	"github.com/qgov/qgov/store"
 )
 
@@ -25,7 +25,7 @@ import (
 // never forwarded, its reservation released. A release whose replica
 // still runs is left to it, and a cancel waits (409 job_releasing).
 func TestReleaseLeftByAStoppedReplica(t *testing.T) {
-	pr := newPolicyRig(t, seedPolicies(t), time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
+	pr := newPolicyRig(t, examplePolicies(t), time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	st := openBolt(t, filepath.Join(t.TempDir(), "qgov.db"))
 	defer st.Close()
 	srv, gw := pr.gateway(t, st, "survivor")

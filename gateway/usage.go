@@ -4,16 +4,16 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/rbac"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // usage answers GET /governance/v1/usage: this month's budgets of the
 // caller's tenant that the caller may view (the tenant's with
 // budget:view across it, a project's with budget:view over the project),
 // with what is spent and reserved.
-func (q governance) usage() *runtimeapi.Error {
+func (q govCall) usage() *runtimeapi.Error {
 	if !q.access.Holds(rbac.BudgetView) {
 		return runtimeapi.Errorf(http.StatusForbidden, "permission_denied",
 			fmt.Sprintf("user %s lacks budget:view in tenant %s (roles team_lead, billing, admin)", q.p.UserID, q.p.Tenant))

@@ -14,9 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/qgov/qgov/iam"
+	"github.com/qgov/qgov/ibm/iam"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/org"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // SessionCookie holds a browser sign-in session.

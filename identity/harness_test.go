@@ -13,9 +13,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/qgov/qgov/iam"
+	"github.com/qgov/qgov/ibm/iam"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/org"
-	"github.com/qgov/qgov/runtimeapi"
 	"github.com/qgov/qgov/simulator/appid"
 	"github.com/qgov/qgov/store"
 )
@@ -91,7 +91,7 @@ func appIDProvider(i *issuer, name string) ProviderConfig {
 	}
 }
 
-// testOrg is the organisation the identity tests run in: the seed's
+// testOrg is the organisation the identity tests run in: the demo's
 // access groups, whose rules put App ID users in ml and finance by their
 // project attribute, a lab tenant whose group rule reads an IdP groups
 // claim, an IAM user's group, the service key's user, and the tenant

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/qgov/qgov/iam"
+	"github.com/qgov/qgov/ibm/iam"
 )
 
 func TestAuthenticate(t *testing.T) {

@@ -50,7 +50,7 @@ func newLimitedKeySet(ctx context.Context, jwksURL string, algs []string) *limit
 
 // VerifySignature implements oidc.KeySet.
 func (k *limitedKeySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	jws, err := jose.ParseSigned(raw, k.algs)
+	jws, err := jose.ParseSignedCompact(raw, k.algs)
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, errors.New("malformed JWS")
 	}

@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"net/netip"
 
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/org"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // CheckAddress applies the tenant's IP allowlist and the API key's

@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/qgov/qgov/iam"
+	"github.com/qgov/qgov/ibm/iam"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/simulator/appid"
 )

@@ -5,8 +5,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/org"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // Principal is an authenticated caller.

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/qgov/qgov/iam"
+	"github.com/qgov/qgov/ibm/iam"
 	"github.com/qgov/qgov/store"
 )
 

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/qgov/qgov/iam"
+	"github.com/qgov/qgov/ibm/iam"
 	"github.com/qgov/qgov/store"
 )
 
@@ -49,7 +49,7 @@ func TestSigningKeysRotate(t *testing.T) {
 }
 
 func headerKeyIDOf(t *testing.T, tok string) string {
-	jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.RS256})
 	require.NoError(t, err)
 	return jws.Signatures[0].Header.KeyID
 }

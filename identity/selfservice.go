@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/internal/strictjson"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/rbac"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // Bounds of self-service keys.

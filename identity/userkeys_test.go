@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/qgov/qgov/iam"
+	"github.com/qgov/qgov/ibm/iam"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/org"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // replica is a second gateway over the same store, with its own caches.

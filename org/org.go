@@ -13,7 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/qgov/qgov/platform"
+	"github.com/qgov/qgov/ibm/discovery"
 	"github.com/qgov/qgov/rbac"
 )
 
@@ -197,8 +197,8 @@ func (in *Instance) validate() error {
 	if in.APIKey == "" && in.Credential == "" {
 		errs = append(errs, errors.New("credential is required: a credential declared in configuration (or, in configuration, an api_key placeholder such as {env.QR_ML_APIKEY})"))
 	}
-	if !platform.KnownPlan(in.Plan) {
-		errs = append(errs, fmt.Errorf("unknown plan %q (known: %s)", in.Plan, platform.Plans))
+	if !discovery.KnownPlan(in.Plan) {
+		errs = append(errs, fmt.Errorf("unknown plan %q (known: %s)", in.Plan, discovery.Plans))
 	}
 	return errors.Join(errs...)
 }

@@ -15,7 +15,7 @@ func inst(alias, id string) Instance {
 		Upstream: "https://quantum.cloud.ibm.com/api/v1", APIKey: "k"}
 }
 
-// seedConfig is the organisation of seeds 000–004: projects ml and
+// seedConfig is the organisation of IBM's organisation examples: projects ml and
 // finance share QR-common; the ml project's group gives MLwriter, a
 // second group gives its readers MLreader; a "research" group project
 // spans both; a second tenant has its own instance.
@@ -70,9 +70,9 @@ type claims map[string][]string
 
 func (c claims) Strings(name string) []string { return c[name] }
 
-// TestSeedAccess encodes the seeds' examples: who reaches which instance
+// TestDocumentedAccess encodes the documented examples: who reaches which instance
 // through which project, and what they may do to whose job there.
-func TestSeedAccess(t *testing.T) {
+func TestDocumentedAccess(t *testing.T) {
 	d := seed(t)
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	idp := func(project string) Member {

@@ -14,7 +14,7 @@ import (
 	"github.com/qgov/qgov/rbac"
 )
 
-// An organisation file is YAML shaped like seed 004's custom-roles.yaml
+// An organisation file is YAML shaped like IBM's enterprise-governance custom-roles.yaml
 // and tenant-config.yaml; one file may hold any of the top-level keys:
 //
 //	tenant:          # or tenants: [ … ]

@@ -11,8 +11,8 @@ import (
 	"github.com/qgov/qgov/rbac"
 )
 
-// loadSeed reads the seed-shaped files of testdata into one organisation.
-func loadSeed(t *testing.T) Config {
+// loadExample reads the IBM-shaped files of testdata into one organisation.
+func loadExample(t *testing.T) Config {
 	var c Config
 	for _, name := range []string{"custom-roles.yaml", "tenant-config.yaml"} {
 		part, err := LoadFile(filepath.Join("testdata", name))
@@ -23,7 +23,7 @@ func loadSeed(t *testing.T) Config {
 }
 
 func TestSeedYAML(t *testing.T) {
-	c := loadSeed(t)
+	c := loadExample(t)
 	require.Len(t, c.Tenants, 1)
 	ten := c.Tenants[0]
 	assert.Equal(t, "research-alpha", ten.Name)

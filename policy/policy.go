@@ -31,7 +31,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 // Actions a policy takes when its condition holds.

@@ -12,7 +12,7 @@ import (
 
 func seed(t testing.TB) *Set {
 	t.Helper()
-	data, err := os.ReadFile("testdata/seed004.yaml")
+	data, err := os.ReadFile("testdata/policies.yaml")
 	require.NoError(t, err)
 	f, err := ParseFile(data)
 	require.NoError(t, err)
@@ -283,11 +283,11 @@ func TestParseFileErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "workflows must map names")
 }
 
-// BenchmarkEvaluate50 evaluates 50 policies (the seed's four, repeated
-// with varied thresholds) and the seed's three workflow triggers against
+// BenchmarkEvaluate50 evaluates 50 policies (the demo's four, repeated
+// with varied thresholds) and the demo's three workflow triggers against
 // one job submission.
 func BenchmarkEvaluate50(b *testing.B) {
-	f, err := ParseFile(must(os.ReadFile("testdata/seed004.yaml")))
+	f, err := ParseFile(must(os.ReadFile("testdata/policies.yaml")))
 	require.NoError(b, err)
 	var ps []Policy
 	for i := 0; len(ps) < 50; i++ {

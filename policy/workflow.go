@@ -26,7 +26,7 @@ const (
 // workflow names no timeout_hours.
 const DefaultTimeoutHours = 24
 
-// Workflow holds a job until approvers decide, as in seed 004.
+// Workflow holds a job until approvers decide, as in IBM's enterprise-governance model.
 type Workflow struct {
 	// Name identifies the workflow; policies start it by this name.
 	Name string `json:"name" yaml:"-"`

@@ -9,7 +9,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// File is a policy file in seed 004's form: a list of policies and a map
+// File is a policy file in IBM's enterprise-governance form: a list of policies and a map
 // of workflows by name (policies.yaml and approval-workflow.yaml may
 // also be one file each).
 //

@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/store"
 )
 

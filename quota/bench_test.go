@@ -14,7 +14,7 @@ import (
 	"github.com/qgov/qgov/store"
 )
 
-// benchConfig applies the seed's tenant limits and a budget, so an
+// benchConfig applies the demo's tenant limits and a budget, so an
 // admission checks and moves six counters and records a reservation.
 var benchConfig = Config{
 	Limits: []Rule{{Scope: ScopeTenant, Name: "default", Limits: Limits{MaxConcurrentJobs: intp(1 << 30), MaxJobsPerHour: intp(1 << 30),

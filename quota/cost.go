@@ -3,7 +3,7 @@ package quota
 import (
 	"math"
 
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 // The cost model. A job's quantum time is estimated from its pubs before

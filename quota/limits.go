@@ -6,11 +6,11 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 // Limits are what a tenant, project, role, user or API key may submit:
-// seed 004's limits. A field left unset says nothing at that level.
+// IBM's enterprise-governance limits. A field left unset says nothing at that level.
 type Limits struct {
 	// MaxConcurrentJobs bounds jobs admitted and not yet ended.
 	MaxConcurrentJobs *int `json:"max_concurrent_jobs,omitempty" yaml:"max_concurrent_jobs"`
@@ -34,7 +34,7 @@ type Limits struct {
 	RequestsPerMinute *int `json:"requests_per_minute,omitempty" yaml:"requests_per_minute"`
 	// AllowedBackends, when set, are the only backends jobs may use;
 	// "simulator" stands for every simulator. (YAML also accepts
-	// "backends", as in seed 004's custom roles.)
+	// "backends", as in IBM's enterprise-governance custom roles.)
 	AllowedBackends []string `json:"allowed_backends,omitempty" yaml:"allowed_backends"`
 	// BlockedBackends may never be used.
 	BlockedBackends []string `json:"blocked_backends,omitempty" yaml:"blocked_backends"`

@@ -1,11 +1,11 @@
 package rbac
 
-import "github.com/qgov/qgov/runtimeapi"
+import "github.com/qgov/qgov/ibm/runtimeapi"
 
 const actionPrefix = "quantum-computing."
 
 // ibmActions maps IBM's action names to capabilities. The legacy
-// program.* names still appear in custom roles (seed 001's list), and
+// program.* names still appear in custom roles (IBM's list), and
 // user.logout has no Runtime API route: it is accepted and grants
 // nothing.
 var ibmActions = map[string][]Capability{

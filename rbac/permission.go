@@ -25,7 +25,7 @@ var scopeNames = [...]string{"none", "own", "project", "tenant"}
 
 func (s Scope) String() string { return scopeNames[s] }
 
-// parseScope reads a permission's last field; "team" is seed 004's word
+// parseScope reads a permission's last field; "team" is IBM's enterprise-governance word
 // for a project.
 func parseScope(s string) (Scope, bool) {
 	switch s {

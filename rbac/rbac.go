@@ -1,5 +1,5 @@
 // Package rbac holds qgov's roles and permissions: the permission
-// vocabulary (seed 004's "job:submit:simulator_only", "job:view:own", …),
+// vocabulary (IBM's enterprise-governance "job:submit:simulator_only", "job:view:own", …),
 // its one mapping onto IBM's Qiskit Runtime action names (current and
 // legacy program.*), the predefined role hierarchy (viewer → submitter →
 // researcher / team_lead / billing → admin) and custom roles with

@@ -6,15 +6,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/quota"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 func intp(v int) *int { return &v }
 
-// seedRoles are the custom roles of the seeds: seed 001's project role
-// (with the optional job.delete), seed 000's MLreader/MLwriter split and
-// seed 004's quantum_intern and senior_researcher.
+// seedRoles are the custom roles of the seeds: IBM's project role
+// (with the optional job.delete), IBM's MLreader/MLwriter split and
+// IBM's enterprise-governance quantum_intern and senior_researcher.
 var seedRoles = []RoleConfig{
 	{Name: "QuantumProject", Permissions: []string{
 		"quantum-computing.device.read", "quantum-computing.job.cancel", "quantum-computing.job.create",

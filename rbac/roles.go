@@ -1,6 +1,6 @@
 package rbac
 
-// The predefined roles of seed 004.
+// The predefined roles of IBM's enterprise-governance model.
 const (
 	Viewer     = "viewer"
 	Submitter  = "submitter"

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/org"
-	"github.com/qgov/qgov/runtimeapi"
 )
 
 // isJob reports whether a record is a job submission.
@@ -72,8 +72,7 @@ func budgetUsage(in *Input, r *Report) {
 	labels, index := buckets(in.Period)
 	perProject := map[string][]float64{}
 	var jobs, estimated, actual, seconds counter
-	var alerts Table
-	alerts = Table{Title: "Budget alerts", Columns: []string{"time", "project", "action", "detail"}}
+	alerts := Table{Title: "Budget alerts", Columns: []string{"time", "project", "action", "detail"}}
 	// a job's actual cost replaces its estimate once reconciled
 	reconciled := map[string]bool{}
 	for i := range in.Records {

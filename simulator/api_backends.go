@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/qgov/qgov/platform"
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/discovery"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 // readBody reads a request body; one over the size limit is a 413.
@@ -122,7 +122,7 @@ func (s *Server) usage(in *instance) runtimeapi.InstanceUsage {
 	s.rollPeriod(in)
 	u := runtimeapi.InstanceUsage{
 		InstanceID:           in.CRN,
-		PlanID:               platform.PlanID(in.Plan),
+		PlanID:               discovery.PlanID(in.Plan),
 		UsagePeriod:          runtimeapi.UsagePeriod{StartTime: in.period, EndTime: in.period.AddDate(0, 1, 0)},
 		UsageConsumedSeconds: in.consumed,
 	}

@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 const backendVersion = "1.4.2"

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/qgov/qgov/qiskitclient"
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/internal/qiskitclient"
 )
 
 // TestEagleLattice checks the heavy-hex lattice: 127 qubits, 144 couplings,

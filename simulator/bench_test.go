@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qgov/qgov/qiskitclient"
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/internal/qiskitclient"
 )
 
 // BenchmarkSamplerJob measures a whole Bell sampler job over HTTP as the

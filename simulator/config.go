@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/qgov/qgov/platform"
+	"github.com/qgov/qgov/ibm/discovery"
 	"github.com/qgov/qgov/simulator/appid"
 )
 
@@ -54,7 +54,7 @@ type Config struct {
 	Issuer string `json:"issuer,omitempty"`
 	// AppID configures the App ID stand-in served under
 	// /oauth/v4/<tenant_id>. Default: the demo tenant "qgovdemo" with the
-	// seed scenario's users (see package appid).
+	// demo scenario's users (see package appid).
 	AppID appid.Config `json:"app_id,omitzero"`
 }
 
@@ -176,8 +176,8 @@ func (c Config) Validate() error {
 		if len(in.APIKeys) == 0 {
 			errs = append(errs, fmt.Errorf("instances[%d]: at least one api_keys entry is required", i))
 		}
-		if !platform.KnownPlan(in.Plan) {
-			errs = append(errs, fmt.Errorf("instances[%d]: unknown plan %q (known: %s)", i, in.Plan, platform.Plans))
+		if !discovery.KnownPlan(in.Plan) {
+			errs = append(errs, fmt.Errorf("instances[%d]: unknown plan %q (known: %s)", i, in.Plan, discovery.Plans))
 		}
 		for _, b := range in.Backends {
 			if !backends[b] {

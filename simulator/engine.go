@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/qgov/qgov/circuit"
-	"github.com/qgov/qgov/runtimeapi"
-	"github.com/qgov/qgov/statevector"
+	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/simulator/statevector"
 )
 
 // worker executes queued jobs until the server closes.

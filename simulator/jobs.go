@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 // job is one submitted primitive job.

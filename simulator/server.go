@@ -12,8 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/qgov/qgov/iam"
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/iam"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/simulator/appid"
 )
 

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/qgov/qgov/qiskitclient"
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/internal/qiskitclient"
 )
 
 // TestClientSession replays a qiskit-ibm-runtime session against the
@@ -33,7 +33,7 @@ func TestClientSession(t *testing.T) {
 	var jwks jose.JSONWebKeySet
 	c.json(http.MethodGet, "/identity/keys", nil, http.StatusOK, &jwks)
 	require.Len(t, jwks.Keys, 1)
-	sig, err := jose.ParseSigned(c.token, []jose.SignatureAlgorithm{jose.RS256})
+	sig, err := jose.ParseSignedCompact(c.token, []jose.SignatureAlgorithm{jose.RS256})
 	require.NoError(t, err)
 	_, err = sig.Verify(jwks.Keys[0].Key)
 	require.NoError(t, err)

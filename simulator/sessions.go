@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 // maxSessionTTL is the longest a session or batch may stay open, seconds.

@@ -8,11 +8,9 @@ import (
 
 	// Caddy's standard modules.
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
-	// Time zone data for tenants' local time without relying on the host.
-	_ "time/tzdata"
 
-	// qgov's modules and subcommands.
-	_ "github.com/qgov/qgov/caddymodule"
+	// qgov's modules and commands.
+	_ "github.com/qgov/qgov"
 )
 
 func main() {

@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/qgov/qgov/identity"
+	"github.com/qgov/qgov/internal/qiskitclient"
 	"github.com/qgov/qgov/internal/testenv"
-	"github.com/qgov/qgov/qiskitclient"
 	"github.com/qgov/qgov/simulator"
 )
 

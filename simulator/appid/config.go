@@ -66,7 +66,7 @@ const (
 	DemoClientSecret = "demo-oidc-secret"
 )
 
-// Default returns the demo configuration: the seed scenario's users, each
+// Default returns the demo configuration: the demo scenario's users, each
 // with the password "<username>-demo" and a "project" attribute.
 func Default() Config {
 	var c Config
@@ -74,7 +74,7 @@ func Default() Config {
 	return c
 }
 
-// demoUsers are the seed scenario's people. chen belongs to "chemlab",
+// demoUsers are the demo scenario's people. chen belongs to "chemlab",
 // whose name contains "ml" but which is not the ml project.
 var demoUsers = []struct {
 	name, full, project string

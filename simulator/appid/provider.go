@@ -103,7 +103,7 @@ func (p *Provider) Rotate() error {
 	pub := jwk.Public()
 	thumb, err := pub.Thumbprint(crypto.SHA256)
 	if err != nil {
-		return fmt.Errorf("App ID key id: %w", err)
+		return fmt.Errorf("the App ID key id: %w", err)
 	}
 	jwk.KeyID = hex.EncodeToString(thumb[:8])
 	p.mu.Lock()
@@ -164,7 +164,7 @@ func (p *Provider) Sign(claims map[string]any) (string, error) {
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(key.Algorithm), Key: key},
 		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
-		return "", fmt.Errorf("App ID signer: %w", err)
+		return "", fmt.Errorf("the App ID signer: %w", err)
 	}
 	return jwt.Signed(signer).Claims(claims).Serialize()
 }

@@ -659,10 +659,10 @@ func observable(raw []byte, numQubits int) ([]PauliTerm, error) {
 
 func checkPauli(label string, numQubits int) error {
 	if len(label) != numQubits {
-		return fmt.Errorf("Pauli string %q has %d characters, the circuit has %d qubits", label, len(label), numQubits)
+		return fmt.Errorf("the Pauli string %q has %d characters, the circuit has %d qubits", label, len(label), numQubits)
 	}
 	if i := strings.IndexFunc(label, func(r rune) bool { return !strings.ContainsRune("IXYZ", r) }); i >= 0 {
-		return fmt.Errorf("Pauli string %q has %q at position %d (only I, X, Y, Z)", label, label[i], i)
+		return fmt.Errorf("the Pauli string %q has %q at position %d (only I, X, Y, Z)", label, label[i], i)
 	}
 	return nil
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 // maxFormBytes bounds the body of a token request.

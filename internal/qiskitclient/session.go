@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 // BellCircuit is the Bell-pair sampler circuit of the session.

@@ -8,7 +8,7 @@
 // (declared and live objects together) before it is written, and written
 // as one new revision that only one writer can create: two
 // administrators cannot overwrite each other, and nothing is half-applied.
-package catalog
+package governance
 
 import (
 	"github.com/qgov/qgov/org"

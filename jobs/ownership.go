@@ -1,7 +1,7 @@
 // Package ownership records who owns the jobs and sessions created
 // through qgov: the user, tenant, project and instance behind each id.
 // The gateway consults it to decide who may see or act on them.
-package ownership
+package jobs
 
 import (
 	"context"

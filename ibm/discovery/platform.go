@@ -1,7 +1,7 @@
 // Package platform serves the two IBM Cloud platform services the Qiskit
 // client calls to discover instances: Global Search (the instances a
 // caller may use) and Global Catalog (their plans).
-package platform
+package discovery
 
 import (
 	"encoding/base64"
@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 // Instance is a service instance as Global Search lists it.

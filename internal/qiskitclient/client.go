@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/qgov/qgov/runtimeapi"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 // APIVersion is the IBM-API-Version header qiskit-ibm-runtime 0.49 sends.
