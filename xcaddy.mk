@@ -33,11 +33,10 @@ xcaddy-build:
 caddy-modules: caddy-build
 	$(BIN) list-modules | grep qgov
 
-# caddy-validate: adapt and validate Caddyfile.example.
-# Validation provisions the qgov app, so it gets a scratch data directory
-# rather than the demo's store.
+# caddy-validate: adapt and validate Caddyfile.example. Validation opens
+# neither the store nor the audit trail, so it runs beside `make run`.
 caddy-validate: caddy-build
-	XDG_DATA_HOME=$$(mktemp -d) $(BIN) adapt --config Caddyfile.example --validate
+	$(BIN) validate --config Caddyfile.example
 
 # caddy-fmt: format Caddyfile.example in place.
 caddy-fmt: caddy-build

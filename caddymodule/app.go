@@ -11,6 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/qgov/qgov/approval"
+	"github.com/qgov/qgov/circuit"
+	"github.com/qgov/qgov/console"
 	"github.com/qgov/qgov/gateway"
 	"github.com/qgov/qgov/governance"
 	"github.com/qgov/qgov/identity"
@@ -138,6 +140,21 @@ type App struct {
 	governor *quota.Governor
 	held     *held
 
+	// ctx is the config's context: metrics and the upstreams' reverse
+	// proxies are provisioned in it.
+	ctx caddy.Context
+	// identity, circuits, outboundHosts, storeSettings and auditSettings
+	// are checked in Provision and used in Start.
+	identity      *identity.Providers
+	circuits      circuit.Limits
+	outboundHosts gateway.Outbound
+	storeSettings StoreConfig
+	auditSettings auditSettings
+	// upstreams are the instances' reverse proxies.
+	upstreams *proxies
+	// started is closed once Start has built the gateway.
+	started chan struct{}
+
 	cfg      gateway.Config
 	st       store.Store
 	storeKey string
@@ -146,9 +163,10 @@ type App struct {
 	signing  *identity.SigningKeys
 	stop     context.CancelFunc
 	notifier *notify.Notifier
-	// gateway is the first qgov handler's gateway, which reconciles jobs
-	// and reports budget alerts.
+	// gateway serves every qgov handler, reconciles jobs and reports
+	// budget alerts; console serves /console over it.
 	gateway *gateway.Gateway
+	console *console.Console
 }
 
 // CaddyModule returns the Caddy module information.
@@ -156,11 +174,14 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "qgov", New: func() caddy.Module { return new(App) }}
 }
 
-// Provision resolves secrets, validates the organisation, and takes
-// references to the pooled store and token sources, which outlive
-// reloads that keep their settings.
+// Provision checks the configuration without touching anything outside
+// the process: it resolves secrets, validates and compiles the declared
+// organisation, limits and policies, and the store's and audit trail's
+// settings, so that `qgov validate` runs beside a running gateway on the
+// same data directory. The store, the trail and everything read from
+// them are opened in Start.
 func (a *App) Provision(ctx caddy.Context) error {
-	a.logger = ctx.Slogger()
+	a.ctx, a.logger = ctx, ctx.Slogger()
 	if a.TokenTTL == 0 {
 		a.TokenTTL = caddy.Duration(defaultTokenTTL)
 	}
@@ -177,7 +198,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.MaxBodySize == 0 {
 		a.MaxBodySize = defaultMaxBodySize
 	}
-	a.repl, a.held = caddy.NewReplacer(), &held{}
+	a.repl, a.held, a.started = caddy.NewReplacer(), &held{}, make(chan struct{})
 	keys, provs, err := a.resolveSecrets(a.repl)
 	if err != nil {
 		return err
@@ -188,79 +209,31 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.ring, err = identity.NewKeyRing(keys); err != nil {
 		return fmt.Errorf("qgov api_keys: %w", err)
 	}
-	providers, err := identity.NewProviders(provs, &http.Client{Timeout: 10 * time.Second})
-	if err != nil {
+	if a.identity, err = identity.NewProviders(provs, &http.Client{Timeout: 10 * time.Second}); err != nil {
 		return fmt.Errorf("qgov identity_providers: %w", err)
 	}
-	a.keys, a.providers = keys, providers.Configs()
-	circuits, err := a.Circuits.limits()
-	if err != nil {
+	a.keys, a.providers = keys, a.identity.Configs()
+	if a.circuits, err = a.Circuits.limits(); err != nil {
 		return err
 	}
-	outbound, err := a.outbound()
-	if err != nil {
+	if a.outboundHosts, err = a.outbound(); err != nil {
 		return err
 	}
-	st, err := a.openStore(a.repl)
-	if err != nil {
+	if a.storeSettings, err = a.storeConfig(a.repl); err != nil {
 		return err
 	}
-	a.st = st
-	if err := a.checkPersistence(ctx); err != nil {
+	if a.auditSettings, err = a.auditConfig(); err != nil {
 		return err
 	}
-	if err := a.nodes().Beat(ctx, nodeName()); err != nil { // before any request: work this node leaves in flight is its own
-		a.logger.Warn("recording that this replica runs", "error", err)
-	}
-	if a.notifier, err = a.buildNotifier(a.repl); err != nil {
-		return err
-	}
-
-	// The governance objects: declared here, and live in the store.
-	a.catalog = governance.NewManager(st, a.declared(), a.build, a.use, a.logger)
-	m, err := a.catalog.Load(ctx)
+	m, err := a.build(a.declared())
 	if err != nil {
 		return fmt.Errorf("qgov: %w", err)
 	}
-	for _, f := range m.findings {
-		a.logger.Warn("qgov lint: "+f.Message, "kind", f.Kind)
-	}
-	a.dir, a.policies = org.NewCurrent(m.dir), policy.NewCurrent(m.policies)
-	auth, err := a.authenticator(ctx, st, a.dir, a.ring, providers)
-	if err != nil {
-		return err
-	}
-	trail, source, trailDir, err := a.openAudit(ctx, st)
-	if err != nil {
-		return err
-	}
-	if a.governor, err = a.newGovernor(st, m.quota); err != nil {
-		return err
-	}
-	a.use(m)
-	book := approval.NewBook(st)
-	a.registerMetrics(ctx, trail, book)
-	a.cfg = gateway.Config{
-		Directory:    a.dir,
-		Auth:         auth,
-		Jobs:         jobs.NewRegistry(st, "jobs"),
-		Sessions:     jobs.NewRegistry(st, "sessions"),
-		Credentials:  a.credentials,
-		Quota:        a.governor,
-		Policies:     a.policies,
-		Catalog:      a.catalog,
-		Outbound:     outbound,
-		Approvals:    book,
-		Node:         nodeName(),
-		Nodes:        a.nodes(),
-		Notify:       a.notifier,
-		MaxBodyBytes: a.MaxBodySize,
-		BodyMemory:   a.BodyMemory,
-		Circuits:     circuits,
-		Audit:        trail,
-		AuditSource:  source,
-		AuditDir:     trailDir,
-		Logger:       a.logger,
+	a.upstreams = new(proxies)
+	for _, in := range m.dir.Instances() {
+		if _, err := a.proxy(in); err != nil {
+			return fmt.Errorf("instance %q: %w", in.Alias, err)
+		}
 	}
 	return nil
 }
@@ -368,20 +341,25 @@ func (a *App) authenticator(ctx context.Context, st store.Store, dir *org.Curren
 	}, nil
 }
 
-// Start records what the configuration changed in the organisation, then
-// begins rotating the token signing keys and reconciling admitted jobs.
+// Start opens the store and the audit trail, loads the governance
+// objects in force, builds the gateway every qgov handler serves with,
+// records what the configuration changed, then begins rotating the token
+// signing keys and reconciling admitted jobs.
 func (a *App) Start() error {
-	if err := a.recordConfigChanges(context.Background(), a.st, a.cfg.Audit); err != nil {
-		return fmt.Errorf("qgov audit: %w", err)
-	}
-	if err := a.recordDisabled(context.Background(), a.st, a.cfg.Audit); err != nil {
-		return fmt.Errorf("qgov audit: %w", err)
-	}
 	ctx, stop := context.WithCancel(context.Background())
 	a.stop = stop
-	if a.gateway != nil {
-		a.startReconciler(ctx)
+	if err := a.open(ctx); err != nil {
+		_ = a.Stop()
+		return err
 	}
+	if err := a.recordConfigChanges(ctx, a.st, a.cfg.Audit); err != nil {
+		return fmt.Errorf("qgov audit: %w", err)
+	}
+	if err := a.recordDisabled(ctx, a.st, a.cfg.Audit); err != nil {
+		return fmt.Errorf("qgov audit: %w", err)
+	}
+	close(a.started)
+	a.startReconciler(ctx)
 	go a.catalog.Run(ctx, a.refreshInterval())
 	go func() {
 		tick := time.NewTicker(time.Minute)
@@ -403,6 +381,108 @@ func (a *App) Start() error {
 		}
 	}()
 	return nil
+}
+
+// open takes the store and the audit trail, loads the governance objects
+// from the store, and builds the gateway.
+func (a *App) open(ctx context.Context) error {
+	st, err := a.openStore()
+	if err != nil {
+		return err
+	}
+	a.st = st
+	if err := a.checkPersistence(ctx); err != nil {
+		return err
+	}
+	if err := a.nodes().Beat(ctx, nodeName()); err != nil { // before any request: work this node leaves in flight is its own
+		a.logger.Warn("recording that this replica runs", "error", err)
+	}
+	if a.notifier, err = a.buildNotifier(a.repl); err != nil {
+		return err
+	}
+
+	// The governance objects: declared here, and live in the store.
+	a.catalog = governance.NewManager(st, a.declared(), a.build, a.use, a.logger)
+	m, err := a.catalog.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("qgov: %w", err)
+	}
+	for _, f := range m.findings {
+		a.logger.Warn("qgov lint: "+f.Message, "kind", f.Kind)
+	}
+	a.dir, a.policies = org.NewCurrent(m.dir), policy.NewCurrent(m.policies)
+	auth, err := a.authenticator(ctx, st, a.dir, a.ring, a.identity)
+	if err != nil {
+		return err
+	}
+	trail, source, trailDir, err := a.openAudit(st)
+	if err != nil {
+		return err
+	}
+	if a.governor, err = a.newGovernor(st, m.quota); err != nil {
+		return err
+	}
+	a.use(m)
+	book := approval.NewBook(st)
+	a.registerMetrics(a.ctx, trail, book)
+	a.cfg = gateway.Config{
+		Directory:    a.dir,
+		Auth:         auth,
+		Jobs:         jobs.NewRegistry(st, "jobs"),
+		Sessions:     jobs.NewRegistry(st, "sessions"),
+		Credentials:  a.credentials,
+		Quota:        a.governor,
+		Policies:     a.policies,
+		Catalog:      a.catalog,
+		Outbound:     a.outboundHosts,
+		Approvals:    book,
+		Node:         nodeName(),
+		Nodes:        a.nodes(),
+		Notify:       a.notifier,
+		MaxBodyBytes: a.MaxBodySize,
+		BodyMemory:   a.BodyMemory,
+		Circuits:     a.circuits,
+		Audit:        trail,
+		AuditSource:  source,
+		AuditDir:     trailDir,
+		Logger:       a.logger,
+		Upstream:     a,
+		ClientIP:     clientIP,
+	}
+	a.gateway = gateway.New(a.cfg)
+	a.console = console.New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.serve(w, r) }), a.logger)
+	return nil
+}
+
+// startWait bounds how long a request waits for the app to start: the
+// HTTP servers may start before it.
+const startWait = 10 * time.Second
+
+// running returns the gateway once Start has built it, or nil when it
+// does not within startWait or the request ends first.
+func (a *App) running(ctx context.Context) *gateway.Gateway {
+	select {
+	case <-a.started:
+		return a.gateway
+	default:
+	}
+	a.logger.Debug("a request waits for the qgov app to start")
+	t := time.NewTimer(startWait)
+	defer t.Stop()
+	select {
+	case <-a.started:
+		return a.gateway
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// serve runs a request through the gateway and counts its decision.
+func (a *App) serve(w http.ResponseWriter, r *http.Request) gateway.Decision {
+	d := a.gateway.Serve(w, r)
+	countDecision(&d)
+	return d
 }
 
 // Stop ends the key rotation and the reconciler, and closes the

@@ -79,10 +79,17 @@ type pooledAudit struct {
 // Destruct closes the trail.
 func (p pooledAudit) Destruct() error { return p.log.Close() }
 
-// openAudit takes a reference to the trail, opening it when no loaded
-// config holds it, and sets its sinks; it returns the trail and where
-// queries read it.
-func (a *App) openAudit(ctx caddy.Context, st store.Store) (*audit.Log, audit.Source, string, error) {
+// auditSettings are the audit trail's settings, checked.
+type auditSettings struct {
+	AuditConfig
+	fsync audit.Fsync
+	// fixed names the settings a trail keeps while it stays open.
+	fixed string
+}
+
+// auditConfig checks the audit trail's settings and fills in their
+// defaults.
+func (a *App) auditConfig() (auditSettings, error) {
 	ac := AuditConfig{}
 	if a.Audit != nil {
 		ac = *a.Audit
@@ -92,8 +99,21 @@ func (a *App) openAudit(ctx caddy.Context, st store.Store) (*audit.Log, audit.So
 	}
 	fsync, err := audit.ParseFsync(ac.Fsync)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("qgov audit: %w", err)
+		return auditSettings{}, fmt.Errorf("qgov audit: %w", err)
 	}
+	if ac.Stream && a.storeSettings.Backend != "redis" {
+		return auditSettings{}, errors.New("qgov audit stream: needs the redis store backend")
+	}
+	fixed := fmt.Sprintf("fsync %s, sync_interval %v, fold_reads %v, max_size %d, roll_interval %v, queue_size %d, block_timeout %v",
+		cmp.Or(ac.Fsync, "decisions"), time.Duration(ac.SyncInterval), time.Duration(ac.FoldReads), ac.MaxSize, time.Duration(ac.RollInterval), ac.QueueSize, time.Duration(ac.BlockTimeout))
+	return auditSettings{AuditConfig: ac, fsync: fsync, fixed: fixed}, nil
+}
+
+// openAudit takes a reference to the trail, opening it when no loaded
+// config holds it, and sets its sinks; it returns the trail and where
+// queries read it.
+func (a *App) openAudit(st store.Store) (*audit.Log, audit.Source, string, error) {
+	ac, fsync, settings := a.auditSettings.AuditConfig, a.auditSettings.fsync, a.auditSettings.fixed
 	var sinks []audit.Sink
 	var source audit.Source = audit.FileSource{Dir: ac.Dir}
 	if ac.Stream {
@@ -106,10 +126,8 @@ func (a *App) openAudit(ctx caddy.Context, st store.Store) (*audit.Log, audit.So
 		sinks, source = append(sinks, stream), stream
 	}
 	if ac.Log {
-		sinks = append(sinks, logSink{ctx.Logger().Named("audit")})
+		sinks = append(sinks, logSink{a.ctx.Logger().Named("audit")})
 	}
-	settings := fmt.Sprintf("fsync %s, sync_interval %v, fold_reads %v, max_size %d, roll_interval %v, queue_size %d, block_timeout %v",
-		cmp.Or(ac.Fsync, "decisions"), time.Duration(ac.SyncInterval), time.Duration(ac.FoldReads), ac.MaxSize, time.Duration(ac.RollInterval), ac.QueueSize, time.Duration(ac.BlockTimeout))
 	v, loaded, err := audits.LoadOrNew(ac.Dir, func() (caddy.Destructor, error) {
 		f, err := audit.OpenFile(audit.FileConfig{Dir: ac.Dir, MaxSize: ac.MaxSize, MaxAge: time.Duration(ac.RollInterval), Fsync: fsync})
 		if err != nil {

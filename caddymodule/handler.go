@@ -1,19 +1,15 @@
 package caddymodule
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/netip"
-	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	"github.com/qgov/qgov/console"
 	"github.com/qgov/qgov/gateway"
-	"github.com/qgov/qgov/org"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 func init() {
@@ -40,21 +36,7 @@ func init() {
 //	{http.qgov.reason}    why a request was denied
 //	{http.qgov.trace}     the request's trace: its error body's and its audit record's
 type Handler struct {
-	gw *gateway.Gateway
-	// console serves /console, calling gw for everything it shows.
-	console *console.Console
-	ctx     caddy.Context
-	// proxies forward to the instances' upstreams, by scheme and
-	// host:port; an upstream first named by an instance created through
-	// the governance API gets its proxy on first use.
-	proxies *proxies
-}
-
-// proxies are the reverse proxies of the upstreams, by scheme and
-// host:port.
-type proxies struct {
-	by sync.Map   // scheme://host:port → *reverseproxy.Handler
-	mu sync.Mutex // held while one is provisioned
+	app *App
 }
 
 // CaddyModule returns the Caddy module information.
@@ -62,105 +44,30 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "http.handlers.qgov", New: func() caddy.Module { return new(Handler) }}
 }
 
-// Provision gets the qgov app and builds a reverse proxy per instance.
+// Provision gets the qgov app, which serves the handler's requests.
 func (h *Handler) Provision(ctx caddy.Context) error {
-	appIface, err := ctx.App("qgov")
+	app, err := ctx.App("qgov")
 	if err != nil {
 		return fmt.Errorf("loading the qgov app: %w", err)
 	}
-	app := appIface.(*App)
-	h.ctx, h.proxies = ctx, new(proxies)
-	for _, in := range app.cfg.Directory.Load().Instances() {
-		if _, err := h.proxy(in); err != nil {
-			return fmt.Errorf("instance %q: %w", in.Alias, err)
-		}
-	}
-	cfg := app.cfg
-	cfg.Upstream = h
-	cfg.ClientIP = clientIP
-	h.gw = gateway.New(cfg)
-	h.console = console.New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.serve(w, r) }), app.logger)
-	if app.gateway == nil {
-		app.gateway = h.gw
-	}
+	h.app = app.(*App)
 	return nil
 }
 
-// proxy returns the reverse proxy of an instance's upstream,
-// provisioning Caddy's reverse proxy for it when none exists.
-func (h *Handler) proxy(in *org.Instance) (*reverseproxy.Handler, error) {
-	scheme, hostport := in.UpstreamAddr()
-	key := scheme + "://" + hostport
-	if rp, ok := h.proxies.by.Load(key); ok {
-		return rp.(*reverseproxy.Handler), nil
-	}
-	h.proxies.mu.Lock()
-	defer h.proxies.mu.Unlock()
-	if rp, ok := h.proxies.by.Load(key); ok {
-		return rp.(*reverseproxy.Handler), nil
-	}
-	transport := map[string]any{"protocol": "http"}
-	if scheme == "https" {
-		transport["tls"] = map[string]any{}
-	}
-	raw, err := json.Marshal(map[string]any{
-		"upstreams": []map[string]string{{"dial": hostport}},
-		"transport": transport,
-	})
-	if err != nil {
-		return nil, err
-	}
-	mod, err := h.ctx.LoadModuleByID("http.handlers.reverse_proxy", raw)
-	if err != nil {
-		return nil, fmt.Errorf("loading the reverse proxy: %w", err)
-	}
-	rp := mod.(*reverseproxy.Handler)
-	h.proxies.by.Store(key, rp)
-	return rp, nil
-}
-
-// backgroundServer stands for the HTTP server of requests no client
-// made: it has no logs and trusts no proxy.
-var backgroundServer = &caddyhttp.Server{}
-
-// Forward implements gateway.Upstream with Caddy's reverse proxy. A
-// request the gateway makes on its own (the reconciler's) gets the
-// context Caddy gives the requests it serves.
-func (h *Handler) Forward(w http.ResponseWriter, r *http.Request, in *org.Instance) error {
-	if r.Context().Value(caddy.ReplacerCtxKey) == nil {
-		r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, backgroundServer)
-	}
-	rp, err := h.proxy(in)
-	if err != nil {
-		return fmt.Errorf("instance %q: %w", in.Alias, err)
-	}
-	return rp.ServeHTTP(w, r, noNext)
-}
-
-// clientIP is the client address Caddy established, honouring the
-// server's trusted_proxies and nothing else.
-func clientIP(r *http.Request) netip.Addr {
-	s, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return a.Unmap()
-}
-
-// noNext ends the chain of the per-instance reverse proxies.
-var noNext = caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
-
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	ui := console.Handles(r.URL.Path)
 	switch {
-	case console.Handles(r.URL.Path):
-		h.console.ServeHTTP(w, r)
-		return nil
-	case !h.gw.Handles(r):
+	case !ui && !gateway.Handles(r):
 		return next.ServeHTTP(w, r)
+	case h.app.running(r.Context()) == nil:
+		starting.Write(w, runtimeapi.NewTrace())
+		return nil
+	case ui:
+		h.app.console.ServeHTTP(w, r)
+		return nil
 	}
-	d := h.serve(w, r)
+	d := h.app.serve(w, r)
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		repl.Set("http.qgov.user", d.User)
 		repl.Set("http.qgov.key_id", d.KeyID)
@@ -177,16 +84,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return nil
 }
 
-// serve runs a request through the gateway and counts its decision.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request) gateway.Decision {
-	d := h.gw.Serve(w, r)
-	countDecision(&d)
-	return d
-}
+// starting answers a request the app has not started in time to serve.
+var starting = runtimeapi.Errorf(http.StatusServiceUnavailable, "gateway_starting", "the gateway is starting; try again shortly")
 
 // Interface guards.
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
-	_ gateway.Upstream            = (*Handler)(nil)
 )

@@ -91,9 +91,9 @@ type pooledStore struct{ store.Store }
 // Destruct closes the store.
 func (p pooledStore) Destruct() error { return p.Close() }
 
-// openStore takes a reference to the configured store, opening it when no
-// loaded config holds it yet.
-func (a *App) openStore(repl *caddy.Replacer) (store.Store, error) {
+// storeConfig checks the store's settings and fills in their defaults,
+// the Redis password's placeholder resolved.
+func (a *App) storeConfig(repl *caddy.Replacer) (StoreConfig, error) {
 	sc := StoreConfig{}
 	if a.Store != nil {
 		sc = *a.Store
@@ -105,19 +105,26 @@ func (a *App) openStore(repl *caddy.Replacer) (store.Store, error) {
 		}
 	case "redis":
 		if len(sc.Addrs) == 0 {
-			return nil, fmt.Errorf("qgov store redis: at least one address is required")
+			return sc, fmt.Errorf("qgov store redis: at least one address is required")
 		}
 		if sc.KeyPrefix == "" {
 			sc.KeyPrefix = "qgov:"
 		}
 		pw, err := repl.ReplaceOrErr(sc.Password, true, true)
 		if err != nil {
-			return nil, fmt.Errorf("qgov store redis password: %w", err)
+			return sc, fmt.Errorf("qgov store redis password: %w", err)
 		}
 		sc.Password = pw
 	default:
-		return nil, fmt.Errorf("qgov store: unknown backend %q (use bolt or redis)", sc.Backend)
+		return sc, fmt.Errorf("qgov store: unknown backend %q (use bolt or redis)", sc.Backend)
 	}
+	return sc, nil
+}
+
+// openStore takes a reference to the configured store, opening it when no
+// loaded config holds it yet.
+func (a *App) openStore() (store.Store, error) {
+	sc := a.storeSettings
 	timeout := a.storeTimeout()
 	fingerprint, _ := json.Marshal(struct {
 		StoreConfig

@@ -221,7 +221,7 @@ func (d *Decision) identify(p *identity.Principal) {
 
 // Handles reports whether the gateway serves the request's path; other
 // paths are left to the next handler.
-func (g *Gateway) Handles(r *http.Request) bool {
+func Handles(r *http.Request) bool {
 	p := r.URL.Path
 	if p == "/identity/token" || p == "/identity/keys" || identity.Handles(p) || strings.HasPrefix(p, governancePrefix) ||
 		strings.HasPrefix(p, "/global-search/") || strings.HasPrefix(p, "/global-catalog/") {

@@ -113,7 +113,7 @@ func (rg *rig) serve(t *testing.T, st store.Store, edit func(*Config)) (*httptes
 	}
 	gw := New(cfg)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !gw.Handles(r) {
+		if !Handles(r) {
 			http.NotFound(w, r)
 			return
 		}

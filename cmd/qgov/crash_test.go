@@ -118,9 +118,7 @@ func newCrashRig(t *testing.T, sim, storeLine string) *crashRig {
 
 // start runs the gateway and waits until it serves.
 func (rig *crashRig) start() {
-	rig.cmd = exec.Command(binary, "run", "--config", rig.config, "--adapter", "caddyfile")
-	rig.cmd.Env = append(os.Environ(), "QGOV_CRASH_UPSTREAM_KEY="+simulator.DemoAPIKey,
-		"XDG_CONFIG_HOME="+rig.dir, "XDG_DATA_HOME="+rig.dir)
+	rig.cmd = rig.command("run")
 	rig.cmd.Stdout, rig.cmd.Stderr = rig.log, rig.log
 	require.NoError(rig.t, rig.cmd.Start())
 	fatima := rig.client("fatima-key")
@@ -131,6 +129,15 @@ func (rig *crashRig) start() {
 	}
 	out, _ := os.ReadFile(rig.log.Name())
 	rig.t.Fatalf("the gateway did not start:\n%s", out[max(0, len(out)-4000):])
+}
+
+// command is the qgov command verb on the rig's configuration, with its
+// environment and data directory.
+func (rig *crashRig) command(verb string) *exec.Cmd {
+	cmd := exec.Command(binary, verb, "--config", rig.config, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "QGOV_CRASH_UPSTREAM_KEY="+simulator.DemoAPIKey,
+		"XDG_CONFIG_HOME="+rig.dir, "XDG_DATA_HOME="+rig.dir)
+	return cmd
 }
 
 // kill stops the gateway with SIGKILL: nothing of it runs after.
@@ -371,4 +378,28 @@ func TestCrashAtAnyPoint(t *testing.T) {
 func crashJob(tags ...string) runtimeapi.JobRequest {
 	params := fmt.Sprintf(`{"pubs":[[%q,null,16]],"version":2}`, `OPENQASM 3.0; include "stdgates.inc"; bit[1] c; x $0; c[0] = measure $0;`)
 	return runtimeapi.JobRequest{ProgramID: "sampler", Backend: "qgov_simulator", Params: json.RawMessage(params), Tags: tags}
+}
+
+// TestValidateBesideARunningGateway validates the configuration of a
+// gateway that runs on the same data directory: validation opens neither
+// the store nor the audit trail, so it neither waits for their locks nor
+// leaves files behind.
+func TestValidateBesideARunningGateway(t *testing.T) {
+	sim := startSimulator(t, func(h http.Handler) http.Handler { return h })
+
+	fresh := newCrashRig(t, sim, "")
+	out, err := fresh.command("validate").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.NoFileExists(t, filepath.Join(fresh.dir, "qgov.db"), "validation creates no store")
+	assert.NoDirExists(t, filepath.Join(fresh.dir, "audit"), "nor an audit trail")
+
+	rig := newCrashRig(t, sim, "")
+	rig.start()
+	validate := rig.command("validate")
+	began := time.Now()
+	out, err = validate.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Less(t, time.Since(began), 5*time.Second, "validation waits for no lock")
+	_, err = rig.client("fatima-key").Submit(context.Background(), crashJob())
+	assert.NoError(t, err, "the running gateway is untouched")
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -107,8 +106,10 @@ func TestHungRedis(t *testing.T) {
 func TestRequirePersistence(t *testing.T) {
 	sim := startSimulator(t, func(h http.Handler) http.Handler { return h })
 	volatile := newCrashRig(t, sim, "store redis "+testenv.Redis(t)+" {\n\t\t\trequire_persistence\n\t\t}")
-	out, err := exec.Command(binary, "validate", "--config", volatile.config, "--adapter", "caddyfile").CombinedOutput()
-	require.Error(t, err)
+	out, err := volatile.command("validate").CombinedOutput()
+	require.NoError(t, err, "validation does not reach the store: %s", out)
+	out, err = volatile.command("run").CombinedOutput()
+	require.Error(t, err, "the gateway does not start")
 	assert.Contains(t, string(out), "require_persistence")
 	assert.Contains(t, string(out), "keeps nothing on disk")
 

@@ -84,7 +84,7 @@ func TestDecodeSubmission(t *testing.T) {
 // gateway knows each pub's size.
 func TestRealClientJobs(t *testing.T) {
 	read := func(name string) []byte {
-		data, err := os.ReadFile(filepath.Join("..", "circuit", "testdata", "qpy", name))
+		data, err := os.ReadFile(filepath.Join("..", "..", "circuit", "testdata", "qpy", name))
 		require.NoError(t, err)
 		return data
 	}
