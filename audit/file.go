@@ -219,11 +219,11 @@ func tail(path string) (Head, string, error) {
 		}
 		rec, intact, err := open(buf[begin:end])
 		if err != nil {
-			return Head{}, "", fmt.Errorf("%s ends with a line that is not an audit record, so the chain cannot be continued: run qgov audit verify, and move the file aside once its findings are kept", filepath.Base(path))
+			return Head{}, "", fmt.Errorf("%s ends with a line that is not an audit record, so the chain cannot be continued: run qgov gov audit verify, and move the file aside once its findings are kept", filepath.Base(path))
 		}
 		if !intact {
 			// continue after what the line claims, and say so
-			return Head{Seq: rec.Seq, Hash: rec.Hash}, fmt.Sprintf("%s ends with a record that does not verify (run qgov audit verify)", filepath.Base(path)), nil
+			return Head{Seq: rec.Seq, Hash: rec.Hash}, fmt.Sprintf("%s ends with a record that does not verify (run qgov gov audit verify)", filepath.Base(path)), nil
 		}
 		return Head{Seq: rec.Seq, Hash: rec.Hash}, torn, nil
 	}

@@ -65,7 +65,7 @@ func init() {
 //	    access_group <name> { … }  (see parseAccessGroup)
 //	    assign       <user> <role> [project <p>] [tenant <t>] [expires <time or date>]
 //	    org_file     <file.yaml...>  (see org.ParseYAML; relative to the Caddyfile)
-//	    governance_file <file.yaml...>  (what qgov export writes; see governance.ParseFile)
+//	    governance_file <file.yaml...>  (what qgov gov export writes; see governance.ParseFile)
 //	    governance {
 //	        refresh_interval <duration>  (how often replicas look for API changes; default 2s)
 //	    }

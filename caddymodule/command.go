@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -16,10 +17,18 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
+	"github.com/qgov/qgov/govcli"
 	"github.com/qgov/qgov/simulator"
 )
 
 func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:      "gov",
+		Usage:     "<command> ...",
+		Short:     "Manages and inspects the governance of a qgov gateway",
+		Long:      govcli.Help,
+		CobraFunc: func(cmd *cobra.Command) { GovCommand(cmd, exitStatus) },
+	})
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "simulator",
 		Usage: "[--listen <addr>] [--config <file>] [--max-qubits <n>]",
@@ -40,6 +49,24 @@ which accept the API key "demo-upstream-key". Stop it with Ctrl-C.`,
 			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdSimulator)
 		},
 	})
+}
+
+// GovCommand builds the qgov gov commands under gov: the command line of
+// package govcli, and lint and policies test, which read a Caddy config.
+// exit decides how a command's exit status leaves the program.
+func GovCommand(gov *cobra.Command, exit govcli.Exit) {
+	policies := &cobra.Command{Use: "policies"}
+	policies.AddCommand(policyTestCommand())
+	gov.AddCommand(lintCommand(), policies)
+	govcli.Attach(gov, govcli.Options{AuditDir: filepath.Join(caddy.AppDataDir(), "qgov", "audit")}, exit)
+}
+
+// exitStatus makes Caddy's main exit with a qgov gov command's status.
+func exitStatus(cmd *cobra.Command, code int, err error) error {
+	if code != caddy.ExitCodeSuccess && err == nil {
+		err = fmt.Errorf("exit status %d", code)
+	}
+	return caddycmd.WrapCommandFuncForCobra(func(caddycmd.Flags) (int, error) { return code, err })(cmd, nil)
 }
 
 func cmdSimulator(fl caddycmd.Flags) (int, error) {

@@ -4,19 +4,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
+	"github.com/qgov/qgov/govcli"
 	"github.com/qgov/qgov/org"
 )
 
-func init() {
-	caddycmd.RegisterCommand(caddycmd.Command{
-		Name:  "lint",
-		Usage: "--config <file> [--adapter <name>] [--json]",
+// lintCommand is qgov gov lint.
+func lintCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lint --config <file> [--adapter <name>] [--json]",
 		Short: "Reviews the organisation model of a config",
 		Long: `
 Loads a config (a Caddyfile, or JSON with --adapter "") and reviews the qgov
@@ -31,20 +32,23 @@ declared, then warnings that are legal but likely mistakes:
   unheld_role           custom roles no group or assignment gives
   unreachable_instance  instances no role reaches
 
-Exit status: 0 when clean, 1 for a configuration error, 2 for warnings.`,
-		CobraFunc: func(cmd *cobra.Command) {
-			cmd.Flags().StringP("config", "c", "Caddyfile", "The configuration file")
-			cmd.Flags().StringP("adapter", "a", "caddyfile", "The config adapter (empty for JSON)")
-			cmd.Flags().Bool("json", false, "Print the findings as JSON")
-			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdLint)
-		},
-	})
+Exit status: 0 when clean, 1 for a configuration error, 2 for wrong
+arguments, 3 for warnings.`,
+		Args: cobra.NoArgs,
+	}
+	cmd.Flags().StringP("config", "c", "Caddyfile", "The configuration file")
+	cmd.Flags().StringP("adapter", "a", "caddyfile", "The config adapter (empty for JSON)")
+	cmd.Flags().Bool("json", false, "Print the findings as JSON")
+	cmd.RunE = func(c *cobra.Command, _ []string) error {
+		return govcli.Status(cmdLint(c.OutOrStdout(), caddycmd.Flags{FlagSet: c.Flags()}))
+	}
+	return cmd
 }
 
 // exitWarnings is lint's exit status when it found warnings only.
-const exitWarnings = 2
+const exitWarnings = 3
 
-func cmdLint(fl caddycmd.Flags) (int, error) {
+func cmdLint(w io.Writer, fl caddycmd.Flags) (int, error) {
 	raw, _, _, err := caddycmd.LoadConfig(fl.String("config"), fl.String("adapter"))
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
@@ -69,14 +73,14 @@ func cmdLint(fl caddycmd.Flags) (int, error) {
 		if findings == nil {
 			findings = []org.Finding{} // [] rather than null
 		}
-		if err := json.NewEncoder(os.Stdout).Encode(map[string]any{"findings": findings}); err != nil {
+		if err := json.NewEncoder(w).Encode(map[string]any{"findings": findings}); err != nil {
 			return caddy.ExitCodeFailedStartup, err
 		}
 	} else {
 		for _, f := range findings {
-			fmt.Printf("%-20s %s\n", f.Kind, f.Message)
+			fmt.Fprintf(w, "%-20s %s\n", f.Kind, f.Message)
 		}
-		fmt.Printf("%d finding(s)\n", len(findings))
+		fmt.Fprintf(w, "%d finding(s)\n", len(findings))
 	}
 	if len(findings) > 0 {
 		return exitWarnings, nil

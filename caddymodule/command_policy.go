@@ -14,22 +14,21 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/qgov/qgov/govcli"
 	"github.com/qgov/qgov/policy"
 )
 
-// Exit statuses of qgov policy test beyond 0 (allowed) and 1 (error).
+// Exit statuses of qgov gov policies test beyond 0 (allowed) and 1 (error).
 const (
 	exitBlocked = 3
 	exitHeld    = 4
 )
 
-func init() {
-	caddycmd.RegisterCommand(caddycmd.Command{
-		Name:  "policy",
-		Usage: "test --config <file> --request <sample.json> [--json]",
-		Short: "Works with the policies of a config",
+// policyTestCommand is qgov gov policies test.
+func policyTestCommand() *cobra.Command {
+	test := &cobra.Command{Use: "test --config <file> --request <sample.json> [--json]", Short: "Evaluates a config's policies against a sample request",
 		Long: `
-policy test loads a config's policies and workflows (compiling them as the
+test loads a config's policies and workflows (compiling them as the
 gateway does) and evaluates them against a sample request: a JSON object
 with the fields conditions read, for example
 
@@ -41,18 +40,19 @@ with the fields conditions read, for example
 (action defaults to quantum-computing.job.create, remaining_budget_usd to -1.)
 It prints each policy's and workflow's decision, then the outcome.
 
-Exit status: 0 allowed (possibly modified), 3 blocked or refused by an
-evaluation error, 4 held for approval, 1 the config or the sample is invalid.`,
-		CobraFunc: func(cmd *cobra.Command) {
-			test := &cobra.Command{Use: "test", Short: "Evaluates policies against a sample request",
-				RunE: caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) { return runPolicyTest(os.Stdout, fl) })}
-			policyTestFlags(test.Flags())
-			cmd.AddCommand(test)
-		},
-	})
+Exit status: 0 allowed (possibly modified), 1 the config or the sample is
+invalid, 2 wrong arguments, 3 blocked or refused by an evaluation error,
+4 held for approval.`,
+		Args: cobra.NoArgs,
+	}
+	test.RunE = func(c *cobra.Command, _ []string) error {
+		return govcli.Status(runPolicyTest(c.OutOrStdout(), caddycmd.Flags{FlagSet: c.Flags()}))
+	}
+	policyTestFlags(test.Flags())
+	return test
 }
 
-// policyDecision is one rule's decision in qgov policy test's output.
+// policyDecision is one rule's decision in qgov gov policies test's output.
 type policyDecision struct {
 	Rule     string `json:"rule"`
 	Mode     string `json:"mode"`

@@ -142,7 +142,7 @@ func (a *App) refreshInterval() time.Duration {
 }
 
 // loadGovernanceFiles reads governance_file <file...>: governance files
-// as qgov export writes them.
+// as qgov gov export writes them.
 func loadGovernanceFiles(d *caddyfile.Dispenser, app *App) error {
 	return eachFile(d, func(f string) error {
 		c, err := governance.LoadFile(f)

@@ -7,16 +7,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/qgov/qgov/gateway"
+	"github.com/qgov/qgov/govcli"
 	"github.com/qgov/qgov/governance"
 	"github.com/qgov/qgov/internal/qiskitclient"
 	"github.com/qgov/qgov/simulator"
@@ -41,33 +40,13 @@ func startGovernedDemo(t *testing.T) *demo {
 // cli runs a qgov command against the demo as the holder of key and
 // returns its output and exit status.
 func (d *demo) cli(t *testing.T, key string, args ...string) (string, int) {
-	t.Setenv(apiKeyEnv, key)
-	t.Setenv(urlEnv, d.gateway)
-	root := &cobra.Command{Use: "qgov", SilenceUsage: true, SilenceErrors: true}
-	for _, oc := range objectCommands {
-		k, _ := governance.KindOf(oc.kind)
-		c := &cobra.Command{Use: oc.command}
-		objectCommand(c, k)
-		root.AddCommand(c)
+	t.Setenv("QGOV_API_KEY", key)
+	t.Setenv("QGOV_URL", d.gateway)
+	code, out, err := gov(t, args...)
+	if err != nil {
+		out += err.Error()
 	}
-	for name, build := range map[string]func(*cobra.Command){"keys": keysCommand, "approvals": approvalsCommand, "sessions": sessionsCommand} {
-		c := &cobra.Command{Use: name}
-		build(c)
-		root.AddCommand(c)
-	}
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.Execute()
-	if err == nil {
-		return out.String(), 0
-	}
-	out.WriteString(err.Error())
-	if v := reflect.ValueOf(err); v.Kind() == reflect.Pointer && v.Elem().FieldByName("ExitCode").IsValid() {
-		return out.String(), int(v.Elem().FieldByName("ExitCode").Int())
-	}
-	return out.String(), 1
+	return out, code
 }
 
 // TestGettingStartedThroughTheCLI drives IBM's enterprise-governance Getting Started
@@ -137,9 +116,9 @@ func TestGettingStartedThroughTheCLI(t *testing.T) {
 	assert.Contains(t, run(5, "tenants", "create", "my-org"), "already exists")
 	assert.Contains(t, run(4, "policies", "get", "nothing", "--tenant-id", "my-org"), "not_found")
 	out, code := d.cli(t, "demo-fatima-key", "projects", "create", "sneaky", "--tenant-id", "my-org")
-	assert.Equal(t, exitDenied, code, out)
+	assert.Equal(t, govcli.ExitDenied, code, out)
 	out, code = d.cli(t, "demo-fatima-key", "projects", "create", "sneaky")
-	assert.Equal(t, exitDenied, code, out)
+	assert.Equal(t, govcli.ExitDenied, code, out)
 	assert.Contains(t, out, "tenant:manage")
 	// my-org's own administrator manages my-org, and no other tenant
 	run(0, "roles", "assign", "bob", "admin", "--tenant-id", "my-org")
@@ -149,10 +128,10 @@ func TestGettingStartedThroughTheCLI(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(bobOut), &bob))
 	out, code = d.cli(t, bob.Key, "tenants", "update", "my-org", "time_zone=Europe/Berlin")
-	assert.Equal(t, exitOK, code, out)
+	assert.Equal(t, govcli.ExitOK, code, out)
 	for _, args := range [][]string{{"tenants", "get", "default"}, {"tenants", "update", "default", "mfa_required=false"}, {"projects", "list", "--tenant-id", "default"}} {
 		out, code = d.cli(t, bob.Key, args...)
-		assert.Equal(t, exitDenied, code, "%v: %s", args, out)
+		assert.Equal(t, govcli.ExitDenied, code, "%v: %s", args, out)
 		assert.Contains(t, out, "tenant_not_accessible", args)
 	}
 

@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
-	caddycmd "github.com/caddyserver/caddy/v2/cmd"
-	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -116,11 +114,7 @@ func TestLintCommand(t *testing.T) {
 		{"a rule for an unknown provider", write("broken-provider", noProvider), 1, `rules[0]: unknown identity provider "app-id"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := pflag.NewFlagSet("lint", pflag.ContinueOnError)
-			fs.String("config", tc.config, "")
-			fs.String("adapter", "caddyfile", "")
-			fs.Bool("json", true, "")
-			code, err := cmdLint(caddycmd.Flags{FlagSet: fs})
+			code, _, err := gov(t, "lint", "--config", tc.config, "--json")
 			assert.Equal(t, tc.want, code)
 			if tc.err != "" {
 				require.Error(t, err)

@@ -91,7 +91,7 @@ func TestPoliciesInCaddy(t *testing.T) {
 	assert.NoError(t, err)
 }
 
-// TestPolicyTestCommand runs qgov policy test on a Caddyfile with the
+// TestPolicyTestCommand runs qgov gov policies test on a Caddyfile with the
 // demo's policy file and sample requests.
 func TestPolicyTestCommand(t *testing.T) {
 	dir := t.TempDir()
@@ -103,7 +103,7 @@ func TestPolicyTestCommand(t *testing.T) {
 	sample := filepath.Join(dir, "sample.json")
 	test := func(req string) (int, string, error) {
 		require.NoError(t, os.WriteFile(sample, []byte(req), 0o600))
-		return run(t, runPolicyTest, policyTestFlags, "--config", caddyfile, "--request", sample)
+		return gov(t, "policies", "test", "--config", caddyfile, "--request", sample)
 	}
 	code, out, err := test(`{"user":"fatima","backend":"ibm_qgov_eagle","estimated_cost_usd":12,"tags":{"experiment":"vqe"},"day_of_week":"Saturday"}`)
 	require.NoError(t, err)

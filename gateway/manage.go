@@ -26,7 +26,7 @@ func (g *Gateway) serveAdmin(w http.ResponseWriter, r *http.Request, d Decision,
 }
 
 // export answers the live objects of the tenant as a governance file
-// (YAML), which governance_file loads and qgov apply reads.
+// (YAML), which governance_file loads and qgov gov apply reads.
 func (q govCall) export() *runtimeapi.Error {
 	if q.g.Catalog == nil {
 		return runtimeapi.Errorf(http.StatusNotFound, "governance_not_configured", "this gateway keeps no governance objects")

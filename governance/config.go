@@ -18,7 +18,7 @@ import (
 
 // Config is every governance object, in the shape of the qgov app's JSON
 // config. A governance file is a Config written as YAML (or JSON); it is
-// what `qgov export` writes and `qgov apply` reads.
+// what `qgov gov export` writes and `qgov gov apply` reads.
 type Config struct {
 	// Config is the organisation: tenants, instances, projects, roles,
 	// access groups and assignments.

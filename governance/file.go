@@ -74,7 +74,7 @@ func Render(c Config) ([]byte, error) {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	buf.WriteString("# qgov governance file: load it with `governance_file`, or change a gateway with `qgov apply`.\n")
+	buf.WriteString("# qgov governance file: load it with `governance_file`, or change a gateway with `qgov gov apply`.\n")
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(integral(withoutSources(doc))); err != nil {

@@ -340,7 +340,7 @@ func (m *Manager[M]) liveEntry(o *Object) Entry {
 }
 
 // Live returns the live objects of a tenant, with the global ones it
-// owns, as a Config (what `qgov export` writes).
+// owns, as a Config (what `qgov gov export` writes).
 func (m *Manager[M]) Live(tenant string) Config {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -20,7 +20,7 @@ type APIKey struct {
 	// kept. Give Key or SHA256.
 	Key string `json:"key,omitempty"`
 	// SHA256 is the hex SHA-256 of the secret, for configs that must not
-	// hold it (`qgov hash-key` prints it).
+	// hold it (`qgov gov hash-key` prints it).
 	SHA256 string `json:"sha256,omitempty"`
 	// User is the user id; Name and Email describe the user.
 	User  string `json:"user"`

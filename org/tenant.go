@@ -29,9 +29,10 @@ type TenantSettings struct {
 	Name string `json:"name"`
 	// DisplayName is the tenant's human name.
 	DisplayName string `json:"display_name,omitempty"`
-	// DefaultBackend, DefaultShots and MaxShots are the tenant's execution
-	// defaults and ceiling. Loaded and validated; requests are not yet
-	// checked against them.
+	// DefaultBackend and DefaultShots fill in a submission that names no
+	// backend ("simulator": the first simulator among the instance's
+	// backends) or, for a sampler, no shots; MaxShots is the tenant's
+	// ceiling of shots per job.
 	DefaultBackend string `json:"default_backend,omitempty"`
 	DefaultShots   int    `json:"default_shots,omitempty"`
 	MaxShots       int    `json:"max_shots,omitempty"`
@@ -48,13 +49,14 @@ type TenantSettings struct {
 	// limits count days. Default UTC.
 	TimeZone string `json:"time_zone,omitempty"`
 	// AllowPriorityQueue lets holders of job:priority:high use the
-	// priority queue. Loaded and validated; not yet applied.
+	// priority queue.
 	AllowPriorityQueue bool `json:"allow_priority_queue,omitempty"`
 	// UserListVisible lets every member list the tenant's users; without
 	// it only holders of user:view may.
 	UserListVisible bool `json:"user_list_visible,omitempty"`
-	// NotifyOnBudgetWarning, NotifyOnJobFailure and NotificationChannels
-	// configure the tenant's notifications. Loaded; not yet applied.
+	// NotifyOnBudgetWarning sends the tenant's budget alerts to its
+	// NotificationChannels. NotifyOnJobFailure is read for the YAML
+	// form's sake; no notification is sent on a job's failure.
 	NotifyOnBudgetWarning bool     `json:"notify_on_budget_warning,omitempty"`
 	NotifyOnJobFailure    bool     `json:"notify_on_job_failure,omitempty"`
 	NotificationChannels  []string `json:"notification_channels,omitempty"`

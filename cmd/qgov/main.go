@@ -4,6 +4,7 @@
 package main
 
 import (
+	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 
 	// Caddy's standard modules.
@@ -14,5 +15,14 @@ import (
 )
 
 func main() {
+	caddy.CustomBinaryName = "qgov"
+	caddy.CustomLongDescription = `qgov is Caddy with a governance gateway for the Qiskit Runtime API and a
+bundled Runtime API simulator. Run the demo with:
+
+	$ qgov run --config Caddyfile.example
+
+Manage a running gateway's governance with the qgov gov commands, and run
+the simulator on its own with qgov simulator. Caddy's own commands work as
+they do in Caddy.`
 	caddycmd.Main()
 }

@@ -93,13 +93,13 @@ func TestSimulatorCommandBadConfig(t *testing.T) {
 }
 
 func TestHashKeyCommand(t *testing.T) {
-	cmd := exec.Command(binary, "hash-key")
+	cmd := exec.Command(binary, "gov", "hash-key")
 	cmd.Stdin = strings.NewReader("demo-fatima-key\n")
 	out, err := cmd.Output()
 	require.NoError(t, err)
 	assert.Equal(t, "ba32fc601206b83bf3e09aa7798f4d71f8e39b5b2060e888a638fbaa7c5c14f7\n", string(out))
 
-	out, err = exec.Command(binary, "hash-key", "--generate").Output()
+	out, err = exec.Command(binary, "gov", "hash-key", "--generate").Output()
 	require.NoError(t, err)
 	var key, hash string
 	_, err = fmt.Sscanf(string(out), "key:    %s\nsha256: %s\n", &key, &hash)
@@ -107,7 +107,7 @@ func TestHashKeyCommand(t *testing.T) {
 	assert.True(t, strings.HasPrefix(key, "qgov-"))
 	assert.Equal(t, identity.HashKey(key), hash)
 
-	cmd = exec.Command(binary, "hash-key")
+	cmd = exec.Command(binary, "gov", "hash-key")
 	cmd.Stdin = strings.NewReader("")
 	out, err = cmd.CombinedOutput()
 	require.Error(t, err)

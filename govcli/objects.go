@@ -1,4 +1,4 @@
-package caddymodule
+package govcli
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
-	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
@@ -48,30 +48,30 @@ or changed meanwhile), 6 throttled.`
 func init() {
 	for _, oc := range objectCommands {
 		k, _ := governance.KindOf(oc.kind)
-		caddycmd.RegisterCommand(caddycmd.Command{
+		register(command{
 			Name: oc.command, Usage: "list | get <name> | create [<name>] [field=value...] | set <name> field=value... | update <name> field=value... | delete <name>",
 			Short: oc.short, Long: governanceHelp,
-			CobraFunc: func(cmd *cobra.Command) { objectCommand(cmd, k) },
+			Build: func(cmd *cobra.Command) { objectCommand(cmd, k) },
 		})
 	}
-	caddycmd.RegisterCommand(caddycmd.Command{
+	register(command{
 		Name: "keys", Usage: "list | create --name <n> [...] | rotate <id> | revoke <id>", Short: "Manages API keys", Long: governanceHelp,
-		CobraFunc: keysCommand,
+		Build: keysCommand,
 	})
-	caddycmd.RegisterCommand(caddycmd.Command{
+	register(command{
 		Name: "approvals", Usage: "list | approve <job> [--comment c] | reject <job> --comment c", Short: "Decides jobs held for approval", Long: governanceHelp,
-		CobraFunc: approvalsCommand,
+		Build: approvalsCommand,
 	})
-	caddycmd.RegisterCommand(caddycmd.Command{
+	register(command{
 		Name: "sessions", Usage: "list [--user u] | terminate <id> | terminate-all --user u", Short: "Lists and ends sign-in sessions", Long: governanceHelp,
-		CobraFunc: sessionsCommand,
+		Build: sessionsCommand,
 	})
-	caddycmd.RegisterCommand(caddycmd.Command{
+	register(command{
 		Name: "export", Usage: "[--tenant-id t] [--output file]", Short: "Writes the live governance objects as a governance file", Long: governanceHelp,
-		CobraFunc: func(cmd *cobra.Command) {
+		Build: func(cmd *cobra.Command) {
 			clientFlags(cmd.Flags())
 			cmd.Flags().StringP("output", "o", "", "Write to this file instead of stdout")
-			cmd.RunE = remote(func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error {
+			cmd.RunE = remote(func(ctx context.Context, c *apiClient, fl flags, w io.Writer) error {
 				body, err := c.get(ctx, "/governance/v1/export"+tenantQuery(fl, ""), nil)
 				if err != nil {
 					return err
@@ -84,12 +84,12 @@ func init() {
 			})
 		},
 	})
-	caddycmd.RegisterCommand(caddycmd.Command{
+	register(command{
 		Name: "apply", Usage: "-f <file> [--dry-run] [--prune] [--tenant-id t]", Short: "Makes the live governance objects what a file says", Long: governanceHelp + `
 
 apply puts every object of the file in one revision; --prune also deletes
 live objects the file does not hold; --dry-run only prints the differences.`,
-		CobraFunc: func(cmd *cobra.Command) {
+		Build: func(cmd *cobra.Command) {
 			clientFlags(cmd.Flags())
 			cmd.Flags().StringP("file", "f", "", "The governance file")
 			cmd.Flags().Bool("dry-run", false, "Only show what would change")
@@ -104,30 +104,39 @@ func clientFlags(fs *pflag.FlagSet) {
 	fs.String("url", "", "The gateway's base URL (default $"+urlEnv+" or http://127.0.0.1:8080)")
 	fs.Bool("json", false, "Print JSON for scripts")
 	fs.String("tenant-id", "", "The tenant (default: the caller's; another needs platform:manage)")
+	timeoutFlag(fs)
 }
+
+// timeoutFlag bounds each request to the gateway.
+func timeoutFlag(fs *pflag.FlagSet) {
+	fs.Duration("timeout", defaultTimeout, "Give up on a request to the gateway after this long")
+}
+
+// defaultTimeout is --timeout's default.
+const defaultTimeout = 30 * time.Second
 
 // remote wraps a client command: it connects and maps errors to exit
 // statuses.
-func remote(fn func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error) func(*cobra.Command, []string) error {
+func remote(fn func(ctx context.Context, c *apiClient, fl flags, w io.Writer) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		return caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
+		return runs(func(_ io.Writer, fl flags) (int, error) {
 			ctx := cmd.Context()
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			c, err := newAPIClient(ctx, fl.String("url"))
+			c, err := newAPIClient(ctx, fl.String("url"), fl.Duration("timeout"))
 			if err != nil {
-				return exitFailed, err
+				return ExitFailed, err
 			}
 			if err := fn(ctx, c, fl, cmd.OutOrStdout()); err != nil {
 				return exitCode(err), err
 			}
-			return exitOK, nil
+			return ExitOK, nil
 		})(cmd, args)
 	}
 }
 
-func tenantQuery(fl caddycmd.Flags, extra string) string {
+func tenantQuery(fl flags, extra string) string {
 	v := url.Values{}
 	if t := fl.String("tenant-id"); t != "" {
 		v.Set("tenant_id", t)
@@ -147,10 +156,10 @@ func tenantQuery(fl caddycmd.Flags, extra string) string {
 // objectCommand adds list, get, create, set, update and delete of a kind.
 func objectCommand(cmd *cobra.Command, k governance.Kind) {
 	base := "/governance/v1/" + k.Name()
-	sub := func(use, short string, args cobra.PositionalArgs, fn func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error) *cobra.Command {
+	sub := func(use, short string, args cobra.PositionalArgs, fn func(ctx context.Context, c *apiClient, fl flags, w io.Writer) error) *cobra.Command {
 		return clientCommand(cmd, use, short, args, fn)
 	}
-	sub("list", "Lists the objects", cobra.NoArgs, func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error {
+	sub("list", "Lists the objects", cobra.NoArgs, func(ctx context.Context, c *apiClient, fl flags, w io.Writer) error {
 		var all []governance.Entry
 		for token := ""; ; {
 			var page struct {
@@ -179,7 +188,7 @@ func objectCommand(cmd *cobra.Command, k governance.Kind) {
 		}
 		return tw.Flush()
 	})
-	sub("get <name>", "Prints one object", cobra.ExactArgs(1), func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error {
+	sub("get <name>", "Prints one object", cobra.ExactArgs(1), func(ctx context.Context, c *apiClient, fl flags, w io.Writer) error {
 		var e governance.Entry
 		if _, err := c.get(ctx, base+"/"+url.PathEscape(fl.Arg(0))+tenantQuery(fl, ""), &e); err != nil {
 			return err
@@ -187,7 +196,7 @@ func objectCommand(cmd *cobra.Command, k governance.Kind) {
 		return printEntry(w, e, fl.Bool("json"))
 	})
 	change := func(use, short string, args cobra.PositionalArgs, method string) {
-		c := sub(use, short, args, func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error {
+		c := sub(use, short, args, func(ctx context.Context, c *apiClient, fl flags, w io.Writer) error {
 			return changeObject(ctx, c, fl, w, base, method)
 		})
 		c.Flags().StringP("file", "f", "", "Read the object from a JSON or YAML file")
@@ -195,11 +204,11 @@ func objectCommand(cmd *cobra.Command, k governance.Kind) {
 	change("create [<name>] [field=value...]", "Creates an object", cobra.ArbitraryArgs, http.MethodPost)
 	change("set <name> field=value...", "Creates or replaces an object", cobra.MinimumNArgs(1), http.MethodPut)
 	change("update <name> field=value...", "Changes fields of an object", cobra.MinimumNArgs(1), http.MethodPatch)
-	sub("delete <name>", "Deletes an object", cobra.ExactArgs(1), func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error {
+	sub("delete <name>", "Deletes an object", cobra.ExactArgs(1), func(ctx context.Context, c *apiClient, fl flags, w io.Writer) error {
 		return changeObject(ctx, c, fl, w, base, http.MethodDelete)
 	})
 	if k.Name() == "roles" {
-		assign := sub("assign <user> <role>", "Assigns a role to a user", cobra.ExactArgs(2), func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error {
+		assign := sub("assign <user> <role>", "Assigns a role to a user", cobra.ExactArgs(2), func(ctx context.Context, c *apiClient, fl flags, w io.Writer) error {
 			a := map[string]any{"user": fl.Arg(0), "role": fl.Arg(1)}
 			if p := fl.String("project"); p != "" {
 				a["project"] = p
@@ -216,7 +225,7 @@ func objectCommand(cmd *cobra.Command, k governance.Kind) {
 		})
 		assign.Flags().String("project", "", "Assign in this project (default: across the tenant)")
 		assign.Flags().String("expires", "", "End the assignment at this RFC 3339 time")
-		sub("of <user>", "Lists a user's roles", cobra.ExactArgs(1), func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error {
+		sub("of <user>", "Lists a user's roles", cobra.ExactArgs(1), func(ctx context.Context, c *apiClient, fl flags, w io.Writer) error {
 			var out struct {
 				Roles []map[string]any `json:"roles"`
 			}
@@ -252,7 +261,7 @@ func revision(e governance.Entry) string {
 // changeObject creates, replaces, updates or deletes one object. A
 // change of an existing object reads its ETag first and sends it in
 // If-Match, so a change made meanwhile is refused, not overwritten.
-func changeObject(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer, base, method string) error {
+func changeObject(ctx context.Context, c *apiClient, fl flags, w io.Writer, base, method string) error {
 	args := fl.Args()
 	name := ""
 	if len(args) > 0 && !strings.Contains(args[0], "=") {
@@ -363,7 +372,7 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func runApply(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error {
+func runApply(ctx context.Context, c *apiClient, fl flags, w io.Writer) error {
 	file := fl.String("file")
 	if file == "" {
 		return &apiError{Status: http.StatusBadRequest, Code: "invalid_arguments", Message: "-f <governance file> is required"}

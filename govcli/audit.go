@@ -1,4 +1,4 @@
-package caddymodule
+package govcli
 
 import (
 	"context"
@@ -8,20 +8,17 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/qgov/qgov/audit"
 )
 
-// Exit statuses of qgov audit verify.
+// Exit statuses of qgov gov audit verify.
 const (
 	exitTampered   = 1
 	exitUnverified = 2
@@ -32,7 +29,7 @@ const (
 const apiKeyEnv = "QGOV_API_KEY"
 
 func init() {
-	caddycmd.RegisterCommand(caddycmd.Command{
+	register(command{
 		Name:  "audit",
 		Usage: "verify [<dir>] | query [flags]",
 		Short: "Verifies and queries the audit trail",
@@ -46,17 +43,17 @@ when intact, 1 when the trail was tampered with, 2 when it cannot be read.
 query prints records matching filters, oldest first: from a trail directory
 (--dir), or from a running gateway (--url, with a qgov API key in
 QGOV_API_KEY whose owner holds audit:view; the answer covers their tenant).`,
-		CobraFunc: func(cmd *cobra.Command) {
+		Build: func(cmd *cobra.Command) {
 			verify := &cobra.Command{Use: "verify [<dir>]", Short: "Verifies the trail's hash chain", Args: cobra.MaximumNArgs(1),
-				RunE: caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) { return runVerify(os.Stdout, fl) })}
+				RunE: runs(runVerify)}
 			verifyFlags(verify.Flags())
 			query := &cobra.Command{Use: "query", Short: "Prints records matching filters",
-				RunE: caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) { return runQuery(os.Stdout, fl) })}
+				RunE: runs(runQuery)}
 			queryFlags(query.Flags())
 			cmd.AddCommand(verify, query)
 		},
 	})
-	caddycmd.RegisterCommand(caddycmd.Command{
+	register(command{
 		Name:  "report",
 		Usage: "--url <gateway> --type <type> --period <period> [--format json|csv|pdf] [--output <file>]",
 		Short: "Downloads a compliance report from a running gateway",
@@ -65,9 +62,9 @@ Asks a running gateway for a report of the caller's tenant, with a qgov API
 key in QGOV_API_KEY. Types: access_review, budget_usage, job_summary,
 security_events, soc2, iso27001. Periods: 2026-Q1, 2026-03, 2026, 2026-03-15
 or 2026-01-01..2026-02-15. Without --output the report goes to stdout.`,
-		CobraFunc: func(cmd *cobra.Command) {
+		Build: func(cmd *cobra.Command) {
 			reportFlags(cmd.Flags())
-			cmd.RunE = caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) { return runReport(os.Stdout, fl) })
+			cmd.RunE = runs(runReport)
 		},
 	})
 }
@@ -83,6 +80,7 @@ func verifyFlags(fs *pflag.FlagSet) {
 func queryFlags(fs *pflag.FlagSet) {
 	fs.String("dir", "", "A trail directory to read")
 	fs.String("url", "", "A running gateway's base URL (key in "+apiKeyEnv+")")
+	timeoutFlag(fs)
 	for _, f := range filterFlags {
 		fs.String(strings.ReplaceAll(f, "_", "-"), "", "Filter: "+f)
 	}
@@ -92,6 +90,7 @@ func queryFlags(fs *pflag.FlagSet) {
 
 func reportFlags(fs *pflag.FlagSet) {
 	fs.String("url", "", "The gateway's base URL")
+	timeoutFlag(fs)
 	fs.String("type", "", "The report type")
 	fs.String("period", "", "The period")
 	fs.String("format", "json", "json, csv or pdf")
@@ -99,10 +98,10 @@ func reportFlags(fs *pflag.FlagSet) {
 	fs.Bool("progress", false, "Draw a progress bar on stderr (default: when writing to a file from a terminal)")
 }
 
-func runVerify(w io.Writer, fl caddycmd.Flags) (int, error) {
+func runVerify(w io.Writer, fl flags) (int, error) {
 	dir := fl.Arg(0)
 	if dir == "" {
-		dir = filepath.Join(caddy.AppDataDir(), "qgov", "audit")
+		dir = options.AuditDir
 	}
 	v, err := audit.Verify(dir)
 	if err != nil {
@@ -130,11 +129,11 @@ func runVerify(w io.Writer, fl caddycmd.Flags) (int, error) {
 	if !v.OK() {
 		return exitTampered, nil
 	}
-	return caddy.ExitCodeSuccess, nil
+	return ExitOK, nil
 }
 
 // queryParams are the query's filters as the governance API reads them.
-func queryParams(fl caddycmd.Flags) url.Values {
+func queryParams(fl flags) url.Values {
 	v := url.Values{}
 	for _, f := range filterFlags {
 		if s := fl.String(strings.ReplaceAll(f, "_", "-")); s != "" {
@@ -144,7 +143,7 @@ func queryParams(fl caddycmd.Flags) url.Values {
 	return v
 }
 
-func runQuery(w io.Writer, fl caddycmd.Flags) (int, error) {
+func runQuery(w io.Writer, fl flags) (int, error) {
 	ctx := context.Background()
 	params := queryParams(fl)
 	limit := fl.Int("limit")
@@ -153,16 +152,16 @@ func runQuery(w io.Writer, fl caddycmd.Flags) (int, error) {
 	case dir != "" && base == "":
 		f, err := audit.ParseFilter(params)
 		if err != nil {
-			return caddy.ExitCodeFailedStartup, err
+			return ExitFailed, err
 		}
 		f.Tenant = params.Get("tenant_id")
 		next = func(token string) (audit.Page, error) {
 			return audit.FileSource{Dir: dir}.Query(ctx, f, token, audit.MaxPageSize)
 		}
 	case base != "" && dir == "":
-		api, err := newAPIClient(ctx, base)
+		api, err := newAPIClient(ctx, base, fl.Duration("timeout"))
 		if err != nil {
-			return caddy.ExitCodeFailedStartup, err
+			return ExitFailed, err
 		}
 		next = func(token string) (audit.Page, error) {
 			p := url.Values{}
@@ -178,7 +177,7 @@ func runQuery(w io.Writer, fl caddycmd.Flags) (int, error) {
 			return page, err
 		}
 	default:
-		return caddy.ExitCodeFailedStartup, errors.New("give either --dir <trail directory> or --url <gateway>")
+		return ExitFailed, errors.New("give either --dir <trail directory> or --url <gateway>")
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	asJSON := fl.Bool("json")
@@ -189,11 +188,11 @@ func runQuery(w io.Writer, fl caddycmd.Flags) (int, error) {
 	for token := ""; ; {
 		page, err := next(token)
 		if err != nil {
-			return caddy.ExitCodeFailedStartup, err
+			return ExitFailed, err
 		}
 		for _, r := range page.Logs {
 			if limit > 0 && n == limit {
-				return caddy.ExitCodeSuccess, tw.Flush()
+				return ExitOK, tw.Flush()
 			}
 			n++
 			if asJSON {
@@ -205,20 +204,20 @@ func runQuery(w io.Writer, fl caddycmd.Flags) (int, error) {
 				r.Outcome, r.Code, strings.Trim(r.Resource.Type+"/"+r.Resource.ID, "/"), r.AuditID)
 		}
 		if token = page.NextPageToken; token == "" {
-			return caddy.ExitCodeSuccess, tw.Flush()
+			return ExitOK, tw.Flush()
 		}
 	}
 }
 
-func runReport(w io.Writer, fl caddycmd.Flags) (int, error) {
+func runReport(w io.Writer, fl flags) (int, error) {
 	ctx := context.Background()
 	kind, period := fl.String("type"), fl.String("period")
 	if kind == "" || period == "" {
-		return exitInvalid, errors.New("--type and --period are required")
+		return ExitInvalid, errors.New("--type and --period are required")
 	}
-	api, err := newAPIClient(ctx, fl.String("url"))
+	api, err := newAPIClient(ctx, fl.String("url"), fl.Duration("timeout"))
 	if err != nil {
-		return exitFailed, err
+		return ExitFailed, err
 	}
 	if fl.Bool("progress") || fl.String("output") != "" && isTerminal(os.Stderr) {
 		api.progress = progressBar(os.Stderr, kind+" "+period)
@@ -230,11 +229,11 @@ func runReport(w io.Writer, fl caddycmd.Flags) (int, error) {
 	}
 	if out := fl.String("output"); out != "" {
 		if err := os.WriteFile(out, body, 0o600); err != nil {
-			return caddy.ExitCodeFailedStartup, fmt.Errorf("writing the report: %w", err)
+			return ExitFailed, fmt.Errorf("writing the report: %w", err)
 		}
 		fmt.Fprintf(w, "wrote %s (%d bytes)\n", out, len(body))
-		return caddy.ExitCodeSuccess, nil
+		return ExitOK, nil
 	}
 	_, err = w.Write(body)
-	return caddy.ExitCodeSuccess, err
+	return ExitOK, err
 }

@@ -1,4 +1,4 @@
-package caddymodule
+package govcli
 
 import (
 	"bytes"
@@ -10,19 +10,20 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/qgov/qgov/internal/qiskitclient"
 )
 
 // Exit statuses of the commands that call a running gateway.
 const (
-	exitOK        = 0
-	exitFailed    = 1 // the gateway could not be reached, or answered 5xx
-	exitInvalid   = 2 // bad arguments or input (400, 413)
-	exitDenied    = 3 // 401 or 403
-	exitNotFound  = 4 // 404
-	exitConflict  = 5 // 409, 412 or 428: managed by config, exists, stale ETag
-	exitThrottled = 6 // 429
+	ExitOK        = 0
+	ExitFailed    = 1 // the gateway could not be reached, or answered 5xx
+	ExitInvalid   = 2 // bad arguments or input (400, 413)
+	ExitDenied    = 3 // 401 or 403
+	ExitNotFound  = 4 // 404
+	ExitConflict  = 5 // 409, 412 or 428: managed by config, exists, stale ETag
+	ExitThrottled = 6 // 429
 )
 
 // urlEnv names the environment variable with the gateway's base URL.
@@ -32,6 +33,7 @@ const urlEnv = "QGOV_URL"
 // exchanged for the key in QGOV_API_KEY.
 type apiClient struct {
 	base, token string
+	http        *http.Client
 	// progress, when set, is told how far a download got.
 	progress func(done, total int64)
 }
@@ -47,17 +49,18 @@ func gatewayURL(flag string) string {
 	return "http://127.0.0.1:8080"
 }
 
-func newAPIClient(ctx context.Context, base string) (*apiClient, error) {
+func newAPIClient(ctx context.Context, base string, timeout time.Duration) (*apiClient, error) {
 	key := os.Getenv(apiKeyEnv)
 	if key == "" {
 		return nil, fmt.Errorf("set %s to a qgov API key", apiKeyEnv)
 	}
 	base = strings.TrimRight(gatewayURL(base), "/")
-	token, err := (&qiskitclient.Client{BaseURL: base, APIKey: key}).Token(ctx)
+	hc := &http.Client{Timeout: timeout}
+	token, err := (&qiskitclient.Client{BaseURL: base, APIKey: key, HTTP: hc}).Token(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("exchanging the API key at %s: %w", base, err)
 	}
-	return &apiClient{base: base, token: token}, nil
+	return &apiClient{base: base, token: token, http: hc}, nil
 }
 
 // apiError is an error answer of the gateway.
@@ -75,21 +78,21 @@ func (e *apiError) Error() string {
 func exitCode(err error) int {
 	var ae *apiError
 	if !errors.As(err, &ae) {
-		return exitFailed
+		return ExitFailed
 	}
 	switch ae.Status {
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
-		return exitInvalid
+		return ExitInvalid
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return exitDenied
+		return ExitDenied
 	case http.StatusNotFound:
-		return exitNotFound
+		return ExitNotFound
 	case http.StatusConflict, http.StatusPreconditionFailed, http.StatusPreconditionRequired:
-		return exitConflict
+		return ExitConflict
 	case http.StatusTooManyRequests:
-		return exitThrottled
+		return ExitThrottled
 	}
-	return exitFailed
+	return ExitFailed
 }
 
 // call sends a request; a JSON answer is decoded into out when given.
@@ -111,7 +114,7 @@ func (c *apiClient) call(ctx context.Context, method, path string, body []byte, 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,4 +1,4 @@
-package caddymodule
+package govcli
 
 import (
 	"context"
@@ -10,13 +10,12 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 )
 
 // clientCommand adds a subcommand that calls the gateway.
 func clientCommand(parent *cobra.Command, use, short string, args cobra.PositionalArgs,
-	fn func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error) *cobra.Command {
+	fn func(ctx context.Context, c *apiClient, fl flags, w io.Writer) error) *cobra.Command {
 	c := &cobra.Command{Use: use, Short: short, Args: args, RunE: remote(fn)}
 	clientFlags(c.Flags())
 	parent.AddCommand(c)
@@ -24,7 +23,7 @@ func clientCommand(parent *cobra.Command, use, short string, args cobra.Position
 }
 
 // answer prints a JSON answer raw with --json, else through show.
-func answer(w io.Writer, fl caddycmd.Flags, data []byte, show func() error) error {
+func answer(w io.Writer, fl flags, data []byte, show func() error) error {
 	if fl.Bool("json") {
 		_, err := w.Write(append(data, '\n'))
 		return err
@@ -32,7 +31,7 @@ func answer(w io.Writer, fl caddycmd.Flags, data []byte, show func() error) erro
 	return show()
 }
 
-func userQuery(fl caddycmd.Flags) string {
+func userQuery(fl flags) string {
 	if u := fl.String("user"); u != "" {
 		return "?user=" + url.QueryEscape(u)
 	}
@@ -40,7 +39,7 @@ func userQuery(fl caddycmd.Flags) string {
 }
 
 func keysCommand(cmd *cobra.Command) {
-	list := clientCommand(cmd, "list", "Lists API keys with their last use", cobra.NoArgs, func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error {
+	list := clientCommand(cmd, "list", "Lists API keys with their last use", cobra.NoArgs, func(ctx context.Context, c *apiClient, fl flags, w io.Writer) error {
 		var out struct {
 			Keys []map[string]any `json:"keys"`
 		}
@@ -58,7 +57,7 @@ func keysCommand(cmd *cobra.Command) {
 		})
 	})
 	list.Flags().String("user", "", "Another user's keys (user:manage)")
-	create := clientCommand(cmd, "create", "Creates an API key; its secret is printed once", cobra.NoArgs, func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error {
+	create := clientCommand(cmd, "create", "Creates an API key; its secret is printed once", cobra.NoArgs, func(ctx context.Context, c *apiClient, fl flags, w io.Writer) error {
 		req := map[string]any{"name": fl.String("name")}
 		for flag, field := range map[string]string{"user": "user", "tenant-id": "tenant_id", "expires": "expires_at"} {
 			if v := fl.String(flag); v != "" {
@@ -82,10 +81,10 @@ func keysCommand(cmd *cobra.Command) {
 	create.Flags().String("expires", "", "Expiry, RFC 3339 (default 90 days)")
 	create.Flags().String("allowed-ips", "", "Comma-separated CIDRs the key may be used from")
 	create.Flags().Int("rate-limit", 0, "Requests per minute")
-	clientCommand(cmd, "rotate <id>", "Gives a key a new secret", cobra.ExactArgs(1), func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error {
+	clientCommand(cmd, "rotate <id>", "Gives a key a new secret", cobra.ExactArgs(1), func(ctx context.Context, c *apiClient, fl flags, w io.Writer) error {
 		return keyAnswer(ctx, c, fl, w, http.MethodPost, "/governance/v1/keys/"+url.PathEscape(fl.Arg(0))+"/rotate", nil)
 	})
-	clientCommand(cmd, "revoke <id>", "Revokes a key", cobra.ExactArgs(1), func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error {
+	clientCommand(cmd, "revoke <id>", "Revokes a key", cobra.ExactArgs(1), func(ctx context.Context, c *apiClient, fl flags, w io.Writer) error {
 		data, _, err := c.call(ctx, http.MethodDelete, "/governance/v1/keys/"+url.PathEscape(fl.Arg(0)), nil, nil, nil)
 		if err != nil {
 			return err
@@ -95,7 +94,7 @@ func keysCommand(cmd *cobra.Command) {
 }
 
 // keyAnswer sends a key request and prints the key with its secret.
-func keyAnswer(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer, method, path string, req any) error {
+func keyAnswer(ctx context.Context, c *apiClient, fl flags, w io.Writer, method, path string, req any) error {
 	var body []byte
 	if req != nil {
 		body, _ = json.Marshal(req)
@@ -112,7 +111,7 @@ func keyAnswer(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer
 }
 
 func approvalsCommand(cmd *cobra.Command) {
-	clientCommand(cmd, "list", "Lists held jobs you may decide or submitted", cobra.NoArgs, func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error {
+	clientCommand(cmd, "list", "Lists held jobs you may decide or submitted", cobra.NoArgs, func(ctx context.Context, c *apiClient, fl flags, w io.Writer) error {
 		var out struct {
 			Approvals []approvalRow `json:"approvals"`
 		}
@@ -132,7 +131,7 @@ func approvalsCommand(cmd *cobra.Command) {
 	})
 	for _, decision := range []string{"approve", "reject"} {
 		c := clientCommand(cmd, decision+" <job>", strings.ToUpper(decision[:1])+decision[1:]+"s a held job", cobra.ExactArgs(1),
-			func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error {
+			func(ctx context.Context, c *apiClient, fl flags, w io.Writer) error {
 				body, _ := json.Marshal(map[string]string{"decision": decision, "comment": fl.String("comment")})
 				var a approvalRow
 				data, _, err := c.call(ctx, http.MethodPost, "/governance/v1/approvals/"+url.PathEscape(fl.Arg(0)), body, nil, &a)
@@ -161,7 +160,7 @@ type approvalRow struct {
 }
 
 func sessionsCommand(cmd *cobra.Command) {
-	list := clientCommand(cmd, "list", "Lists sign-in sessions", cobra.NoArgs, func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error {
+	list := clientCommand(cmd, "list", "Lists sign-in sessions", cobra.NoArgs, func(ctx context.Context, c *apiClient, fl flags, w io.Writer) error {
 		var out struct {
 			Sessions []map[string]any `json:"sessions"`
 		}
@@ -179,14 +178,14 @@ func sessionsCommand(cmd *cobra.Command) {
 		})
 	})
 	list.Flags().String("user", "", "Another user's sessions (user:manage)")
-	clientCommand(cmd, "terminate <id>", "Ends a session", cobra.ExactArgs(1), func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error {
+	clientCommand(cmd, "terminate <id>", "Ends a session", cobra.ExactArgs(1), func(ctx context.Context, c *apiClient, fl flags, w io.Writer) error {
 		data, _, err := c.call(ctx, http.MethodDelete, "/governance/v1/sessions/"+url.PathEscape(fl.Arg(0)), nil, nil, nil)
 		if err != nil {
 			return err
 		}
 		return answer(w, fl, data, func() error { _, err := fmt.Fprintf(w, "ended %s\n", fl.Arg(0)); return err })
 	})
-	all := clientCommand(cmd, "terminate-all", "Ends every session of a user and their tokens", cobra.NoArgs, func(ctx context.Context, c *apiClient, fl caddycmd.Flags, w io.Writer) error {
+	all := clientCommand(cmd, "terminate-all", "Ends every session of a user and their tokens", cobra.NoArgs, func(ctx context.Context, c *apiClient, fl flags, w io.Writer) error {
 		data, _, err := c.call(ctx, http.MethodDelete, "/governance/v1/sessions"+userQuery(fl), nil, nil, nil)
 		if err != nil {
 			return err
