@@ -42,7 +42,7 @@ fmt: caddy-fmt
 	gofmt -w .
 
 bench:
-	$(GO) test -run '^$$' -bench HotPath -benchtime 1x ./caddymodule/
+	$(GO) test -run '^$$' -bench HotPath -benchtime 1x ./e2e/
 	$(GO) test -run '^$$' -bench . -benchtime 5000x ./quota/
 	$(GO) test -run '^$$' -bench . -benchtime 20000x ./policy/
 	$(GO) test -run '^$$' -bench . -benchtime 20000x ./audit/

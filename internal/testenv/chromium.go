@@ -9,6 +9,9 @@ import (
 // tests; `make test` installs Debian's chromium when none is found.
 func Chromium(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipped, it needs Chromium (make test runs it)")
+	}
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if path, err := exec.LookPath(name); err == nil {
 			return path

@@ -32,6 +32,9 @@ func FreePort(t testing.TB) int {
 
 func redisBinary(t testing.TB, name string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: skipped, it needs %s (make test runs it)", name)
+	}
 	path, err := exec.LookPath(name)
 	if err != nil {
 		t.Fatalf("%s is not installed: `make test` installs it (Debian package redis-server)", name)

@@ -1,4 +1,4 @@
-package caddymodule
+package e2e
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 
+	"github.com/qgov/qgov/caddymodule"
 	"github.com/qgov/qgov/govcli"
 )
 
@@ -16,7 +17,7 @@ import (
 func gov(t *testing.T, args ...string) (int, string, error) {
 	t.Helper()
 	root := &cobra.Command{Use: "gov", SilenceErrors: true, SilenceUsage: true}
-	GovCommand(root, func(_ *cobra.Command, code int, err error) error { return &govcli.ExitError{Code: code, Err: err} })
+	caddymodule.GovCommand(root, func(_ *cobra.Command, code int, err error) error { return &govcli.ExitError{Code: code, Err: err} })
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)

@@ -1,4 +1,4 @@
-package caddymodule
+package e2e
 
 import (
 	"bytes"
@@ -456,7 +456,7 @@ func TestAttacks(t *testing.T) {
 			require.Equal(t, http.StatusCreated, status, "%s: %s", obj.path, body)
 		}
 		// the operator's next configuration declares the same names
-		next := strings.Replace(w.config, "\t\tinstance QR-ml {\n", `		instance QR-prod {
+		next := replaceOnce(t, w.config, "\t\tinstance QR-ml {\n", `		instance QR-prod {
 			crn `+simulator.DemoCRN("qr-prod")+`
 			upstream `+w.sim+`/api/v1
 			iam_url `+w.sim+`
@@ -473,7 +473,7 @@ func TestAttacks(t *testing.T) {
 			workflow high_cost_job
 		}
 		instance QR-ml {
-`, 1)
+`)
 		w.tester.InitServer(next, "caddyfile")
 		status, body := w.call("demo-admin-key", http.MethodGet, "/governance/v1/instances/QR-prod?tenant_id=beta", "")
 		assert.Equal(t, http.StatusOK, status, body)

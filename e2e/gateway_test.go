@@ -1,4 +1,4 @@
-package caddymodule
+package e2e
 
 import (
 	"context"
@@ -6,74 +6,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/internal/qiskitclient"
-	"github.com/qgov/qgov/internal/testenv"
 	"github.com/qgov/qgov/simulator"
-	"github.com/qgov/qgov/simulator/appid"
 )
-
-// demo is the demo configuration (Caddyfile.example) running in a real
-// Caddy on free ports: the gateway in front of the bundled simulator.
-type demo struct {
-	tester  *caddytest.Tester
-	gateway string // base URL
-	sim     string // base URL
-	config  string
-}
-
-// crn returns the real CRN of a demo instance alias such as "QR-ml".
-func crn(alias string) string { return simulator.DemoCRN(strings.ToLower(alias)) }
-
-// demoConfig rewrites Caddyfile.example for the test: caddytest's admin
-// address, free ports, a small body limit, and extra site directives.
-func demoConfig(t testing.TB, gwPort, simPort int, extra string) string {
-	raw, err := os.ReadFile("../Caddyfile.example")
-	require.NoError(t, err)
-	cfg := strings.NewReplacer(
-		"admin localhost:2019", fmt.Sprintf("admin localhost:2999\n\tskip_install_trust\n\thttp_port %d", gwPort),
-		"max_body_size 32MiB", "max_body_size 256KiB",
-		":8080 {", fmt.Sprintf(":%d {\n\t%s", gwPort, extra),
-		":9090 {", fmt.Sprintf(":%d {", simPort),
-		"127.0.0.1:9090", fmt.Sprintf("127.0.0.1:%d", simPort),
-	).Replace(string(raw))
-	return cfg
-}
-
-func startDemo(t *testing.T) *demo { return startDemoWith(t, "") }
-
-// startDemoWith runs the demo with global qgov options added to it.
-func startDemoWith(t *testing.T, qgovOptions string) *demo {
-	return startDemoEdited(t, func(cfg string) string { return strings.Replace(cfg, "\tqgov {\n", "\tqgov {\n"+qgovOptions, 1) })
-}
-
-// startDemoEdited runs the demo with its configuration edited.
-func startDemoEdited(t *testing.T, edit func(string) string) *demo {
-	t.Setenv("QGOV_DEMO_UPSTREAM_KEY", simulator.DemoAPIKey)
-	t.Setenv("QGOV_DEMO_OIDC_SECRET", appid.DemoClientSecret)
-	gw, sim := testenv.FreePort(t), testenv.FreePort(t)
-	d := &demo{
-		tester:  caddytest.NewTester(t),
-		gateway: fmt.Sprintf("http://127.0.0.1:%d", gw),
-		sim:     fmt.Sprintf("http://127.0.0.1:%d", sim),
-		config:  edit(demoConfig(t, gw, sim, "")),
-	}
-	d.tester.InitServer(d.config, "caddyfile")
-	return d
-}
-
-func (d *demo) client(key, alias string) *qiskitclient.Client {
-	return &qiskitclient.Client{BaseURL: d.gateway, APIKey: key, CRN: crn(alias)}
-}
 
 // upstreamJobs counts the jobs the simulator holds on an instance, seen
 // with the organisation's own key.
@@ -316,7 +259,7 @@ func TestGatewayReloadUnderTraffic(t *testing.T) {
 	job, err := fatima.Submit(ctx, bellJob())
 	require.NoError(t, err)
 
-	reloaded := strings.Replace(d.config, "\tqgov\n", "\trespond /health \"ok\"\n\tqgov\n", 1)
+	reloaded := replaceOnce(t, d.config, "\tqgov\n", "\trespond /health \"ok\"\n\tqgov\n")
 	require.NotEqual(t, d.config, reloaded)
 	requests, failures, resets := underTraffic(func(int) error { _, err := fatima.Job(ctx, job.ID); return err }, func() {
 		d.tester.InitServer(reloaded, "caddyfile")

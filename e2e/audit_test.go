@@ -1,4 +1,4 @@
-package caddymodule
+package e2e
 
 import (
 	"bytes"
@@ -40,7 +40,7 @@ func startAuditDemo(t *testing.T) (*demo, string) {
 	dir := t.TempDir()
 	return startDemoEdited(t, func(cfg string) string {
 		own := fmt.Sprintf("audit {\n\t\t\tdir %s\n\t\t\tlog\n", dir)
-		return strings.Replace(strings.Replace(cfg, "audit {\n", own, 1), "\tqgov {\n", "\tqgov {\n"+globexOptions, 1)
+		return replaceOnce(t, replaceOnce(t, cfg, "audit {\n", own), "\tqgov {\n", "\tqgov {\n"+globexOptions)
 	}), dir
 }
 

@@ -1,10 +1,9 @@
-package caddymodule
+package e2e
 
 import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -100,16 +99,16 @@ func TestLintCommand(t *testing.T) {
 	}
 	example, err := os.ReadFile("../Caddyfile.example")
 	require.NoError(t, err)
-	warn := strings.Replace(string(example), "\t\tassign admin operator\n", "\t\tassign admin operator\n\t\trole orphan {\n\t\t\tpermissions job:view:own\n\t\t}\n\t\tproject chemlab\n", 1)
-	broken := strings.Replace(string(example), "\t\tassign admin operator\n", "\t\tassign admin superuser\n", 1)
-	noProvider := strings.Replace(string(example), "\t\t\tprovider appid\n", "\t\t\tprovider app-id\n", 1)
+	warn := replaceOnce(t, string(example), "\t\tassign admin operator\n", "\t\tassign admin operator\n\t\trole orphan {\n\t\t\tpermissions job:view:own\n\t\t}\n\t\tproject chemlab\n")
+	broken := replaceOnce(t, string(example), "\t\tassign admin operator\n", "\t\tassign admin superuser\n")
+	noProvider := replaceOnce(t, string(example), "\t\t\tprovider appid\n", "\t\t\tprovider app-id\n")
 	for _, tc := range []struct {
 		name, config string
 		want         int
 		err          string
 	}{
 		{"the demo is clean", write("clean", string(example)), 0, ""},
-		{"warnings", write("warn", warn), exitWarnings, ""},
+		{"warnings", write("warn", warn), 3, ""}, // the documented status of warnings,
 		{"a configuration error", write("broken", broken), 1, `unknown role "superuser"`},
 		{"a rule for an unknown provider", write("broken-provider", noProvider), 1, `rules[0]: unknown identity provider "app-id"`},
 	} {

@@ -1,4 +1,4 @@
-package caddymodule
+package e2e
 
 import (
 	"context"
@@ -45,7 +45,7 @@ func TestReloadsUnderLoad(t *testing.T) {
 	})
 	d.sim = upstreamSrv.URL
 	ctx := t.Context()
-	configs := []string{d.config, strings.Replace(d.config, "\tqgov\n", "\trespond /health \"ok\"\n\tqgov\n", 1)}
+	configs := []string{d.config, replaceOnce(t, d.config, "\tqgov\n", "\trespond /health \"ok\"\n\tqgov\n")}
 	seed, err := d.client("demo-fatima-key", "QR-ml").Submit(ctx, bellJob())
 	require.NoError(t, err)
 
@@ -146,7 +146,7 @@ func TestReloadRefusesWhatCannotChangeLive(t *testing.T) {
 	job, err := fatima.Submit(t.Context(), bellJob())
 	require.NoError(t, err)
 
-	changed := strings.Replace(d.config, "\t\t\tfsync decisions\n", "\t\t\tfsync interval\n", 1)
+	changed := replaceOnce(t, d.config, "\t\t\tfsync decisions\n", "\t\t\tfsync interval\n")
 	require.NotEqual(t, d.config, changed)
 	resp, err := http.Post("http://localhost:2999/load", "text/caddyfile", strings.NewReader(changed))
 	require.NoError(t, err)

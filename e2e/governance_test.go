@@ -1,4 +1,4 @@
-package caddymodule
+package e2e
 
 import (
 	"bytes"
@@ -192,7 +192,7 @@ func TestETagsRefuseLostUpdates(t *testing.T) {
 	resp, body = call(http.MethodPost, "/governance/v1/apply?dry_run=true", exported, "")
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
 	assert.Contains(t, body, `"changes":[]`)
-	edited := strings.Replace(exported, "message: first", "message: edited", 1)
+	edited := replaceOnce(t, exported, "message: first", "message: edited")
 	resp, body = call(http.MethodPost, "/governance/v1/apply?dry_run=true", edited, "")
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
 	assert.Contains(t, body, `"op":"update"`)
