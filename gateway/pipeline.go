@@ -68,10 +68,12 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 	d.Project = reach.List[0].Project
 
 	// RBAC: a role in one of those projects must grant the route's
-	// capability; for a job or session, over that object (below)
+	// capability; for a job or session, over that object (below). From
+	// here on the request's decision is q.d alone: every step's notes and
+	// rules reach its audit record, a refusal's included.
 	q := &request{w: w, r: r, rest: rest, route: route, p: p, in: in, reach: reach, cap: rbac.RouteCapability(route), d: d}
 	if err := q.authorize(); err != nil {
-		return deny(w, d, err)
+		return deny(w, q.d, err)
 	}
 
 	// limits: a job submission's request rate is counted, and its room
@@ -80,11 +82,11 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 	// counts against the caller's rate.
 	if route.Action == runtimeapi.ActionJobCreate {
 		if err := g.precheck(q); err != nil {
-			return deny(w, d, err)
+			return deny(w, q.d, err)
 		}
 	} else {
 		if err := g.checkRate(q); err != nil {
-			return deny(w, d, err)
+			return deny(w, q.d, err)
 		}
 		// policies: those written for this action may block it or
 		// notify; a job submission meets its policies below, with its
@@ -95,11 +97,11 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 	}
 	release, rerr := g.reserveBody(r)
 	if rerr != nil {
-		return deny(w, d, rerr)
+		return deny(w, q.d, rerr)
 	}
 	defer release()
 	if q.body, err = readBody(r, g.MaxBodyBytes); err != nil {
-		return deny(w, d, err)
+		return deny(w, q.d, err)
 	}
 
 	// access to the object, then upstream and the ownership record

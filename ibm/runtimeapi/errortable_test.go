@@ -1,0 +1,204 @@
+package runtimeapi
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// moduleRoot is the repository's root, seen from this package.
+const moduleRoot = "../.."
+
+// TestErrorTableMatchesDocs checks docs/errors.md's table of gateway
+// codes against the code: every code the gateway (everything but the
+// simulator) answers with a literal status is listed with that status,
+// and every listed code is one the gateway's code names.
+func TestErrorTableMatchesDocs(t *testing.T) {
+	emitted, named := gatewayCodes(t)
+	require.NotEmpty(t, emitted)
+	documented := documentedCodes(t, "Gateway codes")
+	require.NotEmpty(t, documented)
+
+	for code, statuses := range emitted {
+		for status := range statuses {
+			assert.Equal(t, status, documented[code], "docs/errors.md lists %s with status %d (0: not at all)", code, status)
+		}
+	}
+	for code := range documented {
+		assert.True(t, names(named, code), "docs/errors.md lists %s, which no gateway code names", code)
+	}
+}
+
+// names reports whether the code's literals name code: whole, or joined
+// from two literals (kind+"_not_found", "invalid_"+field).
+func names(named map[string]bool, code string) bool {
+	if named[code] {
+		return true
+	}
+	for i := 1; i < len(code); i++ {
+		if named[code[:i]] && named[code[i:]] {
+			return true
+		}
+	}
+	return false
+}
+
+// gatewayCodes reads the Go source outside the simulator and the command
+// line (which answers nothing over HTTP): the codes
+// answered with a literal status (Errorf, BadRequest, Error and the
+// console's apiError literals), and every string literal, so that a code
+// built elsewhere counts as named.
+func gatewayCodes(t *testing.T) (emitted map[string]map[int]bool, named map[string]bool) {
+	emitted, named = map[string]map[int]bool{}, map[string]bool{}
+	add := func(code string, status int) {
+		if emitted[code] == nil {
+			emitted[code] = map[int]bool{}
+		}
+		emitted[code][status] = true
+	}
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(moduleRoot, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && (d.Name() == "simulator" || d.Name() == "govcli" || d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != moduleRoot:
+			return filepath.SkipDir
+		case d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go"):
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.BasicLit:
+				if s, err := strconv.Unquote(n.Value); err == nil && n.Kind == token.STRING {
+					named[s] = true
+				}
+			case *ast.CallExpr:
+				switch name := callee(n); {
+				case name == "Errorf" && len(n.Args) >= 2:
+					if status, ok := statusOf(n.Args[0]); ok {
+						if code, ok := stringOf(n.Args[1]); ok {
+							add(code, status)
+						}
+					}
+				case (name == "BadRequest" || name == "badRequest") && len(n.Args) >= 1:
+					if code, ok := stringOf(n.Args[0]); ok {
+						add(code, http.StatusBadRequest)
+					}
+				}
+			case *ast.CompositeLit:
+				var status int
+				var code string
+				for _, e := range n.Elts {
+					kv, ok := e.(*ast.KeyValueExpr)
+					if !ok {
+						continue
+					}
+					switch key, _ := kv.Key.(*ast.Ident); {
+					case key == nil:
+					case key.Name == "Status":
+						status, _ = statusOf(kv.Value)
+					case key.Name == "Code":
+						code, _ = stringOf(kv.Value)
+					}
+				}
+				if status != 0 && code != "" {
+					add(code, status)
+				}
+			}
+			return true
+		})
+		return nil
+	})
+	require.NoError(t, err)
+	return emitted, named
+}
+
+// callee is the name of a called function or method.
+func callee(c *ast.CallExpr) string {
+	switch f := c.Fun.(type) {
+	case *ast.Ident:
+		return f.Name
+	case *ast.SelectorExpr:
+		return f.Sel.Name
+	}
+	return ""
+}
+
+// statusOf reads http.StatusX or a number.
+func statusOf(e ast.Expr) (int, bool) {
+	switch e := e.(type) {
+	case *ast.SelectorExpr:
+		if x, ok := e.X.(*ast.Ident); ok && x.Name == "http" {
+			if s, ok := httpStatuses[e.Sel.Name]; ok {
+				return s, true
+			}
+		}
+	case *ast.BasicLit:
+		if n, err := strconv.Atoi(e.Value); err == nil {
+			return n, true
+		}
+	}
+	return 0, false
+}
+
+func stringOf(e ast.Expr) (string, bool) {
+	lit, ok := e.(*ast.BasicLit)
+	if !ok || lit.Kind != token.STRING {
+		return "", false
+	}
+	s, err := strconv.Unquote(lit.Value)
+	return s, err == nil
+}
+
+// httpStatuses are net/http's status constants by name.
+var httpStatuses = func() map[string]int {
+	m := map[string]int{}
+	for code := 100; code < 600; code++ {
+		if text := http.StatusText(code); text != "" {
+			name := "Status" + strings.NewReplacer(" ", "", "-", "", "'", "").Replace(text)
+			m[name] = code
+		}
+	}
+	m["StatusRequestEntityTooLarge"] = http.StatusRequestEntityTooLarge
+	m["StatusRequestURITooLong"] = http.StatusRequestURITooLong
+	m["StatusRequestedRangeNotSatisfiable"] = http.StatusRequestedRangeNotSatisfiable
+	return m
+}()
+
+// documentedCodes reads the rows of a docs/errors.md section's table:
+// | `code` | status | when |.
+func documentedCodes(t *testing.T, section string) map[string]int {
+	raw, err := os.ReadFile(filepath.Join(moduleRoot, "docs", "errors.md"))
+	require.NoError(t, err)
+	text := string(raw)
+	start := strings.Index(text, "\n## "+section+"\n")
+	require.GreaterOrEqual(t, start, 0, "docs/errors.md has a section %q", section)
+	text = text[start+1:]
+	if end := strings.Index(text[3:], "\n## "); end >= 0 {
+		text = text[:end+3]
+	}
+	row := regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\| ([0-9]{3}) \\|")
+	out := map[string]int{}
+	for _, m := range row.FindAllStringSubmatch(text, -1) {
+		status, _ := strconv.Atoi(m[2])
+		_, dup := out[m[1]]
+		assert.False(t, dup, "docs/errors.md lists %s twice", m[1])
+		out[m[1]] = status
+	}
+	return out
+}
