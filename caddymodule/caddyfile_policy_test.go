@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"os"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -13,22 +14,16 @@ import (
 	"github.com/qgov/qgov/policy"
 )
 
-// demoPolicies are enterprise-governance rules written in the Caddyfile.
-const demoPolicies = `
-		policy require_experiment_tag {
-			condition ` + "`backend != 'simulator' and not tags.experiment`" + `
-			action block
-			message "Hardware jobs require 'experiment' tag"
-		}
-		workflow high_cost_job {
-			trigger ` + "`estimated_cost_usd > 1`" + `
-			approvers role team_lead
-			approvers user admin
-			timeout_hours 24
-			on_timeout reject
-			notify submitter approvers
-		}
-`
+// demoPolicies are a block policy and a workflow written in the qgov
+// block of a Caddyfile, read from testdata/demo-policies.caddyfile (shared by the
+// Caddyfile parsing tests and the end-to-end ones).
+var demoPolicies = func() string {
+	raw, err := os.ReadFile("testdata/demo-policies.caddyfile")
+	if err != nil {
+		panic(err)
+	}
+	return "\n" + string(raw)
+}()
 
 // hardwareJob is a 1000-shot job on the simulated Eagle (about USD 3.60).
 // parsePolicies adapts a qgov block's contents.
