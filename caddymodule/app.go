@@ -14,6 +14,7 @@ import (
 	"github.com/qgov/qgov/circuit"
 	"github.com/qgov/qgov/console"
 	"github.com/qgov/qgov/gateway"
+	"github.com/qgov/qgov/govapi"
 	"github.com/qgov/qgov/governance"
 	"github.com/qgov/qgov/identity"
 	"github.com/qgov/qgov/jobs"
@@ -147,7 +148,7 @@ type App struct {
 	// are checked in Provision and used in Start.
 	identity      *identity.Providers
 	circuits      circuit.Limits
-	outboundHosts gateway.Outbound
+	outboundHosts govapi.Outbound
 	storeSettings StoreConfig
 	auditSettings auditSettings
 	// upstreams are the instances' reverse proxies.
@@ -433,8 +434,6 @@ func (a *App) open(ctx context.Context) error {
 		Credentials:  a.credentials,
 		Quota:        a.governor,
 		Policies:     a.policies,
-		Catalog:      a.catalog,
-		Outbound:     a.outboundHosts,
 		Approvals:    book,
 		Node:         nodeName(),
 		Nodes:        a.nodes(),
@@ -443,13 +442,12 @@ func (a *App) open(ctx context.Context) error {
 		BodyMemory:   a.BodyMemory,
 		Circuits:     a.circuits,
 		Audit:        trail,
-		AuditSource:  source,
-		AuditDir:     trailDir,
 		Logger:       a.logger,
 		Upstream:     a,
 		ClientIP:     clientIP,
 	}
 	a.gateway = gateway.New(a.cfg)
+	a.gateway.Governance = govapi.New(a.gateway, govapi.Config{Catalog: a.catalog, Outbound: a.outboundHosts, AuditSource: source, AuditDir: trailDir})
 	a.console = console.New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.serve(w, r) }), a.logger)
 	return nil
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
-	"github.com/qgov/qgov/gateway"
+	"github.com/qgov/qgov/govapi"
 	"github.com/qgov/qgov/org"
 )
 
@@ -69,8 +69,8 @@ func (a *App) resolveCredentials(repl *caddy.Replacer) (map[string]string, error
 // outbound is what API-created objects may name: the credentials and
 // channels declared for their tenants, and the allowed origins (by
 // default, those of the instances declared in configuration).
-func (a *App) outbound() (gateway.Outbound, error) {
-	o := gateway.Outbound{Credentials: map[string][]string{}, Channels: map[string][]string{}}
+func (a *App) outbound() (govapi.Outbound, error) {
+	o := govapi.Outbound{Credentials: map[string][]string{}, Channels: map[string][]string{}}
 	for _, c := range a.Credentials {
 		o.Credentials[c.Name] = c.Tenants
 	}
@@ -78,7 +78,7 @@ func (a *App) outbound() (gateway.Outbound, error) {
 		o.Channels[c.Name] = c.Tenants
 	}
 	add := func(raw string) error {
-		origin := gateway.Origin(raw)
+		origin := govapi.Origin(raw)
 		if origin == "" {
 			return fmt.Errorf("qgov outbound_hosts: %q is not an http or https origin", raw)
 		}

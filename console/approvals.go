@@ -5,20 +5,20 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/qgov/qgov/gateway"
+	"github.com/qgov/qgov/govapi"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 // approvals shows the held jobs the caller may decide or submitted.
 func (c *Console) approvals(v *visit, _ string) {
 	var list struct {
-		Approvals []gateway.ApprovalView `json:"approvals"`
+		Approvals []govapi.ApprovalView `json:"approvals"`
 	}
 	data := map[string]any{}
 	if err := v.get("/governance/v1/approvals", &list); err != nil {
 		data["Error"] = err
 	}
-	var mine, theirs []gateway.ApprovalView
+	var mine, theirs []govapi.ApprovalView
 	for _, h := range list.Approvals {
 		if h.MayDecide {
 			mine = append(mine, h)
@@ -33,7 +33,7 @@ func (c *Console) approvals(v *visit, _ string) {
 // approval shows one held job, and once it is released the job's state
 // upstream, refreshed until it ends.
 func (c *Console) approval(v *visit, id string) {
-	var h gateway.ApprovalView
+	var h govapi.ApprovalView
 	if err := v.get("/governance/v1/approvals/"+url.PathEscape(id), &h); err != nil {
 		v.status = err.Status
 		c.render(v, "error", err)

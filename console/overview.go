@@ -3,7 +3,7 @@ package console
 import (
 	"net/url"
 
-	"github.com/qgov/qgov/gateway"
+	"github.com/qgov/qgov/govapi"
 	"github.com/qgov/qgov/report"
 )
 
@@ -11,7 +11,7 @@ import (
 // what waits for them.
 func (c *Console) overview(v *visit, _ string) {
 	var list struct {
-		Approvals []gateway.ApprovalView `json:"approvals"`
+		Approvals []govapi.ApprovalView `json:"approvals"`
 	}
 	data := map[string]any{}
 	if err := v.get("/governance/v1/approvals", &list); err == nil {

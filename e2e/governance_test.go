@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/qgov/qgov/gateway"
+	"github.com/qgov/qgov/govapi"
 	"github.com/qgov/qgov/govcli"
 	"github.com/qgov/qgov/governance"
 	"github.com/qgov/qgov/internal/qiskitclient"
@@ -212,7 +212,7 @@ func TestOpenAPIMatchesTheRoutes(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the document too needs a token")
 
-	doc, err := openapi3.NewLoader().LoadFromData(gateway.OpenAPI)
+	doc, err := openapi3.NewLoader().LoadFromData(govapi.OpenAPI)
 	require.NoError(t, err)
 	require.NoError(t, doc.Validate(context.Background()))
 	fill := strings.NewReplacer("{name}", "nothing", "{user}", "admin", "{id}", "nothing", "{job_id}", "nothing", "{type}", "access_review")

@@ -16,9 +16,9 @@ func (g *Gateway) serveDiscovery(w http.ResponseWriter, r *http.Request, d Decis
 	p, err := g.Auth.Authenticate(r)
 	d.Action = audit.ActionDiscovery
 	if err != nil {
-		return deny(w, d, err)
+		return Deny(w, d, err)
 	}
-	d.identify(p)
+	d.Identify(p)
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == "/global-search/v3/resources/search":
 		var visible []discovery.Instance
@@ -29,7 +29,7 @@ func (g *Gateway) serveDiscovery(w http.ResponseWriter, r *http.Request, d Decis
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/global-catalog/api/v1/"):
 		discovery.ServeCatalog(w, strings.TrimPrefix(r.URL.Path, "/global-catalog/api/v1/"))
 	default:
-		return deny(w, d, runtimeapi.Errorf(http.StatusNotFound, "not_found", "no route for "+r.Method+" "+r.URL.Path))
+		return Deny(w, d, runtimeapi.Errorf(http.StatusNotFound, "not_found", "no route for "+r.Method+" "+r.URL.Path))
 	}
 	d.Outcome = "allowed"
 	return d

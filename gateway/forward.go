@@ -15,10 +15,10 @@ import (
 	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
-// readBody reads a request body up to limit bytes; a larger one is a
+// ReadBody reads a request body up to limit bytes; a larger one is a
 // 413, and a body with a Content-Encoding (which the gateway would have
 // to read one way and the upstream another) a 415.
-func readBody(r *http.Request, limit int64) ([]byte, *runtimeapi.Error) {
+func ReadBody(r *http.Request, limit int64) ([]byte, *runtimeapi.Error) {
 	if err := runtimeapi.PlainBody(r.Header); err != nil {
 		return nil, err
 	}

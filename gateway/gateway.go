@@ -22,7 +22,10 @@
 // The gateway also serves the IBM Cloud stand-ins a Qiskit client calls
 // first (IAM's /identity/token, Global Search and Global Catalog) and
 // browser sign-in with self-service keys and sessions under /auth/, and
-// the governance API's audit queries and reports under /governance/v1/.
+// mounts the governance API under /governance/v1/ (Governance, package
+// govapi), auditing its requests as its own. A held job's whole life,
+// hold, decide, release and expire, is here (hold.go, decide.go,
+// release.go).
 package gateway
 
 import (
@@ -49,6 +52,15 @@ import (
 	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/store"
 )
+
+// Governance serves a request under GovernancePrefix, authenticating its
+// caller, and returns the request's decision, which the gateway audits.
+type Governance interface {
+	ServeGovernance(w http.ResponseWriter, r *http.Request, d Decision) Decision
+}
+
+// GovernancePrefix is where the governance API lives.
+const GovernancePrefix = "/governance/v1/"
 
 // Upstream sends a prepared request to an instance's upstream and writes
 // the answer to w. An error means nothing was written.
@@ -96,12 +108,9 @@ type Config struct {
 	// Policies are the compiled policies and workflows in force; nil, or
 	// a nil Set, has none.
 	Policies *policy.Current
-	// Catalog keeps the governance objects the governance API reads and
-	// changes; nil serves none.
-	Catalog Catalog
-	// Outbound is what API-created objects may name: declared
-	// credentials and allowed hosts.
-	Outbound Outbound
+	// Governance serves the governance API under GovernancePrefix
+	// (package govapi); nil answers its routes with 404.
+	Governance Governance
 	// Approvals keeps held jobs; required when a workflow can hold one.
 	Approvals *approval.Book
 	// Node names this replica in the records it makes (a submission in
@@ -110,13 +119,9 @@ type Config struct {
 	Node string
 	// Nodes tells whether another replica is still running; nil presumes
 	// it is until its work is older than orphanAfter.
-	Nodes Liveness
-	// AuditSource answers audit queries; AuditDir is the trail's
-	// directory, which verification reads.
-	AuditSource audit.Source
-	AuditDir    string
-	Logger      *slog.Logger
-	Now         func() time.Time
+	Nodes  Liveness
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Gateway serves the Runtime API and the IBM Cloud stand-ins.
@@ -213,8 +218,18 @@ func (d *Decision) note(s string) {
 	d.Note = strings.TrimPrefix(d.Note+"; "+s, "; ")
 }
 
-// identify records who the caller is.
-func (d *Decision) identify(p *identity.Principal) {
+// SetResource names what the request acts on, for its audit record.
+func (d *Decision) SetResource(r audit.Resource) { d.resource = r }
+
+// SetSubject names the user whose object the request acts on, when not
+// the caller.
+func (d *Decision) SetSubject(user string) { d.subject = user }
+
+// SetChange records what a change made of its object: before and after.
+func (d *Decision) SetChange(before, after any) { d.before, d.after = before, after }
+
+// Identify records who the caller is.
+func (d *Decision) Identify(p *identity.Principal) {
 	d.caller = p
 	d.User, d.KeyID, d.Tenant = p.UserID, p.KeyID, p.Tenant
 }
@@ -223,7 +238,7 @@ func (d *Decision) identify(p *identity.Principal) {
 // paths are left to the next handler.
 func Handles(r *http.Request) bool {
 	p := r.URL.Path
-	if p == "/identity/token" || p == "/identity/keys" || identity.Handles(p) || strings.HasPrefix(p, governancePrefix) ||
+	if p == "/identity/token" || p == "/identity/keys" || identity.Handles(p) || strings.HasPrefix(p, GovernancePrefix) ||
 		strings.HasPrefix(p, "/global-search/") || strings.HasPrefix(p, "/global-catalog/") {
 		return true
 	}
@@ -251,7 +266,7 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) Decision {
 		var err error
 		if ticket, err = g.Audit.Reserve(r.Context()); err != nil {
 			g.Logger.Error("refusing a request: the audit trail cannot record it", "error", err)
-			d = deny(w, d, &runtimeapi.Error{Status: http.StatusServiceUnavailable, Code: "audit_unavailable", RetryAfter: 5,
+			d = Deny(w, d, &runtimeapi.Error{Status: http.StatusServiceUnavailable, Code: "audit_unavailable", RetryAfter: 5,
 				Message: "the gateway cannot record this request in its audit trail right now, so it forwards nothing; retry shortly"})
 			d.Status = http.StatusServiceUnavailable
 			return d
@@ -282,8 +297,10 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request, d Decision) Deci
 		return d
 	case strings.HasPrefix(p, "/global-search/") || strings.HasPrefix(p, "/global-catalog/"):
 		return g.serveDiscovery(w, r, d)
-	case strings.HasPrefix(p, governancePrefix):
-		return g.serveGovernance(w, r, d)
+	case strings.HasPrefix(p, GovernancePrefix) && g.Governance != nil:
+		return g.Governance.ServeGovernance(w, r, d)
+	case strings.HasPrefix(p, GovernancePrefix):
+		return Deny(w, d, runtimeapi.Errorf(http.StatusNotFound, "unknown_route", r.URL.Path+" is not served: this gateway has no governance API"))
 	}
 	rest, _ := apiPath(r.URL.Path)
 	return g.serveRuntime(w, r, rest, d)
@@ -293,7 +310,7 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request, d Decision) Deci
 func (g *Gateway) issueToken(w http.ResponseWriter, r *http.Request, d Decision) Decision {
 	ev := g.Auth.IssueToken(w, r, g.ClientIP(r))
 	d.Action, d.Outcome = audit.ActionToken, "allowed"
-	d.absorb(ev)
+	d.Absorb(ev)
 	if ev.Code != "" {
 		d.Outcome, d.Code, d.Reason = "denied", ev.Code, ev.Reason
 	}
@@ -304,17 +321,17 @@ func (g *Gateway) issueToken(w http.ResponseWriter, r *http.Request, d Decision)
 func (g *Gateway) serveAuth(w http.ResponseWriter, r *http.Request, d Decision) Decision {
 	ev, err := g.Auth.ServeAuth(w, r, g.ClientIP(r))
 	d.Action, d.Outcome = runtimeapi.Action(ev.Action), "allowed"
-	d.absorb(ev)
+	d.Absorb(ev)
 	if err != nil {
-		return deny(w, d, err)
+		return Deny(w, d, err)
 	}
 	return d
 }
 
-// absorb takes what an identity endpoint reported.
-func (d *Decision) absorb(ev identity.Event) {
+// Absorb takes what an identity endpoint reported.
+func (d *Decision) Absorb(ev identity.Event) {
 	if ev.Principal != nil {
-		d.identify(ev.Principal)
+		d.Identify(ev.Principal)
 	}
 	d.resource, d.subject, d.before, d.after = ev.Resource, ev.Subject, ev.Before, ev.After
 }
@@ -328,8 +345,8 @@ func peerAddr(r *http.Request) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-// deny writes a Runtime API error body and returns the decision.
-func deny(w http.ResponseWriter, d Decision, e *runtimeapi.Error) Decision {
+// Deny writes a Runtime API error body and returns the decision.
+func Deny(w http.ResponseWriter, d Decision, e *runtimeapi.Error) Decision {
 	e.Write(w, d.Trace)
 	d.Outcome, d.Code, d.Reason = "denied", e.Code, e.Message
 	return d

@@ -97,6 +97,11 @@ func newRig(t *testing.T, edits ...func(*org.Config)) *rig {
 
 // serve runs a gateway of the rig over a store; edit may change its
 // configuration.
+// MountGovernance mounts the governance API on the tests' gateways. The
+// API is package govapi, which imports this one, so the external test
+// package sets it (mount_test.go).
+var MountGovernance func(*Gateway)
+
 func (rg *rig) serve(t *testing.T, st store.Store, edit func(*Config)) (*httptest.Server, *Gateway) {
 	creds := map[string]Credentials{}
 	for _, in := range rg.dir.Instances() {
@@ -112,6 +117,9 @@ func (rg *rig) serve(t *testing.T, st store.Store, edit func(*Config)) (*httptes
 		edit(&cfg)
 	}
 	gw := New(cfg)
+	if MountGovernance != nil {
+		MountGovernance(gw)
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !Handles(r) {
 			http.NotFound(w, r)

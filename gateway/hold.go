@@ -56,7 +56,7 @@ func (g *Gateway) hold(q *request, sub *runtimeapi.Submission, adm *quota.Admiss
 	fail := func(err error) Decision {
 		g.releaseAdmission(ctx, adm)
 		g.Logger.Error("holding a job for approval", "error", err)
-		return deny(q.w, q.d, runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable",
+		return Deny(q.w, q.d, runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable",
 			"the gateway cannot hold this job for approval right now; nothing was submitted, retry shortly"))
 	}
 	if g.Approvals == nil {
@@ -159,9 +159,9 @@ func (g *Gateway) heldJob(q *request, rec jobs.Record) Decision {
 	st, err := g.Approvals.Get(ctx, rec.ID)
 	if err != nil {
 		g.Logger.Error("reading a held job", "job", rec.ID, "error", err)
-		return deny(q.w, q.d, runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot read held job "+rec.ID+" right now"))
+		return Deny(q.w, q.d, runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot read held job "+rec.ID+" right now"))
 	}
-	g.expire(ctx, st)
+	g.Expire(ctx, st)
 	if st.Upstream != nil && st.Upstream.JobID != "" {
 		rec.Upstream = st.Upstream.JobID
 		return g.aliased(q, rec)
@@ -176,7 +176,7 @@ func (g *Gateway) heldJob(q *request, rec jobs.Record) Decision {
 			fate := approval.Fate{Fate: approval.Cancelled, By: q.p.UserID, At: now.UTC(), Node: g.Node}
 			won, err := g.Approvals.Finish(ctx, st, fate)
 			if err != nil {
-				return deny(q.w, q.d, runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot cancel held job "+rec.ID+" right now"))
+				return Deny(q.w, q.d, runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot cancel held job "+rec.ID+" right now"))
 			}
 			if !won { // decided meanwhile: read it again
 				return g.heldJob(q, rec)
@@ -185,7 +185,7 @@ func (g *Gateway) heldJob(q *request, rec jobs.Record) Decision {
 			g.endHold(ctx, st)
 		case st.Fate.Fate == approval.Released && st.Upstream == nil:
 			if err := g.cancelReleasing(ctx, st, q.p.UserID); err != nil {
-				return deny(q.w, q.d, err)
+				return Deny(q.w, q.d, err)
 			}
 			if st.Upstream.JobID != "" { // it reached the backend: cancel it there
 				if fresh, err := g.Jobs.Refresh(ctx, rec.Instance, rec.ID); err == nil {
@@ -195,7 +195,7 @@ func (g *Gateway) heldJob(q *request, rec jobs.Record) Decision {
 				return g.aliased(q, rec)
 			}
 		case q.route.Action == runtimeapi.ActionJobCancel:
-			return deny(q.w, q.d, runtimeapi.Errorf(http.StatusConflict, "job_final", fmt.Sprintf("job %s is already final: %s", rec.ID, st.Job(now).State.Reason)))
+			return Deny(q.w, q.d, runtimeapi.Errorf(http.StatusConflict, "job_final", fmt.Sprintf("job %s is already final: %s", rec.ID, st.Job(now).State.Reason)))
 		}
 		if q.route.Action == runtimeapi.ActionJobDelete {
 			if err := g.Jobs.Remove(ctx, rec.Instance, rec.ID); err != nil {
@@ -209,7 +209,7 @@ func (g *Gateway) heldJob(q *request, rec jobs.Record) Decision {
 		j := st.Job(now)
 		fmt.Fprintf(q.w, "Job %s %s: %s\n", rec.ID, strings.ToLower(j.Status), j.State.Reason)
 	default:
-		return deny(q.w, q.d, runtimeapi.Errorf(http.StatusConflict, "job_held", fmt.Sprintf(
+		return Deny(q.w, q.d, runtimeapi.Errorf(http.StatusConflict, "job_held", fmt.Sprintf(
 			"job %s has not reached the backend: %s", rec.ID, st.Job(now).State.Reason)))
 	}
 	q.d.Outcome = "allowed"
@@ -237,10 +237,10 @@ func (g *Gateway) aliased(q *request, rec jobs.Record) Decision {
 	return d
 }
 
-// expire ends a hold whose time is up: each expired step is decided as
+// Expire ends a hold whose time is up: each expired step is decided as
 // a timeout, then the job is rejected. It is safe on every replica: the
 // first to record the fate wins.
-func (g *Gateway) expire(ctx context.Context, st *approval.State) {
+func (g *Gateway) Expire(ctx context.Context, st *approval.State) {
 	now := g.Now()
 	expired := st.Expired(now)
 	if st.Fate != nil || len(expired) == 0 {
@@ -324,7 +324,7 @@ func (g *Gateway) sweepHolds(ctx context.Context, tenant string) error {
 			g.followHold(ctx, st)
 			continue
 		}
-		g.expire(ctx, st)
+		g.Expire(ctx, st)
 		if st.Fate == nil && st.Approved() {
 			// every step approved, and the decider's replica stopped (or its
 			// store write failed) before the release: release it now; if

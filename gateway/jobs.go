@@ -21,9 +21,9 @@ import (
 	"github.com/qgov/qgov/store"
 )
 
-// notFound is the answer for an object the caller may not see: the same
+// NotFound is the answer for an object the caller may not see: the same
 // as for one that does not exist, so nothing leaks.
-func notFound(kind, id string) *runtimeapi.Error {
+func NotFound(kind, id string) *runtimeapi.Error {
 	return runtimeapi.Errorf(http.StatusNotFound, kind+"_not_found", fmt.Sprintf("%s %s not found", kind, id))
 }
 
@@ -36,24 +36,24 @@ func (g *Gateway) ownedObject(q *request, reg *jobs.Registry, kind string, readC
 	rec, err := reg.Get(q.r.Context(), q.in.Alias, id)
 	switch {
 	case errors.Is(err, jobs.ErrNotFound), err == nil && !q.sees(rec, readCap):
-		return deny(q.w, q.d, notFound(kind, id))
+		return Deny(q.w, q.d, NotFound(kind, id))
 	case err != nil:
 		g.Logger.Error("reading ownership", "kind", kind, "id", id, "error", err)
-		return deny(q.w, q.d, runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot verify who owns "+kind+" "+id+" right now"))
+		return Deny(q.w, q.d, runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot verify who owns "+kind+" "+id+" right now"))
 	}
 	q.d.Project = rec.Project
 	if err := q.mayAct(kind, rec); err != nil {
-		return deny(q.w, q.d, err)
+		return Deny(q.w, q.d, err)
 	}
 	if q.route.Action == runtimeapi.ActionJobUpdate {
 		var tags struct {
 			Tags []string `json:"tags"`
 		}
 		if err := runtimeapi.DecodeJSON(q.body, &tags); err != nil {
-			return deny(q.w, q.d, err)
+			return Deny(q.w, q.d, err)
 		}
 		if err := runtimeapi.CheckOwnTags(tags.Tags); err != nil {
-			return deny(q.w, q.d, err)
+			return Deny(q.w, q.d, err)
 		}
 	}
 	// the record may come from this replica's cache: if the upstream no
@@ -77,7 +77,7 @@ func (g *Gateway) ownedObject(q *request, reg *jobs.Registry, kind string, readC
 	}
 	if gone.dropped {
 		q.w = w
-		return deny(w, q.d, notFound(kind, id))
+		return Deny(w, q.d, NotFound(kind, id))
 	}
 	return d
 }
@@ -130,11 +130,11 @@ func (g *Gateway) ownedAction(q *request, rec jobs.Record) Decision {
 		return g.pass(q)
 	}
 	if err := g.settleBeforeDelete(q, rec); err != nil {
-		return deny(q.w, q.d, err)
+		return Deny(q.w, q.d, err)
 	}
 	c, ferr := g.forwardCaptured(q, nil, q.body)
 	if ferr != nil {
-		return deny(q.w, q.d, ferr)
+		return Deny(q.w, q.d, ferr)
 	}
 	if c.status >= 200 && c.status < 300 {
 		if err := g.Jobs.Remove(q.r.Context(), q.in.Alias, rec.ID); err != nil {
@@ -177,41 +177,41 @@ func (g *Gateway) record(ctx context.Context, reg *jobs.Registry, rec jobs.Recor
 // caller learns its id.
 func (g *Gateway) createJob(q *request) Decision {
 	if err := checkJSONBody(q.r); err != nil {
-		return deny(q.w, q.d, err)
+		return Deny(q.w, q.d, err)
 	}
 	sub, err := runtimeapi.DecodeSubmission(q.body, g.Circuits)
 	if err != nil {
-		return deny(q.w, q.d, err)
+		return Deny(q.w, q.d, err)
 	}
 	q.d.request = &audit.Request{Program: sub.ProgramID, Backend: sub.Backend, Shots: sub.Shots, Pubs: len(sub.Pubs),
 		Session: sub.SessionID, Tags: sub.Tags}
 	if q.d.Project, err = q.mayCreate(sub.Tags, sub.Backend); err != nil {
-		return deny(q.w, q.d, err)
+		return Deny(q.w, q.d, err)
 	}
 	if sub.SessionID != "" {
 		rec, serr := g.Sessions.Get(q.r.Context(), q.in.Alias, sub.SessionID)
 		if serr != nil || !q.sees(rec, rbac.SessionRead) {
-			return deny(q.w, q.d, notFound("session", sub.SessionID))
+			return Deny(q.w, q.d, NotFound("session", sub.SessionID))
 		}
 	}
 	priority, err := g.priority(q, sub)
 	if err != nil {
-		return deny(q.w, q.d, err)
+		return Deny(q.w, q.d, err)
 	}
 	if sub, err = g.defaults(q, sub); err != nil {
-		return deny(q.w, q.d, err)
+		return Deny(q.w, q.d, err)
 	}
 	steps, err := g.jobPolicies(q, &sub, priority)
 	if err != nil {
-		return deny(q.w, q.d, err)
+		return Deny(q.w, q.d, err)
 	}
 	q.d.request.Backend, q.d.request.Shots = sub.Backend, sub.Shots
 	if err := runtimeapi.CheckOwnTags(sub.Tags); err != nil { // as sent, or as the tenant's policies made them
-		return deny(q.w, q.d, err)
+		return Deny(q.w, q.d, err)
 	}
 	adm, err := g.admit(q, sub, priority)
 	if err != nil {
-		return deny(q.w, q.d, err)
+		return Deny(q.w, q.d, err)
 	}
 	if pending := g.autoApprove(q, steps); len(pending) > 0 {
 		return g.hold(q, sub, adm, steps, pending)
@@ -225,14 +225,14 @@ func (g *Gateway) createJob(q *request) Decision {
 	body, terr := runtimeapi.WithTag(q.body, runtimeapi.TrackTag(adm.ID))
 	if terr != nil {
 		g.releaseAdmission(q.r.Context(), adm)
-		return deny(q.w, q.d, runtimeapi.BadRequest("invalid_tags", "%v", terr))
+		return Deny(q.w, q.d, runtimeapi.BadRequest("invalid_tags", "%v", terr))
 	}
 	c, ferr := g.forwardCaptured(q, nil, body)
 	if ferr != nil {
 		if ferr.Code != codeUnreachable { // nothing was sent
 			g.releaseAdmission(q.r.Context(), adm)
 		} // else the job may exist: the reconciler finds it by its tag, or releases the reservation
-		return deny(q.w, q.d, ferr)
+		return Deny(q.w, q.d, ferr)
 	}
 	var created struct {
 		ID      string `json:"id"`
@@ -319,7 +319,7 @@ func (g *Gateway) jobPolicies(q *request, sub **runtimeapi.Submission, priority 
 	if g.Policies.Load().ReadsBudget() {
 		env.RemainingBudgetUSD = g.remainingBudget(q)
 	}
-	r, err := g.decide(q, env)
+	r, err := g.evaluatePolicies(q, env)
 	if err != nil {
 		return nil, err
 	}
@@ -373,13 +373,13 @@ func (g *Gateway) createSession(q *request) Decision {
 		err = runtimeapi.DecodeJSON(q.body, &body)
 	}
 	if err != nil {
-		return deny(q.w, q.d, err)
+		return Deny(q.w, q.d, err)
 	}
 	backend := fields.Backend
 	q.d.request = &audit.Request{Backend: backend}
 	project, perr := q.mayCreate(nil, backend)
 	if perr != nil {
-		return deny(q.w, q.d, perr)
+		return Deny(q.w, q.d, perr)
 	}
 	q.d.Project = project
 	if _, ok := body["instance"]; ok {
@@ -389,7 +389,7 @@ func (g *Gateway) createSession(q *request) Decision {
 	q.r = q.r.WithContext(context.WithoutCancel(q.r.Context())) // record the session even if the client hangs up
 	c, ferr := g.forwardCaptured(q, nil, out)
 	if ferr != nil {
-		return deny(q.w, q.d, ferr)
+		return Deny(q.w, q.d, ferr)
 	}
 	var created struct {
 		ID string `json:"id"`
@@ -449,7 +449,7 @@ func (g *Gateway) listJobs(q *request) Decision {
 		if v := query.Get(f.name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < f.min || n > f.max {
-				return deny(q.w, q.d, runtimeapi.BadRequest("invalid_"+f.name, "%s must be an integer from %d to %d, got %q", f.name, f.min, f.max, v))
+				return Deny(q.w, q.d, runtimeapi.BadRequest("invalid_"+f.name, "%s must be an integer from %d to %d, got %q", f.name, f.min, f.max, v))
 			}
 			*f.dst = n
 		}
@@ -473,7 +473,7 @@ func (g *Gateway) listJobs(q *request) Decision {
 	}
 	if err != nil {
 		g.Logger.Error("listing ownership", "instance", q.in.Alias, "error", err)
-		return deny(q.w, q.d, runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot list the jobs you own right now"))
+		return Deny(q.w, q.d, runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot list the jobs you own right now"))
 	}
 	var kept []json.RawMessage
 	if len(mine) > 0 {

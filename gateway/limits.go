@@ -108,7 +108,7 @@ func (g *Gateway) releaseAdmission(ctx context.Context, a *quota.Admission) {
 func (g *Gateway) usage(q *request) Decision {
 	c, ferr := g.forwardCaptured(q, nil, nil)
 	if ferr != nil {
-		return deny(q.w, q.d, ferr)
+		return Deny(q.w, q.d, ferr)
 	}
 	var doc map[string]any
 	if c.status != http.StatusOK || json.Unmarshal(c.body.Bytes(), &doc) != nil {

@@ -37,12 +37,12 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 	// identity
 	p, err := g.Auth.Authenticate(r)
 	if err != nil {
-		return deny(w, d, err)
+		return Deny(w, d, err)
 	}
-	d.identify(p)
+	d.Identify(p)
 	note, err := g.Auth.CheckAddress(p, g.ClientIP(r))
 	if err != nil {
-		return deny(w, d, err)
+		return Deny(w, d, err)
 	}
 	d.Note = note
 
@@ -51,18 +51,18 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 	d.Action = route.Action
 	d.resource = resourceOf(route)
 	if !route.Known() {
-		return deny(w, d, runtimeapi.Errorf(http.StatusNotFound, "unknown_route",
+		return Deny(w, d, runtimeapi.Errorf(http.StatusNotFound, "unknown_route",
 			fmt.Sprintf("%s %s is not a Qiskit Runtime API route this gateway forwards", r.Method, r.URL.Path)))
 	}
 	if !p.Allows(route.Action) {
-		return deny(w, d, runtimeapi.Errorf(http.StatusForbidden, "scope_not_granted",
+		return Deny(w, d, runtimeapi.Errorf(http.StatusForbidden, "scope_not_granted",
 			fmt.Sprintf("API key %s is not scoped for %s (rule: the key's scopes)", p.KeyID, route.Action)))
 	}
 
 	// org: the instance, and the caller's projects that may use it
 	in, reach, err := g.instance(r, p)
 	if err != nil {
-		return deny(w, d, err)
+		return Deny(w, d, err)
 	}
 	d.Instance = in.Alias
 	d.Project = reach.List[0].Project
@@ -73,7 +73,7 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 	// rules reach its audit record, a refusal's included.
 	q := &request{w: w, r: r, rest: rest, route: route, p: p, in: in, reach: reach, cap: rbac.RouteCapability(route), d: d}
 	if err := q.authorize(); err != nil {
-		return deny(w, q.d, err)
+		return Deny(w, q.d, err)
 	}
 
 	// limits: a job submission's request rate is counted, and its room
@@ -82,26 +82,26 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 	// counts against the caller's rate.
 	if route.Action == runtimeapi.ActionJobCreate {
 		if err := g.precheck(q); err != nil {
-			return deny(w, q.d, err)
+			return Deny(w, q.d, err)
 		}
 	} else {
 		if err := g.checkRate(q); err != nil {
-			return deny(w, q.d, err)
+			return Deny(w, q.d, err)
 		}
 		// policies: those written for this action may block it or
 		// notify; a job submission meets its policies below, with its
 		// facts and cost
 		if err := g.checkPolicies(q); err != nil {
-			return deny(w, q.d, err)
+			return Deny(w, q.d, err)
 		}
 	}
 	release, rerr := g.reserveBody(r)
 	if rerr != nil {
-		return deny(w, q.d, rerr)
+		return Deny(w, q.d, rerr)
 	}
 	defer release()
-	if q.body, err = readBody(r, g.MaxBodyBytes); err != nil {
-		return deny(w, q.d, err)
+	if q.body, err = ReadBody(r, g.MaxBodyBytes); err != nil {
+		return Deny(w, q.d, err)
 	}
 
 	// access to the object, then upstream and the ownership record
@@ -178,7 +178,7 @@ func chooseProject(q *request, tags []string) (string, *runtimeapi.Error) {
 // pass forwards a request that needs no ownership check.
 func (g *Gateway) pass(q *request) Decision {
 	if err := g.forward(q.w, q, nil, q.body); err != nil {
-		return deny(q.w, q.d, err)
+		return Deny(q.w, q.d, err)
 	}
 	q.d.Outcome = "allowed"
 	return q.d

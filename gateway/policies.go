@@ -61,15 +61,15 @@ func (g *Gateway) checkPolicies(q *request) *runtimeapi.Error {
 		return nil
 	}
 	env := g.env(q)
-	_, err := g.decide(q, env)
+	_, err := g.evaluatePolicies(q, env)
 	return err
 }
 
-// decide evaluates the policies against env and applies what is
+// evaluatePolicies evaluates the policies against env and applies what is
 // decided for any request: an evaluation error or a block refuses it,
 // audit-mode matches are noted, and notices are sent. What else the
 // result holds (modifications, workflows) is the job step's to apply.
-func (g *Gateway) decide(q *request, env *policy.Env) (policy.Result, *runtimeapi.Error) {
+func (g *Gateway) evaluatePolicies(q *request, env *policy.Env) (policy.Result, *runtimeapi.Error) {
 	r := g.Policies.Load().Evaluate(env)
 	q.d.rules = append(q.d.rules, r.RuleIDs()...)
 	for _, p := range r.Audited {

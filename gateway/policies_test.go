@@ -221,6 +221,17 @@ func postAs(t *testing.T, srv *httptest.Server, key, body string) (int, []byte) 
 	return call(t, srv, key, "POST", "/api/v1/jobs", body)
 }
 
+// heldView is what these tests read of the approvals API's view of a
+// hold (govapi.ApprovalView).
+type heldView struct {
+	JobID     string                    `json:"job_id"`
+	Status    string                    `json:"status"`
+	Reason    string                    `json:"reason"`
+	Pending   []string                  `json:"pending_workflows"`
+	Upstream  *approval.Upstream        `json:"upstream"`
+	Decisions map[int]approval.Decision `json:"decisions"`
+}
+
 func decide(t *testing.T, srv *httptest.Server, key, id, decision, comment string) (int, []byte) {
 	b, _ := json.Marshal(DecisionRequest{Decision: decision, Comment: comment})
 	return call(t, srv, key, "POST", "/governance/v1/approvals/"+id, string(b))
@@ -267,7 +278,7 @@ func TestHeldJobSurvivesARestartAndIsReleasedOnce(t *testing.T) {
 	// the team lead decides high_cost_job; hardware_access still waits for an admin
 	status, body = decide(t, srv, "lee-key", id, "approve", "fine")
 	require.Equal(t, http.StatusOK, status, string(body))
-	var v ApprovalView
+	var v heldView
 	require.NoError(t, json.Unmarshal(body, &v))
 	assert.Equal(t, []string{"hardware_access"}, v.Pending)
 	assert.Equal(t, "pending", v.Status)
@@ -463,7 +474,7 @@ func TestWorkflowRules(t *testing.T) {
 	assert.Equal(t, []string{"high_cost_job"}, costly.Qgov.Workflows)
 	status, body = decide(t, srv, "lee-key", costly.ID, "approve", "")
 	require.Equal(t, http.StatusOK, status, string(body))
-	var v ApprovalView
+	var v heldView
 	require.NoError(t, json.Unmarshal(body, &v))
 	assert.Equal(t, "released", v.Status, "hardware_access was approved when the job was held")
 	assert.Equal(t, approval.Auto, v.Decisions[1].Decision)
@@ -505,7 +516,7 @@ func TestWorkflowRules(t *testing.T) {
 	status, body = call(t, srv, "lee-key", "GET", "/governance/v1/approvals", "")
 	require.Equal(t, http.StatusOK, status, string(body))
 	var list struct {
-		Approvals []ApprovalView `json:"approvals"`
+		Approvals []heldView `json:"approvals"`
 	}
 	require.NoError(t, json.Unmarshal(body, &list))
 	require.Len(t, list.Approvals, 1, "only lee's own job still waits")

@@ -275,7 +275,7 @@ func (g *Gateway) settleBeforeDelete(q *request, rec jobs.Record) *runtimeapi.Er
 func (g *Gateway) watchEnd(q *request, rec jobs.Record) Decision {
 	c, ferr := g.forwardCaptured(q, nil, q.body)
 	if ferr != nil {
-		return deny(q.w, q.d, ferr)
+		return Deny(q.w, q.d, ferr)
 	}
 	c.replay(q.w, nil)
 	q.d.Outcome = "allowed"

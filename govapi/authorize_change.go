@@ -1,4 +1,4 @@
-package gateway
+package govapi
 
 import (
 	"bytes"
@@ -49,11 +49,11 @@ func (q govCall) authorizeChange(ops []governance.Op) func([]governance.Diff, go
 				continue // taking away grants nothing
 			}
 			if d.Kind == "instances" {
-				if err := q.g.checkInstance(d.Tenant, d.Name, d.After); err != nil {
+				if err := q.a.checkInstance(d.Tenant, d.Name, d.After); err != nil {
 					return err
 				}
 			}
-			if err := q.g.checkChannels(d.Kind, d.Tenant, d.Name, d.After); err != nil {
+			if err := q.a.checkChannels(d.Kind, d.Tenant, d.Name, d.After); err != nil {
 				return err
 			}
 			if platform {

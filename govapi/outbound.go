@@ -1,4 +1,4 @@
-package gateway
+package govapi
 
 import (
 	"cmp"
@@ -57,7 +57,7 @@ func (o Outbound) Allows(raw string) bool {
 // checkInstance checks an instance created or changed through the API:
 // it names a credential bound to its tenant, never a key or a
 // placeholder, and only allowed hosts.
-func (g *Gateway) checkInstance(tenant, name string, spec []byte) *runtimeapi.Error {
+func (a *API) checkInstance(tenant, name string, spec []byte) *runtimeapi.Error {
 	var in org.Instance
 	if err := json.Unmarshal(spec, &in); err != nil {
 		return runtimeapi.BadRequest("invalid_object", "instance %q: %v", name, err)
@@ -66,7 +66,7 @@ func (g *Gateway) checkInstance(tenant, name string, spec []byte) *runtimeapi.Er
 		return runtimeapi.BadRequest("secret_not_allowed",
 			"instance %q: an instance created through the API names a credential the operator declared in configuration (\"credential\": \"<name>\"), never an API key or a placeholder", name)
 	}
-	bound, declared := g.Outbound.Credentials[in.Credential]
+	bound, declared := a.Outbound.Credentials[in.Credential]
 	switch {
 	case in.Credential == "":
 		return runtimeapi.BadRequest("invalid_object", "instance %q: credential is required: the name of a credential declared in configuration", name)
@@ -75,9 +75,9 @@ func (g *Gateway) checkInstance(tenant, name string, spec []byte) *runtimeapi.Er
 			"instance %q: credential %q is not declared for tenant %s's instances (rule: the credential's tenants in configuration)", name, in.Credential, tenant))
 	}
 	for field, raw := range map[string]string{"upstream": in.Upstream, "iam_url": cmp.Or(in.IAMURL, org.DefaultIAMURL)} {
-		if !g.Outbound.Allows(raw) {
+		if !a.Outbound.Allows(raw) {
 			return runtimeapi.Errorf(http.StatusForbidden, "host_not_allowed", fmt.Sprintf(
-				"instance %q: %s %q names an origin the gateway may not send to (rule: outbound_hosts; allowed: %s)", name, field, raw, strings.Join(g.Outbound.Origins, ", ")))
+				"instance %q: %s %q names an origin the gateway may not send to (rule: outbound_hosts; allowed: %s)", name, field, raw, strings.Join(a.Outbound.Origins, ", ")))
 		}
 	}
 	return nil
@@ -86,7 +86,7 @@ func (g *Gateway) checkInstance(tenant, name string, spec []byte) *runtimeapi.Er
 // checkChannels checks that a policy, workflow or tenant's settings
 // created or changed through the API names only notification channels
 // declared for its tenant.
-func (g *Gateway) checkChannels(kind, tenant, name string, spec []byte) *runtimeapi.Error {
+func (a *API) checkChannels(kind, tenant, name string, spec []byte) *runtimeapi.Error {
 	var names []string
 	switch kind {
 	case "policies":
@@ -111,7 +111,7 @@ func (g *Gateway) checkChannels(kind, tenant, name string, spec []byte) *runtime
 		names = t.NotificationChannels
 	}
 	for _, ch := range names {
-		if bound, ok := g.Outbound.Channels[ch]; ok && !boundTo(bound, tenant) {
+		if bound, ok := a.Outbound.Channels[ch]; ok && !boundTo(bound, tenant) {
 			return runtimeapi.Errorf(http.StatusForbidden, "channel_not_allowed", fmt.Sprintf(
 				"%s %q names notification channel %q, which is not declared for tenant %s (rule: the channel's tenants in configuration)", strings.TrimSuffix(kind, "s"), name, ch, tenant))
 		}

@@ -1,4 +1,4 @@
-package gateway
+package govapi
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/qgov/qgov/gateway"
 	"github.com/qgov/qgov/governance"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/org"
@@ -15,12 +16,13 @@ import (
 // serveAdmin serves keys and sessions of the governance API: the
 // self-service endpoints, where administrators may also use API keys and
 // act for other users.
-func (g *Gateway) serveAdmin(w http.ResponseWriter, r *http.Request, d Decision, rest string) Decision {
+func (a *API) serveAdmin(w http.ResponseWriter, r *http.Request, d gateway.Decision, rest string) gateway.Decision {
+	g := a.g
 	ev, err := g.Auth.ServeAdmin(w, r, "/auth/"+rest, g.ClientIP(r))
 	d.Action, d.Outcome = runtimeapi.Action(ev.Action), "allowed"
-	d.absorb(ev)
+	d.Absorb(ev)
 	if err != nil {
-		return deny(w, d, err)
+		return gateway.Deny(w, d, err)
 	}
 	return d
 }
@@ -28,7 +30,7 @@ func (g *Gateway) serveAdmin(w http.ResponseWriter, r *http.Request, d Decision,
 // export answers the live objects of the tenant as a governance file
 // (YAML), which governance_file loads and qgov gov apply reads.
 func (q govCall) export() *runtimeapi.Error {
-	if q.g.Catalog == nil {
+	if q.a.Catalog == nil {
 		return runtimeapi.Errorf(http.StatusNotFound, "governance_not_configured", "this gateway keeps no governance objects")
 	}
 	tenant, perr := q.tenant()
@@ -38,7 +40,7 @@ func (q govCall) export() *runtimeapi.Error {
 	if perr := q.mayAll("export"); perr != nil {
 		return perr
 	}
-	out, err := governance.Render(q.g.Catalog.Live(tenant))
+	out, err := governance.Render(q.a.Catalog.Live(tenant))
 	if err != nil {
 		return runtimeapi.Errorf(http.StatusInternalServerError, "export_failed", err.Error())
 	}
@@ -62,8 +64,8 @@ func (q govCall) mayAll(what string) *runtimeapi.Error {
 // one revision: ?dry_run=true only answers the differences; ?prune=true
 // also deletes live objects the file does not hold. Objects the
 // configuration declares must be in the file as declared, or not at all.
-func (q govCall) apply(d *Decision) *runtimeapi.Error {
-	if q.g.Catalog == nil {
+func (q govCall) apply(d *gateway.Decision) *runtimeapi.Error {
+	if q.a.Catalog == nil {
 		return runtimeapi.Errorf(http.StatusNotFound, "governance_not_configured", "this gateway keeps no governance objects")
 	}
 	tenant, perr := q.tenant()
@@ -91,14 +93,14 @@ func (q govCall) apply(d *Decision) *runtimeapi.Error {
 	if perr != nil {
 		return perr
 	}
-	rev, diffs, err := q.g.Catalog.Change(q.r.Context(), governance.Change{By: q.p.UserID, Ops: ops, DryRun: dryRun, Authorize: q.authorizeChange(ops)})
+	rev, diffs, err := q.a.Catalog.Change(q.r.Context(), governance.Change{By: q.p.UserID, Ops: ops, DryRun: dryRun, Authorize: q.authorizeChange(ops)})
 	if err != nil {
 		return changeError(err)
 	}
 	if diffs == nil {
 		diffs = []governance.Diff{}
 	}
-	d.after = map[string]any{"dry_run": dryRun, "changes": len(diffs)}
+	d.SetChange(nil, map[string]any{"dry_run": dryRun, "changes": len(diffs)})
 	runtimeapi.WriteJSON(q.w, http.StatusOK, map[string]any{"tenant_id": tenant, "dry_run": dryRun, "revision": rev, "changes": diffs})
 	return nil
 }
@@ -129,7 +131,7 @@ func (q govCall) applyOps(file governance.Config, tenant string, prune bool) ([]
 		if k.Global() {
 			scope = ""
 		}
-		for _, e := range q.g.Catalog.Entries(k, scope) {
+		for _, e := range q.a.Catalog.Entries(k, scope) {
 			if e.ManagedBy == "api" && !held[k.Name()+"/"+e.Name] && (!k.Global() || e.Owner == tenant) {
 				ops = append(ops, governance.Op{Verb: governance.Delete, Kind: k, Tenant: e.Tenant, Name: e.Name})
 			}

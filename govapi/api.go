@@ -1,4 +1,10 @@
-package gateway
+// Package govapi is qgov's governance API under /governance/v1/: the
+// governance objects, API keys and sessions, held jobs and their
+// decisions, usage, audit queries and verification, compliance reports,
+// export and apply, and its OpenAPI document. The gateway mounts it
+// (gateway.Governance) and audits each of its requests; deciding a held
+// job is the gateway's own lifecycle (Gateway.Decide).
+package govapi
 
 import (
 	"bytes"
@@ -9,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/gateway"
 	"github.com/qgov/qgov/governance"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/identity"
@@ -17,48 +24,76 @@ import (
 	"github.com/qgov/qgov/report"
 )
 
-// governancePrefix is where the governance API lives; Routes lists it,
-// and openapi.json describes it.
-const governancePrefix = "/governance/v1/"
-
+// Package govapi is qgov's governance API under /governance/v1/: the
+// governance objects, API keys and sessions, held jobs and their
+// decisions, usage, audit queries and verification, compliance reports,
+// export and apply, and its OpenAPI document. The gateway mounts it
+// (gateway.Governance) and audits each of its requests; deciding a held
+// job is the gateway's own lifecycle (gateway.Decide).
 // maxReportRecords bounds the records one report reads.
 const maxReportRecords = 1_000_000
 
-// governance is one governance API request.
+// Config is what the governance API serves beside the gateway's state.
+type Config struct {
+	// Catalog keeps the governance objects the API reads and changes;
+	// nil serves none.
+	Catalog Catalog
+	// Outbound is what objects created through the API may name:
+	// declared credentials and allowed hosts.
+	Outbound Outbound
+	// AuditSource answers audit queries; AuditDir is the trail's
+	// directory, which verification reads.
+	AuditSource audit.Source
+	AuditDir    string
+}
+
+// API serves the governance API of a gateway.
+type API struct {
+	Config
+	g *gateway.Gateway
+}
+
+// New returns the governance API of g; mount it as g.Governance.
+func New(g *gateway.Gateway, cfg Config) *API { return &API{Config: cfg, g: g} }
+
+// govCall is one governance API request.
 type govCall struct {
-	g      *Gateway
+	a      *API
+	g      *gateway.Gateway
 	w      http.ResponseWriter
 	r      *http.Request
 	p      *identity.Principal
 	access org.Access
 }
 
-// serveGovernance authenticates the caller and serves the route.
-func (g *Gateway) serveGovernance(w http.ResponseWriter, r *http.Request, d Decision) Decision {
-	rest := strings.TrimPrefix(r.URL.Path, governancePrefix)
+// ServeGovernance implements gateway.Governance: it authenticates the
+// caller and serves the route.
+func (a *API) ServeGovernance(w http.ResponseWriter, r *http.Request, d gateway.Decision) gateway.Decision {
+	g := a.g
+	rest := strings.TrimPrefix(r.URL.Path, gateway.GovernancePrefix)
 	first, name, _ := strings.Cut(rest, "/")
 	if first == "keys" || first == "sessions" {
-		return g.serveAdmin(w, r, d, rest) // authenticated by the identity layer, as on /auth/
+		return a.serveAdmin(w, r, d, rest) // authenticated by the identity layer, as on /auth/
 	}
 	p, err := g.Auth.Authenticate(r)
 	d.Action = audit.ActionAuditQuery
 	if err != nil {
-		return deny(w, d, err)
+		return gateway.Deny(w, d, err)
 	}
-	d.identify(p)
+	d.Identify(p)
 	if _, err := g.Auth.CheckAddress(p, g.ClientIP(r)); err != nil {
-		return deny(w, d, err)
+		return gateway.Deny(w, d, err)
 	}
 	if p.Narrowed() {
-		return deny(w, d, runtimeapi.Errorf(http.StatusForbidden, "scope_not_granted", fmt.Sprintf(
+		return gateway.Deny(w, d, runtimeapi.Errorf(http.StatusForbidden, "scope_not_granted", fmt.Sprintf(
 			"API key %s is narrowed to some actions or projects and acts only on the Runtime API; the governance API needs a key that is not narrowed, or a signed-in user", p.KeyID)))
 	}
-	q := govCall{g: g, w: w, r: r, p: p, access: g.Directory.Load().Access(p.Member(), g.Now())}
+	q := govCall{a: a, g: g, w: w, r: r, p: p, access: g.Directory.Load().Access(p.Member(), g.Now())}
 	var gerr *runtimeapi.Error
 	if k, ok := governance.KindOf(first); ok && !strings.Contains(name, "/") {
 		gerr = q.objects(k, name, &d)
 		if gerr != nil {
-			return deny(w, d, gerr)
+			return gateway.Deny(w, d, gerr)
 		}
 		d.Outcome = "allowed"
 		return d
@@ -92,13 +127,13 @@ func (g *Gateway) serveGovernance(w http.ResponseWriter, r *http.Request, d Deci
 	case strings.HasPrefix(rest, "reports/"):
 		d.Action = audit.ActionReport
 		kind := strings.TrimPrefix(rest, "reports/")
-		d.resource = audit.Resource{Type: "report", ID: kind + " " + r.URL.Query().Get("period")}
+		d.SetResource(audit.Resource{Type: "report", ID: kind + " " + r.URL.Query().Get("period")})
 		gerr = q.report(kind)
 	default:
 		gerr = runtimeapi.Errorf(http.StatusNotFound, "unknown_route", fmt.Sprintf("%s %s is not a governance API route", r.Method, r.URL.Path))
 	}
 	if gerr != nil {
-		return deny(w, d, gerr)
+		return gateway.Deny(w, d, gerr)
 	}
 	d.Outcome = "allowed"
 	return d
@@ -151,7 +186,7 @@ func (q govCall) queryLogs() *runtimeapi.Error {
 	default:
 		return runtimeapi.BadRequest("invalid_format", "format %q: use json or csv", v.Get("format"))
 	}
-	page, err := q.g.AuditSource.Query(q.r.Context(), f, v.Get("page_token"), size)
+	page, err := q.a.AuditSource.Query(q.r.Context(), f, v.Get("page_token"), size)
 	if err != nil {
 		q.g.Logger.Error("querying the audit trail", "error", err)
 		return runtimeapi.Errorf(http.StatusServiceUnavailable, "audit_unavailable", "the audit trail cannot be read right now")
@@ -165,7 +200,7 @@ func (q govCall) verify() *runtimeapi.Error {
 	if err := q.mayAudit(); err != nil {
 		return err
 	}
-	v, err := audit.Verify(q.g.AuditDir)
+	v, err := audit.Verify(q.a.AuditDir)
 	if err != nil {
 		return runtimeapi.Errorf(http.StatusNotFound, "audit_not_found", err.Error())
 	}
@@ -259,7 +294,7 @@ func (q govCall) projectsWith(c rbac.Capability) []string {
 func (q govCall) records(f audit.Filter) ([]audit.Record, *runtimeapi.Error) {
 	var out []audit.Record
 	for token := ""; ; {
-		page, err := q.g.AuditSource.Query(q.r.Context(), f, token, audit.MaxPageSize)
+		page, err := q.a.AuditSource.Query(q.r.Context(), f, token, audit.MaxPageSize)
 		if err != nil {
 			q.g.Logger.Error("reading the audit trail", "error", err)
 			return nil, runtimeapi.Errorf(http.StatusServiceUnavailable, "audit_unavailable", "the audit trail cannot be read right now")
@@ -301,7 +336,7 @@ func (q govCall) gather(in *report.Input) *runtimeapi.Error {
 		in.Groups = q.g.Directory.Load().AccessGroups()
 	}
 	if in.Kind == report.SOC2 || in.Kind == report.ISO27001 {
-		if v, err := audit.Verify(q.g.AuditDir); err == nil {
+		if v, err := audit.Verify(q.a.AuditDir); err == nil {
 			in.Trail = v
 		}
 	}

@@ -1,4 +1,4 @@
-package gateway
+package govapi
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/gateway"
 	"github.com/qgov/qgov/governance"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/rbac"
@@ -70,9 +71,8 @@ func (q govCall) may(c rbac.Capability, what string) *runtimeapi.Error {
 }
 
 // objects serves /governance/v1/{kind}[/{name}].
-func (q govCall) objects(k governance.Kind, name string, d *Decision) *runtimeapi.Error {
-	g := q.g
-	if g.Catalog == nil {
+func (q govCall) objects(k governance.Kind, name string, d *gateway.Decision) *runtimeapi.Error {
+	if q.a.Catalog == nil {
 		return runtimeapi.Errorf(http.StatusNotFound, "governance_not_configured", "this gateway keeps no governance objects")
 	}
 	tenant, err := q.tenant()
@@ -91,7 +91,7 @@ func (q govCall) objects(k governance.Kind, name string, d *Decision) *runtimeap
 	if k.Global() {
 		scope = ""
 	}
-	d.resource = audit.Resource{Type: k.Name(), ID: strings.Trim(scope+"/"+name, "/")}
+	d.SetResource(audit.Resource{Type: k.Name(), ID: strings.Trim(scope+"/"+name, "/")})
 	verb := map[string]string{http.MethodGet: "read", http.MethodPost: governance.Create, http.MethodPut: governance.Put,
 		http.MethodPatch: governance.Patch, http.MethodDelete: governance.Delete}[q.r.Method]
 	switch {
@@ -129,7 +129,7 @@ func (q govCall) objects(k governance.Kind, name string, d *Decision) *runtimeap
 		if perr := nameFromBody(k, &op); perr != nil {
 			return perr
 		}
-		d.resource.ID = strings.Trim(op.Tenant+"/"+op.Name, "/")
+		d.SetResource(audit.Resource{Type: k.Name(), ID: strings.Trim(op.Tenant+"/"+op.Name, "/")})
 	}
 	return q.change(k, []governance.Op{op}, d)
 }
@@ -183,20 +183,20 @@ func readObject(r *http.Request) ([]byte, *runtimeapi.Error) {
 }
 
 // change applies ops and answers with the object (or the diffs of several).
-func (q govCall) change(k governance.Kind, ops []governance.Op, d *Decision) *runtimeapi.Error {
-	rev, diffs, err := q.g.Catalog.Change(q.r.Context(), governance.Change{By: q.p.UserID, Ops: ops, Authorize: q.authorizeChange(ops)})
+func (q govCall) change(k governance.Kind, ops []governance.Op, d *gateway.Decision) *runtimeapi.Error {
+	rev, diffs, err := q.a.Catalog.Change(q.r.Context(), governance.Change{By: q.p.UserID, Ops: ops, Authorize: q.authorizeChange(ops)})
 	if err != nil {
 		return changeError(err)
 	}
 	if len(diffs) == 1 {
-		d.before, d.after = diffs[0].Before, diffs[0].After
+		d.SetChange(diffs[0].Before, diffs[0].After)
 	}
 	op := ops[0]
 	if op.Verb == governance.Delete {
 		runtimeapi.WriteJSON(q.w, http.StatusOK, map[string]any{"deleted": op.Name, "kind": k.Name(), "revision": rev})
 		return nil
 	}
-	e, err := q.g.Catalog.Entry(k, op.Tenant, op.Name)
+	e, err := q.a.Catalog.Entry(k, op.Tenant, op.Name)
 	if err != nil {
 		return changeError(err)
 	}
@@ -252,7 +252,7 @@ func (q govCall) list(k governance.Kind, scope string) *runtimeapi.Error {
 		}
 		after = string(b)
 	}
-	all := q.g.Catalog.Entries(k, scope)
+	all := q.a.Catalog.Entries(k, scope)
 	start := 0
 	if after != "" {
 		start, _ = slices.BinarySearchFunc(all, after, func(e governance.Entry, name string) int { return strings.Compare(e.Name, name) })
@@ -276,7 +276,7 @@ func (q govCall) list(k governance.Kind, scope string) *runtimeapi.Error {
 
 // get answers one object with its ETag.
 func (q govCall) get(k governance.Kind, scope, name string) *runtimeapi.Error {
-	e, err := q.g.Catalog.Entry(k, scope, name)
+	e, err := q.a.Catalog.Entry(k, scope, name)
 	if err != nil {
 		return changeError(err)
 	}
