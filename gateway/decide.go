@@ -2,10 +2,8 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -13,7 +11,6 @@ import (
 	"github.com/qgov/qgov/audit"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/identity"
-	"github.com/qgov/qgov/jobs"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/rbac"
 )
@@ -158,22 +155,3 @@ func untilMidnight(now time.Time, loc *time.Location) int {
 	return int(next.Sub(now).Seconds()) + 1
 }
 
-// heldDocs are the caller's jobs still held, as job documents, for a job
-// list.
-func (g *Gateway) heldDocs(ctx context.Context, recs []jobs.Record) []json.RawMessage {
-	var out []json.RawMessage
-	for _, rec := range recs {
-		st, err := g.Approvals.Get(ctx, rec.ID)
-		if err != nil {
-			continue
-		}
-		g.Expire(ctx, st)
-		if st.Upstream != nil && st.Upstream.JobID != "" {
-			continue
-		}
-		doc, _ := json.Marshal(st.Job(g.Now()))
-		out = append(out, doc)
-	}
-	slices.Reverse(out) // newest first, as the upstream lists
-	return out
-}

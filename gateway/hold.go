@@ -352,3 +352,23 @@ func (g *Gateway) sweepHolds(ctx context.Context, tenant string) error {
 	}
 	return err
 }
+
+// heldDocs are the caller's jobs still held, as job documents, for a job
+// list.
+func (g *Gateway) heldDocs(ctx context.Context, recs []jobs.Record) []json.RawMessage {
+	var out []json.RawMessage
+	for _, rec := range recs {
+		st, err := g.Approvals.Get(ctx, rec.ID)
+		if err != nil {
+			continue
+		}
+		g.Expire(ctx, st)
+		if st.Upstream != nil && st.Upstream.JobID != "" {
+			continue
+		}
+		doc, _ := json.Marshal(st.Job(g.Now()))
+		out = append(out, doc)
+	}
+	slices.Reverse(out) // newest first, as the upstream lists
+	return out
+}
