@@ -22,7 +22,6 @@ import (
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/policy"
 	"github.com/qgov/qgov/quota"
-	"github.com/qgov/qgov/rbac"
 	"github.com/qgov/qgov/store"
 )
 
@@ -51,26 +50,11 @@ type App struct {
 	// token signing key) is kept. Default: an embedded bbolt file in
 	// Caddy's data directory.
 	Store *StoreConfig `json:"store,omitempty"`
-	// Instances are the upstream Qiskit Runtime service instances.
-	Instances []org.Instance `json:"instances,omitempty"`
-	// Projects are the units of work jobs belong to, with the instances
-	// they may use; a project may group others.
-	Projects []org.Project `json:"projects,omitempty"`
-	// Roles are custom roles, beside the predefined viewer, submitter,
-	// researcher, team_lead, billing and admin.
-	Roles []rbac.RoleConfig `json:"roles,omitempty"`
-	// AccessGroups give their members (listed, or by dynamic rules on
-	// identity-provider claims) roles in projects.
-	AccessGroups []org.AccessGroup `json:"access_groups,omitempty"`
-	// Assignments give users roles in a project or across a tenant, until
-	// an optional expiry.
-	Assignments []org.Assignment `json:"assignments,omitempty"`
+	// Config is the organisation: tenants, service instances, projects,
+	// custom roles, access groups and role assignments.
+	org.Config
 	// APIKeys are the qgov API keys callers exchange for access tokens.
 	APIKeys []identity.APIKey `json:"api_keys,omitempty"`
-	// Tenants hold per-tenant settings: execution defaults, approval,
-	// priority queue, MFA, session timeouts, self-service API keys, IP
-	// allowlists and user-list visibility.
-	Tenants []org.TenantSettings `json:"tenants,omitempty"`
 	// IdentityProviders are the OpenID Connect providers (such as IBM App
 	// ID) and IBM Cloud IAM whose users may sign in or send their tokens.
 	IdentityProviders []identity.ProviderConfig `json:"identity_providers,omitempty"`
@@ -269,60 +253,6 @@ func resolve(repl *caddy.Replacer, what string, s *string) error {
 	return nil
 }
 
-// org is the organisation as configured.
-func (a *App) org() org.Config { return a.declared().Config }
-
-// setOrg replaces the organisation.
-func (a *App) setOrg(c org.Config) {
-	a.Tenants, a.Instances, a.Projects, a.Roles, a.AccessGroups, a.Assignments =
-		c.Tenants, c.Instances, c.Projects, c.Roles, c.AccessGroups, c.Assignments
-}
-
-// buildOrg validates the organisation against the API keys and the
-// identity providers, and lints the result.
-func buildOrg(model org.Config, keys []identity.APIKey, provs []identity.ProviderConfig) (*org.Directory, []org.Finding, error) {
-	dir, err := org.NewDirectory(model)
-	if err != nil {
-		return nil, nil, fmt.Errorf("qgov organisation: %w", err)
-	}
-	if err := checkReferences(keys, provs, dir); err != nil {
-		return nil, nil, err
-	}
-	return dir, dir.Lint(providerTenants(provs)), nil
-}
-
-// checkReferences requires the projects keys narrow to to exist in their
-// tenants, and the identity providers access-group rules name to be
-// configured.
-func checkReferences(keys []identity.APIKey, provs []identity.ProviderConfig, dir *org.Directory) error {
-	var errs []error
-	tenants := providerTenants(provs)
-	for _, g := range dir.AccessGroups() {
-		for i, r := range g.Rules {
-			if _, ok := tenants[r.Provider]; r.Provider != "" && !ok {
-				errs = append(errs, fmt.Errorf("%s: rules[%d]: unknown identity provider %q", rbac.Where("access group", g.Name, g.Source), i, r.Provider))
-			}
-		}
-	}
-	for _, k := range keys {
-		for _, p := range k.Projects {
-			if dir.Project(org.Tenant(k.Tenant), p) == nil {
-				errs = append(errs, fmt.Errorf("api key %q: unknown project %q in tenant %q", k.ID, p, org.Tenant(k.Tenant)))
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// providerTenants maps each identity provider to its tenant.
-func providerTenants(provs []identity.ProviderConfig) map[string]string {
-	m := map[string]string{}
-	for _, p := range provs {
-		m[p.Name] = org.Tenant(p.Tenant)
-	}
-	return m
-}
-
 // authenticator builds the identity layer over the store: rotating
 // token signing keys, self-service keys, sessions and user records.
 func (a *App) authenticator(ctx context.Context, st store.Store, dir *org.Current, ring *identity.KeyRing, providers *identity.Providers) (*identity.Authenticator, error) {
@@ -353,10 +283,10 @@ func (a *App) Start() error {
 		_ = a.Stop()
 		return err
 	}
-	if err := a.recordConfigChanges(ctx, a.st, a.cfg.Audit); err != nil {
+	if err := governance.RecordConfigChanges(ctx, a.st, a.cfg.Audit, a.Config); err != nil {
 		return fmt.Errorf("qgov audit: %w", err)
 	}
-	if err := a.recordDisabled(ctx, a.st, a.cfg.Audit); err != nil {
+	if err := a.catalog.RecordDisabled(ctx, a.st, a.cfg.Audit); err != nil {
 		return fmt.Errorf("qgov audit: %w", err)
 	}
 	close(a.started)

@@ -6,17 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
 	"github.com/qgov/qgov/audit"
-	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/store"
 )
 
@@ -173,102 +170,4 @@ func (s logSink) Write(_ context.Context, batch []audit.Sealed) error {
 		s.l.Info("audit", zap.Reflect("record", json.RawMessage(e.Line)))
 	}
 	return nil
-}
-
-// snapshotBucket and snapshotKey hold the organisation as last loaded.
-const (
-	snapshotBucket = "audit"
-	snapshotKey    = "org-snapshot"
-)
-
-// recordConfigChanges records each object the loaded configuration adds,
-// removes or changes since the last load (kept in the store, so restarts
-// and replicas compare with the same), with before and after.
-func (a *App) recordConfigChanges(ctx context.Context, st store.Store, l *audit.Log) error {
-	now := org.Snap(a.org())
-	var before org.Snapshot
-	raw, err := st.Get(ctx, snapshotBucket, snapshotKey)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		before = org.Snapshot{}
-	case err != nil:
-		return fmt.Errorf("reading the organisation snapshot: %w", err)
-	default:
-		if err := json.Unmarshal(raw, &before); err != nil {
-			before = org.Snapshot{}
-		}
-	}
-	changes := org.Diff(before, now)
-	for _, c := range changes {
-		t, err := l.Reserve(ctx)
-		if err != nil {
-			return fmt.Errorf("recording configuration changes: %w", err)
-		}
-		if err := t.Commit(&audit.Record{Action: audit.ActionConfigLoad, Outcome: audit.Success, InitiatorAuthnName: "configuration",
-			Resource: audit.Resource{Type: c.Kind, ID: c.Name}, Before: c.Before, After: c.After, TenantID: changeTenant(c)}); err != nil {
-			return fmt.Errorf("recording configuration changes: %w", err)
-		}
-	}
-	if len(changes) == 0 {
-		return nil
-	}
-	b, err := json.Marshal(now)
-	if err != nil {
-		return err
-	}
-	return st.Put(ctx, snapshotBucket, snapshotKey, b, 0)
-}
-
-// disabledKey keeps the governance objects last found disabled, so that
-// each is recorded once when a load disables it.
-const disabledKey = "disabled"
-
-// recordDisabled records each governance object created through the API
-// that this configuration newly disables (configuration wins).
-func (a *App) recordDisabled(ctx context.Context, st store.Store, l *audit.Log) error {
-	var before map[string]bool
-	if raw, err := st.Get(ctx, snapshotBucket, disabledKey); err == nil {
-		_ = json.Unmarshal(raw, &before)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("reading the disabled objects: %w", err)
-	}
-	now := map[string]bool{}
-	for _, e := range a.catalog.Disabled() {
-		key := e.Key()
-		now[key] = true
-		if before[key] {
-			continue
-		}
-		t, err := l.Reserve(ctx)
-		if err != nil {
-			return fmt.Errorf("recording disabled objects: %w", err)
-		}
-		if err := t.Commit(&audit.Record{Action: audit.ActionGovernanceDisabled, Outcome: audit.Failure, InitiatorAuthnName: "configuration",
-			TenantID: cmp.Or(e.Tenant, e.Owner), Resource: audit.Resource{Type: e.Kind, ID: strings.Trim(e.Tenant+"/"+e.Name, "/")},
-			Before: e.Spec, Note: "the configuration contradicts this object created through the API, so it is not in force: " + e.Disabled}); err != nil {
-			return fmt.Errorf("recording disabled objects: %w", err)
-		}
-	}
-	if maps.Equal(before, now) {
-		return nil
-	}
-	b, _ := json.Marshal(now)
-	return st.Put(ctx, snapshotBucket, disabledKey, b, 0)
-}
-
-// changeTenant is the tenant a changed object belongs to, when it names one.
-func changeTenant(c org.Change) string {
-	var obj struct {
-		Tenant string `json:"tenant"`
-		Name   string `json:"name"`
-	}
-	body := c.After
-	if body == nil {
-		body = c.Before
-	}
-	_ = json.Unmarshal(body, &obj)
-	if c.Kind == "tenant" {
-		return obj.Name
-	}
-	return org.Tenant(obj.Tenant)
 }

@@ -250,9 +250,7 @@ func loadOrgFiles(d *caddyfile.Dispenser, app *App) error {
 		if err != nil {
 			return d.Errf("org_file: %v", err)
 		}
-		merged := app.org()
-		merged.Merge(c)
-		app.setOrg(merged)
+		app.Merge(c)
 		return nil
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/qgov/qgov/govcli"
+	"github.com/qgov/qgov/governance"
 	"github.com/qgov/qgov/org"
 )
 
@@ -65,7 +66,7 @@ func cmdLint(w io.Writer, fl caddycmd.Flags) (int, error) {
 	if a == nil {
 		return caddy.ExitCodeFailedStartup, errors.New("the config has no qgov app (global option qgov { … })")
 	}
-	_, findings, err := buildOrg(a.org(), a.APIKeys, a.IdentityProviders)
+	_, findings, err := governance.BuildOrg(a.Config, a.APIKeys, a.IdentityProviders)
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}

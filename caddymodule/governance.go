@@ -50,8 +50,7 @@ type model struct {
 
 // declared is the governance configuration the config declares.
 func (a *App) declared() governance.Config {
-	c := governance.Config{Config: org.Config{Tenants: a.Tenants, Instances: a.Instances, Projects: a.Projects, Roles: a.Roles,
-		AccessGroups: a.AccessGroups, Assignments: a.Assignments}, Policies: a.Policies, Workflows: a.Workflows}
+	c := governance.Config{Config: a.Config, Policies: a.Policies, Workflows: a.Workflows}
 	if a.Quotas != nil {
 		c.Limits, c.Budgets = a.Quotas.Limits, a.Quotas.Budgets
 	}
@@ -72,7 +71,7 @@ func (a *App) build(c governance.Config) (*model, error) {
 			return nil, err
 		}
 	}
-	dir, findings, err := buildOrg(c.Config, a.keys, a.providers)
+	dir, findings, err := governance.BuildOrg(c.Config, a.keys, a.providers)
 	if err != nil {
 		return nil, err
 	}

@@ -154,4 +154,3 @@ func untilMidnight(now time.Time, loc *time.Location) int {
 	next := time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, loc)
 	return int(next.Sub(now).Seconds()) + 1
 }
-

@@ -1,4 +1,4 @@
-// Package catalog holds the governance objects: those declared in
+// Package governance holds the governance objects: those declared in
 // configuration (the Caddyfile, organisation, policy and governance
 // files), which stay the source of truth for what they declare, and those
 // created at runtime through the governance API, which live in the store

@@ -74,12 +74,24 @@ type Instance struct {
 // Config is the organisation as configured, with the field names of the
 // qgov app's JSON config.
 type Config struct {
-	Tenants      []TenantSettings  `json:"tenants,omitempty"`
-	Instances    []Instance        `json:"instances,omitempty"`
-	Projects     []Project         `json:"projects,omitempty"`
-	Roles        []rbac.RoleConfig `json:"roles,omitempty"`
-	AccessGroups []AccessGroup     `json:"access_groups,omitempty"`
-	Assignments  []Assignment      `json:"assignments,omitempty"`
+	// Tenants hold per-tenant settings: execution defaults, approval,
+	// priority queue, MFA, session timeouts, self-service API keys, IP
+	// allowlists and user-list visibility.
+	Tenants []TenantSettings `json:"tenants,omitempty"`
+	// Instances are the upstream Qiskit Runtime service instances.
+	Instances []Instance `json:"instances,omitempty"`
+	// Projects are the units of work jobs belong to, with the instances
+	// they may use; a project may group others.
+	Projects []Project `json:"projects,omitempty"`
+	// Roles are custom roles, beside the predefined viewer, submitter,
+	// researcher, team_lead, billing and admin.
+	Roles []rbac.RoleConfig `json:"roles,omitempty"`
+	// AccessGroups give their members (listed, or by dynamic rules on
+	// identity-provider claims) roles in projects.
+	AccessGroups []AccessGroup `json:"access_groups,omitempty"`
+	// Assignments give users roles in a project or across a tenant, until
+	// an optional expiry.
+	Assignments []Assignment `json:"assignments,omitempty"`
 }
 
 // Directory answers questions about the configured organisation. It is
