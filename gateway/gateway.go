@@ -173,10 +173,6 @@ func New(cfg Config) *Gateway {
 	return g
 }
 
-// API base paths served: IBM's, and the one clients reach by putting
-// "experimental" in their URL (used verbatim by qiskit-ibm-runtime).
-var apiPrefixes = []string{"/api/v1", "/experimental/api/v1"}
-
 // Decision is what the gateway decided about a request, for logs and the
 // audit trail.
 type Decision struct {
@@ -247,7 +243,7 @@ func Handles(r *http.Request) bool {
 }
 
 func apiPath(p string) (string, bool) {
-	for _, prefix := range apiPrefixes {
+	for _, prefix := range runtimeapi.Prefixes {
 		if rest, ok := strings.CutPrefix(p, prefix); ok && (rest == "" || rest[0] == '/') {
 			return rest, true
 		}

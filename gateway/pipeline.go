@@ -47,7 +47,7 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 	d.Note = note
 
 	// the route's action and resource, within the credential's scopes
-	route := runtimeapi.Classify(r.Method, rest)
+	route := runtimeapi.Classify(r)
 	d.Action = route.Action
 	d.resource = resourceOf(route)
 	if !route.Known() {

@@ -332,11 +332,11 @@ const upstreamTimeout = time.Minute
 func (g *Gateway) upstreamJSON(ctx context.Context, in *org.Instance, method, path string, v any) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, upstreamTimeout)
 	defer cancel()
-	r, err := http.NewRequestWithContext(ctx, method, apiPrefixes[0]+path, nil)
+	r, err := http.NewRequestWithContext(ctx, method, runtimeapi.Prefixes[0]+path, nil)
 	if err != nil {
 		return 0, err
 	}
-	c, ferr := g.forwardCaptured(&request{r: r, rest: strings.TrimPrefix(r.URL.Path, apiPrefixes[0]), in: in}, nil, nil)
+	c, ferr := g.forwardCaptured(&request{r: r, rest: strings.TrimPrefix(r.URL.Path, runtimeapi.Prefixes[0]), in: in}, nil, nil)
 	if ferr != nil {
 		return 0, ferr
 	}

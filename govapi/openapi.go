@@ -112,7 +112,7 @@ func openAPI() obj {
 		"/governance/v1/approvals":     {"get": op("List held jobs", nil, nil, answers("200", "Holds the caller may decide or submitted.", anyObject))},
 		"/governance/v1/approvals/{job_id}": {
 			"get": op("Get a held job", []obj{jobID}, nil, answers("200", "The hold.", anyObject, "404")),
-			"post": op("Decide a held job", []obj{jobID}, jsonBody(ref("gateway.DecisionRequest"), "approve or reject, with a comment."),
+			"post": op("Decide a held job", []obj{jobID}, jsonBody(ref("DecisionRequest"), "approve or reject, with a comment."),
 				answers("200", "Decided; released once every workflow approved.", anyObject, "404", "409", "429")),
 		},
 		"/governance/v1/audit/logs": {"get": op("Query audit logs", []obj{tenantParam, param("start_date", "query", "RFC 3339 time or date.", false),
@@ -162,7 +162,7 @@ func openAPI() obj {
 					"projects": obj{"type": "array", "items": obj{"type": "string"}}, "scopes": obj{"type": "array", "items": obj{"type": "string"}},
 					"expires_at": obj{"type": "string"}, "allowed_ips": obj{"type": "array", "items": obj{"type": "string"}},
 					"rate_limit": obj{"type": "integer"}}},
-				"gateway.DecisionRequest": obj{"type": "object", "required": []string{"decision"}, "properties": obj{
+				"DecisionRequest": obj{"type": "object", "required": []string{"decision"}, "properties": obj{
 					"decision": obj{"type": "string", "enum": []string{"approve", "reject"}}, "comment": obj{"type": "string"}}},
 			},
 		},

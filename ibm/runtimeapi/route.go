@@ -1,8 +1,10 @@
 package runtimeapi
 
 import (
-	"slices"
+	"net/http"
 	"strings"
+
+	"github.com/qgov/qgov/internal/route"
 )
 
 // Action is an action of IBM's IAM vocabulary for Qiskit Runtime.
@@ -95,85 +97,67 @@ type Route struct {
 // Known reports whether the route is part of the API model.
 func (r Route) Known() bool { return r.Action != "" }
 
-// Classify maps a method and a path relative to the API base (for example
-// "/jobs/abc/results") to its action and resource.
-func Classify(method, path string) Route {
-	seg := strings.Split(strings.Trim(path, "/"), "/")
-	for _, s := range seg {
-		if s == "" || s == "." || s == ".." {
-			return Route{}
-		}
-	}
-	is := func(m string, n int) bool { return method == m && len(seg) == n }
-	switch seg[0] {
-	case "backends":
-		switch {
-		case is("GET", 1):
-			return Route{Action: ActionDeviceRead, Resource: ResourceInstance, ID: ""}
-		case is("GET", 3) && slices.Contains([]string{"configuration", "properties", "status", "defaults"}, seg[2]):
-			return Route{Action: ActionDeviceRead, Resource: ResourceBackend, ID: seg[1]}
-		}
-	case "instance":
-		if is("GET", 1) {
-			return Route{Action: ActionInstanceRead, Resource: ResourceInstance, ID: ""}
-		}
-	case "instances":
-		switch {
-		case is("GET", 2) && seg[1] == "usage":
-			return Route{Action: ActionInstanceUsageRead, Resource: ResourceInstance, ID: ""}
-		case is("GET", 2) && seg[1] == "configuration":
-			return Route{Action: ActionInstanceConfigRead, Resource: ResourceInstance, ID: ""}
-		case is("PUT", 2) && seg[1] == "configuration":
-			return Route{Action: ActionInstanceConfigEdit, Resource: ResourceInstance, ID: ""}
-		}
-	case "jobs":
-		return classifyJob(method, seg)
-	case "sessions":
-		switch {
-		case is("POST", 1):
-			return Route{Action: ActionSessionCreate, Resource: ResourceInstance, ID: ""}
-		case is("GET", 2):
-			return Route{Action: ActionSessionRead, Resource: ResourceSession, ID: seg[1]}
-		case is("PATCH", 2), is("DELETE", 3) && seg[2] == "close":
-			return Route{Action: ActionSessionUpdate, Resource: ResourceSession, ID: seg[1]}
-		}
-	case "workloads":
-		if is("GET", 1) {
-			return Route{Action: ActionWorkloadList, Resource: ResourceInstance, ID: ""}
-		}
-	case "analytics":
-		if is("GET", 2) && seg[1] == "filters" {
-			return Route{Action: ActionAnalyticsFilters, Resource: ResourceAccount, ID: ""}
-		}
-		if is("GET", 2) && slices.Contains([]string{"usage", "usage_grouped", "usage_grouped_by_date"}, seg[1]) {
-			return Route{Action: ActionAnalyticsRead, Resource: ResourceAccount, ID: ""}
-		}
-	case "accounts":
-		if is("GET", 2) {
-			return Route{Action: ActionAccountConfigRead, Resource: ResourceAccount, ID: seg[1]}
-		}
-	}
-	return Route{}
+// Prefixes are the API's base paths: IBM's, and the one clients reach by
+// putting "experimental" in their URL (used verbatim by
+// qiskit-ibm-runtime).
+var Prefixes = []string{"/api/v1", "/experimental/api/v1"}
+
+// Routes are the Runtime API's routes, below each of Prefixes, with the
+// IBM action each needs and the kind of object it acts on; {id} names the
+// object (job id, session id, backend name, account id).
+var Routes = []route.Route[Route]{
+	{Pattern: "GET /backends", Value: Route{Action: ActionDeviceRead, Resource: ResourceInstance}},
+	{Pattern: "GET /backends/{id}/configuration", Value: Route{Action: ActionDeviceRead, Resource: ResourceBackend}},
+	{Pattern: "GET /backends/{id}/properties", Value: Route{Action: ActionDeviceRead, Resource: ResourceBackend}},
+	{Pattern: "GET /backends/{id}/status", Value: Route{Action: ActionDeviceRead, Resource: ResourceBackend}},
+	{Pattern: "GET /backends/{id}/defaults", Value: Route{Action: ActionDeviceRead, Resource: ResourceBackend}},
+	{Pattern: "GET /instance", Value: Route{Action: ActionInstanceRead, Resource: ResourceInstance}},
+	{Pattern: "GET /instances/usage", Value: Route{Action: ActionInstanceUsageRead, Resource: ResourceInstance}},
+	{Pattern: "GET /instances/configuration", Value: Route{Action: ActionInstanceConfigRead, Resource: ResourceInstance}},
+	{Pattern: "PUT /instances/configuration", Value: Route{Action: ActionInstanceConfigEdit, Resource: ResourceInstance}},
+	{Pattern: "POST /jobs", Value: Route{Action: ActionJobCreate, Resource: ResourceInstance}},
+	{Pattern: "GET /jobs", Value: Route{Action: ActionJobRead, Resource: ResourceInstance}},
+	{Pattern: "GET /jobs/{id}", Value: Route{Action: ActionJobRead, Resource: ResourceJob}},
+	{Pattern: "DELETE /jobs/{id}", Value: Route{Action: ActionJobDelete, Resource: ResourceJob}},
+	{Pattern: "GET /jobs/{id}/results", Value: Route{Action: ActionJobRead, Resource: ResourceJob, Results: true}},
+	{Pattern: "GET /jobs/{id}/interim_results", Value: Route{Action: ActionJobRead, Resource: ResourceJob, Results: true}},
+	{Pattern: "GET /jobs/{id}/transpiled_circuits", Value: Route{Action: ActionJobRead, Resource: ResourceJob, Results: true}},
+	{Pattern: "GET /jobs/{id}/logs", Value: Route{Action: ActionJobRead, Resource: ResourceJob}},
+	{Pattern: "GET /jobs/{id}/metrics", Value: Route{Action: ActionJobRead, Resource: ResourceJob}},
+	{Pattern: "POST /jobs/{id}/cancel", Value: Route{Action: ActionJobCancel, Resource: ResourceJob}},
+	{Pattern: "PUT /jobs/{id}/tags", Value: Route{Action: ActionJobUpdate, Resource: ResourceJob}},
+	{Pattern: "POST /sessions", Value: Route{Action: ActionSessionCreate, Resource: ResourceInstance}},
+	{Pattern: "GET /sessions/{id}", Value: Route{Action: ActionSessionRead, Resource: ResourceSession}},
+	{Pattern: "PATCH /sessions/{id}", Value: Route{Action: ActionSessionUpdate, Resource: ResourceSession}},
+	{Pattern: "DELETE /sessions/{id}/close", Value: Route{Action: ActionSessionUpdate, Resource: ResourceSession}},
+	{Pattern: "GET /workloads", Value: Route{Action: ActionWorkloadList, Resource: ResourceInstance}},
+	{Pattern: "GET /analytics/filters", Value: Route{Action: ActionAnalyticsFilters, Resource: ResourceAccount}},
+	{Pattern: "GET /analytics/usage", Value: Route{Action: ActionAnalyticsRead, Resource: ResourceAccount}},
+	{Pattern: "GET /analytics/usage_grouped", Value: Route{Action: ActionAnalyticsRead, Resource: ResourceAccount}},
+	{Pattern: "GET /analytics/usage_grouped_by_date", Value: Route{Action: ActionAnalyticsRead, Resource: ResourceAccount}},
+	{Pattern: "GET /accounts/{id}", Value: Route{Action: ActionAccountConfigRead, Resource: ResourceAccount}},
 }
 
-func classifyJob(method string, seg []string) Route {
-	switch {
-	case len(seg) == 1 && method == "POST":
-		return Route{Action: ActionJobCreate, Resource: ResourceInstance, ID: ""}
-	case len(seg) == 1 && method == "GET":
-		return Route{Action: ActionJobRead, Resource: ResourceInstance, ID: ""}
-	case len(seg) == 2 && method == "GET":
-		return Route{Action: ActionJobRead, Resource: ResourceJob, ID: seg[1]}
-	case len(seg) == 2 && method == "DELETE":
-		return Route{Action: ActionJobDelete, Resource: ResourceJob, ID: seg[1]}
-	case len(seg) == 3 && method == "GET" && slices.Contains([]string{"results", "interim_results", "transpiled_circuits"}, seg[2]):
-		return Route{Action: ActionJobRead, Resource: ResourceJob, ID: seg[1], Results: true}
-	case len(seg) == 3 && method == "GET" && slices.Contains([]string{"logs", "metrics"}, seg[2]):
-		return Route{Action: ActionJobRead, Resource: ResourceJob, ID: seg[1]}
-	case len(seg) == 3 && method == "POST" && seg[2] == "cancel":
-		return Route{Action: ActionJobCancel, Resource: ResourceJob, ID: seg[1]}
-	case len(seg) == 3 && method == "PUT" && seg[2] == "tags":
-		return Route{Action: ActionJobUpdate, Resource: ResourceJob, ID: seg[1]}
+// table is Routes below each of Prefixes.
+var table = func() *route.Table[Route] {
+	var all []route.Route[Route]
+	for _, prefix := range Prefixes {
+		for _, rt := range Routes {
+			method, path, _ := strings.Cut(rt.Pattern, " ")
+			all = append(all, route.Route[Route]{Pattern: method + " " + prefix + path, Value: rt.Value})
+		}
 	}
-	return Route{}
+	return route.New(all)
+}()
+
+// Classify maps a request below one of Prefixes to its route: the action
+// it needs and the object it acts on. A request outside Routes gets the
+// zero Route, which is not Known.
+func Classify(r *http.Request) Route {
+	rt, result := table.Match(r)
+	if result != route.Found {
+		return Route{}
+	}
+	rt.ID = r.PathValue("id")
+	return rt
 }

@@ -1,6 +1,9 @@
 package runtimeapi
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -49,13 +52,28 @@ func TestClassify(t *testing.T) {
 		{"GET", "/backends/x/calibration", Route{}},
 		{"GET", "/", Route{}},
 		{"DELETE", "/sessions/s1", Route{}},
+		{"HEAD", "/jobs/j1", Route{}},
+		{"GET", "/jobs/", Route{}},
+		{"GET", "/jobs/j1%2Fresults", Route{}},
+		{"GET", "/jobs/j1/./results", Route{}},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
-			got := Classify(tc.method, tc.path)
+			got := Classify(apiRequest(tc.method, "/api/v1"+tc.path))
+			assert.Equal(t, got, Classify(apiRequest(tc.method, "/experimental/api/v1"+tc.path)), "the experimental base routes the same")
 			assert.Equal(t, tc.want, got)
 			assert.Equal(t, tc.want.Action != "", got.Known())
 		})
 	}
+}
+
+// apiRequest is a request for target as a client sends it: its path is
+// taken as written, not cleaned.
+func apiRequest(method, target string) *http.Request {
+	r := httptest.NewRequest(method, "http://gateway"+target, nil)
+	if u, err := url.ParseRequestURI(target); err == nil {
+		r.URL.Path, r.URL.RawPath = u.Path, u.RawPath
+	}
+	return r
 }
 
 func TestLegacyActions(t *testing.T) {

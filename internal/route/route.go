@@ -1,0 +1,102 @@
+// Package route is qgov's one way of routing requests: a table of
+// net/http ServeMux patterns ("GET /jobs/{id}/results"), each with a
+// value (an IBM action, an audit action, what serves it), matched against
+// a request. Unlike a ServeMux serving on its own, a match writes no
+// answer: an unclean or escaped path, an unknown path and a known path
+// asked with another method are told apart, for the caller to refuse in
+// its own error body.
+package route
+
+import (
+	"fmt"
+	"net/http"
+	"path"
+	"strings"
+)
+
+// Route is one pattern of a table and its value.
+type Route[T any] struct {
+	// Pattern is a ServeMux pattern with a method: "POST /jobs/{id}/cancel".
+	Pattern string
+	Value   T
+}
+
+// Result says how a request matched a table.
+type Result int
+
+// The results of Match.
+const (
+	// Found: a route has the request's method and path.
+	Found Result = iota
+	// Unknown: no route has the path (or the path is not clean).
+	Unknown
+	// NotAllowed: a route has the path, with another method.
+	NotAllowed
+)
+
+// Table matches requests against routes.
+type Table[T any] struct {
+	mux *http.ServeMux
+	// by holds each route's value and method, by its pattern.
+	by map[string]entry[T]
+}
+
+type entry[T any] struct {
+	method string
+	value  T
+}
+
+// New builds a table. It panics on an invalid or conflicting pattern, or
+// one without a method, as a ServeMux does at start-up.
+func New[T any](routes []Route[T]) *Table[T] {
+	t := &Table[T]{mux: http.NewServeMux(), by: map[string]entry[T]{}}
+	paths := map[string]bool{}
+	for _, rt := range routes {
+		method, p, ok := strings.Cut(rt.Pattern, " ")
+		if !ok || method == "" {
+			panic(fmt.Sprintf("route %q: a pattern names its method", rt.Pattern))
+		}
+		t.mux.Handle(rt.Pattern, nothing)
+		t.by[rt.Pattern] = entry[T]{method: method, value: rt.Value}
+		if !paths[p] {
+			paths[p] = true
+			t.mux.Handle(p, nothing) // the path with any other method
+		}
+	}
+	if !paths["/"] {
+		t.mux.Handle("/", nothing) // every other path
+	}
+	return t
+}
+
+// Match finds the route of r. When Found, r.PathValue gives the pattern's
+// wildcards. A path that is not clean ("//", ".", "..", a trailing
+// slash) or that escapes a character ("%2F") matches no route, so that
+// qgov and the upstream cannot read it differently.
+func (t *Table[T]) Match(r *http.Request) (T, Result) {
+	var zero T
+	p := r.URL.Path
+	if r.URL.RawPath != "" || p == "" || path.Clean(p) != p {
+		return zero, Unknown
+	}
+	t.mux.ServeHTTP(discard{}, r)
+	e, ok := t.by[r.Pattern]
+	switch {
+	case ok && e.method == r.Method:
+		return e.value, Found
+	case ok, r.Pattern != "/":
+		return zero, NotAllowed // including HEAD on a GET route
+	}
+	return zero, Unknown
+}
+
+// nothing is every pattern's handler: a match only records the pattern
+// and the wildcards on the request.
+var nothing = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+
+// discard is the writer of a match, which writes nothing.
+type discard struct{}
+
+func (discard) Header() http.Header         { return http.Header{} }
+func (discard) Write(b []byte) (int, error) { return len(b), nil }
+func (discard) WriteHeader(int)             {}

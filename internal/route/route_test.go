@@ -1,0 +1,57 @@
+package route
+
+import (
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestMatch(t *testing.T) {
+	table := New([]Route[string]{
+		{"GET /jobs", "list"},
+		{"POST /jobs", "create"},
+		{"GET /jobs/{id}", "read"},
+		{"POST /jobs/{id}/cancel", "cancel"},
+		{"GET /jobs/{id}/results", "results"},
+	})
+	for _, tc := range []struct {
+		method, target string
+		want           string
+		result         Result
+		id             string
+	}{
+		{"GET", "/jobs", "list", Found, ""},
+		{"POST", "/jobs", "create", Found, ""},
+		{"GET", "/jobs/j-1", "read", Found, "j-1"},
+		{"POST", "/jobs/j-1/cancel", "cancel", Found, "j-1"},
+		{"GET", "/jobs/j-1/results", "results", Found, "j-1"},
+		{"DELETE", "/jobs/j-1", "", NotAllowed, ""},
+		{"HEAD", "/jobs/j-1", "", NotAllowed, ""},
+		{"GET", "/jobs/j-1/cancel", "", NotAllowed, ""},
+		{"GET", "/sessions", "", Unknown, ""},
+		{"GET", "/jobs/j-1/metrics", "", Unknown, ""},
+		{"GET", "/jobs/", "", Unknown, ""},
+		{"GET", "/jobs//results", "", Unknown, ""},
+		{"GET", "/jobs/../jobs/j-1", "", Unknown, ""},
+		{"GET", "/jobs/./j-1", "", Unknown, ""},
+		{"GET", "/jobs/a%2Fb", "", Unknown, ""},
+		{"GET", "/jobs/a%2Fb/results", "", Unknown, ""},
+	} {
+		r := httptest.NewRequest(tc.method, "http://gw"+tc.target, nil)
+		if tc.target == "/jobs/../jobs/j-1" || tc.target == "/jobs/./j-1" {
+			r.URL.Path = tc.target // as a raw request line gives it, uncleaned
+		}
+		got, result := table.Match(r)
+		assert.Equal(t, tc.result, result, "%s %s", tc.method, tc.target)
+		assert.Equal(t, tc.want, got, "%s %s", tc.method, tc.target)
+		if result == Found {
+			assert.Equal(t, tc.id, r.PathValue("id"), "%s %s", tc.method, tc.target)
+		}
+	}
+}
+
+func TestNewRefusesPatternsWithoutMethods(t *testing.T) {
+	assert.Panics(t, func() { New([]Route[int]{{"/jobs", 1}}) })
+	assert.Panics(t, func() { New([]Route[int]{{"GET /jobs/{id}", 1}, {"GET /jobs/{job}", 2}}) }, "conflicting patterns")
+}
