@@ -16,9 +16,9 @@ import (
 
 	"github.com/qgov/qgov/audit"
 	"github.com/qgov/qgov/gateway"
-	"github.com/qgov/qgov/governance"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/identity"
+	"github.com/qgov/qgov/internal/route"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/rbac"
 	"github.com/qgov/qgov/report"
@@ -51,10 +51,12 @@ type Config struct {
 type API struct {
 	Config
 	g *gateway.Gateway
+	// openAPI is the document it serves (OpenAPI).
+	openAPI []byte
 }
 
 // New returns the governance API of g; mount it as g.Governance.
-func New(g *gateway.Gateway, cfg Config) *API { return &API{Config: cfg, g: g} }
+func New(g *gateway.Gateway, cfg Config) *API { return &API{Config: cfg, g: g, openAPI: OpenAPI} }
 
 // govCall is one governance API request.
 type govCall struct {
@@ -66,14 +68,14 @@ type govCall struct {
 	access org.Access
 }
 
-// ServeGovernance implements gateway.Governance: it authenticates the
-// caller and serves the route.
+// ServeGovernance implements gateway.Governance: it finds the route,
+// authenticates the caller (the identity layer does, for keys and
+// sessions) and serves it.
 func (a *API) ServeGovernance(w http.ResponseWriter, r *http.Request, d gateway.Decision) gateway.Decision {
 	g := a.g
-	rest := strings.TrimPrefix(r.URL.Path, gateway.GovernancePrefix)
-	first, name, _ := strings.Cut(rest, "/")
-	if first == "keys" || first == "sessions" {
-		return a.serveAdmin(w, r, d, rest) // authenticated by the identity layer, as on /auth/
+	rt, found := routes.Match(r)
+	if found == route.Found && rt.admin {
+		return a.serveAdmin(w, r, d, strings.TrimPrefix(r.URL.Path, gateway.GovernancePrefix)) // authenticated by the identity layer, as on /auth/
 	}
 	p, err := g.Auth.Authenticate(r)
 	d.Action = audit.ActionAuditQuery
@@ -88,52 +90,16 @@ func (a *API) ServeGovernance(w http.ResponseWriter, r *http.Request, d gateway.
 		return gateway.Deny(w, d, runtimeapi.Errorf(http.StatusForbidden, "scope_not_granted", fmt.Sprintf(
 			"API key %s is narrowed to some actions or projects and acts only on the Runtime API; the governance API needs a key that is not narrowed, or a signed-in user", p.KeyID)))
 	}
+	switch found {
+	case route.Unknown:
+		return gateway.Deny(w, d, unknownRoute(r))
+	case route.NotAllowed:
+		return gateway.Deny(w, d, notAllowed(r))
+	}
+	d.Action = runtimeapi.Action(rt.action)
 	q := govCall{a: a, g: g, w: w, r: r, p: p, access: g.Directory.Load().Access(p.Member(), g.Now())}
-	var gerr *runtimeapi.Error
-	if k, ok := governance.KindOf(first); ok && !strings.Contains(name, "/") {
-		gerr = q.objects(k, name, &d)
-		if gerr != nil {
-			return gateway.Deny(w, d, gerr)
-		}
-		d.Outcome = "allowed"
-		return d
-	}
-	switch {
-	case rest == "openapi.json" && r.Method == http.MethodGet:
-		d.Action = audit.ActionGovernanceRead
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(OpenAPI)
-	case rest == "export" && r.Method == http.MethodGet:
-		d.Action = audit.ActionGovernanceExport
-		gerr = q.export()
-	case rest == "apply" && r.Method == http.MethodPost:
-		d.Action = audit.ActionGovernanceApply
-		gerr = q.apply(&d)
-	case first == "users" && strings.HasSuffix(name, "/roles") && r.Method == http.MethodGet:
-		d.Action = audit.ActionGovernanceRead
-		gerr = q.userRoles(strings.TrimSuffix(name, "/roles"))
-	case rest == "usage" && r.Method == http.MethodGet:
-		d.Action = audit.ActionGovernanceRead
-		gerr = q.usage()
-	case rest == "approvals" || strings.HasPrefix(rest, "approvals/"):
-		gerr = q.approvals(rest, &d)
-	case r.Method != http.MethodGet:
-		gerr = runtimeapi.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not served on "+r.URL.Path)
-	case rest == "audit/logs":
-		gerr = q.queryLogs()
-	case rest == "audit/verify":
-		d.Action = audit.ActionAuditVerify
-		gerr = q.verify()
-	case strings.HasPrefix(rest, "reports/"):
-		d.Action = audit.ActionReport
-		kind := strings.TrimPrefix(rest, "reports/")
-		d.SetResource(audit.Resource{Type: "report", ID: kind + " " + r.URL.Query().Get("period")})
-		gerr = q.report(kind)
-	default:
-		gerr = runtimeapi.Errorf(http.StatusNotFound, "unknown_route", fmt.Sprintf("%s %s is not a governance API route", r.Method, r.URL.Path))
-	}
-	if gerr != nil {
-		return gateway.Deny(w, d, gerr)
+	if err := rt.serve(q, &d); err != nil {
+		return gateway.Deny(w, d, err)
 	}
 	d.Outcome = "allowed"
 	return d

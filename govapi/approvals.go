@@ -3,7 +3,6 @@ package govapi
 import (
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/qgov/qgov/approval"
@@ -71,24 +70,14 @@ func (q govCall) view(st *approval.State) ApprovalView {
 	return v
 }
 
-// approvals serves the approvals API:
-//
-//	GET  approvals            the caller's tenant's open holds they may decide or submitted
-//	GET  approvals/{job_id}   one hold
-//	POST approvals/{job_id}   decide: {"decision": "approve"|"reject", "comment": "…"}
-func (q govCall) approvals(rest string, d *gateway.Decision) *runtimeapi.Error {
+// approval serves one hold: GET shows it, POST decides it
+// ({"decision": "approve"|"reject", "comment": "…"}).
+func (q govCall) approval(d *gateway.Decision) *runtimeapi.Error {
 	g := q.g
 	if g.Approvals == nil {
-		return runtimeapi.Errorf(http.StatusNotFound, "approvals_not_configured", "this gateway holds no jobs for approval")
+		return noApprovals
 	}
-	id := strings.TrimPrefix(strings.TrimPrefix(rest, "approvals"), "/")
-	if id == "" {
-		if q.r.Method != http.MethodGet {
-			return runtimeapi.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", q.r.Method+" is not served on "+q.r.URL.Path)
-		}
-		d.Action = audit.ActionApprovalList
-		return q.listApprovals()
-	}
+	id := q.r.PathValue("job_id")
 	d.SetResource(audit.Resource{Type: "quantum_job", ID: id})
 	st, err := g.Approvals.Get(q.r.Context(), id)
 	switch {
@@ -101,16 +90,15 @@ func (q govCall) approvals(rest string, d *gateway.Decision) *runtimeapi.Error {
 	d.Project, d.Instance = st.Project, st.Instance
 	d.SetSubject(st.Submitter.User)
 	g.Expire(q.r.Context(), st)
-	switch q.r.Method {
-	case http.MethodGet:
-		d.Action = audit.ActionApprovalList
-		runtimeapi.WriteJSON(q.w, http.StatusOK, q.view(st))
-		return nil
-	case http.MethodPost:
+	if q.r.Method == http.MethodPost {
 		return q.decide(st, d)
 	}
-	return runtimeapi.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", q.r.Method+" is not served on "+q.r.URL.Path)
+	runtimeapi.WriteJSON(q.w, http.StatusOK, q.view(st))
+	return nil
 }
+
+// noApprovals answers the approvals API of a gateway that holds no jobs.
+var noApprovals = runtimeapi.Errorf(http.StatusNotFound, "approvals_not_configured", "this gateway holds no jobs for approval")
 
 // decide reads an approver's decision and has the gateway record it.
 func (q govCall) decide(st *approval.State, d *gateway.Decision) *runtimeapi.Error {
@@ -134,7 +122,12 @@ func (q govCall) seesHold(st *approval.State) bool {
 	return st.Tenant == q.p.Tenant && (st.Submitter.User == q.p.UserID || q.access.InProject(rbac.Approve, st.Project))
 }
 
+// listApprovals lists the caller's tenant's open holds they may decide
+// or submitted.
 func (q govCall) listApprovals() *runtimeapi.Error {
+	if q.g.Approvals == nil {
+		return noApprovals
+	}
 	open, err := q.g.Approvals.Open(q.r.Context(), q.p.Tenant)
 	if err != nil {
 		q.g.Logger.Error("listing held jobs", "error", err)
