@@ -311,12 +311,12 @@ func (g *Gateway) settleSoon(rec jobs.Record) {
 			g.settling.Delete(r.ID) // the reconciler, a later read or a delete settles it
 			return
 		}
-		// later reads of the job need not look again
-		if cur, err := g.Jobs.Refresh(ctx, rec.Instance, rec.ID); err == nil {
+		// later reads of the job on this replica need not look again; the
+		// stored record is left as it is, since writing it back could
+		// bring back a record another replica removed meanwhile (a delete)
+		if cur, err := g.Jobs.Get(ctx, rec.Instance, rec.ID); err == nil {
 			cur.Quota = nil
-			if err := g.Jobs.Add(ctx, cur); err != nil {
-				g.Logger.Warn("updating a settled job's record", "job", rec.ID, "error", err)
-			}
+			g.Jobs.Remember(cur)
 		}
 	}()
 }

@@ -81,6 +81,11 @@ func (g *Registry) AddWith(ctx context.Context, rec Record, write func(context.C
 	return nil
 }
 
+// Remember caches what this replica learned of a record, such as its
+// reservation settled, without storing it: writing back what was read
+// could bring back a record another replica removed meanwhile.
+func (g *Registry) Remember(rec Record) { g.cache.put(key(rec.Instance, rec.ID), rec) }
+
 // Get returns the record of id on an instance, or ErrNotFound: from the
 // cache when this replica has seen it, else from the store.
 func (g *Registry) Get(ctx context.Context, instance, id string) (Record, error) {
