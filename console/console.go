@@ -19,6 +19,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/qgov/qgov/internal/route"
 )
 
 // Prefix is where the console is served.
@@ -49,47 +51,24 @@ func New(api http.Handler, logger *slog.Logger) *Console {
 // Handles reports whether a path is the console's.
 func Handles(path string) bool { return path == Prefix || strings.HasPrefix(path, Prefix+"/") }
 
-// route is one console endpoint.
-type route struct {
-	method string
-	// pattern is the path below /console; "{id}" matches one segment.
-	pattern string
-	serve   func(c *Console, v *visit, id string)
-}
+// endpoint serves one console endpoint, with the {id} of its pattern.
+type endpoint func(c *Console, v *visit, id string)
 
 // routes are the console's endpoints.
-var routes = []route{
-	{http.MethodGet, "/", (*Console).overview},
-	{http.MethodGet, "/approvals", (*Console).approvals},
-	{http.MethodGet, "/approvals/{id}", (*Console).approval},
-	{http.MethodPost, "/approvals/{id}", (*Console).decide},
-	{http.MethodGet, "/spend", (*Console).spend},
-	{http.MethodGet, "/keys", (*Console).keys},
-	{http.MethodPost, "/keys", (*Console).createKey},
-	{http.MethodPost, "/keys/{id}/rotate", (*Console).rotateKey},
-	{http.MethodPost, "/keys/{id}/revoke", (*Console).revokeKey},
-	{http.MethodPost, "/sessions/{id}/end", (*Console).endSession},
-	{http.MethodGet, "/audit", (*Console).audit},
-	{http.MethodGet, "/access", (*Console).access},
-}
-
-// match reports whether path fits pattern, and the {id} segment.
-func match(pattern, path string) (string, bool) {
-	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
-	if len(ps) != len(xs) {
-		return "", false
-	}
-	id := ""
-	for i := range ps {
-		switch {
-		case ps[i] == "{id}" && xs[i] != "":
-			id = xs[i]
-		case ps[i] != xs[i]:
-			return "", false
-		}
-	}
-	return id, true
-}
+var routes = route.New([]route.Route[endpoint]{
+	{Pattern: "GET " + Prefix + "/{$}", Value: (*Console).overview},
+	{Pattern: "GET " + Prefix + "/approvals", Value: (*Console).approvals},
+	{Pattern: "GET " + Prefix + "/approvals/{id}", Value: (*Console).approval},
+	{Pattern: "POST " + Prefix + "/approvals/{id}", Value: (*Console).decide},
+	{Pattern: "GET " + Prefix + "/spend", Value: (*Console).spend},
+	{Pattern: "GET " + Prefix + "/keys", Value: (*Console).keys},
+	{Pattern: "POST " + Prefix + "/keys", Value: (*Console).createKey},
+	{Pattern: "POST " + Prefix + "/keys/{id}/rotate", Value: (*Console).rotateKey},
+	{Pattern: "POST " + Prefix + "/keys/{id}/revoke", Value: (*Console).revokeKey},
+	{Pattern: "POST " + Prefix + "/sessions/{id}/end", Value: (*Console).endSession},
+	{Pattern: "GET " + Prefix + "/audit", Value: (*Console).audit},
+	{Pattern: "GET " + Prefix + "/access", Value: (*Console).access},
+})
 
 // ServeHTTP serves the console's pages, forms and stylesheet.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -102,16 +81,9 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.static(w, r, strings.TrimPrefix(path, "/static/"))
 		return
 	}
-	known := false
-	for _, rt := range routes {
-		id, ok := match(rt.pattern, path)
-		if !ok {
-			continue
-		}
-		known = true
-		if rt.method != r.Method {
-			continue
-		}
+	serve, found := routes.Match(r)
+	switch found {
+	case route.Found:
 		v := c.begin(w, r)
 		if v == nil {
 			return
@@ -119,10 +91,9 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && !v.checkForm() {
 			return
 		}
-		rt.serve(c, v, id)
+		serve(c, v, r.PathValue("id"))
 		return
-	}
-	if known {
+	case route.NotAllowed:
 		w.Header().Set("Allow", http.MethodGet+", "+http.MethodPost)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return

@@ -3,32 +3,41 @@ package console
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 
 	"github.com/qgov/qgov/identity"
+	"github.com/qgov/qgov/internal/route"
 	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/report"
 )
 
-func TestMatch(t *testing.T) {
+// TestRoutes matches the console's paths: the overview only at the
+// prefix with its slash, one segment for an {id}.
+func TestRoutes(t *testing.T) {
 	for _, tc := range []struct {
-		pattern, path, id string
-		ok                bool
+		method, path, id string
+		found            route.Result
 	}{
-		{"/", "/", "", true},
-		{"/approvals", "/approvals", "", true},
-		{"/approvals/{id}", "/approvals/abc", "abc", true},
-		{"/approvals/{id}", "/approvals/", "", false},
-		{"/approvals/{id}", "/approvals/a/b", "", false},
-		{"/keys/{id}/rotate", "/keys/k-1/rotate", "k-1", true},
-		{"/keys/{id}/rotate", "/keys/k-1/revoke", "", false},
+		{"GET", "/console/", "", route.Found},
+		{"GET", "/console/approvals", "", route.Found},
+		{"GET", "/console/approvals/abc", "abc", route.Found},
+		{"POST", "/console/approvals/abc", "abc", route.Found},
+		{"GET", "/console/approvals/", "", route.Unknown},
+		{"GET", "/console/approvals/a/b", "", route.Unknown},
+		{"POST", "/console/keys/k-1/rotate", "k-1", route.Found},
+		{"POST", "/console/keys/k-1/renew", "", route.Unknown},
+		{"GET", "/console/keys/k-1/rotate", "", route.NotAllowed},
 	} {
-		id, ok := match(tc.pattern, tc.path)
-		assert.Equal(t, tc.ok, ok, "%s %s", tc.pattern, tc.path)
-		assert.Equal(t, tc.id, id, "%s %s", tc.pattern, tc.path)
+		r := httptest.NewRequest(tc.method, tc.path, nil)
+		_, found := routes.Match(r)
+		assert.Equal(t, tc.found, found, "%s %s", tc.method, tc.path)
+		if found == route.Found {
+			assert.Equal(t, tc.id, r.PathValue("id"), "%s %s", tc.method, tc.path)
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/qgov/qgov/audit"
 	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/internal/route"
 	"github.com/qgov/qgov/internal/strictjson"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/rbac"
@@ -70,22 +71,17 @@ func (a *Authenticator) ServeAdmin(w http.ResponseWriter, r *http.Request, path 
 }
 
 func (a *Authenticator) serveAuth(w http.ResponseWriter, r *http.Request, path string, client netip.Addr, ev *Event, admin bool) error {
-	m := r.Method
-	var err error
-	switch {
-	case path == "/auth/login" && m == http.MethodGet:
-		ev.Action = audit.ActionLogin
-		return a.login(w, r)
-	case path == "/auth/callback" && m == http.MethodGet:
-		ev.Action = audit.ActionSignIn
-		ev.Principal, err = a.callback(w, r, client.String())
-		ev.object("session", ev.Principal.sessionID())
-		return err
-	case path == "/auth/logout" && m == http.MethodGet:
-		return a.confirmLogout(w, r)
-	case path == "/auth/logout" && m == http.MethodPost:
-		ev.Action = audit.ActionSignOut
-		ev.Principal, err = a.logout(w, r)
+	if path != r.URL.Path { // the governance API's path for the endpoint
+		u := *r.URL
+		u.Path, u.RawPath = path, ""
+		r = r.WithContext(r.Context())
+		r.URL = &u
+	}
+	rt, found := authRoutes.Match(r)
+	if found == route.Found && rt.signIn != nil {
+		var err error
+		ev.Action = rt.action
+		ev.Principal, err = rt.signIn(a, w, r, client)
 		ev.object("session", ev.Principal.sessionID())
 		return err
 	}
@@ -97,54 +93,46 @@ func (a *Authenticator) serveAuth(w http.ResponseWriter, r *http.Request, path s
 	if _, denied := a.CheckAddress(p, client); denied != nil {
 		return denied
 	}
-	s := selfService{a: a, w: w, r: r, p: p, ev: ev, admin: admin}
-	id, sub := splitID(path)
-	for _, rt := range selfServiceRoutes {
-		if rt.method == m && rt.match(path, sub) {
-			ev.Action = rt.action
-			return rt.serve(s, id)
-		}
+	if found != route.Found {
+		return runtimeapi.Errorf(http.StatusNotFound, "unknown_route", fmt.Sprintf("%s %s is not a qgov endpoint", r.Method, path))
 	}
-	return runtimeapi.Errorf(http.StatusNotFound, "unknown_route", fmt.Sprintf("%s %s is not a qgov endpoint", m, path))
+	ev.Action = rt.action
+	return rt.serve(selfService{a: a, w: w, r: r, p: p, ev: ev, admin: admin}, r.PathValue("id"))
 }
 
-// selfServiceRoutes are the endpoints for signed-in callers.
-var selfServiceRoutes = []struct {
-	method string
-	match  func(path, sub string) bool
+// authEndpoint is one endpoint under /auth/: a step of browser sign-in,
+// served before anyone is authenticated, or a self-service endpoint of a
+// signed-in caller.
+type authEndpoint struct {
 	action string
+	signIn func(a *Authenticator, w http.ResponseWriter, r *http.Request, client netip.Addr) (*Principal, error)
 	serve  func(s selfService, id string) error
-}{
-	{http.MethodGet, exact("/auth/whoami"), audit.ActionWhoami, func(s selfService, _ string) error { return s.whoami() }},
-	{http.MethodGet, exact("/auth/users"), audit.ActionUserList, func(s selfService, _ string) error { return s.listUsers() }},
-	{http.MethodGet, exact("/auth/keys"), audit.ActionKeyList, func(s selfService, _ string) error { return s.listKeys() }},
-	{http.MethodPost, exact("/auth/keys"), audit.ActionKeyCreate, func(s selfService, _ string) error { return s.createKey() }},
-	{http.MethodPost, below("/auth/keys/", "rotate"), audit.ActionKeyRotate, selfService.rotateKey},
-	{http.MethodDelete, below("/auth/keys/", ""), audit.ActionKeyRevoke, selfService.revokeKey},
-	{http.MethodGet, exact("/auth/sessions"), audit.ActionSessionList, func(s selfService, _ string) error { return s.listSessions() }},
-	{http.MethodDelete, exact("/auth/sessions"), audit.ActionSessionsEnd, func(s selfService, _ string) error { return s.endAll() }},
-	{http.MethodDelete, below("/auth/sessions/", ""), audit.ActionSessionEnd, selfService.endSession},
 }
 
-func exact(p string) func(string, string) bool {
-	return func(path, _ string) bool { return path == p }
-}
-
-func below(prefix, sub string) func(string, string) bool {
-	return func(path, s string) bool { return strings.HasPrefix(path, prefix) && s == sub }
-}
-
-// splitID splits /auth/<kind>/<id>[/<sub>].
-func splitID(path string) (id, sub string) {
-	parts := strings.SplitN(strings.TrimPrefix(path, "/auth/"), "/", 3)
-	if len(parts) > 1 {
-		id = parts[1]
-	}
-	if len(parts) > 2 {
-		sub = parts[2]
-	}
-	return id, sub
-}
+// authRoutes are the endpoints under /auth/.
+var authRoutes = route.New([]route.Route[authEndpoint]{
+	{Pattern: "GET /auth/login", Value: authEndpoint{action: audit.ActionLogin, signIn: func(a *Authenticator, w http.ResponseWriter, r *http.Request, _ netip.Addr) (*Principal, error) {
+		return nil, a.login(w, r)
+	}}},
+	{Pattern: "GET /auth/callback", Value: authEndpoint{action: audit.ActionSignIn, signIn: func(a *Authenticator, w http.ResponseWriter, r *http.Request, client netip.Addr) (*Principal, error) {
+		return a.callback(w, r, client.String())
+	}}},
+	{Pattern: "GET /auth/logout", Value: authEndpoint{action: audit.ActionAuth, signIn: func(a *Authenticator, w http.ResponseWriter, r *http.Request, _ netip.Addr) (*Principal, error) {
+		return nil, a.confirmLogout(w, r)
+	}}},
+	{Pattern: "POST /auth/logout", Value: authEndpoint{action: audit.ActionSignOut, signIn: func(a *Authenticator, w http.ResponseWriter, r *http.Request, _ netip.Addr) (*Principal, error) {
+		return a.logout(w, r)
+	}}},
+	{Pattern: "GET /auth/whoami", Value: authEndpoint{action: audit.ActionWhoami, serve: func(s selfService, _ string) error { return s.whoami() }}},
+	{Pattern: "GET /auth/users", Value: authEndpoint{action: audit.ActionUserList, serve: func(s selfService, _ string) error { return s.listUsers() }}},
+	{Pattern: "GET /auth/keys", Value: authEndpoint{action: audit.ActionKeyList, serve: func(s selfService, _ string) error { return s.listKeys() }}},
+	{Pattern: "POST /auth/keys", Value: authEndpoint{action: audit.ActionKeyCreate, serve: func(s selfService, _ string) error { return s.createKey() }}},
+	{Pattern: "POST /auth/keys/{id}/rotate", Value: authEndpoint{action: audit.ActionKeyRotate, serve: selfService.rotateKey}},
+	{Pattern: "DELETE /auth/keys/{id}", Value: authEndpoint{action: audit.ActionKeyRevoke, serve: selfService.revokeKey}},
+	{Pattern: "GET /auth/sessions", Value: authEndpoint{action: audit.ActionSessionList, serve: func(s selfService, _ string) error { return s.listSessions() }}},
+	{Pattern: "DELETE /auth/sessions", Value: authEndpoint{action: audit.ActionSessionsEnd, serve: func(s selfService, _ string) error { return s.endAll() }}},
+	{Pattern: "DELETE /auth/sessions/{id}", Value: authEndpoint{action: audit.ActionSessionEnd, serve: selfService.endSession}},
+})
 
 // selfService is one self-service request.
 type selfService struct {

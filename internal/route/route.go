@@ -44,6 +44,8 @@ type Table[T any] struct {
 type entry[T any] struct {
 	method string
 	value  T
+	// slash: the pattern ends in "/{$}", so its path ends in a slash
+	slash bool
 }
 
 // New builds a table. It panics on an invalid or conflicting pattern, or
@@ -57,7 +59,7 @@ func New[T any](routes []Route[T]) *Table[T] {
 			panic(fmt.Sprintf("route %q: a pattern names its method", rt.Pattern))
 		}
 		t.mux.Handle(rt.Pattern, nothing)
-		t.by[rt.Pattern] = entry[T]{method: method, value: rt.Value}
+		t.by[rt.Pattern] = entry[T]{method: method, value: rt.Value, slash: strings.HasSuffix(p, "/{$}")}
 		if !paths[p] {
 			paths[p] = true
 			t.mux.Handle(p, nothing) // the path with any other method
@@ -70,24 +72,38 @@ func New[T any](routes []Route[T]) *Table[T] {
 }
 
 // Match finds the route of r. When Found, r.PathValue gives the pattern's
-// wildcards. A path that is not clean ("//", ".", "..", a trailing
-// slash) or that escapes a character ("%2F") matches no route, so that
-// qgov and the upstream cannot read it differently.
+// wildcards. A path that is not clean ("//", ".", "..") or that escapes a
+// character ("%2F") matches no route, so that qgov and the upstream
+// cannot read it differently; a trailing slash matches only a pattern
+// that ends in "/{$}".
 func (t *Table[T]) Match(r *http.Request) (T, Result) {
 	var zero T
-	p := r.URL.Path
-	if r.URL.RawPath != "" || p == "" || path.Clean(p) != p {
+	if r.URL.RawPath != "" || !clean(r.URL.Path) {
 		return zero, Unknown
 	}
 	t.mux.ServeHTTP(discard{}, r)
 	e, ok := t.by[r.Pattern]
 	switch {
+	case ok && e.slash != strings.HasSuffix(r.URL.Path, "/"):
+		return zero, Unknown // the mux would redirect to add the slash
 	case ok && e.method == r.Method:
 		return e.value, Found
 	case ok, r.Pattern != "/":
 		return zero, NotAllowed // including HEAD on a GET route
 	}
 	return zero, Unknown
+}
+
+// clean reports whether p is a clean absolute path, with at most a
+// trailing slash (which only a pattern ending in "/{$}" matches).
+func clean(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	if p != "/" {
+		p = strings.TrimSuffix(p, "/")
+	}
+	return path.Clean(p) == p
 }
 
 // nothing is every pattern's handler: a match only records the pattern

@@ -14,6 +14,7 @@ func TestMatch(t *testing.T) {
 		{"GET /jobs/{id}", "read"},
 		{"POST /jobs/{id}/cancel", "cancel"},
 		{"GET /jobs/{id}/results", "results"},
+		{"GET /ui/{$}", "home"},
 	})
 	for _, tc := range []struct {
 		method, target string
@@ -37,6 +38,10 @@ func TestMatch(t *testing.T) {
 		{"GET", "/jobs/./j-1", "", Unknown, ""},
 		{"GET", "/jobs/a%2Fb", "", Unknown, ""},
 		{"GET", "/jobs/a%2Fb/results", "", Unknown, ""},
+		{"GET", "/ui/", "home", Found, ""},
+		{"GET", "/ui", "", Unknown, ""},
+		{"GET", "/ui//", "", Unknown, ""},
+		{"POST", "/ui/", "", NotAllowed, ""},
 	} {
 		r := httptest.NewRequest(tc.method, "http://gw"+tc.target, nil)
 		if tc.target == "/jobs/../jobs/j-1" || tc.target == "/jobs/./j-1" {
