@@ -8,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/qgov/qgov/console"
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/gateway"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 )
@@ -61,7 +62,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case !ui && !gateway.Handles(r):
 		return next.ServeHTTP(w, r)
 	case h.app.running(r.Context()) == nil:
-		starting.Write(w, runtimeapi.NewTrace())
+		runtimeapi.WriteDenial(w, starting, runtimeapi.NewTrace())
 		return nil
 	case ui:
 		h.app.console.ServeHTTP(w, r)
@@ -85,7 +86,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 }
 
 // starting answers a request the app has not started in time to serve.
-var starting = runtimeapi.Errorf(http.StatusServiceUnavailable, "gateway_starting", "the gateway is starting; try again shortly")
+var starting = denial.New("gateway_starting", "the gateway is starting; try again shortly")
 
 // Interface guards.
 var (

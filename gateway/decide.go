@@ -3,13 +3,12 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/qgov/qgov/approval"
 	"github.com/qgov/qgov/audit"
-	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/identity"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/rbac"
@@ -27,17 +26,17 @@ type DecisionRequest struct {
 // DeciderSteps are the pending steps of an undecided hold the caller may
 // decide now (access is the caller's in the organisation in force), or
 // why there are none.
-func (g *Gateway) DeciderSteps(p *identity.Principal, access org.Access, st *approval.State, now time.Time) ([]int, *runtimeapi.Error) {
+func (g *Gateway) DeciderSteps(p *identity.Principal, access org.Access, st *approval.State, now time.Time) ([]int, *denial.Denial) {
 	if !access.InProject(rbac.Approve, st.Project) {
-		return nil, runtimeapi.Errorf(http.StatusForbidden, "approval_not_allowed", fmt.Sprintf(
+		return nil, denial.New("approval_not_allowed", fmt.Sprintf(
 			"user %s may not decide jobs of project %s: it needs the permission job:approve for the project or the tenant", p.UserID, st.Project))
 	}
 	if st.Submitter.User == p.UserID && !g.Directory.Load().Settings(st.Tenant).AllowSelfApproval {
-		return nil, runtimeapi.Errorf(http.StatusForbidden, "self_approval_not_allowed", fmt.Sprintf(
+		return nil, denial.New("self_approval_not_allowed", fmt.Sprintf(
 			"user %s submitted job %s and may not decide it (rule: the tenant setting allow_self_approval of %s)", p.UserID, st.ID, st.Tenant))
 	}
 	if len(st.Pending()) == 0 { // every step decided; the release is under way
-		return nil, runtimeapi.Errorf(http.StatusConflict, "approval_already_decided", fmt.Sprintf("job %s was already approved and is being released", st.ID))
+		return nil, denial.New("approval_already_decided", fmt.Sprintf("job %s was already approved and is being released", st.ID))
 	}
 	roles := access.RolesIn(st.Project)
 	var mine []int
@@ -47,7 +46,7 @@ func (g *Gateway) DeciderSteps(p *identity.Principal, access org.Access, st *app
 		}
 	}
 	if len(mine) == 0 {
-		return nil, runtimeapi.Errorf(http.StatusForbidden, "approval_not_allowed", fmt.Sprintf(
+		return nil, denial.New("approval_not_allowed", fmt.Sprintf(
 			"user %s (roles %s) is not an approver of job %s now: %s", p.UserID, strings.Join(roles, ", "), st.ID, st.Waiting(now)))
 	}
 	return mine, nil
@@ -58,7 +57,7 @@ func (g *Gateway) DeciderSteps(p *identity.Principal, access org.Access, st *app
 // every step has approved, the held request is forwarded, by whichever
 // replica records the release. The decision d is what the request is
 // audited as; st is updated.
-func (g *Gateway) Decide(ctx context.Context, p *identity.Principal, access org.Access, st *approval.State, req DecisionRequest, d *Decision) *runtimeapi.Error {
+func (g *Gateway) Decide(ctx context.Context, p *identity.Principal, access org.Access, st *approval.State, req DecisionRequest, d *Decision) *denial.Denial {
 	now := g.Now()
 	d.Action = audit.ActionApprove
 	switch req.Decision {
@@ -66,7 +65,7 @@ func (g *Gateway) Decide(ctx context.Context, p *identity.Principal, access org.
 	case approval.Reject:
 		d.Action = audit.ActionReject
 	default:
-		return runtimeapi.BadRequest("invalid_decision", "decision must be %q or %q, got %q", approval.Approve, approval.Reject, req.Decision)
+		return denial.Newf("invalid_decision", "decision must be %q or %q, got %q", approval.Approve, approval.Reject, req.Decision)
 	}
 	d.rules = stepRules(st)
 	d.Note = strings.TrimSpace(req.Comment)
@@ -89,7 +88,7 @@ func (g *Gateway) Decide(ctx context.Context, p *identity.Principal, access org.
 			if slot, ok, err = g.Approvals.TakeSlot(ctx, st.Tenant, w.Name, day, w.MaxApprovalsPerDay, st.ID); err != nil {
 				return storeDown(st.ID, err, g)
 			} else if !ok {
-				return &runtimeapi.Error{Status: http.StatusTooManyRequests, Code: "approval_limit_reached", RetryAfter: untilMidnight(now, g.Directory.Load().Settings(st.Tenant).Location()),
+				return &denial.Denial{Code: "approval_limit_reached", RetryAfter: untilMidnight(now, g.Directory.Load().Settings(st.Tenant).Location()),
 					Message: fmt.Sprintf("workflow %s has granted its %d approvals for %s in tenant %s; it resets at midnight (rule: workflow %s max_approvals_per_day)",
 						w.Name, w.MaxApprovalsPerDay, day, st.Tenant, w.Name)}
 			}
@@ -109,7 +108,7 @@ func (g *Gateway) Decide(ctx context.Context, p *identity.Principal, access org.
 			if fresh.Fate != nil {
 				return alreadyDecided(fresh, now)
 			}
-			return runtimeapi.Errorf(http.StatusConflict, "approval_already_decided", fmt.Sprintf(
+			return denial.New("approval_already_decided", fmt.Sprintf(
 				"workflow %s of job %s was decided meanwhile by %s (%s)", w.Name, st.ID, fresh.Decisions[i].By, fresh.Decisions[i].Decision))
 		}
 		st.Decisions[i] = dec
@@ -133,20 +132,20 @@ func (g *Gateway) Decide(ctx context.Context, p *identity.Principal, access org.
 	return nil
 }
 
-func storeDown(id string, err error, g *Gateway) *runtimeapi.Error {
+func storeDown(id string, err error, g *Gateway) *denial.Denial {
 	g.Logger.Error("recording an approval", "job", id, "error", err)
-	return runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot record a decision on job "+id+" right now; nothing was decided")
+	return denial.New("store_unavailable", "the gateway cannot record a decision on job "+id+" right now; nothing was decided")
 }
 
-func alreadyDecided(st *approval.State, now time.Time) *runtimeapi.Error {
+func alreadyDecided(st *approval.State, now time.Time) *denial.Denial {
 	if st == nil {
-		return runtimeapi.Errorf(http.StatusConflict, "approval_already_decided", "the job was decided meanwhile")
+		return denial.New("approval_already_decided", "the job was decided meanwhile")
 	}
 	what := st.Reason()
 	if st.Fate.Fate == approval.Released {
 		what = "approved and released by " + st.Fate.By
 	}
-	return runtimeapi.Errorf(http.StatusConflict, "approval_already_decided", fmt.Sprintf("job %s was already decided: %s", st.ID, what))
+	return denial.New("approval_already_decided", fmt.Sprintf("job %s was already decided: %s", st.ID, what))
 }
 
 func untilMidnight(now time.Time, loc *time.Location) int {

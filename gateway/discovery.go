@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/discovery"
-	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 // serveDiscovery answers Global Search with the instances the caller's
@@ -29,7 +29,7 @@ func (g *Gateway) serveDiscovery(w http.ResponseWriter, r *http.Request, d Decis
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/global-catalog/api/v1/"):
 		discovery.ServeCatalog(w, strings.TrimPrefix(r.URL.Path, "/global-catalog/api/v1/"))
 	default:
-		return Deny(w, d, runtimeapi.Errorf(http.StatusNotFound, "not_found", "no route for "+r.Method+" "+r.URL.Path))
+		return Deny(w, d, denial.New("not_found", "no route for "+r.Method+" "+r.URL.Path))
 	}
 	d.Outcome = "allowed"
 	return d

@@ -12,21 +12,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 // ReadBody reads a request body up to limit bytes; a larger one is a
 // 413, and a body with a Content-Encoding (which the gateway would have
 // to read one way and the upstream another) a 415.
-func ReadBody(r *http.Request, limit int64) ([]byte, *runtimeapi.Error) {
+func ReadBody(r *http.Request, limit int64) ([]byte, *denial.Denial) {
 	if err := runtimeapi.PlainBody(r.Header); err != nil {
 		return nil, err
 	}
 	if r.Body == nil || r.ContentLength == 0 && len(r.TransferEncoding) == 0 { // the server read no body
 		return nil, nil
 	}
-	tooLarge := func() *runtimeapi.Error {
-		return runtimeapi.Errorf(http.StatusRequestEntityTooLarge, "body_too_large",
+	tooLarge := func() *denial.Denial {
+		return denial.New("body_too_large",
 			fmt.Sprintf("the request body exceeds the gateway's limit of %d bytes", limit))
 	}
 	if r.ContentLength > limit {
@@ -34,7 +35,7 @@ func ReadBody(r *http.Request, limit int64) ([]byte, *runtimeapi.Error) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		return nil, runtimeapi.BadRequest("invalid_body", "reading the request body: %v", err)
+		return nil, denial.Newf("invalid_body", "reading the request body: %v", err)
 	}
 	if int64(len(body)) > limit {
 		return nil, tooLarge()
@@ -56,7 +57,7 @@ const ReadingRoom = 8 << 20
 // memory, waiting briefly when other bodies fill it. The room is given
 // back by the returned function. Nothing has been read or forwarded when
 // it is refused, so the client's retry is safe.
-func (g *Gateway) reserveBody(r *http.Request) (func(), *runtimeapi.Error) {
+func (g *Gateway) reserveBody(r *http.Request) (func(), *denial.Denial) {
 	if g.bodies == nil || r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
 		return func() {}, nil
 	}
@@ -68,7 +69,7 @@ func (g *Gateway) reserveBody(r *http.Request) (func(), *runtimeapi.Error) {
 	ctx, cancel := context.WithTimeout(r.Context(), bodyWait)
 	defer cancel()
 	if err := g.bodies.Acquire(ctx, weight); err != nil {
-		return nil, &runtimeapi.Error{Status: http.StatusServiceUnavailable, Code: "gateway_busy", RetryAfter: 2,
+		return nil, &denial.Denial{Code: "gateway_busy", RetryAfter: 2,
 			Message: "the gateway is reading other large requests and has no room for this body now; nothing was forwarded, retry shortly"}
 	}
 	return func() { g.bodies.Release(weight) }, nil
@@ -77,7 +78,7 @@ func (g *Gateway) reserveBody(r *http.Request) (func(), *runtimeapi.Error) {
 // checkJSONBody requires a body the gateway decides on to be declared as
 // JSON (or not declared): a body the upstream would read as a form or
 // as text must not be read by the gateway as JSON.
-func checkJSONBody(r *http.Request) *runtimeapi.Error {
+func checkJSONBody(r *http.Request) *denial.Denial {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
 		return nil
@@ -88,7 +89,7 @@ func checkJSONBody(r *http.Request) *runtimeapi.Error {
 			return nil
 		}
 	}
-	return runtimeapi.BadRequest("invalid_json", "the body is declared as %q; the gateway reads only application/json in UTF-8", ct)
+	return denial.Newf("invalid_json", "the body is declared as %q; the gateway reads only application/json in UTF-8", ct)
 }
 
 // upstreamHeaders are the request headers the Qiskit client and the
@@ -114,15 +115,15 @@ const codeUnreachable = "upstream_unreachable"
 // instance's real CRN and credentials, the path rebased onto the
 // upstream's API base, query unless query is non-nil, and body. Of the
 // caller's headers only upstreamHeaders are sent.
-func (g *Gateway) forward(w http.ResponseWriter, q *request, query url.Values, body []byte) *runtimeapi.Error {
+func (g *Gateway) forward(w http.ResponseWriter, q *request, query url.Values, body []byte) *denial.Denial {
 	creds := g.Credentials(q.in)
 	if creds == nil {
-		return runtimeapi.Errorf(http.StatusBadGateway, "upstream_misconfigured", "instance "+q.in.Alias+" has no upstream credentials")
+		return denial.New("upstream_misconfigured", "instance "+q.in.Alias+" has no upstream credentials")
 	}
 	token, err := creds.Token(q.r.Context())
 	if err != nil {
 		g.Logger.Error("obtaining upstream token", "instance", q.in.Alias, "error", err)
-		return runtimeapi.Errorf(http.StatusBadGateway, "upstream_credentials",
+		return denial.New("upstream_credentials",
 			"the gateway could not obtain upstream credentials for instance "+q.in.Alias+"; nothing was forwarded")
 	}
 	host, basePath := q.in.UpstreamBase()
@@ -150,7 +151,7 @@ func (g *Gateway) forward(w http.ResponseWriter, q *request, query url.Values, b
 	}
 	if err := g.Upstream.Forward(w, out, q.in); err != nil {
 		g.Logger.Warn("forwarding upstream", "instance", q.in.Alias, "error", err)
-		return runtimeapi.Errorf(http.StatusBadGateway, codeUnreachable, "the upstream of instance "+q.in.Alias+" did not answer")
+		return denial.New(codeUnreachable, "the upstream of instance "+q.in.Alias+" did not answer")
 	}
 	return nil
 }
@@ -201,7 +202,7 @@ func (c *captured) replay(w http.ResponseWriter, body []byte) {
 
 // forwardCaptured forwards and captures the answer; a forwarding failure
 // is returned as the error to send instead.
-func (g *Gateway) forwardCaptured(q *request, query url.Values, body []byte) (*captured, *runtimeapi.Error) {
+func (g *Gateway) forwardCaptured(q *request, query url.Values, body []byte) (*captured, *denial.Denial) {
 	c := newCaptured()
 	if err := g.forward(c, q, query, body); err != nil {
 		return nil, err

@@ -43,6 +43,7 @@ import (
 	"github.com/qgov/qgov/approval"
 	"github.com/qgov/qgov/audit"
 	"github.com/qgov/qgov/circuit"
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/identity"
 	"github.com/qgov/qgov/jobs"
@@ -262,7 +263,7 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) Decision {
 		var err error
 		if ticket, err = g.Audit.Reserve(r.Context()); err != nil {
 			g.Logger.Error("refusing a request: the audit trail cannot record it", "error", err)
-			d = Deny(w, d, &runtimeapi.Error{Status: http.StatusServiceUnavailable, Code: "audit_unavailable", RetryAfter: 5,
+			d = Deny(w, d, &denial.Denial{Code: "audit_unavailable", RetryAfter: 5,
 				Message: "the gateway cannot record this request in its audit trail right now, so it forwards nothing; retry shortly"})
 			d.Status = http.StatusServiceUnavailable
 			return d
@@ -296,7 +297,7 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request, d Decision) Deci
 	case strings.HasPrefix(p, GovernancePrefix) && g.Governance != nil:
 		return g.Governance.ServeGovernance(w, r, d)
 	case strings.HasPrefix(p, GovernancePrefix):
-		return Deny(w, d, runtimeapi.Errorf(http.StatusNotFound, "unknown_route", r.URL.Path+" is not served: this gateway has no governance API"))
+		return Deny(w, d, denial.New("unknown_route", r.URL.Path+" is not served: this gateway has no governance API"))
 	}
 	rest, _ := apiPath(r.URL.Path)
 	return g.serveRuntime(w, r, rest, d)
@@ -342,8 +343,8 @@ func peerAddr(r *http.Request) netip.Addr {
 }
 
 // Deny writes a Runtime API error body and returns the decision.
-func Deny(w http.ResponseWriter, d Decision, e *runtimeapi.Error) Decision {
-	e.Write(w, d.Trace)
+func Deny(w http.ResponseWriter, d Decision, e *denial.Denial) Decision {
+	runtimeapi.WriteDenial(w, e, d.Trace)
 	d.Outcome, d.Code, d.Reason = "denied", e.Code, e.Message
 	return d
 }

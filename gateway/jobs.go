@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/jobs"
 	"github.com/qgov/qgov/policy"
@@ -23,8 +24,8 @@ import (
 
 // NotFound is the answer for an object the caller may not see: the same
 // as for one that does not exist, so nothing leaks.
-func NotFound(kind, id string) *runtimeapi.Error {
-	return runtimeapi.Errorf(http.StatusNotFound, kind+"_not_found", fmt.Sprintf("%s %s not found", kind, id))
+func NotFound(kind, id string) *denial.Denial {
+	return denial.New(kind+"_not_found", fmt.Sprintf("%s %s not found", kind, id))
 }
 
 // ownedObject checks that the job or session named in the path is the
@@ -39,7 +40,7 @@ func (g *Gateway) ownedObject(q *request, reg *jobs.Registry, kind string, readC
 		return Deny(q.w, q.d, NotFound(kind, id))
 	case err != nil:
 		g.Logger.Error("reading ownership", "kind", kind, "id", id, "error", err)
-		return Deny(q.w, q.d, runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot verify who owns "+kind+" "+id+" right now"))
+		return Deny(q.w, q.d, denial.New("store_unavailable", "the gateway cannot verify who owns "+kind+" "+id+" right now"))
 	}
 	q.d.Project = rec.Project
 	if err := q.mayAct(kind, rec); err != nil {
@@ -225,7 +226,7 @@ func (g *Gateway) createJob(q *request) Decision {
 	body, terr := runtimeapi.WithTag(q.body, runtimeapi.TrackTag(adm.ID))
 	if terr != nil {
 		g.releaseAdmission(q.r.Context(), adm)
-		return Deny(q.w, q.d, runtimeapi.BadRequest("invalid_tags", "%v", terr))
+		return Deny(q.w, q.d, denial.Newf("invalid_tags", "%v", terr))
 	}
 	c, ferr := g.forwardCaptured(q, nil, body)
 	if ferr != nil {
@@ -268,7 +269,7 @@ func (g *Gateway) jobRecord(q *request, sub *runtimeapi.Submission, adm *quota.A
 
 // defaults applies the tenant's default_backend to a job that names no
 // backend, and its default_shots to a sampler job whose params give none.
-func (g *Gateway) defaults(q *request, sub *runtimeapi.Submission) (*runtimeapi.Submission, *runtimeapi.Error) {
+func (g *Gateway) defaults(q *request, sub *runtimeapi.Submission) (*runtimeapi.Submission, *denial.Denial) {
 	t := g.Directory.Load().Settings(q.p.Tenant)
 	mods := map[string]any{}
 	if sub.Backend == "" && t.DefaultBackend != "" {
@@ -287,7 +288,7 @@ func (g *Gateway) defaults(q *request, sub *runtimeapi.Submission) (*runtimeapi.
 	}
 	body, err := policy.Apply(q.body, mods, func() (string, error) { return simulatorOf(q.in) })
 	if err != nil {
-		return nil, runtimeapi.Errorf(http.StatusForbidden, "tenant_default_failed", fmt.Sprintf(
+		return nil, denial.New("tenant_default_failed", fmt.Sprintf(
 			"the defaults of tenant %s could not be applied to this job: %v (rule: the tenant's default_backend and default_shots)", q.p.Tenant, err))
 	}
 	out, derr := runtimeapi.DecodeSubmission(body, g.Circuits)
@@ -307,7 +308,7 @@ func (g *Gateway) defaults(q *request, sub *runtimeapi.Submission) (*runtimeapi.
 // job as submitted, with its estimated cost; their modifications are
 // applied to *sub and the forwarded body. It returns the workflows that
 // must approve the job.
-func (g *Gateway) jobPolicies(q *request, sub **runtimeapi.Submission, priority bool) ([]policy.Workflow, *runtimeapi.Error) {
+func (g *Gateway) jobPolicies(q *request, sub **runtimeapi.Submission, priority bool) ([]policy.Workflow, *denial.Denial) {
 	t := g.Directory.Load().Settings(q.p.Tenant)
 	if !g.Policies.Load().Applies(q.p.Tenant, string(runtimeapi.ActionJobCreate)) && !t.RequireJobApproval {
 		return nil, nil
@@ -449,7 +450,7 @@ func (g *Gateway) listJobs(q *request) Decision {
 		if v := query.Get(f.name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < f.min || n > f.max {
-				return Deny(q.w, q.d, runtimeapi.BadRequest("invalid_"+f.name, "%s must be an integer from %d to %d, got %q", f.name, f.min, f.max, v))
+				return Deny(q.w, q.d, denial.Newf("invalid_"+f.name, "%s must be an integer from %d to %d, got %q", f.name, f.min, f.max, v))
 			}
 			*f.dst = n
 		}
@@ -473,7 +474,7 @@ func (g *Gateway) listJobs(q *request) Decision {
 	}
 	if err != nil {
 		g.Logger.Error("listing ownership", "instance", q.in.Alias, "error", err)
-		return Deny(q.w, q.d, runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot list the jobs you own right now"))
+		return Deny(q.w, q.d, denial.New("store_unavailable", "the gateway cannot list the jobs you own right now"))
 	}
 	var kept []json.RawMessage
 	if len(mine) > 0 {
@@ -507,7 +508,7 @@ func (g *Gateway) scanJobs(q *request, query url.Values, mine map[string]bool, a
 		c, ferr := g.forwardCaptured(q, query, nil)
 		if ferr != nil {
 			c = newCaptured()
-			ferr.Write(c, runtimeapi.NewTrace())
+			runtimeapi.WriteDenial(c, ferr, runtimeapi.NewTrace())
 			return nil, c
 		}
 		var list struct {

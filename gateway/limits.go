@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/rbac"
@@ -31,7 +32,7 @@ func (q *request) caller(project string) quota.Caller {
 
 // checkRate is the limits step of a request that submits no job: it
 // counts against the caller's requests per minute.
-func (g *Gateway) checkRate(q *request) *runtimeapi.Error {
+func (g *Gateway) checkRate(q *request) *denial.Denial {
 	h, err := g.Quota.CheckRate(q.r.Context(), q.caller(q.d.Project))
 	if err != nil {
 		return err
@@ -45,7 +46,7 @@ func (g *Gateway) checkRate(q *request) *runtimeapi.Error {
 // checked, in the project the Qgov-Project header names or else the
 // caller's first project on the instance that may submit (the job's tags
 // are not read yet; its admission uses the project they choose).
-func (g *Gateway) precheck(q *request) *runtimeapi.Error {
+func (g *Gateway) precheck(q *request) *denial.Denial {
 	project, err := chooseProject(q, nil)
 	if err != nil {
 		return err
@@ -57,7 +58,7 @@ func (g *Gateway) precheck(q *request) *runtimeapi.Error {
 
 // admit is the limits step of a job submission: its size, backend,
 // counts and estimated cost, all checked and counted together.
-func (g *Gateway) admit(q *request, sub *runtimeapi.Submission, priority bool) (*quota.Admission, *runtimeapi.Error) {
+func (g *Gateway) admit(q *request, sub *runtimeapi.Submission, priority bool) (*quota.Admission, *denial.Denial) {
 	a, err := g.Quota.Admit(q.r.Context(), quota.Job{Caller: q.caller(q.d.Project), Instance: q.in.Alias,
 		Backend: sub.Backend, Priority: priority, Sub: sub, RateCounted: true, Node: g.Node})
 	if err != nil {
@@ -73,17 +74,17 @@ func (g *Gateway) admit(q *request, sub *runtimeapi.Submission, priority bool) (
 
 // priority reports whether a submission asks for the priority queue,
 // and refuses it to callers and tenants that may not use it.
-func (g *Gateway) priority(q *request, sub *runtimeapi.Submission) (bool, *runtimeapi.Error) {
+func (g *Gateway) priority(q *request, sub *runtimeapi.Submission) (bool, *denial.Denial) {
 	priority := strings.EqualFold(strings.TrimSpace(q.r.Header.Get(PriorityHeader)), "high") || slices.Contains(sub.Tags, "priority:high")
 	if priority {
 		pa := q.reach.Project(q.d.Project)
 		if pa == nil || !pa.Set.Has(rbac.PriorityHigh) {
-			return false, runtimeapi.Errorf(http.StatusForbidden, "priority_not_allowed", fmt.Sprintf(
+			return false, denial.New("priority_not_allowed", fmt.Sprintf(
 				"user %s may not use the priority queue in project %s: it needs the permission job:priority:high; %s",
 				q.p.UserID, q.d.Project, q.reach.Explain(q.d.Project)))
 		}
 		if !g.Directory.Load().Settings(q.p.Tenant).AllowPriorityQueue {
-			return false, runtimeapi.Errorf(http.StatusForbidden, "priority_not_allowed", fmt.Sprintf(
+			return false, denial.New("priority_not_allowed", fmt.Sprintf(
 				"tenant %s does not allow the priority queue (rule: the tenant setting allow_priority_queue)", q.p.Tenant))
 		}
 	}

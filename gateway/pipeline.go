@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/identity"
 	"github.com/qgov/qgov/org"
@@ -51,11 +52,11 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 	d.Action = route.Action
 	d.resource = resourceOf(route)
 	if !route.Known() {
-		return Deny(w, d, runtimeapi.Errorf(http.StatusNotFound, "unknown_route",
+		return Deny(w, d, denial.New("unknown_route",
 			fmt.Sprintf("%s %s is not a Qiskit Runtime API route this gateway forwards", r.Method, r.URL.Path)))
 	}
 	if !p.Allows(route.Action) {
-		return Deny(w, d, runtimeapi.Errorf(http.StatusForbidden, "scope_not_granted",
+		return Deny(w, d, denial.New("scope_not_granted",
 			fmt.Sprintf("API key %s is not scoped for %s (rule: the key's scopes)", p.KeyID, route.Action)))
 	}
 
@@ -127,10 +128,10 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 // caller's reach on it. An instance the caller may not use gets the same
 // answer whether it exists or not, so another tenant cannot learn which
 // instances are governed.
-func (g *Gateway) instance(r *http.Request, p *identity.Principal) (*org.Instance, org.Reach, *runtimeapi.Error) {
+func (g *Gateway) instance(r *http.Request, p *identity.Principal) (*org.Instance, org.Reach, *denial.Denial) {
 	ref := strings.TrimSpace(r.Header.Get("Service-CRN"))
 	if ref == "" {
-		return nil, org.Reach{}, runtimeapi.BadRequest("missing_service_crn", "missing Service-CRN header: name the service instance by CRN or alias")
+		return nil, org.Reach{}, denial.Newf("missing_service_crn", "missing Service-CRN header: name the service instance by CRN or alias")
 	}
 	dir := g.Directory.Load()
 	access := dir.Access(p.Member(), g.Now())
@@ -140,7 +141,7 @@ func (g *Gateway) instance(r *http.Request, p *identity.Principal) (*org.Instanc
 		reach = access.On(in)
 	}
 	if len(reach.List) == 0 {
-		return nil, org.Reach{}, runtimeapi.Errorf(http.StatusForbidden, "instance_not_accessible",
+		return nil, org.Reach{}, denial.New("instance_not_accessible",
 			fmt.Sprintf("user %s may not use service instance %q: no access group or role assignment in tenant %s gives any of their projects [%s] a role on an instance of that name",
 				p.UserID, ref, p.Tenant, strings.Join(access.Projects(), ", ")))
 	}
@@ -150,7 +151,7 @@ func (g *Gateway) instance(r *http.Request, p *identity.Principal) (*org.Instanc
 // chooseProject picks the project a new job or session is for: the
 // ProjectHeader, else a "project:<name>" tag, else the first project of
 // the caller on the instance whose roles allow the creation.
-func chooseProject(q *request, tags []string) (string, *runtimeapi.Error) {
+func chooseProject(q *request, tags []string) (string, *denial.Denial) {
 	want := strings.TrimSpace(q.r.Header.Get(ProjectHeader))
 	if want == "" {
 		for _, t := range tags {
@@ -169,7 +170,7 @@ func chooseProject(q *request, tags []string) (string, *runtimeapi.Error) {
 		return q.reach.List[0].Project, nil // none allows it: the check names the first
 	}
 	if !slices.Contains(q.reach.Projects(), want) {
-		return "", runtimeapi.Errorf(http.StatusForbidden, "project_not_accessible",
+		return "", denial.New("project_not_accessible",
 			fmt.Sprintf("user %s may not use instance %s for project %q (allowed: %s)", q.p.UserID, q.in.Alias, want, strings.Join(q.reach.Projects(), ", ")))
 	}
 	return want, nil

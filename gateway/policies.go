@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/org"
@@ -56,7 +56,7 @@ func jobEnv(e *policy.Env, sub *runtimeapi.Submission, priority bool) {
 
 // checkPolicies is the policy step of a request that submits no job:
 // block and notify policies written for its action.
-func (g *Gateway) checkPolicies(q *request) *runtimeapi.Error {
+func (g *Gateway) checkPolicies(q *request) *denial.Denial {
 	if !g.Policies.Load().Applies(q.p.Tenant, string(q.route.Action)) {
 		return nil
 	}
@@ -69,7 +69,7 @@ func (g *Gateway) checkPolicies(q *request) *runtimeapi.Error {
 // decided for any request: an evaluation error or a block refuses it,
 // audit-mode matches are noted, and notices are sent. What else the
 // result holds (modifications, workflows) is the job step's to apply.
-func (g *Gateway) evaluatePolicies(q *request, env *policy.Env) (policy.Result, *runtimeapi.Error) {
+func (g *Gateway) evaluatePolicies(q *request, env *policy.Env) (policy.Result, *denial.Denial) {
 	r := g.Policies.Load().Evaluate(env)
 	q.d.rules = append(q.d.rules, r.RuleIDs()...)
 	for _, p := range r.Audited {
@@ -83,7 +83,7 @@ func (g *Gateway) evaluatePolicies(q *request, env *policy.Env) (policy.Result, 
 		g.auditEvent(q.r.Context(), &audit.Record{Action: audit.ActionPolicyError, Outcome: audit.Failure, TenantID: q.p.Tenant,
 			UserID: q.p.UserID, Project: q.d.Project, Instance: q.in.Alias, TraceID: q.d.Trace, RuleIDs: []string{r.Err.Rule},
 			Resource: audit.Resource{Type: "policy", ID: strings.TrimPrefix(r.Err.Rule, "policy/")}, Note: r.Err.Err.Error()})
-		return r, runtimeapi.Errorf(http.StatusForbidden, "policy_error", fmt.Sprintf(
+		return r, denial.New("policy_error", fmt.Sprintf(
 			"%s could not be evaluated for this request, so it is refused (rule: %s; the error is in the audit trail, trace %s)",
 			r.Err.Rule, r.Err.Rule, q.d.Trace))
 	}
@@ -93,7 +93,7 @@ func (g *Gateway) evaluatePolicies(q *request, env *policy.Env) (policy.Result, 
 		if msg == "" {
 			msg = "this request is blocked by a policy"
 		}
-		return r, runtimeapi.Errorf(http.StatusForbidden, "policy_blocked", fmt.Sprintf("%s (rule: policy %s, tenant %s)",
+		return r, denial.New("policy_blocked", fmt.Sprintf("%s (rule: policy %s, tenant %s)",
 			msg, r.Block.Name, orAll(r.Block.Tenant)))
 	}
 	return r, nil
@@ -158,13 +158,13 @@ func (g *Gateway) NotifyFailed(channel string, m notify.Message, err error) {
 // modify applies the modifications policies decided to a job
 // submission: the forwarded body changes, and the submission is read
 // again from it.
-func (g *Gateway) modify(q *request, r policy.Result) (*runtimeapi.Submission, *runtimeapi.Error) {
+func (g *Gateway) modify(q *request, r policy.Result) (*runtimeapi.Submission, *denial.Denial) {
 	names := make([]string, len(r.Modifiers))
 	for i, p := range r.Modifiers {
 		names[i] = p.Name
 	}
-	fail := func(err error) *runtimeapi.Error {
-		return runtimeapi.Errorf(http.StatusForbidden, "policy_modification_failed", fmt.Sprintf(
+	fail := func(err error) *denial.Denial {
+		return denial.New("policy_modification_failed", fmt.Sprintf(
 			"policies %s could not modify this job: %v (rule: policy %s)", strings.Join(names, ", "), err, names[len(names)-1]))
 	}
 	body, err := policy.Apply(q.body, r.Modifications, func() (string, error) { return simulatorOf(q.in) })

@@ -14,6 +14,7 @@ import (
 
 	"github.com/qgov/qgov/approval"
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/jobs"
 	"github.com/qgov/qgov/notify"
@@ -241,7 +242,7 @@ func (g *Gateway) settle(ctx context.Context, r quota.Reservation, u usage) (boo
 // cannot be read afterwards, so deleting cannot dodge its charge. A job
 // still running is cancelled first; one that will not end is charged
 // its estimate.
-func (g *Gateway) settleBeforeDelete(q *request, rec jobs.Record) *runtimeapi.Error {
+func (g *Gateway) settleBeforeDelete(q *request, rec jobs.Record) *denial.Denial {
 	var r quota.Reservation
 	if len(rec.Quota) == 0 || json.Unmarshal(rec.Quota, &r) != nil || r.ID == "" || r.JobID == "" {
 		return nil
@@ -261,7 +262,7 @@ func (g *Gateway) settleBeforeDelete(q *request, rec jobs.Record) *runtimeapi.Er
 	}
 	if err != nil {
 		g.Logger.Error("settling a job before its delete", "job", r.JobID, "error", err)
-		return &runtimeapi.Error{Status: http.StatusServiceUnavailable, Code: "store_unavailable", RetryAfter: 5,
+		return &denial.Denial{Code: "store_unavailable", RetryAfter: 5,
 			Message: "the gateway cannot settle this job's charge before deleting it right now; nothing was deleted, retry shortly"}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/qgov/qgov/approval"
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/jobs"
 	"github.com/qgov/qgov/quota"
@@ -256,8 +257,8 @@ func (g *Gateway) followHold(ctx context.Context, st *approval.State) {
 // a stopped replica is taken over: the upstream job it created is
 // returned to be cancelled there, and with none the job is recorded
 // cancelled and never forwarded.
-func (g *Gateway) cancelReleasing(ctx context.Context, st *approval.State, by string) *runtimeapi.Error {
-	busy := &runtimeapi.Error{Status: http.StatusConflict, Code: "job_releasing", RetryAfter: 2,
+func (g *Gateway) cancelReleasing(ctx context.Context, st *approval.State, by string) *denial.Denial {
+	busy := &denial.Denial{Code: "job_releasing", RetryAfter: 2,
 		Message: fmt.Sprintf("job %s was approved and is being submitted to the backend right now; retry the cancel in a moment", st.ID)}
 	node, since := st.Owner()
 	if !g.orphaned(ctx, node, since, st.ID) || !g.takeOver(ctx, st) {

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/gateway"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/identity"
@@ -87,7 +88,7 @@ func (a *API) ServeGovernance(w http.ResponseWriter, r *http.Request, d gateway.
 		return gateway.Deny(w, d, err)
 	}
 	if p.Narrowed() {
-		return gateway.Deny(w, d, runtimeapi.Errorf(http.StatusForbidden, "scope_not_granted", fmt.Sprintf(
+		return gateway.Deny(w, d, denial.New("scope_not_granted", fmt.Sprintf(
 			"API key %s is narrowed to some actions or projects and acts only on the Runtime API; the governance API needs a key that is not narrowed, or a signed-in user", p.KeyID)))
 	}
 	switch found {
@@ -107,30 +108,30 @@ func (a *API) ServeGovernance(w http.ResponseWriter, r *http.Request, d gateway.
 
 // mayAudit requires audit:view across the tenant, and a tenant_id, when
 // given, to be the caller's own.
-func (q govCall) mayAudit() *runtimeapi.Error {
+func (q govCall) mayAudit() *denial.Denial {
 	if t := q.r.URL.Query().Get("tenant_id"); t != "" && t != q.p.Tenant {
-		return runtimeapi.Errorf(http.StatusForbidden, "tenant_not_accessible",
+		return denial.New("tenant_not_accessible",
 			fmt.Sprintf("user %s may read only the trail of their own tenant %s, not %s", q.p.UserID, q.p.Tenant, t))
 	}
 	if !q.access.Tenant().Has(rbac.AuditView) {
-		return runtimeapi.Errorf(http.StatusForbidden, "permission_denied",
+		return denial.New("permission_denied",
 			fmt.Sprintf("user %s lacks audit:view across tenant %s (role admin grants it)", q.p.UserID, q.p.Tenant))
 	}
 	return nil
 }
 
-func (q govCall) queryLogs() *runtimeapi.Error {
+func (q govCall) queryLogs() *denial.Denial {
 	if err := q.mayAudit(); err != nil {
 		return err
 	}
 	v := q.r.URL.Query()
 	f, err := audit.ParseFilter(v)
 	if err != nil {
-		return runtimeapi.BadRequest("invalid_query", "%v", err)
+		return denial.Newf("invalid_query", "%v", err)
 	}
 	size, err := audit.PageSize(v.Get("page_size"))
 	if err != nil {
-		return runtimeapi.BadRequest("invalid_query", "%v", err)
+		return denial.Newf("invalid_query", "%v", err)
 	}
 	f.Tenant = q.p.Tenant
 	switch v.Get("format") {
@@ -141,7 +142,7 @@ func (q govCall) queryLogs() *runtimeapi.Error {
 		}
 		var buf bytes.Buffer
 		if err := audit.WriteCSV(&buf, recs); err != nil {
-			return runtimeapi.BadRequest("invalid_query", "%v", err)
+			return denial.Newf("invalid_query", "%v", err)
 		}
 		q.w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		q.w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
@@ -150,25 +151,25 @@ func (q govCall) queryLogs() *runtimeapi.Error {
 		return nil
 	case "", "json":
 	default:
-		return runtimeapi.BadRequest("invalid_format", "format %q: use json or csv", v.Get("format"))
+		return denial.Newf("invalid_format", "format %q: use json or csv", v.Get("format"))
 	}
 	page, err := q.a.AuditSource.Query(q.r.Context(), f, v.Get("page_token"), size)
 	if err != nil {
 		q.g.Logger.Error("querying the audit trail", "error", err)
-		return runtimeapi.Errorf(http.StatusServiceUnavailable, "audit_unavailable", "the audit trail cannot be read right now")
+		return denial.New("audit_unavailable", "the audit trail cannot be read right now")
 	}
 	runtimeapi.WriteJSON(q.w, http.StatusOK, map[string]any{"tenant_id": q.p.Tenant, "count": len(page.Logs),
 		"logs": page.Logs, "next_page_token": page.NextPageToken})
 	return nil
 }
 
-func (q govCall) verify() *runtimeapi.Error {
+func (q govCall) verify() *denial.Denial {
 	if err := q.mayAudit(); err != nil {
 		return err
 	}
 	v, err := audit.Verify(q.a.AuditDir)
 	if err != nil {
-		return runtimeapi.Errorf(http.StatusNotFound, "audit_not_found", err.Error())
+		return denial.New("audit_not_found", err.Error())
 	}
 	runtimeapi.WriteJSON(q.w, http.StatusOK, map[string]any{"ok": v.OK(), "verification": v})
 	return nil
@@ -178,21 +179,21 @@ func (q govCall) verify() *runtimeapi.Error {
 // iso27001 need audit:view; budget_usage and job_summary need report:view,
 // and cover the projects where its scope reaches. CSV and PDF need
 // report:export or audit:view.
-func (q govCall) report(kind string) *runtimeapi.Error {
+func (q govCall) report(kind string) *denial.Denial {
 	v := q.r.URL.Query()
 	format := v.Get("format")
 	if format == "" {
 		format = "json"
 	}
 	if report.Formats[format] == "" {
-		return runtimeapi.BadRequest("invalid_format", "format %q: use json, csv or pdf", format)
+		return denial.Newf("invalid_format", "format %q: use json, csv or pdf", format)
 	}
 	if !slices.Contains(report.Kinds, kind) {
-		return runtimeapi.Errorf(http.StatusNotFound, "unknown_report", fmt.Sprintf("report type %q: use one of %s", kind, strings.Join(report.Kinds, ", ")))
+		return denial.New("unknown_report", fmt.Sprintf("report type %q: use one of %s", kind, strings.Join(report.Kinds, ", ")))
 	}
 	period, err := report.ParsePeriod(v.Get("period"))
 	if err != nil {
-		return runtimeapi.BadRequest("invalid_period", "%v", err)
+		return denial.Newf("invalid_period", "%v", err)
 	}
 	in := report.Input{Kind: kind, Tenant: q.p.Tenant, Period: period, Now: q.g.Now()}
 	if perr := q.mayReport(&in, format); perr != nil {
@@ -203,12 +204,12 @@ func (q govCall) report(kind string) *runtimeapi.Error {
 	}
 	rep, err := report.Build(in)
 	if err != nil {
-		return runtimeapi.BadRequest("invalid_report", "%v", err)
+		return denial.Newf("invalid_report", "%v", err)
 	}
 	var buf bytes.Buffer // rendered whole, so its length is known and a client can show progress
 	if err := rep.Render(&buf, format); err != nil {
 		q.g.Logger.Error("rendering a report", "kind", kind, "error", err)
-		return runtimeapi.Errorf(http.StatusInternalServerError, "report_failed", "the report could not be rendered")
+		return denial.New("report_failed", "the report could not be rendered")
 	}
 	q.w.Header().Set("Content-Type", report.Formats[format])
 	q.w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
@@ -221,10 +222,10 @@ func (q govCall) report(kind string) *runtimeapi.Error {
 
 // mayReport checks the caller's permission for the report and narrows a
 // project-scoped report to the caller's projects.
-func (q govCall) mayReport(in *report.Input, format string) *runtimeapi.Error {
+func (q govCall) mayReport(in *report.Input, format string) *denial.Denial {
 	tenant := q.access.Tenant()
 	if format != "json" && !tenant.Has(rbac.ReportExport) && !tenant.Has(rbac.AuditView) {
-		return runtimeapi.Errorf(http.StatusForbidden, "permission_denied",
+		return denial.New("permission_denied",
 			fmt.Sprintf("user %s lacks report:export (roles billing, admin) for %s reports", q.p.UserID, format))
 	}
 	switch in.Kind {
@@ -234,7 +235,7 @@ func (q govCall) mayReport(in *report.Input, format string) *runtimeapi.Error {
 		}
 		in.Projects = q.projectsWith(rbac.ReportView)
 		if len(in.Projects) == 0 {
-			return runtimeapi.Errorf(http.StatusForbidden, "permission_denied",
+			return denial.New("permission_denied",
 				fmt.Sprintf("user %s lacks report:view in any project of tenant %s (roles team_lead, billing, admin)", q.p.UserID, q.p.Tenant))
 		}
 		return nil
@@ -257,17 +258,17 @@ func (q govCall) projectsWith(c rbac.Capability) []string {
 }
 
 // records reads every record a filter matches, at most maxReportRecords.
-func (q govCall) records(f audit.Filter) ([]audit.Record, *runtimeapi.Error) {
+func (q govCall) records(f audit.Filter) ([]audit.Record, *denial.Denial) {
 	var out []audit.Record
 	for token := ""; ; {
 		page, err := q.a.AuditSource.Query(q.r.Context(), f, token, audit.MaxPageSize)
 		if err != nil {
 			q.g.Logger.Error("reading the audit trail", "error", err)
-			return nil, runtimeapi.Errorf(http.StatusServiceUnavailable, "audit_unavailable", "the audit trail cannot be read right now")
+			return nil, denial.New("audit_unavailable", "the audit trail cannot be read right now")
 		}
 		out = append(out, page.Logs...)
 		if len(out) > maxReportRecords {
-			return nil, runtimeapi.Errorf(http.StatusRequestEntityTooLarge, "period_too_large",
+			return nil, denial.New("period_too_large",
 				fmt.Sprintf("more than %d records match; ask for a shorter period or narrower filters", maxReportRecords))
 		}
 		if token = page.NextPageToken; token == "" {
@@ -278,9 +279,9 @@ func (q govCall) records(f audit.Filter) ([]audit.Record, *runtimeapi.Error) {
 
 // gather reads what a report is built from: the period's records, and
 // for the access review and evidence bundles the organisation and keys.
-func (q govCall) gather(in *report.Input) *runtimeapi.Error {
+func (q govCall) gather(in *report.Input) *denial.Denial {
 	ctx := q.r.Context()
-	var gerr *runtimeapi.Error
+	var gerr *denial.Denial
 	if in.Records, gerr = q.records(audit.Filter{Tenant: q.p.Tenant, From: in.Period.From, To: in.Period.To}); gerr != nil {
 		return gerr
 	}
@@ -290,7 +291,7 @@ func (q govCall) gather(in *report.Input) *runtimeapi.Error {
 			in.Users = append(in.Users, report.UserAccess{User: u, Grants: q.g.Directory.Load().Access(org.Member{Tenant: q.p.Tenant, User: u}, now).Grants()})
 			keys, err := q.g.Auth.UserKeys.List(ctx, q.p.Tenant, u, now)
 			if err != nil {
-				return runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot list API keys right now")
+				return denial.New("store_unavailable", "the gateway cannot list API keys right now")
 			}
 			for _, k := range keys {
 				in.Keys = append(in.Keys, report.Key{ID: k.ID, Owner: k.Owner, Kind: "self-service", Created: k.Created, Expires: k.Expires, LastUsed: k.LastUsed})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/qgov/qgov/approval"
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/gateway"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/rbac"
@@ -72,7 +73,7 @@ func (q govCall) view(st *approval.State) ApprovalView {
 
 // approval serves one hold: GET shows it, POST decides it
 // ({"decision": "approve"|"reject", "comment": "…"}).
-func (q govCall) approval(d *gateway.Decision) *runtimeapi.Error {
+func (q govCall) approval(d *gateway.Decision) *denial.Denial {
 	g := q.g
 	if g.Approvals == nil {
 		return noApprovals
@@ -85,7 +86,7 @@ func (q govCall) approval(d *gateway.Decision) *runtimeapi.Error {
 		return gateway.NotFound("job", id)
 	case err != nil:
 		g.Logger.Error("reading a held job", "job", id, "error", err)
-		return runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot read held job "+id+" right now")
+		return denial.New("store_unavailable", "the gateway cannot read held job "+id+" right now")
 	}
 	d.Project, d.Instance = st.Project, st.Instance
 	d.SetSubject(st.Submitter.User)
@@ -98,10 +99,10 @@ func (q govCall) approval(d *gateway.Decision) *runtimeapi.Error {
 }
 
 // noApprovals answers the approvals API of a gateway that holds no jobs.
-var noApprovals = runtimeapi.Errorf(http.StatusNotFound, "approvals_not_configured", "this gateway holds no jobs for approval")
+var noApprovals = denial.New("approvals_not_configured", "this gateway holds no jobs for approval")
 
 // decide reads an approver's decision and has the gateway record it.
-func (q govCall) decide(st *approval.State, d *gateway.Decision) *runtimeapi.Error {
+func (q govCall) decide(st *approval.State, d *gateway.Decision) *denial.Denial {
 	var req gateway.DecisionRequest
 	body, err := gateway.ReadBody(q.r, 64<<10)
 	if err != nil {
@@ -124,14 +125,14 @@ func (q govCall) seesHold(st *approval.State) bool {
 
 // listApprovals lists the caller's tenant's open holds they may decide
 // or submitted.
-func (q govCall) listApprovals() *runtimeapi.Error {
+func (q govCall) listApprovals() *denial.Denial {
 	if q.g.Approvals == nil {
 		return noApprovals
 	}
 	open, err := q.g.Approvals.Open(q.r.Context(), q.p.Tenant)
 	if err != nil {
 		q.g.Logger.Error("listing held jobs", "error", err)
-		return runtimeapi.Errorf(http.StatusServiceUnavailable, "store_unavailable", "the gateway cannot list held jobs right now")
+		return denial.New("store_unavailable", "the gateway cannot list held jobs right now")
 	}
 	out := []ApprovalView{}
 	for _, st := range open {

@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"time"
 
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/governance"
-	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/rbac"
 )
@@ -42,7 +41,7 @@ func (q govCall) authorizeChange(ops []governance.Op) func([]governance.Diff, go
 				return err
 			}
 			if k.Global() && d.Op != governance.Create && d.Owner != "" && d.Owner != q.p.Tenant && !platform {
-				return runtimeapi.Errorf(http.StatusForbidden, "not_owner",
+				return denial.New("not_owner",
 					fmt.Sprintf("%s %q belongs to tenant %s; only its administrators (or platform:manage) change it", k.Name(), d.Name, d.Owner))
 			}
 			if d.After == nil {
@@ -74,12 +73,12 @@ func (q govCall) authorizeChange(ops []governance.Op) func([]governance.Diff, go
 				}
 			}
 			if err := q.ceiling(dir, d); err != nil {
-				return runtimeapi.Errorf(http.StatusForbidden, "privilege_ceiling", fmt.Sprintf(
+				return denial.New("privilege_ceiling", fmt.Sprintf(
 					"user %s may not make this change of %s %q: %v (rule: nobody grants more than they hold, or for longer)", q.p.UserID, k.Name(), d.Name, err))
 			}
 			if d.Kind == "roles" {
 				if other := dir.RoleUsedElsewhere(d.Name, q.p.Tenant); other != "" && d.Op != governance.Create {
-					return runtimeapi.Errorf(http.StatusForbidden, "role_in_use", fmt.Sprintf(
+					return denial.New("role_in_use", fmt.Sprintf(
 						"role %q is given in tenant %s too; a change would change what its members there hold, so only platform:manage changes it", d.Name, other))
 				}
 			}
@@ -90,7 +89,7 @@ func (q govCall) authorizeChange(ops []governance.Op) func([]governance.Diff, go
 
 // mayChangeRole requires budget:manage to set a role's limits: a role's
 // limits (with raise) lift the tenant's limits for its holders.
-func (q govCall) mayChangeRole(d governance.Diff) *runtimeapi.Error {
+func (q govCall) mayChangeRole(d governance.Diff) *denial.Denial {
 	var before, after struct {
 		Limits json.RawMessage `json:"limits"`
 	}
@@ -104,9 +103,9 @@ func (q govCall) mayChangeRole(d governance.Diff) *runtimeapi.Error {
 
 // mayChange checks the caller's reach on a tenant and their capability
 // for a kind there.
-func (q govCall) mayChange(k governance.Kind, verb, tenant, name string, platform bool) *runtimeapi.Error {
+func (q govCall) mayChange(k governance.Kind, verb, tenant, name string, platform bool) *denial.Denial {
 	if !k.Global() && tenant != q.p.Tenant && !platform {
-		return runtimeapi.Errorf(http.StatusForbidden, "tenant_not_accessible",
+		return denial.New("tenant_not_accessible",
 			fmt.Sprintf("user %s may manage only their own tenant %s, not %s (platform:manage, role operator, reaches every tenant)", q.p.UserID, q.p.Tenant, tenant))
 	}
 	c := kindCapability[k.Name()]

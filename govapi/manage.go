@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/gateway"
 	"github.com/qgov/qgov/governance"
 	"github.com/qgov/qgov/ibm/runtimeapi"
@@ -29,9 +30,9 @@ func (a *API) serveAdmin(w http.ResponseWriter, r *http.Request, d gateway.Decis
 
 // export answers the live objects of the tenant as a governance file
 // (YAML), which governance_file loads and qgov gov apply reads.
-func (q govCall) export() *runtimeapi.Error {
+func (q govCall) export() *denial.Denial {
 	if q.a.Catalog == nil {
-		return runtimeapi.Errorf(http.StatusNotFound, "governance_not_configured", "this gateway keeps no governance objects")
+		return denial.New("governance_not_configured", "this gateway keeps no governance objects")
 	}
 	tenant, perr := q.tenant()
 	if perr != nil {
@@ -42,7 +43,7 @@ func (q govCall) export() *runtimeapi.Error {
 	}
 	out, err := governance.Render(q.a.Catalog.Live(tenant))
 	if err != nil {
-		return runtimeapi.Errorf(http.StatusInternalServerError, "export_failed", err.Error())
+		return denial.New("export_failed", err.Error())
 	}
 	q.w.Header().Set("Content-Type", "application/yaml")
 	q.w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-governance.yaml"`, tenant))
@@ -51,7 +52,7 @@ func (q govCall) export() *runtimeapi.Error {
 }
 
 // mayAll requires every kind's capability (an administrator's).
-func (q govCall) mayAll(what string) *runtimeapi.Error {
+func (q govCall) mayAll(what string) *denial.Denial {
 	for _, k := range governance.Kinds {
 		if perr := q.may(kindCapability[k.Name()], what+" the governance objects"); perr != nil {
 			return perr
@@ -64,9 +65,9 @@ func (q govCall) mayAll(what string) *runtimeapi.Error {
 // one revision: ?dry_run=true only answers the differences; ?prune=true
 // also deletes live objects the file does not hold. Objects the
 // configuration declares must be in the file as declared, or not at all.
-func (q govCall) apply(d *gateway.Decision) *runtimeapi.Error {
+func (q govCall) apply(d *gateway.Decision) *denial.Denial {
 	if q.a.Catalog == nil {
-		return runtimeapi.Errorf(http.StatusNotFound, "governance_not_configured", "this gateway keeps no governance objects")
+		return denial.New("governance_not_configured", "this gateway keeps no governance objects")
 	}
 	tenant, perr := q.tenant()
 	if perr != nil {
@@ -79,7 +80,7 @@ func (q govCall) apply(d *gateway.Decision) *runtimeapi.Error {
 	dryRun, err1 := parseFlag(v.Get("dry_run"))
 	prune, err2 := parseFlag(v.Get("prune"))
 	if err := errors.Join(err1, err2); err != nil {
-		return runtimeapi.BadRequest("invalid_query", "%v", err)
+		return denial.Newf("invalid_query", "%v", err)
 	}
 	body, perr := readObject(q.r)
 	if perr != nil {
@@ -87,7 +88,7 @@ func (q govCall) apply(d *gateway.Decision) *runtimeapi.Error {
 	}
 	file, err := governance.ParseFile("the request body", body)
 	if err != nil {
-		return runtimeapi.BadRequest("invalid_file", "%v", err)
+		return denial.Newf("invalid_file", "%v", err)
 	}
 	ops, perr := q.applyOps(file, tenant, prune)
 	if perr != nil {
@@ -107,17 +108,17 @@ func (q govCall) apply(d *gateway.Decision) *runtimeapi.Error {
 
 // applyOps turns a file into puts (and, with prune, deletes) for the
 // tenant's objects.
-func (q govCall) applyOps(file governance.Config, tenant string, prune bool) ([]governance.Op, *runtimeapi.Error) {
+func (q govCall) applyOps(file governance.Config, tenant string, prune bool) ([]governance.Op, *denial.Denial) {
 	var ops []governance.Op
 	held := map[string]bool{}
 	for _, k := range governance.Kinds {
 		for _, it := range governance.Items(k, &file) {
 			if !k.Global() && it.Tenant != tenant {
-				return nil, runtimeapi.BadRequest("invalid_file", "%s: %s %q is of tenant %q; apply it with tenant_id=%s", it.Source, k.Name(), it.Name, it.Tenant, it.Tenant)
+				return nil, denial.Newf("invalid_file", "%s: %s %q is of tenant %q; apply it with tenant_id=%s", it.Source, k.Name(), it.Name, it.Tenant, it.Tenant)
 			}
 			spec, err := governance.Spec(it)
 			if err != nil {
-				return nil, runtimeapi.BadRequest("invalid_file", "%s: %v", it.Source, err)
+				return nil, denial.Newf("invalid_file", "%s: %v", it.Source, err)
 			}
 			ops = append(ops, governance.Op{Verb: governance.Put, Kind: k, Tenant: it.Tenant, Name: it.Name, Spec: spec, Owner: tenant})
 			held[k.Name()+"/"+it.Name] = true
@@ -154,14 +155,14 @@ func parseFlag(s string) (bool, error) {
 // userRoles answers IBM's enterprise-governance get_user_roles: a user's roles in the
 // tenant, where, why and until when. The caller's own roles need nothing;
 // another user's need user:view.
-func (q govCall) userRoles(user string) *runtimeapi.Error {
+func (q govCall) userRoles(user string) *denial.Denial {
 	tenant, perr := q.tenant()
 	if perr != nil {
 		return perr
 	}
 	if user != q.p.UserID || tenant != q.p.Tenant {
 		if !q.access.Holds(rbac.UserView) && !q.access.Tenant().Has(rbac.PlatformManage) {
-			return runtimeapi.Errorf(http.StatusForbidden, "permission_denied",
+			return denial.New("permission_denied",
 				fmt.Sprintf("user %s lacks user:view (roles team_lead, admin) to read the roles of %s", q.p.UserID, user))
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/gateway"
 	"github.com/qgov/qgov/governance"
 	"github.com/qgov/qgov/ibm/runtimeapi"
@@ -49,31 +50,31 @@ var kindCapability = map[string]rbac.Capability{
 
 // tenant returns the tenant a governance request is about: tenant_id,
 // else the caller's. Another tenant needs platform:manage.
-func (q govCall) tenant() (string, *runtimeapi.Error) {
+func (q govCall) tenant() (string, *denial.Denial) {
 	t := q.r.URL.Query().Get("tenant_id")
 	if t == "" || t == q.p.Tenant {
 		return q.p.Tenant, nil
 	}
 	if !q.access.Tenant().Has(rbac.PlatformManage) {
-		return "", runtimeapi.Errorf(http.StatusForbidden, "tenant_not_accessible",
+		return "", denial.New("tenant_not_accessible",
 			fmt.Sprintf("user %s may manage only their own tenant %s, not %s (platform:manage, role operator, reaches every tenant)", q.p.UserID, q.p.Tenant, t))
 	}
 	return t, nil
 }
 
 // may requires a capability across the caller's tenant.
-func (q govCall) may(c rbac.Capability, what string) *runtimeapi.Error {
+func (q govCall) may(c rbac.Capability, what string) *denial.Denial {
 	if q.access.Tenant().Has(c) || q.access.Tenant().Has(rbac.PlatformManage) {
 		return nil
 	}
-	return runtimeapi.Errorf(http.StatusForbidden, "permission_denied",
+	return denial.New("permission_denied",
 		fmt.Sprintf("user %s lacks %s across tenant %s, which %s needs", q.p.UserID, rbac.CapabilityName(c), q.p.Tenant, what))
 }
 
 // objects serves /governance/v1/{kind}[/{name}].
-func (q govCall) objects(k governance.Kind, name string, d *gateway.Decision) *runtimeapi.Error {
+func (q govCall) objects(k governance.Kind, name string, d *gateway.Decision) *denial.Denial {
 	if q.a.Catalog == nil {
-		return runtimeapi.Errorf(http.StatusNotFound, "governance_not_configured", "this gateway keeps no governance objects")
+		return denial.New("governance_not_configured", "this gateway keeps no governance objects")
 	}
 	tenant, err := q.tenant()
 	if err != nil {
@@ -82,7 +83,7 @@ func (q govCall) objects(k governance.Kind, name string, d *gateway.Decision) *r
 	if k.Name() == "tenants" && name != "" && name != tenant {
 		// a tenant is its own scope: another one, like tenant_id, needs platform:manage
 		if !q.access.Tenant().Has(rbac.PlatformManage) {
-			return runtimeapi.Errorf(http.StatusForbidden, "tenant_not_accessible",
+			return denial.New("tenant_not_accessible",
 				fmt.Sprintf("user %s may manage only their own tenant %s, not %s (platform:manage, role operator, reaches every tenant)", q.p.UserID, q.p.Tenant, name))
 		}
 		tenant = name
@@ -96,9 +97,9 @@ func (q govCall) objects(k governance.Kind, name string, d *gateway.Decision) *r
 		http.MethodPatch: governance.Patch, http.MethodDelete: governance.Delete}[q.r.Method]
 	switch {
 	case verb == "":
-		return runtimeapi.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", q.r.Method+" is not served on "+q.r.URL.Path)
+		return denial.New("method_not_allowed", q.r.Method+" is not served on "+q.r.URL.Path)
 	case verb == governance.Create && name != "", verb != governance.Create && verb != "read" && name == "":
-		return runtimeapi.Errorf(http.StatusMethodNotAllowed, "method_not_allowed",
+		return denial.New("method_not_allowed",
 			fmt.Sprintf("%s %s: create with POST /governance/v1/%s, change with PUT, PATCH or DELETE on /governance/v1/%s/{name}", q.r.Method, q.r.URL.Path, k.Name(), k.Name()))
 	}
 	if verb == "read" {
@@ -136,7 +137,7 @@ func (q govCall) objects(k governance.Kind, name string, d *gateway.Decision) *r
 
 // precondition requires If-Match on changes of existing objects; PUT
 // without it only creates.
-func (q govCall) precondition(op *governance.Op) *runtimeapi.Error {
+func (q govCall) precondition(op *governance.Op) *denial.Denial {
 	if op.IfMatch != "" || op.Verb == governance.Create {
 		return nil
 	}
@@ -144,18 +145,18 @@ func (q govCall) precondition(op *governance.Op) *runtimeapi.Error {
 		op.Verb = governance.Create
 		return nil
 	}
-	return runtimeapi.Errorf(http.StatusPreconditionRequired, "precondition_required",
+	return denial.New("precondition_required",
 		fmt.Sprintf("%s %s needs If-Match with the object's ETag from GET (or * for any revision), so that a change made meanwhile is not overwritten", q.r.Method, q.r.URL.Path))
 }
 
 // nameFromBody takes a POST's object name from its body.
-func nameFromBody(k governance.Kind, op *governance.Op) *runtimeapi.Error {
+func nameFromBody(k governance.Kind, op *governance.Op) *denial.Denial {
 	if op.Name != "" {
 		return nil
 	}
 	it, err := governance.Decode(k, op.Spec, op.Tenant, "")
 	if err != nil {
-		return runtimeapi.BadRequest("invalid_object", "%v", err)
+		return denial.Newf("invalid_object", "%v", err)
 	}
 	op.Name = it.Name
 	if k.Name() == "tenants" {
@@ -165,25 +166,25 @@ func nameFromBody(k governance.Kind, op *governance.Op) *runtimeapi.Error {
 }
 
 // readObject reads a request body of at most maxObjectBytes.
-func readObject(r *http.Request) ([]byte, *runtimeapi.Error) {
+func readObject(r *http.Request) ([]byte, *denial.Denial) {
 	if err := runtimeapi.PlainBody(r.Header); err != nil {
 		return nil, err
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxObjectBytes+1))
 	if err != nil {
-		return nil, runtimeapi.BadRequest("unreadable_body", "reading the request body: %v", err)
+		return nil, denial.Newf("unreadable_body", "reading the request body: %v", err)
 	}
 	if len(body) > maxObjectBytes {
-		return nil, runtimeapi.Errorf(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("the body exceeds %d bytes", maxObjectBytes))
+		return nil, denial.New("payload_too_large", fmt.Sprintf("the body exceeds %d bytes", maxObjectBytes))
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
-		return nil, runtimeapi.BadRequest("empty_body", "the request needs a JSON object")
+		return nil, denial.Newf("empty_body", "the request needs a JSON object")
 	}
 	return body, nil
 }
 
 // change applies ops and answers with the object (or the diffs of several).
-func (q govCall) change(k governance.Kind, ops []governance.Op, d *gateway.Decision) *runtimeapi.Error {
+func (q govCall) change(k governance.Kind, ops []governance.Op, d *gateway.Decision) *denial.Denial {
 	rev, diffs, err := q.a.Catalog.Change(q.r.Context(), governance.Change{By: q.p.UserID, Ops: ops, Authorize: q.authorizeChange(ops)})
 	if err != nil {
 		return changeError(err)
@@ -210,37 +211,37 @@ func (q govCall) change(k governance.Kind, ops []governance.Op, d *gateway.Decis
 }
 
 // changeError maps a catalog error to an answer.
-func changeError(err error) *runtimeapi.Error {
+func changeError(err error) *denial.Denial {
 	msg := err.Error()
-	var denied *runtimeapi.Error
+	var denied *denial.Denial
 	switch {
 	case errors.As(err, &denied):
 		return denied
 	case errors.Is(err, governance.ErrManaged):
-		return runtimeapi.Errorf(http.StatusConflict, "managed_by_config", msg)
+		return denial.New("managed_by_config", msg)
 	case errors.Is(err, governance.ErrExists):
-		return runtimeapi.Errorf(http.StatusConflict, "already_exists", msg)
+		return denial.New("already_exists", msg)
 	case errors.Is(err, governance.ErrNotFound):
-		return runtimeapi.Errorf(http.StatusNotFound, "not_found", msg)
+		return denial.New("not_found", msg)
 	case errors.Is(err, governance.ErrStale):
-		return runtimeapi.Errorf(http.StatusPreconditionFailed, "precondition_failed", msg)
+		return denial.New("precondition_failed", msg)
 	case errors.Is(err, governance.ErrInvalid):
-		return runtimeapi.Errorf(http.StatusBadRequest, "invalid_object", msg)
+		return denial.New("invalid_object", msg)
 	case errors.Is(err, governance.ErrConflict):
-		return &runtimeapi.Error{Status: http.StatusConflict, Code: "concurrent_change", Message: msg, RetryAfter: 1}
+		return &denial.Denial{Code: "concurrent_change", Message: msg, RetryAfter: 1}
 	}
-	return &runtimeapi.Error{Status: http.StatusServiceUnavailable, Code: "store_unavailable", RetryAfter: 5,
+	return &denial.Denial{Code: "store_unavailable", RetryAfter: 5,
 		Message: "the governance objects cannot be written right now; nothing changed"}
 }
 
 // list answers a page of a kind's objects.
-func (q govCall) list(k governance.Kind, scope string) *runtimeapi.Error {
+func (q govCall) list(k governance.Kind, scope string) *denial.Denial {
 	v := q.r.URL.Query()
 	size := defaultPageSize
 	if s := v.Get("page_size"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxPageSize {
-			return runtimeapi.BadRequest("invalid_query", "page_size must be 1 to %d", maxPageSize)
+			return denial.Newf("invalid_query", "page_size must be 1 to %d", maxPageSize)
 		}
 		size = n
 	}
@@ -248,7 +249,7 @@ func (q govCall) list(k governance.Kind, scope string) *runtimeapi.Error {
 	if t := v.Get("page_token"); t != "" {
 		b, err := base64.RawURLEncoding.DecodeString(t)
 		if err != nil {
-			return runtimeapi.BadRequest("invalid_query", "page_token is not one this API returned")
+			return denial.Newf("invalid_query", "page_token is not one this API returned")
 		}
 		after = string(b)
 	}
@@ -275,7 +276,7 @@ func (q govCall) list(k governance.Kind, scope string) *runtimeapi.Error {
 }
 
 // get answers one object with its ETag.
-func (q govCall) get(k governance.Kind, scope, name string) *runtimeapi.Error {
+func (q govCall) get(k governance.Kind, scope, name string) *denial.Denial {
 	e, err := q.a.Catalog.Entry(k, scope, name)
 	if err != nil {
 		return changeError(err)

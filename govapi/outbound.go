@@ -5,12 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 
-	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/policy"
 )
@@ -57,26 +56,26 @@ func (o Outbound) Allows(raw string) bool {
 // checkInstance checks an instance created or changed through the API:
 // it names a credential bound to its tenant, never a key or a
 // placeholder, and only allowed hosts.
-func (a *API) checkInstance(tenant, name string, spec []byte) *runtimeapi.Error {
+func (a *API) checkInstance(tenant, name string, spec []byte) *denial.Denial {
 	var in org.Instance
 	if err := json.Unmarshal(spec, &in); err != nil {
-		return runtimeapi.BadRequest("invalid_object", "instance %q: %v", name, err)
+		return denial.Newf("invalid_object", "instance %q: %v", name, err)
 	}
 	if in.APIKey != "" {
-		return runtimeapi.BadRequest("secret_not_allowed",
+		return denial.Newf("secret_not_allowed",
 			"instance %q: an instance created through the API names a credential the operator declared in configuration (\"credential\": \"<name>\"), never an API key or a placeholder", name)
 	}
 	bound, declared := a.Outbound.Credentials[in.Credential]
 	switch {
 	case in.Credential == "":
-		return runtimeapi.BadRequest("invalid_object", "instance %q: credential is required: the name of a credential declared in configuration", name)
+		return denial.Newf("invalid_object", "instance %q: credential is required: the name of a credential declared in configuration", name)
 	case !declared || !boundTo(bound, tenant):
-		return runtimeapi.Errorf(http.StatusForbidden, "credential_not_allowed", fmt.Sprintf(
+		return denial.New("credential_not_allowed", fmt.Sprintf(
 			"instance %q: credential %q is not declared for tenant %s's instances (rule: the credential's tenants in configuration)", name, in.Credential, tenant))
 	}
 	for field, raw := range map[string]string{"upstream": in.Upstream, "iam_url": cmp.Or(in.IAMURL, org.DefaultIAMURL)} {
 		if !a.Outbound.Allows(raw) {
-			return runtimeapi.Errorf(http.StatusForbidden, "host_not_allowed", fmt.Sprintf(
+			return denial.New("host_not_allowed", fmt.Sprintf(
 				"instance %q: %s %q names an origin the gateway may not send to (rule: outbound_hosts; allowed: %s)", name, field, raw, strings.Join(a.Outbound.Origins, ", ")))
 		}
 	}
@@ -86,7 +85,7 @@ func (a *API) checkInstance(tenant, name string, spec []byte) *runtimeapi.Error 
 // checkChannels checks that a policy, workflow or tenant's settings
 // created or changed through the API names only notification channels
 // declared for its tenant.
-func (a *API) checkChannels(kind, tenant, name string, spec []byte) *runtimeapi.Error {
+func (a *API) checkChannels(kind, tenant, name string, spec []byte) *denial.Denial {
 	var names []string
 	switch kind {
 	case "policies":
@@ -112,7 +111,7 @@ func (a *API) checkChannels(kind, tenant, name string, spec []byte) *runtimeapi.
 	}
 	for _, ch := range names {
 		if bound, ok := a.Outbound.Channels[ch]; ok && !boundTo(bound, tenant) {
-			return runtimeapi.Errorf(http.StatusForbidden, "channel_not_allowed", fmt.Sprintf(
+			return denial.New("channel_not_allowed", fmt.Sprintf(
 				"%s %q names notification channel %q, which is not declared for tenant %s (rule: the channel's tenants in configuration)", strings.TrimSuffix(kind, "s"), name, ch, tenant))
 		}
 	}

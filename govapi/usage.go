@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/quota"
 	"github.com/qgov/qgov/rbac"
@@ -13,15 +14,15 @@ import (
 // caller's tenant that the caller may view (the tenant's with
 // budget:view across it, a project's with budget:view over the project),
 // with what is spent and reserved.
-func (q govCall) usage() *runtimeapi.Error {
+func (q govCall) usage() *denial.Denial {
 	if !q.access.Holds(rbac.BudgetView) {
-		return runtimeapi.Errorf(http.StatusForbidden, "permission_denied",
+		return denial.New("permission_denied",
 			fmt.Sprintf("user %s lacks budget:view in tenant %s (roles team_lead, billing, admin)", q.p.UserID, q.p.Tenant))
 	}
 	all, err := q.g.Quota.Budgets(q.r.Context(), q.p.Tenant)
 	if err != nil {
 		q.g.Logger.Error("reading budgets", "error", err)
-		return runtimeapi.Errorf(http.StatusServiceUnavailable, "quota_unavailable", "the gateway cannot read the budgets right now; retry shortly")
+		return denial.New("quota_unavailable", "the gateway cannot read the budgets right now; retry shortly")
 	}
 	tenantWide := q.access.Tenant().Scope(rbac.BudgetView) == rbac.Tenant
 	out := []quota.BudgetView{}

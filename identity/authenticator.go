@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/iam"
-	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/org"
 )
 
@@ -73,7 +73,7 @@ func unavailable(err error) error { return &unavailableError{err} }
 // session cookie. Every request re-checks what the credential depends on
 // (the key, the session, the user's sign-out time), each read from the
 // store at most every few seconds per replica.
-func (a *Authenticator) Authenticate(r *http.Request) (*Principal, *runtimeapi.Error) {
+func (a *Authenticator) Authenticate(r *http.Request) (*Principal, *denial.Denial) {
 	ctx, now := r.Context(), a.Now()
 	h := r.Header.Get("Authorization")
 	scheme, cred, _ := strings.Cut(h, " ")
@@ -87,7 +87,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, *runtimeapi.E
 			return nil, unauthorized("missing Authorization header: send \"Bearer <access token>\" from POST /identity/token, or sign in at /auth/login")
 		}
 		if err := csrf.Check(r); err != nil {
-			return nil, runtimeapi.Errorf(http.StatusForbidden, "cross_origin",
+			return nil, denial.New("cross_origin",
 				"a request from another site may not use the sign-in session cookie")
 		}
 		p, err = a.session(ctx, c.Value, now)
@@ -103,11 +103,11 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, *runtimeapi.E
 
 // denial turns an authentication error into the answer for the caller,
 // logging store failures.
-func (a *Authenticator) denial(err error) *runtimeapi.Error {
+func (a *Authenticator) denial(err error) *denial.Denial {
 	if err == nil {
 		return nil
 	}
-	var api *runtimeapi.Error
+	var api *denial.Denial
 	var un *unavailableError
 	switch {
 	case errors.As(err, &api):
@@ -116,7 +116,7 @@ func (a *Authenticator) denial(err error) *runtimeapi.Error {
 		if a.Logger != nil {
 			a.Logger.Error("credential check failed", "error", un.err)
 		}
-		return runtimeapi.Errorf(http.StatusUnauthorized, "identity_unavailable",
+		return denial.New("identity_unavailable",
 			"the credential cannot be checked right now (the gateway's store is unavailable); try again shortly")
 	}
 	return unauthorized(err.Error())
@@ -193,7 +193,7 @@ func unverifiedIssuer(raw string) (string, error) {
 // member of.
 func (a *Authenticator) checkUser(ctx context.Context, p *Principal, issued, now time.Time) error {
 	if a.Directory.Load().Settings(p.Tenant).MFARequired && !p.MFA {
-		return runtimeapi.Errorf(http.StatusForbidden, "mfa_required",
+		return denial.New("mfa_required",
 			fmt.Sprintf("tenant %s requires multi-factor sign-in; sign in again with a second factor", p.Tenant))
 	}
 	rec, err := a.Users.Get(ctx, p.Tenant, p.UserID, now)
@@ -259,7 +259,7 @@ func (a *Authenticator) keyPrincipal(ctx context.Context, id string, now time.Ti
 		KeyProjects: k.Projects, Provider: owner.Provider, KeyID: k.ID, Scopes: k.Scopes, AllowedIPs: allowed, RateLimit: k.RateLimit, Expires: k.Expires,
 	}
 	if a.Directory.Load().Access(p.Member(), now).Empty() {
-		return nil, runtimeapi.Errorf(http.StatusForbidden, "key_owner_inactive", fmt.Sprintf(
+		return nil, denial.New("key_owner_inactive", fmt.Sprintf(
 			"API key %s acts for %s, who holds no role in the key's projects now: the sign-in that made them a member ended at %s; the owner must sign in again",
 			k.ID, k.Owner, owner.AccessUntil.UTC().Format(time.RFC3339)))
 	}
@@ -298,6 +298,6 @@ func (a *Authenticator) IssueToken(w http.ResponseWriter, r *http.Request, clien
 	return ev
 }
 
-func unauthorized(msg string) *runtimeapi.Error {
-	return runtimeapi.Errorf(http.StatusUnauthorized, "unauthorized", msg)
+func unauthorized(msg string) *denial.Denial {
+	return denial.New("unauthorized", msg)
 }

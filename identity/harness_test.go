@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/iam"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/org"
@@ -160,7 +161,7 @@ func newTestAuthClock(t testing.TB, clk *clock, tenants []org.TenantSettings, pr
 
 // auth authenticates a request carrying header (an Authorization value)
 // or, when it starts with "cookie:", a session cookie.
-func (ta *testAuth) auth(header string) (*Principal, *runtimeapi.Error) {
+func (ta *testAuth) auth(header string) (*Principal, *denial.Denial) {
 	r := httptest.NewRequest(http.MethodGet, "/api/v1/backends", nil)
 	if c, ok := strings.CutPrefix(header, "cookie:"); ok {
 		r.AddCookie(&http.Cookie{Name: SessionCookie, Value: c})
@@ -180,7 +181,7 @@ func (ta *testAuth) gateway(t testing.TB) *httptest.Server {
 			return
 		}
 		if _, err := ta.ServeAuth(w, r, ip); err != nil {
-			err.Write(w, "test")
+			runtimeapi.WriteDenial(w, err, "test")
 		}
 	}))
 	t.Cleanup(srv.Close)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/qgov/qgov/ibm/iam"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
 func TestAuthenticate(t *testing.T) {
@@ -53,7 +54,7 @@ func TestAuthenticate(t *testing.T) {
 			p, err := a.Authenticate(r)
 			if tc.err != "" {
 				require.NotNil(t, err)
-				assert.Equal(t, http.StatusUnauthorized, err.Status)
+				assert.Equal(t, http.StatusUnauthorized, runtimeapi.StatusOf(err.Code))
 				assert.Contains(t, err.Message, tc.err)
 				return
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/store"
 )
@@ -69,7 +70,7 @@ func safeReturn(s string) (string, error) {
 	bad := strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' || unicode.IsSpace(r) }) >= 0
 	u, err := url.Parse(s)
 	if bad || err != nil || !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || u.Scheme != "" || u.Host != "" || u.User != nil {
-		return "", runtimeapi.BadRequest("invalid_return_to",
+		return "", denial.Newf("invalid_return_to",
 			"return_to %q is not a path of this site: it must start with one '/' and hold no backslash, space or control character", s)
 	}
 	return s, nil
@@ -90,11 +91,11 @@ func setCookie(w http.ResponseWriter, r *http.Request, name, value, path string,
 func (a *Authenticator) login(w http.ResponseWriter, r *http.Request) error {
 	prov, err := a.Providers.signIn(r.URL.Query().Get("provider"))
 	if err != nil {
-		return runtimeapi.Errorf(http.StatusNotFound, "unknown_provider", err.Error())
+		return denial.New("unknown_provider", err.Error())
 	}
 	now := a.Now()
 	if _, err := prov.ready(now); err != nil {
-		return runtimeapi.Errorf(http.StatusUnauthorized, "identity_unavailable", err.Error())
+		return denial.New("identity_unavailable", err.Error())
 	}
 	returnTo, err := safeReturn(r.URL.Query().Get("return_to"))
 	if err != nil {
@@ -115,7 +116,7 @@ func (a *Authenticator) login(w http.ResponseWriter, r *http.Request) error {
 // errSignIn is the answer to a callback that does not complete a sign-in
 // this browser started: it says what to do without saying which check
 // failed.
-var errSignIn = runtimeapi.Errorf(http.StatusUnauthorized, "signin_failed",
+var errSignIn = denial.New("signin_failed",
 	"the sign-in could not be completed (it expired, was already used, or was started elsewhere); start again at /auth/login")
 
 // callback completes a sign-in: it checks the state against the browser's
@@ -124,7 +125,7 @@ var errSignIn = runtimeapi.Errorf(http.StatusUnauthorized, "signin_failed",
 func (a *Authenticator) callback(w http.ResponseWriter, r *http.Request, ip string) (*Principal, error) {
 	ctx, now, q := r.Context(), a.Now(), r.URL.Query()
 	if e := q.Get("error"); e != "" {
-		return nil, runtimeapi.Errorf(http.StatusUnauthorized, "signin_refused", fmt.Sprintf("the identity provider refused the sign-in: %.200s", e))
+		return nil, denial.New("signin_refused", fmt.Sprintf("the identity provider refused the sign-in: %.200s", e))
 	}
 	state := q.Get("state")
 	c, err := r.Cookie(loginCookie)
@@ -153,7 +154,7 @@ func (a *Authenticator) callback(w http.ResponseWriter, r *http.Request, ip stri
 	}
 	rawID, _ := tok.Extra("id_token").(string)
 	if rawID == "" {
-		return nil, runtimeapi.Errorf(http.StatusUnauthorized, "signin_failed", "the identity provider returned no ID token")
+		return nil, denial.New("signin_failed", "the identity provider returned no ID token")
 	}
 	v, err := prov.verify(ctx, rawID, now)
 	if err != nil {
@@ -165,7 +166,7 @@ func (a *Authenticator) callback(w http.ResponseWriter, r *http.Request, ip stri
 	p := prov.principal(v, a.Directory.Load())
 	settings := a.Directory.Load().Settings(p.Tenant)
 	if settings.MFARequired && !p.MFA {
-		return p, runtimeapi.Errorf(http.StatusForbidden, "mfa_required",
+		return p, denial.New("mfa_required",
 			fmt.Sprintf("tenant %s requires multi-factor sign-in; sign in with a second factor", p.Tenant))
 	}
 	secret, s, err := a.Sessions.Create(ctx, Session{
@@ -226,7 +227,7 @@ func (a *Authenticator) logout(w http.ResponseWriter, r *http.Request) (*Princip
 		}
 	}
 	if err := csrf.Check(r); err != nil {
-		return p, runtimeapi.Errorf(http.StatusForbidden, "cross_origin",
+		return p, denial.New("cross_origin",
 			"sign-out was asked from another site; sign out from this site's own page")
 	}
 	returnTo, rerr := safeReturn(r.URL.Query().Get("return_to"))

@@ -2,10 +2,9 @@ package identity
 
 import (
 	"fmt"
-	"net/http"
 	"net/netip"
 
-	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/org"
 )
 
@@ -15,9 +14,9 @@ import (
 // key's ranges are always enforced; the tenant's in its mode: in audit
 // mode a request from outside passes and note says so for the audit
 // trail.
-func (a *Authenticator) CheckAddress(p *Principal, client netip.Addr) (note string, denied *runtimeapi.Error) {
+func (a *Authenticator) CheckAddress(p *Principal, client netip.Addr) (note string, denied *denial.Denial) {
 	if !org.AddrAllowed(p.AllowedIPs, client) {
-		return "", runtimeapi.Errorf(http.StatusForbidden, "ip_not_allowed",
+		return "", denial.New("ip_not_allowed",
 			fmt.Sprintf("API key %s may not be used from %s (rule: the key's allowed_ips)", p.KeyID, client))
 	}
 	t := a.Directory.Load().Settings(p.Tenant)
@@ -27,6 +26,6 @@ func (a *Authenticator) CheckAddress(p *Principal, client netip.Addr) (note stri
 	if t.IPMode == org.IPAudit {
 		return fmt.Sprintf("ip_not_allowed (audit): %s is outside tenant %s's ip_allowlist", client, p.Tenant), nil
 	}
-	return "", runtimeapi.Errorf(http.StatusForbidden, "ip_not_allowed",
+	return "", denial.New("ip_not_allowed",
 		fmt.Sprintf("tenant %s does not allow requests from %s (rule: the tenant's ip_allowlist)", p.Tenant, client))
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/qgov/qgov/ibm/iam"
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/org"
 	"github.com/qgov/qgov/simulator/appid"
 )
@@ -95,7 +96,7 @@ func TestProviderRejectsAttackTokens(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := ta.auth("Bearer " + tc.token)
 			require.NotNil(t, err, "accepted as %+v", p)
-			assert.Equal(t, http.StatusUnauthorized, err.Status)
+			assert.Equal(t, http.StatusUnauthorized, runtimeapi.StatusOf(err.Code))
 			assert.Contains(t, err.Message, tc.want)
 		})
 	}
@@ -206,7 +207,7 @@ func TestMFARequired(t *testing.T) {
 	ta := newTestAuth(t, []org.TenantSettings{{Name: "default", MFARequired: true}}, appIDProvider(i, "appid"))
 	_, err := ta.auth("Bearer " + i.token(t, appid.DemoClientID, map[string]any{"preferred_username": "fatima"}))
 	require.NotNil(t, err)
-	assert.Equal(t, http.StatusForbidden, err.Status)
+	assert.Equal(t, http.StatusForbidden, runtimeapi.StatusOf(err.Code))
 	assert.Equal(t, "mfa_required", err.Code)
 	for _, second := range []map[string]any{{"amr": []string{"pwd", "mfa"}}, {"amr": []string{"pwd", "otp"}}, {"acr": "mfa"}} {
 		second["preferred_username"] = "admin"

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/qgov/qgov/audit"
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/internal/route"
 	"github.com/qgov/qgov/internal/strictjson"
@@ -53,7 +54,7 @@ func Handles(path string) bool { return strings.HasPrefix(path, "/auth/") }
 //
 // It returns what happened, for the audit trail, and the error to answer
 // with; on success the answer is written.
-func (a *Authenticator) ServeAuth(w http.ResponseWriter, r *http.Request, client netip.Addr) (Event, *runtimeapi.Error) {
+func (a *Authenticator) ServeAuth(w http.ResponseWriter, r *http.Request, client netip.Addr) (Event, *denial.Denial) {
 	ev := Event{Action: audit.ActionAuth}
 	err := a.serveAuth(w, r, r.URL.Path, client, &ev, false)
 	return ev, a.denial(err)
@@ -64,7 +65,7 @@ func (a *Authenticator) ServeAuth(w http.ResponseWriter, r *http.Request, client
 // There an administrator (user:manage across the tenant) may also act
 // with an API key, and create keys for other users; anyone else acts as
 // on /auth/.
-func (a *Authenticator) ServeAdmin(w http.ResponseWriter, r *http.Request, path string, client netip.Addr) (Event, *runtimeapi.Error) {
+func (a *Authenticator) ServeAdmin(w http.ResponseWriter, r *http.Request, path string, client netip.Addr) (Event, *denial.Denial) {
 	ev := Event{Action: audit.ActionAuth}
 	err := a.serveAuth(w, r, path, client, &ev, true)
 	return ev, a.denial(err)
@@ -94,7 +95,7 @@ func (a *Authenticator) serveAuth(w http.ResponseWriter, r *http.Request, path s
 		return denied
 	}
 	if found != route.Found {
-		return runtimeapi.Errorf(http.StatusNotFound, "unknown_route", fmt.Sprintf("%s %s is not a qgov endpoint", r.Method, path))
+		return denial.New("unknown_route", fmt.Sprintf("%s %s is not a qgov endpoint", r.Method, path))
 	}
 	ev.Action = rt.action
 	return rt.serve(selfService{a: a, w: w, r: r, p: p, ev: ev, admin: admin}, r.PathValue("id"))
@@ -163,7 +164,7 @@ func (s selfService) signedIn() error {
 		return nil
 	}
 	if s.p.Provider == "" || s.p.KeyID != "" {
-		return runtimeapi.Errorf(http.StatusForbidden, "user_required",
+		return denial.New("user_required",
 			"API keys and sessions are managed by a signed-in user (session or identity-provider token), not with an API key")
 	}
 	return nil
@@ -180,7 +181,7 @@ func (s selfService) subject() (string, error) {
 		return "", badRequest("invalid_user", "user: %v", err)
 	}
 	if !s.isAdmin() {
-		return "", runtimeapi.Errorf(http.StatusForbidden, "admin_required",
+		return "", denial.New("admin_required",
 			fmt.Sprintf("only holders of user:manage across tenant %s (role admin) may act on another user's keys or sessions", s.p.Tenant))
 	}
 	return u, nil
@@ -202,7 +203,7 @@ func (s selfService) whoami() error {
 // list them, and everyone when the tenant sets user_list_visible.
 func (s selfService) listUsers() error {
 	if !s.a.Directory.Load().Settings(s.p.Tenant).UserListVisible && !s.access().Holds(rbac.UserView) {
-		return runtimeapi.Errorf(http.StatusForbidden, "user_list_hidden",
+		return denial.New("user_list_hidden",
 			fmt.Sprintf("tenant %s shows its users only to holders of user:view (team_lead, admin); the tenant setting user_list_visible shows them to every member", s.p.Tenant))
 	}
 	type user struct {
@@ -233,7 +234,7 @@ type keyRequest struct {
 }
 
 func badRequest(code, format string, args ...any) error {
-	return runtimeapi.Errorf(http.StatusBadRequest, code, fmt.Sprintf(format, args...))
+	return denial.New(code, fmt.Sprintf(format, args...))
 }
 
 func decodeBody(r *http.Request, w http.ResponseWriter, v any) error {
@@ -255,7 +256,7 @@ func (s selfService) createKey() error {
 		return err
 	}
 	if !s.a.Directory.Load().Settings(s.p.Tenant).APIKeyCreation {
-		return runtimeapi.Errorf(http.StatusForbidden, "api_key_creation_disabled",
+		return denial.New("api_key_creation_disabled",
 			fmt.Sprintf("tenant %s does not let users create API keys (setting api_key_creation)", s.p.Tenant))
 	}
 	var req keyRequest
@@ -268,11 +269,11 @@ func (s selfService) createKey() error {
 		}
 	}
 	if req.User != "" && req.User != s.p.UserID && !(s.admin && s.isAdmin()) {
-		return runtimeapi.Errorf(http.StatusForbidden, "admin_required",
+		return denial.New("admin_required",
 			fmt.Sprintf("only holders of user:manage across tenant %s (role admin) may create keys for another user, through the governance API", s.p.Tenant))
 	}
 	if req.Tenant != "" && req.Tenant != s.p.Tenant && !(s.admin && s.access().Tenant().Has(rbac.PlatformManage)) {
-		return runtimeapi.Errorf(http.StatusForbidden, "tenant_not_accessible",
+		return denial.New("tenant_not_accessible",
 			fmt.Sprintf("only holders of platform:manage (role operator) may create keys in tenant %s", req.Tenant))
 	}
 	if err := s.mayActAs(cmp.Or(req.Tenant, s.p.Tenant), cmp.Or(req.User, s.p.UserID)); err != nil {
@@ -312,7 +313,7 @@ func (s selfService) mayActAs(tenant, user string) error {
 	}
 	theirs := s.a.Directory.Load().Access(org.Member{Tenant: tenant, User: user, Groups: rec.AccessGroupsAt(now)}, now)
 	if err := mine.Covers(theirs); err != nil {
-		return runtimeapi.Errorf(http.StatusForbidden, "privilege_ceiling", fmt.Sprintf(
+		return denial.New("privilege_ceiling", fmt.Sprintf(
 			"user %s may not act on the keys or sessions of %s, who holds more: %v (rule: nobody grants more than they hold)",
 			s.p.UserID, user, err))
 	}
@@ -333,7 +334,7 @@ func (s selfService) keyRecord(req keyRequest) (KeyRecord, error) {
 	held := access.Projects()
 	for _, proj := range req.Projects {
 		if !slices.Contains(held, proj) {
-			return k, runtimeapi.Errorf(http.StatusForbidden, "project_not_held",
+			return k, denial.New("project_not_held",
 				fmt.Sprintf("a key cannot reach project %q: you are not a member of it (your projects: %s)", proj, strings.Join(held, ", ")))
 		}
 	}
@@ -345,7 +346,7 @@ func (s selfService) keyRecord(req keyRequest) (KeyRecord, error) {
 		}
 		for _, a := range actions {
 			if c := rbac.RouteCapability(runtimeapi.Route{Action: a}); !access.Holds(c) {
-				return k, runtimeapi.Errorf(http.StatusForbidden, "scope_not_held",
+				return k, denial.New("scope_not_held",
 					fmt.Sprintf("a key cannot be scoped for %s: none of your roles grants %s", a, rbac.CapabilityName(c)))
 			}
 			if !slices.Contains(k.Scopes, a) {
@@ -385,7 +386,7 @@ func (s selfService) ownKey(id string) (KeyRecord, error) {
 	}
 	k, err := s.a.UserKeys.Get(s.r.Context(), id, s.now())
 	if errors.Is(err, ErrKeyNotFound) || (err == nil && (k.Tenant != s.p.Tenant || (k.Owner != s.p.UserID && !s.isAdmin()))) {
-		return k, runtimeapi.Errorf(http.StatusNotFound, "key_not_found", fmt.Sprintf("you have no API key %q", id))
+		return k, denial.New("key_not_found", fmt.Sprintf("you have no API key %q", id))
 	}
 	if err != nil {
 		return k, err
@@ -476,7 +477,7 @@ func (s selfService) endSession(id string) error {
 	}
 	sess, err := s.a.Sessions.Get(s.r.Context(), id, s.now())
 	if errors.Is(err, errNoSession) || (err == nil && (sess.Tenant != s.p.Tenant || (sess.User != s.p.UserID && !s.isAdmin()))) {
-		return runtimeapi.Errorf(http.StatusNotFound, "session_not_found", fmt.Sprintf("you have no session %q", id))
+		return denial.New("session_not_found", fmt.Sprintf("you have no session %q", id))
 	} else if err != nil {
 		return err
 	}

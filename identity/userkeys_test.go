@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/iam"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/org"
@@ -112,7 +113,7 @@ func TestSelfServiceKeys(t *testing.T) {
 
 	// Revocation reaches another replica within seconds, tokens included.
 	other := ta.replica()
-	ask := func(a *Authenticator, h string) *runtimeapi.Error {
+	ask := func(a *Authenticator, h string) *denial.Denial {
 		r, _ := http.NewRequest(http.MethodGet, "/", nil)
 		r.Header.Set("Authorization", h)
 		_, err := a.Authenticate(r)

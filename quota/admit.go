@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/store"
 )
@@ -119,7 +120,7 @@ type check struct {
 	class   string
 	counter store.Counter
 	kind    string
-	refuse  func(current int64) *runtimeapi.Error
+	refuse  func(current int64) *denial.Denial
 	// reset is when a windowed counter's window ends.
 	reset time.Time
 	// probe marks a check for room (one more job) that moves nothing:
@@ -129,7 +130,7 @@ type check struct {
 
 // Admit checks a job against every limit that applies and, when all
 // pass, counts it and reserves its estimated cost, in one atomic step.
-func (g *Governor) Admit(ctx context.Context, job Job) (*Admission, *runtimeapi.Error) {
+func (g *Governor) Admit(ctx context.Context, job Job) (*Admission, *denial.Denial) {
 	now := g.now()
 	user := g.resolve(job.Caller)
 	key := Resolve(g.keyLevel(job.Caller))
@@ -154,7 +155,7 @@ func (g *Governor) Admit(ctx context.Context, job Job) (*Admission, *runtimeapi.
 	budgets := g.budgetsOf(job.Tenant, job.Project)
 	if len(budgets) > 0 && est.PricePerSecond > 0 {
 		if !est.Known {
-			return nil, runtimeapi.Errorf(http.StatusForbidden, "job_size_unknown", fmt.Sprintf(
+			return nil, denial.New("job_size_unknown", fmt.Sprintf(
 				"the gateway cannot read this job's circuits to estimate its cost on %s (USD %.2f per quantum-second) against %s; "+
 					"set max_execution_time so that its charge is bounded (rule: a job under a budget needs a known size)",
 				backendName(job.Backend), est.PricePerSecond, budgets[0].label()))
@@ -196,7 +197,7 @@ func (g *Governor) Admit(ctx context.Context, job Job) (*Admission, *runtimeapi.
 
 // admit runs the atomic step on the shared counters, or, when they are
 // unreachable and every class involved fails open, on the local ones.
-func (g *Governor) admit(ctx context.Context, scope string, a *Admission, checks []check) (store.Verdict, bool, *runtimeapi.Error) {
+func (g *Governor) admit(ctx context.Context, scope string, a *Admission, checks []check) (store.Verdict, bool, *denial.Denial) {
 	cs := make([]store.Counter, len(checks))
 	for i, c := range checks {
 		cs[i] = c.counter
@@ -216,11 +217,11 @@ func (g *Governor) admit(ctx context.Context, scope string, a *Admission, checks
 		return v, false, nil
 	}
 	if !errors.Is(err, errUnavailable) {
-		return v, false, runtimeapi.Errorf(http.StatusServiceUnavailable, "quota_unavailable", "admission was interrupted: "+err.Error())
+		return v, false, denial.New("quota_unavailable", "admission was interrupted: "+err.Error())
 	}
 	for _, c := range checks {
 		if g.plan.Load().cfg.failMode(c.class) == FailClosed {
-			e := runtimeapi.Errorf(http.StatusServiceUnavailable, "quota_unavailable", fmt.Sprintf(
+			e := denial.New("quota_unavailable", fmt.Sprintf(
 				"the gateway cannot verify the %s limits that apply to this request right now (their counters are unreachable), "+
 					"so it forwards nothing; retry shortly (rule: fail_mode %s closed)", c.class, c.class))
 			e.RetryAfter = 5

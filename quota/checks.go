@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/store"
 )
@@ -82,7 +83,7 @@ var sizeLimits = []struct {
 // job over them is refused whatever the counters say. A job whose size
 // cannot be read is refused under a size limit that needs it, unless
 // the rule for unknown sizes is bounded and it sets max_execution_time.
-func checkJob(e *Effective, job Job, unknownSize string) *runtimeapi.Error {
+func checkJob(e *Effective, job Job, unknownSize string) *denial.Denial {
 	for _, l := range sizeLimits {
 		b := e.Bound(l.field)
 		if !b.Set {
@@ -90,7 +91,7 @@ func checkJob(e *Effective, job Job, unknownSize string) *runtimeapi.Error {
 		}
 		v, known := l.value(job.Sub)
 		if !known && l.field == MaxCircuitDepth && sizeKnown(job.Sub) {
-			return runtimeapi.Errorf(http.StatusForbidden, "job_size_unknown", fmt.Sprintf(
+			return denial.New("job_size_unknown", fmt.Sprintf(
 				"the depth of this job's circuits cannot be counted: the gates they define expand to more operations than the gateway "+
 					"counts, and %s is %d (rule: %s); submit the circuits with their gates expanded or transpiled",
 				l.field, b.Value, rule(l.field, b)))
@@ -100,26 +101,26 @@ func checkJob(e *Effective, job Job, unknownSize string) *runtimeapi.Error {
 		case unknownSize == UnknownBounded && job.Sub.Cost != nil:
 			continue // its charge is bounded by max_execution_time
 		case unknownSize == UnknownBounded:
-			return runtimeapi.Errorf(http.StatusForbidden, "job_size_unknown", fmt.Sprintf(
+			return denial.New("job_size_unknown", fmt.Sprintf(
 				"the gateway cannot read this job's %s (program %s), and %s is %d (rule: %s); under unknown_size bounded "+
 					"such a job needs max_execution_time, which bounds its charge", l.what, job.Sub.ProgramID, l.field, b.Value, rule(l.field, b)))
 		default:
-			return runtimeapi.Errorf(http.StatusForbidden, "job_size_unknown", fmt.Sprintf(
+			return denial.New("job_size_unknown", fmt.Sprintf(
 				"the gateway cannot read this job's %s (program %s: its circuits do not read, or the program is not one the gateway sizes), "+
 					"and %s is %d (rule: %s, and unknown_size refuse)", l.what, job.Sub.ProgramID, l.field, b.Value, rule(l.field, b)))
 		}
 		if v > b.Value {
-			return runtimeapi.Errorf(http.StatusForbidden, "limit_exceeded", fmt.Sprintf(
+			return denial.New("limit_exceeded", fmt.Sprintf(
 				"the job has %d %s, over %s %d (rule: %s); this limit does not reset: make the job smaller",
 				v, l.what, l.field, b.Value, rule(l.field, b)))
 		}
 	}
 	if lv, ok := e.blocked[job.Backend]; ok && job.Backend != "" {
-		return runtimeapi.Errorf(http.StatusForbidden, "backend_blocked", fmt.Sprintf(
+		return denial.New("backend_blocked", fmt.Sprintf(
 			"backend %q is blocked (rule: blocked_backends of %s)", job.Backend, lv))
 	}
 	if e.allowedFrom != nil && !backendListed(e.allowed, job.Backend) {
-		return runtimeapi.Errorf(http.StatusForbidden, "backend_not_allowed", fmt.Sprintf(
+		return denial.New("backend_not_allowed", fmt.Sprintf(
 			"%s is not among the allowed backends [%s] (rule: allowed_backends of %s)",
 			backendName(job.Backend), strings.Join(e.allowed, ", "), e.allowedFrom))
 	}
@@ -157,17 +158,17 @@ func (g *Governor) counted(s subject, l countLimit, class, kind string, now time
 		c.Key += ":" + w.id
 		c.TTL = w.ttl(now)
 	}
-	status, code := http.StatusTooManyRequests, "quota_exceeded"
+	code := "quota_exceeded"
 	if class == ClassRate {
 		code = "rate_limited"
 	}
-	return check{class: class, counter: c, kind: kind, reset: w.end, refuse: func(cur int64) *runtimeapi.Error {
+	return check{class: class, counter: c, kind: kind, reset: w.end, refuse: func(cur int64) *denial.Denial {
 		reset, retry := "it frees up when one of them ends", 30
 		if l.window != "" {
 			retry = int(math.Ceil(w.end.Sub(now).Seconds()))
 			reset = fmt.Sprintf("it resets at %s, in %ds", w.end.Format(time.RFC3339), retry)
 		}
-		e := runtimeapi.Errorf(status, code, fmt.Sprintf("%s has %d %s, and %s is %d (rule: %s); %s",
+		e := denial.New(code, fmt.Sprintf("%s has %d %s, and %s is %d (rule: %s); %s",
 			s.who, cur, l.what, l.field, b.Value, rule(l.field, b), reset))
 		e.RetryAfter = retry
 		return e
@@ -232,8 +233,8 @@ func (g *Governor) budgetChecks(b *Budget, amount int64, est Estimate, month win
 		Key: key, Limit: limit, Amount: amount, TTL: month.ttl(now) + 31*24*time.Hour,
 		Alert: int64(math.Ceil(float64(limit) * float64(b.AlertThresholdPercent) / 100)), AlertKey: key + ":alert",
 		OverKey: key + ":over",
-	}, refuse: func(cur int64) *runtimeapi.Error {
-		return runtimeapi.Errorf(http.StatusForbidden, "budget_exceeded", fmt.Sprintf(
+	}, refuse: func(cur int64) *denial.Denial {
+		return denial.New("budget_exceeded", fmt.Sprintf(
 			"the job's estimated cost USD %.2f (%.1f quantum-seconds at USD %.2f) would take %s over its limit: "+
 				"USD %.2f of %.2f is spent or reserved in %s (rule: monthly_limit_usd of %s); it resets at %s",
 			est.USD, est.Seconds, est.PricePerSecond, b.label(), dollars(cur), b.MonthlyLimitUSD, month.id, b.label(),
@@ -287,7 +288,7 @@ func rateHeaders(h http.Header, c check, value int64, now time.Time) {
 
 // refusal is a counter's refusal, with the rate-limit headers of a
 // counted limit.
-func refusal(c check, current int64, now time.Time) *runtimeapi.Error {
+func refusal(c check, current int64, now time.Time) *denial.Denial {
 	e := c.refuse(current)
 	if c.class != ClassBudget {
 		if c.probe {

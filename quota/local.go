@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/qgov/qgov/ibm/runtimeapi"
+	"github.com/qgov/qgov/denial"
 )
 
 // limiter is a replica's token bucket for one subject's requests per
@@ -27,7 +27,7 @@ const maxLimiters = 100_000
 
 // localTier applies the replica's token buckets to an admission's rate
 // checks.
-func (g *Governor) localTier(checks []check, now time.Time) *runtimeapi.Error {
+func (g *Governor) localTier(checks []check, now time.Time) *denial.Denial {
 	for _, c := range checks {
 		if c.class != ClassRate {
 			continue
@@ -65,7 +65,7 @@ func (g *Governor) bucket(name string, perMinute int) *limiter {
 
 // CheckRate counts a request other than a job submission against the
 // caller's requests per minute (a submission counts in Precheck or Admit).
-func (g *Governor) CheckRate(ctx context.Context, c Caller) (http.Header, *runtimeapi.Error) {
+func (g *Governor) CheckRate(ctx context.Context, c Caller) (http.Header, *denial.Denial) {
 	if !g.plan.Load().rates && c.KeyRate == 0 && !slices.ContainsFunc(c.Roles, func(r RoleLimits) bool {
 		_, ok := r.Limits.Get(RequestsPerMinute)
 		return ok
@@ -81,13 +81,13 @@ func (g *Governor) CheckRate(ctx context.Context, c Caller) (http.Header, *runti
 // jobs running, this hour or today as their limits allow, counting no
 // job; Admit counts the job once it is read (with RateCounted). So a
 // caller over their limits makes the gateway read no body.
-func (g *Governor) Precheck(ctx context.Context, c Caller, priority bool) (http.Header, *runtimeapi.Error) {
+func (g *Governor) Precheck(ctx context.Context, c Caller, priority bool) (http.Header, *denial.Denial) {
 	return g.count(ctx, c, true, priority)
 }
 
 // count counts the caller's request rate and, with jobs, probes their
 // room for one more job.
-func (g *Governor) count(ctx context.Context, c Caller, jobs, priority bool) (http.Header, *runtimeapi.Error) {
+func (g *Governor) count(ctx context.Context, c Caller, jobs, priority bool) (http.Header, *denial.Denial) {
 	now := g.now()
 	user := g.resolve(c)
 	key := Resolve(g.keyLevel(c))
@@ -129,7 +129,7 @@ func (g *Governor) count(ctx context.Context, c Caller, jobs, priority bool) (ht
 // reading the counters (no transaction, no write). It moves nothing, and
 // when the counters cannot be read it lets the submission go on to its
 // admission, which applies the fail modes.
-func (g *Governor) probe(ctx context.Context, scope string, checks []check, now time.Time) *runtimeapi.Error {
+func (g *Governor) probe(ctx context.Context, scope string, checks []check, now time.Time) *denial.Denial {
 	keys := make([]string, len(checks))
 	for i, c := range checks {
 		keys[i] = c.counter.Key

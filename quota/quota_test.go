@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/qgov/qgov/circuit"
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/store"
 )
@@ -161,7 +162,7 @@ func TestJobRules(t *testing.T) {
 				return
 			}
 			require.NotNil(t, err)
-			assert.Equal(t, http.StatusForbidden, err.Status)
+			assert.Equal(t, http.StatusForbidden, runtimeapi.StatusOf(err.Code))
 			assert.Equal(t, tc.wantCode, err.Code)
 			for _, m := range tc.wantMsg {
 				assert.Contains(t, err.Message, m)
@@ -179,13 +180,13 @@ func TestWindowsReset(t *testing.T) {
 	*cfg.DefaultPrice = 1
 	g := newGovernor(t, cfg, store.NewMemory(clk.Now), clk.Now, nil)
 	job := Job{Caller: Caller{Tenant: "default", Project: "ml", User: "u"}, Backend: "ibm_x", Sub: submission(t, "ibm_x", 100)}
-	admit := func() *runtimeapi.Error { _, err := g.Admit(context.Background(), job); return err }
+	admit := func() *denial.Denial { _, err := g.Admit(context.Background(), job); return err }
 
 	require.Nil(t, admit())
 	require.Nil(t, admit())
 	err := admit()
 	require.NotNil(t, err)
-	assert.Equal(t, http.StatusTooManyRequests, err.Status)
+	assert.Equal(t, http.StatusTooManyRequests, runtimeapi.StatusOf(err.Code))
 	assert.Equal(t, "quota_exceeded", err.Code)
 	assert.Contains(t, err.Message, `user "u" has 2 jobs submitted this hour, and max_jobs_per_hour is 2`)
 	assert.Contains(t, err.Message, "resets at 2026-11-30T23:00:00Z, in 60s")
@@ -273,7 +274,7 @@ func TestBudgets(t *testing.T) {
 	refused, err := g.Admit(ctx, job("ml", 20000))
 	require.Nil(t, refused)
 	require.NotNil(t, err)
-	assert.Equal(t, http.StatusForbidden, err.Status)
+	assert.Equal(t, http.StatusForbidden, runtimeapi.StatusOf(err.Code))
 	assert.Equal(t, "budget_exceeded", err.Code)
 	for _, m := range []string{"USD 14.19", `the budget of project "ml"`, "USD 28.37 of 30.00", "7.1 quantum-seconds at USD 2.00", "2026-11", "resets at 2026-12-01T00:00:00Z"} {
 		assert.Contains(t, err.Message, m)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/internal/testenv"
 	"github.com/qgov/qgov/store"
 )
@@ -78,7 +79,7 @@ func admitConcurrently(t *testing.T, replicas [2]*Governor, job Job, n int) []*A
 			defer wg.Done()
 			a, err := replicas[i%2].Admit(context.Background(), job)
 			if err != nil {
-				assert.Equal(t, http.StatusTooManyRequests, err.Status, err.Message)
+				assert.Equal(t, http.StatusTooManyRequests, runtimeapi.StatusOf(err.Code), err.Message)
 				return
 			}
 			mu.Lock()
@@ -111,7 +112,7 @@ func TestFailModes(t *testing.T) {
 	srv.Stop()
 	_, err = closed.Admit(ctx, job)
 	require.NotNil(t, err)
-	assert.Equal(t, http.StatusServiceUnavailable, err.Status)
+	assert.Equal(t, http.StatusServiceUnavailable, runtimeapi.StatusOf(err.Code))
 	assert.Equal(t, "quota_unavailable", err.Code)
 	assert.Equal(t, 5, err.RetryAfter)
 	assert.Contains(t, err.Message, "fail_mode")
@@ -162,7 +163,7 @@ func TestRequestRates(t *testing.T) {
 			assert.NotEmpty(t, h.Get("RateLimit-Remaining"))
 			continue
 		}
-		assert.Equal(t, http.StatusTooManyRequests, err.Status)
+		assert.Equal(t, http.StatusTooManyRequests, runtimeapi.StatusOf(err.Code))
 		assert.Equal(t, "rate_limited", err.Code)
 		assert.Contains(t, err.Message, `user "u" has 4 requests this minute, and requests_per_minute is 4 (rule: requests_per_minute of tenant "default")`)
 		assert.Equal(t, 30, err.RetryAfter)

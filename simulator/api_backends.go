@@ -44,7 +44,7 @@ func decodeBody(r *http.Request, v any) *runtimeapi.Error {
 	if err != nil {
 		return err
 	}
-	return runtimeapi.DecodeJSON(raw, v)
+	return runtimeapi.Wire(runtimeapi.DecodeJSON(raw, v))
 }
 
 // backendFor returns the named backend if the instance may use it.

@@ -116,7 +116,7 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request, c *call
 	}
 	req, err := runtimeapi.DecodeJobRequest(raw)
 	if err != nil {
-		fail(w, err)
+		fail(w, runtimeapi.Wire(err))
 		return
 	}
 	if req.ProgramID != runtimeapi.ProgramSampler && req.ProgramID != runtimeapi.ProgramEstimator && req.ProgramID != runtimeapi.ProgramExecutor {
@@ -157,7 +157,7 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request, c *call
 	}
 	j.backend = b
 	if j.prim, err = runtimeapi.DecodePrimitive(req.ProgramID, req.Params); err != nil {
-		fail(w, err)
+		fail(w, runtimeapi.Wire(err))
 		return
 	}
 	if err := s.checkPubs(j); err != nil {
@@ -410,7 +410,7 @@ func (s *Server) handleTags(w http.ResponseWriter, r *http.Request, c *caller) {
 		return
 	}
 	if err := runtimeapi.CheckTags(*body.Tags); err != nil {
-		fail(w, err)
+		fail(w, runtimeapi.Wire(err))
 		return
 	}
 	s.withJob(w, r, c, func(j *job) {

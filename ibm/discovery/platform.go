@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
@@ -59,7 +60,7 @@ func ServeSearch(w http.ResponseWriter, r *http.Request, instances []Instance) {
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSearchBody))
 	if err != nil {
-		fail(w, runtimeapi.BadRequest("invalid_body", "reading the search body: %v", err))
+		fail(w, denial.Newf("invalid_body", "reading the search body: %v", err))
 		return
 	}
 	if len(raw) > 0 {
@@ -72,7 +73,7 @@ func ServeSearch(w http.ResponseWriter, r *http.Request, instances []Instance) {
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			fail(w, runtimeapi.BadRequest("invalid_limit", "limit must be 1 to 1000, got %q", v))
+			fail(w, denial.Newf("invalid_limit", "limit must be 1 to 1000, got %q", v))
 			return
 		}
 		limit = n
@@ -82,7 +83,7 @@ func ServeSearch(w http.ResponseWriter, r *http.Request, instances []Instance) {
 		dec, err := base64.RawURLEncoding.DecodeString(body.SearchCursor)
 		n, convErr := strconv.Atoi(string(dec))
 		if err != nil || convErr != nil || n < 0 {
-			fail(w, runtimeapi.BadRequest("invalid_cursor", "search_cursor is not valid"))
+			fail(w, denial.Newf("invalid_cursor", "search_cursor is not valid"))
 			return
 		}
 		offset = n
@@ -120,7 +121,7 @@ func ServeCatalog(w http.ResponseWriter, id string) {
 	name, ok := strings.CutPrefix(id, "qgov-plan-")
 	p, known := plans[name]
 	if !ok || !known {
-		fail(w, runtimeapi.Errorf(http.StatusNotFound, "not_found", fmt.Sprintf("catalog entry %q not found", id)))
+		fail(w, denial.New("not_found", fmt.Sprintf("catalog entry %q not found", id)))
 		return
 	}
 	runtimeapi.WriteJSON(w, http.StatusOK, map[string]any{
@@ -130,4 +131,6 @@ func ServeCatalog(w http.ResponseWriter, id string) {
 	})
 }
 
-func fail(w http.ResponseWriter, e *runtimeapi.Error) { e.Write(w, runtimeapi.NewTrace()) }
+func fail(w http.ResponseWriter, e *denial.Denial) {
+	runtimeapi.WriteDenial(w, e, runtimeapi.NewTrace())
+}

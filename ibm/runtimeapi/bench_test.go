@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/qgov/qgov/circuit"
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/internal/circuittest"
 	"github.com/qgov/qgov/internal/testenv"
 )
@@ -111,7 +112,7 @@ func TestMaxSubmissionsStayBounded(t *testing.T) {
 	for _, s := range maxSubmissions(t) {
 		var sub *Submission
 		peak := testenv.PeakHeap(func() {
-			var err *Error
+			var err *denial.Denial
 			if sub, err = DecodeSubmission(s.body, circuit.DefaultLimits); err != nil {
 				t.Fatalf("%s: %s", s.name, err.Message)
 			}

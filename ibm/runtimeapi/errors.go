@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"strconv"
@@ -45,6 +46,12 @@ func (e *Error) Error() string { return e.Message }
 // Errorf builds an API error.
 func Errorf(status int, code, message string) *Error {
 	return &Error{Status: status, Code: code, Message: message}
+}
+
+// BadRequest builds a 400 error with the given code, as an upstream
+// answers it.
+func BadRequest(code, format string, args ...any) *Error {
+	return Errorf(http.StatusBadRequest, code, fmt.Sprintf(format, args...))
 }
 
 // NewTrace returns a fresh request trace id.

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/qgov/qgov/denial"
 )
 
 func TestErrorRetryAfter(t *testing.T) {
@@ -26,4 +28,20 @@ func TestErrorRetryAfter(t *testing.T) {
 			assert.Equal(t, tc.want, w.Header().Get("Retry-After"))
 		})
 	}
+}
+
+// TestDenialStatuses: a refusal's status is its code's in Statuses, and
+// a code outside it is a fault of the gateway's.
+func TestDenialStatuses(t *testing.T) {
+	for code, want := range map[string]int{
+		"quota_exceeded": http.StatusTooManyRequests, "policy_blocked": http.StatusForbidden,
+		"store_unavailable": http.StatusServiceUnavailable, "no_such_code": http.StatusInternalServerError,
+	} {
+		w := httptest.NewRecorder()
+		WriteDenial(w, denial.New(code, "x"), "t")
+		assert.Equal(t, want, w.Code, code)
+	}
+	w := httptest.NewRecorder()
+	WriteDenial(w, denial.New("store_unavailable", "x"), "t")
+	assert.Equal(t, "5", w.Header().Get("Retry-After"), "every 503 says when to retry")
 }

@@ -20,24 +20,27 @@ import (
 // moduleRoot is the repository's root, seen from this package.
 const moduleRoot = "../.."
 
-// TestErrorTableMatchesDocs checks docs/errors.md's table of gateway
-// codes against the code: every code the gateway (everything but the
-// simulator) answers with a literal status is listed with that status,
-// and every listed code is one the gateway's code names.
+// TestErrorTableMatchesDocs checks the one table of refusals,
+// Statuses, against the code and against docs/errors.md: every code the
+// gateway (everything but the simulator) refuses with is in Statuses,
+// every status written beside a code agrees with it, and the docs list
+// exactly Statuses.
 func TestErrorTableMatchesDocs(t *testing.T) {
-	emitted, named := gatewayCodes(t)
-	require.NotEmpty(t, emitted)
-	documented := documentedCodes(t, "Gateway codes")
-	require.NotEmpty(t, documented)
-
-	for code, statuses := range emitted {
+	refused, stated, named := gatewayCodes(t)
+	require.NotEmpty(t, refused)
+	for code := range refused {
+		assert.Contains(t, Statuses, code, "the gateway refuses with %s, which Statuses lacks", code)
+	}
+	for code, statuses := range stated {
 		for status := range statuses {
-			assert.Equal(t, status, documented[code], "docs/errors.md lists %s with status %d (0: not at all)", code, status)
+			assert.Equal(t, Statuses[code], status, "%s is written with status %d", code, status)
 		}
 	}
-	for code := range documented {
-		assert.True(t, names(named, code), "docs/errors.md lists %s, which no gateway code names", code)
+	for code := range Statuses {
+		assert.True(t, names(named, code), "Statuses holds %s, which no gateway code names", code)
 	}
+	documented := documentedCodes(t, "Gateway codes")
+	assert.Equal(t, Statuses, documented, "docs/errors.md lists Statuses, code by code")
 }
 
 // names reports whether the code's literals name code: whole, or joined
@@ -55,17 +58,18 @@ func names(named map[string]bool, code string) bool {
 }
 
 // gatewayCodes reads the Go source outside the simulator and the command
-// line (which answers nothing over HTTP): the codes
-// answered with a literal status (Errorf, BadRequest, Error and the
-// console's apiError literals), and every string literal, so that a code
-// built elsewhere counts as named.
-func gatewayCodes(t *testing.T) (emitted map[string]map[int]bool, named map[string]bool) {
-	emitted, named = map[string]map[int]bool{}, map[string]bool{}
+// line (which answers nothing over HTTP): the codes of refusals
+// (denial.New, denial.Newf, denial.Denial literals), the codes written
+// with a literal status (Errorf, and Error and the console's apiError
+// literals), and every string literal, so that a code built elsewhere
+// (kind+"_not_found") counts as named.
+func gatewayCodes(t *testing.T) (refused map[string]bool, stated map[string]map[int]bool, named map[string]bool) {
+	refused, stated, named = map[string]bool{}, map[string]map[int]bool{}, map[string]bool{}
 	add := func(code string, status int) {
-		if emitted[code] == nil {
-			emitted[code] = map[int]bool{}
+		if stated[code] == nil {
+			stated[code] = map[int]bool{}
 		}
-		emitted[code][status] = true
+		stated[code][status] = true
 	}
 	fset := token.NewFileSet()
 	err := filepath.WalkDir(moduleRoot, func(path string, d fs.DirEntry, err error) error {
@@ -95,9 +99,9 @@ func gatewayCodes(t *testing.T) (emitted map[string]map[int]bool, named map[stri
 							add(code, status)
 						}
 					}
-				case (name == "BadRequest" || name == "badRequest") && len(n.Args) >= 1:
+				case (name == "New" || name == "Newf") && len(n.Args) >= 1 && pkgOf(n) == "denial":
 					if code, ok := stringOf(n.Args[0]); ok {
-						add(code, http.StatusBadRequest)
+						refused[code] = true
 					}
 				}
 			case *ast.CompositeLit:
@@ -116,8 +120,11 @@ func gatewayCodes(t *testing.T) (emitted map[string]map[int]bool, named map[stri
 						code, _ = stringOf(kv.Value)
 					}
 				}
-				if status != 0 && code != "" {
+				switch {
+				case code != "" && status != 0:
 					add(code, status)
+				case code != "" && typeName(n) == "denial.Denial":
+					refused[code] = true
 				}
 			}
 			return true
@@ -125,7 +132,27 @@ func gatewayCodes(t *testing.T) (emitted map[string]map[int]bool, named map[stri
 		return nil
 	})
 	require.NoError(t, err)
-	return emitted, named
+	return refused, stated, named
+}
+
+// pkgOf is the package a call names: "denial" for denial.New(…).
+func pkgOf(c *ast.CallExpr) string {
+	if f, ok := c.Fun.(*ast.SelectorExpr); ok {
+		if x, ok := f.X.(*ast.Ident); ok {
+			return x.Name
+		}
+	}
+	return ""
+}
+
+// typeName is a composite literal's type as written: "denial.Denial".
+func typeName(c *ast.CompositeLit) string {
+	if f, ok := c.Type.(*ast.SelectorExpr); ok {
+		if x, ok := f.X.(*ast.Ident); ok {
+			return x.Name + "." + f.Sel.Name
+		}
+	}
+	return ""
 }
 
 // callee is the name of a called function or method.

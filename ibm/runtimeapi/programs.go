@@ -8,6 +8,7 @@ import (
 	"math"
 
 	"github.com/qgov/qgov/circuit"
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/internal/strictjson"
 )
 
@@ -54,7 +55,7 @@ type tensor struct {
 // executor sizes an executor job: each item runs its circuit once per
 // element of its shape broadcast with its arguments' leading shape, each
 // execution params.quantum_program.shots times.
-func (pr pubReader) executor(params []byte) (*Submission, *Error) {
+func (pr pubReader) executor(params []byte) (*Submission, *denial.Denial) {
 	qp, circuits, shapes, err := pr.quantumProgram(params)
 	if err != nil || qp == nil {
 		return nil, err
@@ -78,15 +79,15 @@ func (pr pubReader) executor(params []byte) (*Submission, *Error) {
 // becomes a pub of its circuit, its bindings (the circuit arguments,
 // their last axis over the circuit's parameters) and the program's
 // shots. Samplex items are not run here.
-func (pr pubReader) executorProgram(params []byte) (*Primitive, *Error) {
+func (pr pubReader) executorProgram(params []byte) (*Primitive, *denial.Denial) {
 	qp, circuits, shapes, err := pr.quantumProgram(params)
 	switch {
 	case err != nil:
 		return nil, err
 	case qp == nil:
-		return nil, BadRequest("invalid_params", "params.schema_version must be v2.0")
+		return nil, denial.Newf("invalid_params", "params.schema_version must be v2.0")
 	case circuits == nil:
-		return nil, BadRequest("invalid_params", "params.quantum_program.circuits must be compressed QPY (b64_data)")
+		return nil, denial.Newf("invalid_params", "params.quantum_program.circuits must be compressed QPY (b64_data)")
 	}
 	var items [][]byte
 	_ = strictjson.Elements(member(member(params, "quantum_program"), "items"), func(raw []byte) error {
@@ -94,32 +95,32 @@ func (pr pubReader) executorProgram(params []byte) (*Primitive, *Error) {
 		return nil
 	})
 	if qp.Shots > MaxShotsPerJob {
-		return nil, BadRequest("too_many_shots", "params.quantum_program.shots %d is more than %d", qp.Shots, MaxShotsPerJob)
+		return nil, denial.Newf("too_many_shots", "params.quantum_program.shots %d is more than %d", qp.Shots, MaxShotsPerJob)
 	}
 	total := 0
 	for i, shape := range shapes {
 		if total += prod(shape) * qp.Shots; prod(shape) > maxPubElements || total > MaxShotsPerJob {
-			return nil, BadRequest("too_many_shots", "items[0..%d] take more than %d shots (executions × shots), or an item more than %d executions", i, MaxShotsPerJob, maxPubElements)
+			return nil, denial.Newf("too_many_shots", "items[0..%d] take more than %d shots (executions × shots), or an item more than %d executions", i, MaxShotsPerJob, maxPubElements)
 		}
 	}
 	prim := &Primitive{Program: ProgramExecutor}
 	for i, it := range qp.Items {
 		if it.ItemType != "circuit" {
-			return nil, BadRequest("invalid_params", "items[%d]: %s items are not run by the simulator, circuit items are", i, it.ItemType)
+			return nil, denial.Newf("invalid_params", "items[%d]: %s items are not run by the simulator, circuit items are", i, it.ItemType)
 		}
 		c, args := circuits[i], it.CircuitArguments
 		if n := args.Shape[len(args.Shape)-1]; n != len(c.Parameters) {
-			return nil, BadRequest("invalid_params", "items[%d].circuit_arguments has %d values per binding for a circuit of %d parameters", i, n, len(c.Parameters))
+			return nil, denial.Newf("invalid_params", "items[%d].circuit_arguments has %d values per binding for a circuit of %d parameters", i, n, len(c.Parameters))
 		}
 		if prod(shapes[i]) != prod(args.Shape[:len(args.Shape)-1]) {
-			return nil, BadRequest("invalid_params", "items[%d]: a shape %v broadcast over circuit_arguments %v is not run by the simulator", i, it.Shape, args.Shape)
+			return nil, denial.Newf("invalid_params", "items[%d]: a shape %v broadcast over circuit_arguments %v is not run by the simulator", i, it.Shape, args.Shape)
 		}
 		if args.DType != "f64" {
-			return nil, BadRequest("invalid_params", "items[%d].circuit_arguments has dtype %q; the simulator reads f64", i, args.DType)
+			return nil, denial.Newf("invalid_params", "items[%d].circuit_arguments has dtype %q; the simulator reads f64", i, args.DType)
 		}
 		values, verr := float64Tensor(member(member(items[i], "circuit_arguments"), "data"), prod(args.Shape))
 		if verr != nil {
-			return nil, BadRequest("invalid_params", "items[%d].circuit_arguments: %v", i, verr)
+			return nil, denial.Newf("invalid_params", "items[%d].circuit_arguments: %v", i, verr)
 		}
 		b := Bindings{Shape: shapes[i], Values: make([][]float64, prod(shapes[i]))}
 		for k := range b.Values {
@@ -154,30 +155,30 @@ func float64Tensor(data []byte, n int) ([]float64, error) {
 // quantumProgram reads an executor job's quantum program: its items,
 // their circuits (nil when not QPY) and each item's shape of executions.
 // A schema other than v2.0 gives a nil program.
-func (pr pubReader) quantumProgram(params []byte) (*quantumProgram, []*circuit.Circuit, [][]int, *Error) {
+func (pr pubReader) quantumProgram(params []byte) (*quantumProgram, []*circuit.Circuit, [][]int, *denial.Denial) {
 	var ep executorParams
 	if err := strictjson.Unmarshal(params, &ep, false); err != nil {
-		return nil, nil, nil, BadRequest("invalid_json", "params: %v", err)
+		return nil, nil, nil, denial.Newf("invalid_json", "params: %v", err)
 	}
 	if ep.SchemaVersion != "v2.0" {
 		return nil, nil, nil, nil
 	}
 	raw, qp := member(params, "quantum_program"), ep.QuantumProgram
 	if qp.Shots < 1 {
-		return nil, nil, nil, BadRequest("invalid_params", "params.quantum_program.shots must be a positive integer")
+		return nil, nil, nil, denial.Newf("invalid_params", "params.quantum_program.shots must be a positive integer")
 	}
 	if len(qp.Items) == 0 || len(qp.Items) > maxItems {
-		return nil, nil, nil, BadRequest("invalid_params", "params.quantum_program.items holds %d items; 1 to %d are read", len(qp.Items), maxItems)
+		return nil, nil, nil, denial.Newf("invalid_params", "params.quantum_program.items holds %d items; 1 to %d are read", len(qp.Items), maxItems)
 	}
 	circuits, err := pr.programCircuits(member(raw, "circuits"), len(qp.Items))
 	if err != nil {
 		if errors.Is(err, circuit.ErrLimit) {
 			return nil, nil, nil, tooLarge("params.quantum_program.circuits", err)
 		}
-		return nil, nil, nil, BadRequest(CodeInvalidCircuit, "params.quantum_program.circuits: %v", err)
+		return nil, nil, nil, denial.Newf(CodeInvalidCircuit, "params.quantum_program.circuits: %v", err)
 	}
 	if circuits != nil && len(circuits) != len(qp.Items) {
-		return nil, nil, nil, BadRequest("invalid_params", "params.quantum_program holds %d circuits for %d items; each item runs one", len(circuits), len(qp.Items))
+		return nil, nil, nil, denial.Newf("invalid_params", "params.quantum_program holds %d circuits for %d items; each item runs one", len(circuits), len(qp.Items))
 	}
 	shapes := make([][]int, len(qp.Items))
 	for i, it := range qp.Items {
@@ -185,18 +186,18 @@ func (pr pubReader) quantumProgram(params []byte) (*quantumProgram, []*circuit.C
 		switch it.ItemType {
 		case "circuit":
 			if it.CircuitArguments == nil || len(it.CircuitArguments.Shape) == 0 {
-				return nil, nil, nil, BadRequest("invalid_params", "items[%d].circuit_arguments needs a shape whose last axis is over the circuit's parameters", i)
+				return nil, nil, nil, denial.Newf("invalid_params", "items[%d].circuit_arguments needs a shape whose last axis is over the circuit's parameters", i)
 			}
 			var ok bool
 			if shape, ok = broadcast(shape, it.CircuitArguments.Shape[:len(it.CircuitArguments.Shape)-1]); !ok {
-				return nil, nil, nil, BadRequest("invalid_params", "items[%d]: shape %v does not broadcast with circuit_arguments %v", i, it.Shape, it.CircuitArguments.Shape)
+				return nil, nil, nil, denial.Newf("invalid_params", "items[%d]: shape %v does not broadcast with circuit_arguments %v", i, it.Shape, it.CircuitArguments.Shape)
 			}
 		case "samplex":
 		default:
-			return nil, nil, nil, BadRequest("invalid_params", "items[%d].item_type %q is neither circuit nor samplex", i, it.ItemType)
+			return nil, nil, nil, denial.Newf("invalid_params", "items[%d].item_type %q is neither circuit nor samplex", i, it.ItemType)
 		}
 		if _, ok := product(shape); !ok {
-			return nil, nil, nil, BadRequest("invalid_params", "items[%d] runs more than %d executions, or names a negative axis", i, maxExecutions)
+			return nil, nil, nil, denial.Newf("invalid_params", "items[%d] runs more than %d executions, or names a negative axis", i, maxExecutions)
 		}
 		shapes[i] = shape
 	}
@@ -294,10 +295,10 @@ type noiseLearnerParams struct {
 // num_randomizations times (default 32), shots_per_randomization shots
 // each (default 128). A job that lifts max_layers_to_learn (null), or a
 // v3 job, has an unknown size.
-func (pr pubReader) noiseLearner(params []byte) (*Submission, *Error) {
+func (pr pubReader) noiseLearner(params []byte) (*Submission, *denial.Denial) {
 	var nl noiseLearnerParams
 	if err := strictjson.Unmarshal(params, &nl, false); err != nil {
-		return nil, BadRequest("invalid_json", "params: %v", err)
+		return nil, denial.Newf("invalid_json", "params: %v", err)
 	}
 	opts := member(params, "options")
 	if nl.Version == 3 || nl.SchemaVersion != "" || opts != nil && member(opts, "max_layers_to_learn") != nil && nl.Options.MaxLayersToLearn == nil {
@@ -318,7 +319,7 @@ func (pr pubReader) noiseLearner(params []byte) (*Submission, *Error) {
 	}
 	executions, ok := product([]int{layers, depths, 9, rands})
 	if !ok || shots < 1 || layers < 0 {
-		return nil, BadRequest("invalid_params", "params.options of the noise learner are out of range")
+		return nil, denial.Newf("invalid_params", "params.options of the noise learner are out of range")
 	}
 	sub := &Submission{}
 	err := strictjson.Elements(member(params, "circuits"), func(raw []byte) error {
@@ -338,7 +339,7 @@ func (pr pubReader) noiseLearner(params []byte) (*Submission, *Error) {
 	case err != nil:
 		return nil, nil // circuits the gateway cannot read: the size is unknown
 	case len(sub.Pubs) == 0:
-		return nil, BadRequest("invalid_params", "params.circuits must hold at least one circuit")
+		return nil, denial.Newf("invalid_params", "params.circuits must hold at least one circuit")
 	}
 	sub.Shots = totalShots(sub.Pubs)
 	return sub, nil

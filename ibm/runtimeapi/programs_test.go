@@ -101,7 +101,7 @@ func TestExecutorProgram(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := DecodePrimitive(ProgramExecutor, params(tc.item))
 			require.NotNil(t, err)
-			assert.Equal(t, 400, err.Status)
+			assert.Equal(t, 400, StatusOf(err.Code))
 			assert.Contains(t, err.Message, tc.msg)
 		})
 	}
@@ -128,7 +128,7 @@ func TestMalformedQPY(t *testing.T) {
 			_, err := DecodeSubmission([]byte(body), circuit.DefaultLimits)
 			require.NotNil(t, err)
 			assert.Equal(t, CodeInvalidCircuit, err.Code)
-			assert.Equal(t, 400, err.Status)
+			assert.Equal(t, 400, StatusOf(err.Code))
 			assert.Contains(t, err.Message, "pubs[0]")
 			assert.Contains(t, err.Message, tc.msg)
 		})

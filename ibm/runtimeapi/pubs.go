@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"slices"
 	"sort"
 	"strings"
 	"unsafe"
 
 	"github.com/qgov/qgov/circuit"
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/internal/strictjson"
 )
 
@@ -123,9 +123,9 @@ type taggedIn struct {
 // DecodePrimitive decodes the params of a sampler or estimator job,
 // parsing every pub's circuit and keeping what simulating it needs.
 // Errors are 400s naming the pub and field.
-func DecodePrimitive(program string, params []byte) (*Primitive, *Error) {
+func DecodePrimitive(program string, params []byte) (*Primitive, *denial.Denial) {
 	if err := strictjson.Check(params, jobNames); err != nil {
-		return nil, BadRequest("invalid_json", "params: malformed JSON: %v", err)
+		return nil, denial.Newf("invalid_json", "params: malformed JSON: %v", err)
 	}
 	pr := pubReader{keep: true, budget: circuit.NewBudget(circuit.DefaultLimits)}
 	if program == ProgramExecutor {
@@ -144,13 +144,13 @@ type pubReader struct {
 }
 
 // primitive reads params that have passed strictjson.Check.
-func (pr pubReader) primitive(program string, params []byte) (*Primitive, *Error) {
+func (pr pubReader) primitive(program string, params []byte) (*Primitive, *denial.Denial) {
 	var pp primitiveParams
 	if err := strictjson.Unmarshal(params, &pp, false); err != nil {
-		return nil, BadRequest("invalid_json", "params: %v", err)
+		return nil, denial.Newf("invalid_json", "params: %v", err)
 	}
 	if pp.Version != 0 && pp.Version != 2 {
-		return nil, BadRequest("invalid_params", "params.version %d is not supported (only primitives V2)", pp.Version)
+		return nil, denial.Newf("invalid_params", "params.version %d is not supported (only primitives V2)", pp.Version)
 	}
 	var pubs []byte
 	_ = strictjson.Members(params, func(name string, v []byte) error {
@@ -174,7 +174,7 @@ func (pr pubReader) primitive(program string, params []byte) (*Primitive, *Error
 	}
 	if pp.Options.DefaultShots != nil && program == ProgramEstimator {
 		if *pp.Options.DefaultShots <= 0 {
-			return nil, BadRequest("invalid_params", "options.default_shots must be a positive integer")
+			return nil, denial.Newf("invalid_params", "options.default_shots must be a positive integer")
 		}
 		precision = 1 / math.Sqrt(float64(*pp.Options.DefaultShots))
 	}
@@ -184,16 +184,16 @@ func (pr pubReader) primitive(program string, params []byte) (*Primitive, *Error
 	prim := &Primitive{Program: program, SupportQiskit: pp.SupportQiskit, Seed: pp.Options.Simulator.SeedSimulator}
 	if kind := strictjson.Kind(pubs); kind != strictjson.Array {
 		if kind == 0 || kind == strictjson.Null {
-			return nil, BadRequest("invalid_pubs", "params.pubs must hold at least one pub")
+			return nil, denial.Newf("invalid_pubs", "params.pubs must hold at least one pub")
 		}
-		return nil, BadRequest("invalid_json", `params: field "pubs" must be a list of pubs`)
+		return nil, denial.Newf("invalid_json", `params: field "pubs" must be a list of pubs`)
 	}
 	total := 0
-	var failed *Error
+	var failed *denial.Denial
 	err := strictjson.Elements(pubs, func(raw []byte) error {
 		i := len(prim.Pubs)
 		if i == MaxPubs {
-			failed = BadRequest("invalid_pubs", "params.pubs holds more than %d pubs", MaxPubs)
+			failed = denial.Newf("invalid_pubs", "params.pubs holds more than %d pubs", MaxPubs)
 			return failed
 		}
 		var pub Pub
@@ -210,7 +210,7 @@ func (pr pubReader) primitive(program string, params []byte) (*Primitive, *Error
 		prim.Pubs = append(prim.Pubs, pub)
 		total += pub.Size() * pub.Shots
 		if total > MaxShotsPerJob {
-			failed = BadRequest("too_many_shots", "pubs[0..%d] take %d shots (bindings × shots), more than %d per job", i, total, MaxShotsPerJob)
+			failed = denial.Newf("too_many_shots", "pubs[0..%d] take %d shots (bindings × shots), more than %d per job", i, total, MaxShotsPerJob)
 			return failed
 		}
 		return nil
@@ -219,16 +219,16 @@ func (pr pubReader) primitive(program string, params []byte) (*Primitive, *Error
 	case failed != nil:
 		return nil, failed
 	case err != nil:
-		return nil, BadRequest("invalid_json", "params.pubs: %v", err)
+		return nil, denial.Newf("invalid_json", "params.pubs: %v", err)
 	case len(prim.Pubs) == 0:
-		return nil, BadRequest("invalid_pubs", "params.pubs must hold at least one pub")
+		return nil, denial.Newf("invalid_pubs", "params.pubs must hold at least one pub")
 	}
 	return prim, nil
 }
 
 // tooLarge is the answer to circuits past the reading budget: 413.
-func tooLarge(where string, err error) *Error {
-	return Errorf(http.StatusRequestEntityTooLarge, CodeCircuitsTooLarge, fmt.Sprintf(
+func tooLarge(where string, err error) *denial.Denial {
+	return denial.New(CodeCircuitsTooLarge, fmt.Sprintf(
 		"%s: %v; the gateway reads at most that much of one job (rule: the gateway's circuit limits): split the job", where, err))
 }
 
@@ -237,7 +237,7 @@ func tooLarge(where string, err error) *Error {
 // gateway, an OpenQASM circuit it cannot read (control flow, a gate it
 // does not know) is no error but a circuit it did not read
 // (codeCircuitNotRead): the upstream may run it.
-func (pr pubReader) pubError(i int, err error) *Error {
+func (pr pubReader) pubError(i int, err error) *denial.Denial {
 	if errors.Is(err, circuit.ErrLimit) {
 		return tooLarge(fmt.Sprintf("pubs[%d]", i), err)
 	}
@@ -249,7 +249,7 @@ func (pr pubReader) pubError(i int, err error) *Error {
 	case errors.As(err, &ce):
 		code = CodeInvalidCircuit
 	}
-	return BadRequest(code, "pubs[%d]: %v", i, err)
+	return denial.Newf(code, "pubs[%d]: %v", i, err)
 }
 
 // codeCircuitNotRead marks, within the gateway, a pub whose OpenQASM it

@@ -122,7 +122,7 @@ func TestDecodeBadPubs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := DecodePrimitive(tc.program, json.RawMessage(tc.params))
 			require.NotNil(t, err)
-			assert.Equal(t, http.StatusBadRequest, err.Status)
+			assert.Equal(t, http.StatusBadRequest, StatusOf(err.Code))
 			assert.Contains(t, err.Message, tc.msg)
 		})
 	}
@@ -172,8 +172,8 @@ func FuzzDecodeJob(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := DecodeJobRequest(body)
 		if err != nil {
-			if err.Status != http.StatusBadRequest {
-				t.Fatalf("status %d for a bad body", err.Status)
+			if StatusOf(err.Code) != http.StatusBadRequest {
+				t.Fatalf("status %d for a bad body", StatusOf(err.Code))
 			}
 			return
 		}
@@ -183,8 +183,8 @@ func FuzzDecodeJob(f *testing.F) {
 		prim, err := DecodePrimitive(req.ProgramID, req.Params)
 		sub, serr := DecodeSubmission(body, circuit.DefaultLimits)
 		if err != nil {
-			if err.Status != http.StatusBadRequest {
-				t.Fatalf("status %d for bad params", err.Status)
+			if StatusOf(err.Code) != http.StatusBadRequest {
+				t.Fatalf("status %d for bad params", StatusOf(err.Code))
 			}
 			if serr == nil && sub.Pubs != nil && sub.Shots >= 0 {
 				t.Fatalf("the gateway read params the simulator refuses (%s)", err.Message)

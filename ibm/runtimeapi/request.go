@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/internal/strictjson"
 )
 
@@ -41,61 +42,56 @@ var jobNames = strictjson.NamesOf(JobRequest{}, primitiveParams{}, taggedIn{}, e
 // PlainBody refuses a request body with a Content-Encoding (415): the
 // gateway reads and forwards bodies only as they are, so that what it
 // checks is what the upstream reads.
-func PlainBody(h http.Header) *Error {
+func PlainBody(h http.Header) *denial.Denial {
 	if enc := h.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
-		return Errorf(http.StatusUnsupportedMediaType, "unsupported_content_encoding",
+		return denial.New("unsupported_content_encoding",
 			fmt.Sprintf("the request body has Content-Encoding %q: send it uncompressed", enc))
 	}
 	return nil
 }
 
-// BadRequest builds a 400 error with the given code.
-func BadRequest(code, format string, args ...any) *Error {
-	return Errorf(http.StatusBadRequest, code, fmt.Sprintf(format, args...))
-}
-
 // DecodeJSON decodes a request body into v. A body without exactly one
 // reading (see package strictjson) or of the wrong shape becomes a 400
 // naming the problem.
-func DecodeJSON(body []byte, v any) *Error {
+func DecodeJSON(body []byte, v any) *denial.Denial {
 	if err := strictjson.Decode(body, v, false); err != nil {
-		return BadRequest("invalid_json", "malformed JSON: %v", err)
+		return denial.Newf("invalid_json", "malformed JSON: %v", err)
 	}
 	return nil
 }
 
 // DecodeJobRequest decodes and checks a POST /jobs body, all of it:
 // params too are checked to have one reading.
-func DecodeJobRequest(body []byte) (*JobRequest, *Error) {
+func DecodeJobRequest(body []byte) (*JobRequest, *denial.Denial) {
 	if err := strictjson.Check(body, jobNames); err != nil {
-		return nil, BadRequest("invalid_json", "malformed JSON: %v", err)
+		return nil, denial.Newf("invalid_json", "malformed JSON: %v", err)
 	}
 	var req JobRequest
 	if err := strictjson.Unmarshal(body, &req, false); err != nil {
-		return nil, BadRequest("invalid_json", "malformed JSON: %v", err)
+		return nil, denial.Newf("invalid_json", "malformed JSON: %v", err)
 	}
 	return &req, req.check()
 }
 
 // check checks the top level of a job request.
-func (req *JobRequest) check() *Error {
+func (req *JobRequest) check() *denial.Denial {
 	if req.ProgramID == "" {
-		return BadRequest("missing_program_id", "program_id is required")
+		return denial.Newf("missing_program_id", "program_id is required")
 	}
 	if len(req.Params) == 0 || string(req.Params) == "null" {
-		return BadRequest("missing_params", "params is required")
+		return denial.Newf("missing_params", "params is required")
 	}
 	if req.Cost != nil && *req.Cost <= 0 {
-		return BadRequest("invalid_cost", "cost (max_execution_time) must be a positive number of seconds")
+		return denial.Newf("invalid_cost", "cost (max_execution_time) must be a positive number of seconds")
 	}
 	return CheckTags(req.Tags)
 }
 
 // CheckTags requires every job tag to be 1 to 255 characters.
-func CheckTags(tags []string) *Error {
+func CheckTags(tags []string) *denial.Denial {
 	for i, tag := range tags {
 		if tag == "" || len(tag) > 255 {
-			return BadRequest("invalid_tags", "tags[%d] must be 1 to 255 characters", i)
+			return denial.Newf("invalid_tags", "tags[%d] must be 1 to 255 characters", i)
 		}
 	}
 	return nil

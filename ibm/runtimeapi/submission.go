@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/qgov/qgov/circuit"
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/internal/strictjson"
 )
 
@@ -45,13 +46,13 @@ type jobHead struct {
 // from one budget of limits. A malformed body is a 400 naming the reason,
 // circuits beyond the budget a 413; a circuit that cannot be read is not
 // an error but leaves its pub's size unknown.
-func DecodeSubmission(body []byte, limits circuit.Limits) (*Submission, *Error) {
+func DecodeSubmission(body []byte, limits circuit.Limits) (*Submission, *denial.Denial) {
 	if err := strictjson.Check(body, jobNames); err != nil {
-		return nil, BadRequest("invalid_json", "malformed JSON: %v", err)
+		return nil, denial.Newf("invalid_json", "malformed JSON: %v", err)
 	}
 	var head jobHead
 	if err := strictjson.Unmarshal(body, &head, false); err != nil {
-		return nil, BadRequest("invalid_json", "malformed JSON: %v", err)
+		return nil, denial.Newf("invalid_json", "malformed JSON: %v", err)
 	}
 	req := &head.JobRequest
 	req.Params = member(body, "params") // a view of the body: nothing is copied
@@ -61,7 +62,7 @@ func DecodeSubmission(body []byte, limits circuit.Limits) (*Submission, *Error) 
 	sub := &Submission{JobRequest: req}
 	pr := pubReader{budget: circuit.NewBudget(limits)}
 	var sized *Submission
-	var serr *Error
+	var serr *denial.Denial
 	switch req.ProgramID {
 	case ProgramSampler, ProgramEstimator:
 	case ProgramExecutor:
@@ -98,7 +99,7 @@ func DecodeSubmission(body []byte, limits circuit.Limits) (*Submission, *Error) 
 			return nil
 		})
 		if n > MaxPubs {
-			return nil, BadRequest("invalid_pubs", "params.pubs holds more than %d pubs", MaxPubs)
+			return nil, denial.Newf("invalid_pubs", "params.pubs holds more than %d pubs", MaxPubs)
 		}
 		sub.Pubs = make([]PubSummary, n)
 		sub.Shots = -1

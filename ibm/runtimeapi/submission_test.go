@@ -55,7 +55,7 @@ func TestDecodeSubmission(t *testing.T) {
 			if tc.wantCode != "" {
 				require.NotNil(t, err)
 				assert.Equal(t, tc.wantCode, err.Code)
-				assert.Equal(t, 400, err.Status)
+				assert.Equal(t, 400, StatusOf(err.Code))
 				assert.Contains(t, err.Message, tc.wantReason)
 				return
 			}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/internal/strictjson"
 )
 
@@ -22,9 +23,9 @@ func TrackTag(id string) string { return trackPrefix + id }
 
 // CheckOwnTags refuses tags a client may not set: the gateway's tracking
 // tags, which would let one job pass for another.
-func CheckOwnTags(tags []string) *Error {
+func CheckOwnTags(tags []string) *denial.Denial {
 	if i := slices.IndexFunc(tags, func(t string) bool { return strings.HasPrefix(t, trackPrefix) }); i >= 0 {
-		return BadRequest("reserved_tag", "tags[%d] %q begins with %q, which the gateway reserves for its own tracking", i, tags[i], trackPrefix)
+		return denial.Newf("reserved_tag", "tags[%d] %q begins with %q, which the gateway reserves for its own tracking", i, tags[i], trackPrefix)
 	}
 	return nil
 }

@@ -40,5 +40,5 @@ func TestCheckOwnTags(t *testing.T) {
 	err := CheckOwnTags([]string{"a", TrackTag("j1")})
 	require.NotNil(t, err)
 	assert.Equal(t, "reserved_tag", err.Code)
-	assert.Equal(t, 400, err.Status)
+	assert.Equal(t, 400, StatusOf(err.Code))
 }
