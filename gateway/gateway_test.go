@@ -95,13 +95,13 @@ func newRig(t *testing.T, edits ...func(*org.Config)) *rig {
 	return &rig{dir: dir, ring: ring, signer: signer}
 }
 
-// serve runs a gateway of the rig over a store; edit may change its
-// configuration.
 // MountGovernance mounts the governance API on the tests' gateways. The
 // API is package govapi, which imports this one, so the external test
 // package sets it (mount_test.go).
 var MountGovernance func(*Gateway)
 
+// serve runs a gateway of the rig over a store; edit may change its
+// configuration.
 func (rg *rig) serve(t *testing.T, st store.Store, edit func(*Config)) (*httptest.Server, *Gateway) {
 	creds := map[string]Credentials{}
 	for _, in := range rg.dir.Instances() {

@@ -57,7 +57,7 @@ func (g *Gateway) hold(q *request, sub *runtimeapi.Submission, adm *quota.Admiss
 	fail := func(err error) Decision {
 		g.releaseAdmission(ctx, adm)
 		g.Logger.Error("holding a job for approval", "error", err)
-		return Deny(q.w, q.d, denial.New("store_unavailable",
+		return Deny(q.w, *q.d, denial.New("store_unavailable",
 			"the gateway cannot hold this job for approval right now; nothing was submitted, retry shortly"))
 	}
 	if g.Approvals == nil {
@@ -103,7 +103,7 @@ func (g *Gateway) hold(q *request, sub *runtimeapi.Submission, adm *quota.Admiss
 		id, q.p.UserID, q.d.Project, sub.Backend, adm.Estimate.USD, strings.TrimPrefix(st.Waiting(g.Now()), "awaiting approval: ")))
 	runtimeapi.WriteJSON(q.w, http.StatusOK, map[string]any{"id": id, "backend": sub.Backend,
 		"qgov": map[string]any{"status": "pending_approval", "workflows": names, "approvers": approvers, "decide_by": st.Deadline()}})
-	return q.d
+	return *q.d
 }
 
 // announceHold tells a held job's people and channels, as each of its
@@ -160,7 +160,7 @@ func (g *Gateway) heldJob(q *request, rec jobs.Record) Decision {
 	st, err := g.Approvals.Get(ctx, rec.ID)
 	if err != nil {
 		g.Logger.Error("reading a held job", "job", rec.ID, "error", err)
-		return Deny(q.w, q.d, denial.New("store_unavailable", "the gateway cannot read held job "+rec.ID+" right now"))
+		return Deny(q.w, *q.d, denial.New("store_unavailable", "the gateway cannot read held job "+rec.ID+" right now"))
 	}
 	g.Expire(ctx, st)
 	if st.Upstream != nil && st.Upstream.JobID != "" {
@@ -177,7 +177,7 @@ func (g *Gateway) heldJob(q *request, rec jobs.Record) Decision {
 			fate := approval.Fate{Fate: approval.Cancelled, By: q.p.UserID, At: now.UTC(), Node: g.Node}
 			won, err := g.Approvals.Finish(ctx, st, fate)
 			if err != nil {
-				return Deny(q.w, q.d, denial.New("store_unavailable", "the gateway cannot cancel held job "+rec.ID+" right now"))
+				return Deny(q.w, *q.d, denial.New("store_unavailable", "the gateway cannot cancel held job "+rec.ID+" right now"))
 			}
 			if !won { // decided meanwhile: read it again
 				return g.heldJob(q, rec)
@@ -186,7 +186,7 @@ func (g *Gateway) heldJob(q *request, rec jobs.Record) Decision {
 			g.endHold(ctx, st)
 		case st.Fate.Fate == approval.Released && st.Upstream == nil:
 			if err := g.cancelReleasing(ctx, st, q.p.UserID); err != nil {
-				return Deny(q.w, q.d, err)
+				return Deny(q.w, *q.d, err)
 			}
 			if st.Upstream.JobID != "" { // it reached the backend: cancel it there
 				if fresh, err := g.Jobs.Refresh(ctx, rec.Instance, rec.ID); err == nil {
@@ -196,7 +196,7 @@ func (g *Gateway) heldJob(q *request, rec jobs.Record) Decision {
 				return g.aliased(q, rec)
 			}
 		case q.route.Action == runtimeapi.ActionJobCancel:
-			return Deny(q.w, q.d, denial.New("job_final", fmt.Sprintf("job %s is already final: %s", rec.ID, st.Job(now).State.Reason)))
+			return Deny(q.w, *q.d, denial.New("job_final", fmt.Sprintf("job %s is already final: %s", rec.ID, st.Job(now).State.Reason)))
 		}
 		if q.route.Action == runtimeapi.ActionJobDelete {
 			if err := g.Jobs.Remove(ctx, rec.Instance, rec.ID); err != nil {
@@ -210,11 +210,11 @@ func (g *Gateway) heldJob(q *request, rec jobs.Record) Decision {
 		j := st.Job(now)
 		fmt.Fprintf(q.w, "Job %s %s: %s\n", rec.ID, strings.ToLower(j.Status), j.State.Reason)
 	default:
-		return Deny(q.w, q.d, denial.New("job_held", fmt.Sprintf(
+		return Deny(q.w, *q.d, denial.New("job_held", fmt.Sprintf(
 			"job %s has not reached the backend: %s", rec.ID, st.Job(now).State.Reason)))
 	}
 	q.d.Outcome = "allowed"
-	return q.d
+	return *q.d
 }
 
 // aliased serves a released job under the id the client knows: the

@@ -37,24 +37,24 @@ func (g *Gateway) ownedObject(q *request, reg *jobs.Registry, kind string, readC
 	rec, err := reg.Get(q.r.Context(), q.in.Alias, id)
 	switch {
 	case errors.Is(err, jobs.ErrNotFound), err == nil && !q.sees(rec, readCap):
-		return Deny(q.w, q.d, NotFound(kind, id))
+		return Deny(q.w, *q.d, NotFound(kind, id))
 	case err != nil:
 		g.Logger.Error("reading ownership", "kind", kind, "id", id, "error", err)
-		return Deny(q.w, q.d, denial.New("store_unavailable", "the gateway cannot verify who owns "+kind+" "+id+" right now"))
+		return Deny(q.w, *q.d, denial.New("store_unavailable", "the gateway cannot verify who owns "+kind+" "+id+" right now"))
 	}
 	q.d.Project = rec.Project
 	if err := q.mayAct(kind, rec); err != nil {
-		return Deny(q.w, q.d, err)
+		return Deny(q.w, *q.d, err)
 	}
 	if q.route.Action == runtimeapi.ActionJobUpdate {
 		var tags struct {
 			Tags []string `json:"tags"`
 		}
 		if err := runtimeapi.DecodeJSON(q.body, &tags); err != nil {
-			return Deny(q.w, q.d, err)
+			return Deny(q.w, *q.d, err)
 		}
 		if err := runtimeapi.CheckOwnTags(tags.Tags); err != nil {
-			return Deny(q.w, q.d, err)
+			return Deny(q.w, *q.d, err)
 		}
 	}
 	// the record may come from this replica's cache: if the upstream no
@@ -78,7 +78,7 @@ func (g *Gateway) ownedObject(q *request, reg *jobs.Registry, kind string, readC
 	}
 	if gone.dropped {
 		q.w = w
-		return Deny(w, q.d, NotFound(kind, id))
+		return Deny(w, *q.d, NotFound(kind, id))
 	}
 	return d
 }
@@ -131,11 +131,11 @@ func (g *Gateway) ownedAction(q *request, rec jobs.Record) Decision {
 		return g.pass(q)
 	}
 	if err := g.settleBeforeDelete(q, rec); err != nil {
-		return Deny(q.w, q.d, err)
+		return Deny(q.w, *q.d, err)
 	}
 	c, ferr := g.forwardCaptured(q, nil, q.body)
 	if ferr != nil {
-		return Deny(q.w, q.d, ferr)
+		return Deny(q.w, *q.d, ferr)
 	}
 	if c.status >= 200 && c.status < 300 {
 		if err := g.Jobs.Remove(q.r.Context(), q.in.Alias, rec.ID); err != nil {
@@ -144,7 +144,7 @@ func (g *Gateway) ownedAction(q *request, rec jobs.Record) Decision {
 	}
 	c.replay(q.w, nil)
 	q.d.Outcome = "allowed"
-	return q.d
+	return *q.d
 }
 
 // record stores the ownership of an object the upstream just created
@@ -178,41 +178,41 @@ func (g *Gateway) record(ctx context.Context, reg *jobs.Registry, rec jobs.Recor
 // caller learns its id.
 func (g *Gateway) createJob(q *request) Decision {
 	if err := checkJSONBody(q.r); err != nil {
-		return Deny(q.w, q.d, err)
+		return Deny(q.w, *q.d, err)
 	}
 	sub, err := runtimeapi.DecodeSubmission(q.body, g.Circuits)
 	if err != nil {
-		return Deny(q.w, q.d, err)
+		return Deny(q.w, *q.d, err)
 	}
 	q.d.request = &audit.Request{Program: sub.ProgramID, Backend: sub.Backend, Shots: sub.Shots, Pubs: len(sub.Pubs),
 		Session: sub.SessionID, Tags: sub.Tags}
 	if q.d.Project, err = q.mayCreate(sub.Tags, sub.Backend); err != nil {
-		return Deny(q.w, q.d, err)
+		return Deny(q.w, *q.d, err)
 	}
 	if sub.SessionID != "" {
 		rec, serr := g.Sessions.Get(q.r.Context(), q.in.Alias, sub.SessionID)
 		if serr != nil || !q.sees(rec, rbac.SessionRead) {
-			return Deny(q.w, q.d, NotFound("session", sub.SessionID))
+			return Deny(q.w, *q.d, NotFound("session", sub.SessionID))
 		}
 	}
 	priority, err := g.priority(q, sub)
 	if err != nil {
-		return Deny(q.w, q.d, err)
+		return Deny(q.w, *q.d, err)
 	}
 	if sub, err = g.defaults(q, sub); err != nil {
-		return Deny(q.w, q.d, err)
+		return Deny(q.w, *q.d, err)
 	}
 	steps, err := g.jobPolicies(q, &sub, priority)
 	if err != nil {
-		return Deny(q.w, q.d, err)
+		return Deny(q.w, *q.d, err)
 	}
 	q.d.request.Backend, q.d.request.Shots = sub.Backend, sub.Shots
 	if err := runtimeapi.CheckOwnTags(sub.Tags); err != nil { // as sent, or as the tenant's policies made them
-		return Deny(q.w, q.d, err)
+		return Deny(q.w, *q.d, err)
 	}
 	adm, err := g.admit(q, sub, priority)
 	if err != nil {
-		return Deny(q.w, q.d, err)
+		return Deny(q.w, *q.d, err)
 	}
 	if pending := g.autoApprove(q, steps); len(pending) > 0 {
 		return g.hold(q, sub, adm, steps, pending)
@@ -226,14 +226,14 @@ func (g *Gateway) createJob(q *request) Decision {
 	body, terr := runtimeapi.WithTag(q.body, runtimeapi.TrackTag(adm.ID))
 	if terr != nil {
 		g.releaseAdmission(q.r.Context(), adm)
-		return Deny(q.w, q.d, denial.Newf("invalid_tags", "%v", terr))
+		return Deny(q.w, *q.d, denial.Newf("invalid_tags", "%v", terr))
 	}
 	c, ferr := g.forwardCaptured(q, nil, body)
 	if ferr != nil {
 		if ferr.Code != codeUnreachable { // nothing was sent
 			g.releaseAdmission(q.r.Context(), adm)
 		} // else the job may exist: the reconciler finds it by its tag, or releases the reservation
-		return Deny(q.w, q.d, ferr)
+		return Deny(q.w, *q.d, ferr)
 	}
 	var created struct {
 		ID      string `json:"id"`
@@ -252,7 +252,7 @@ func (g *Gateway) createJob(q *request) Decision {
 	if q.d.Outcome == "" {
 		q.d.Outcome = "allowed"
 	}
-	return q.d
+	return *q.d
 }
 
 // jobRecord is the ownership record of a new job.
@@ -374,13 +374,13 @@ func (g *Gateway) createSession(q *request) Decision {
 		err = runtimeapi.DecodeJSON(q.body, &body)
 	}
 	if err != nil {
-		return Deny(q.w, q.d, err)
+		return Deny(q.w, *q.d, err)
 	}
 	backend := fields.Backend
 	q.d.request = &audit.Request{Backend: backend}
 	project, perr := q.mayCreate(nil, backend)
 	if perr != nil {
-		return Deny(q.w, q.d, perr)
+		return Deny(q.w, *q.d, perr)
 	}
 	q.d.Project = project
 	if _, ok := body["instance"]; ok {
@@ -390,7 +390,7 @@ func (g *Gateway) createSession(q *request) Decision {
 	q.r = q.r.WithContext(context.WithoutCancel(q.r.Context())) // record the session even if the client hangs up
 	c, ferr := g.forwardCaptured(q, nil, out)
 	if ferr != nil {
-		return Deny(q.w, q.d, ferr)
+		return Deny(q.w, *q.d, ferr)
 	}
 	var created struct {
 		ID string `json:"id"`
@@ -404,7 +404,7 @@ func (g *Gateway) createSession(q *request) Decision {
 	}
 	c.replay(q.w, nil)
 	q.d.Outcome = "allowed"
-	return q.d
+	return *q.d
 }
 
 // sessionRequest is what the gateway reads of POST /sessions; the rest
@@ -450,7 +450,7 @@ func (g *Gateway) listJobs(q *request) Decision {
 		if v := query.Get(f.name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < f.min || n > f.max {
-				return Deny(q.w, q.d, denial.Newf("invalid_"+f.name, "%s must be an integer from %d to %d, got %q", f.name, f.min, f.max, v))
+				return Deny(q.w, *q.d, denial.Newf("invalid_"+f.name, "%s must be an integer from %d to %d, got %q", f.name, f.min, f.max, v))
 			}
 			*f.dst = n
 		}
@@ -474,7 +474,7 @@ func (g *Gateway) listJobs(q *request) Decision {
 	}
 	if err != nil {
 		g.Logger.Error("listing ownership", "instance", q.in.Alias, "error", err)
-		return Deny(q.w, q.d, denial.New("store_unavailable", "the gateway cannot list the jobs you own right now"))
+		return Deny(q.w, *q.d, denial.New("store_unavailable", "the gateway cannot list the jobs you own right now"))
 	}
 	var kept []json.RawMessage
 	if len(mine) > 0 {
@@ -482,7 +482,7 @@ func (g *Gateway) listJobs(q *request) Decision {
 		if kept, fail = g.scanJobs(q, query, mine, alias); fail != nil {
 			fail.replay(q.w, nil)
 			q.d.Outcome = "allowed"
-			return q.d
+			return *q.d
 		}
 	}
 	if len(held) > 0 && listsHeld(query) {
@@ -494,7 +494,7 @@ func (g *Gateway) listJobs(q *request) Decision {
 	}
 	runtimeapi.WriteJSON(q.w, http.StatusOK, map[string]any{"jobs": page, "count": len(kept), "limit": limit, "offset": offset})
 	q.d.Outcome = "allowed"
-	return q.d
+	return *q.d
 }
 
 // scanJobs reads every upstream page matching the caller's filters and

@@ -109,13 +109,13 @@ func (g *Gateway) releaseAdmission(ctx context.Context, a *quota.Admission) {
 func (g *Gateway) usage(q *request) Decision {
 	c, ferr := g.forwardCaptured(q, nil, nil)
 	if ferr != nil {
-		return Deny(q.w, q.d, ferr)
+		return Deny(q.w, *q.d, ferr)
 	}
 	var doc map[string]any
 	if c.status != http.StatusOK || json.Unmarshal(c.body.Bytes(), &doc) != nil {
 		c.replay(q.w, nil)
 		q.d.Outcome = "allowed"
-		return q.d
+		return *q.d
 	}
 	u, err := g.Quota.Usage(q.r.Context(), q.caller(q.d.Project))
 	if err != nil {
@@ -131,5 +131,5 @@ func (g *Gateway) usage(q *request) Decision {
 	body, _ := json.Marshal(doc)
 	c.replay(q.w, body)
 	q.d.Outcome = "allowed"
-	return q.d
+	return *q.d
 }

@@ -30,7 +30,7 @@ type request struct {
 	reach org.Reach // the caller's projects on the instance and what each allows
 	cap   rbac.Capability
 	body  []byte
-	d     Decision
+	d     *Decision
 }
 
 // serveRuntime runs the pipeline for a Runtime API request.
@@ -69,12 +69,12 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 	d.Project = reach.List[0].Project
 
 	// RBAC: a role in one of those projects must grant the route's
-	// capability; for a job or session, over that object (below). From
-	// here on the request's decision is q.d alone: every step's notes and
-	// rules reach its audit record, a refusal's included.
-	q := &request{w: w, r: r, rest: rest, route: route, p: p, in: in, reach: reach, cap: rbac.RouteCapability(route), d: d}
+	// capability; for a job or session, over that object (below). The
+	// request's decision is d, which q.d points to: every step's notes
+	// and rules reach its audit record, a refusal's included.
+	q := &request{w: w, r: r, rest: rest, route: route, p: p, in: in, reach: reach, cap: rbac.RouteCapability(route), d: &d}
 	if err := q.authorize(); err != nil {
-		return Deny(w, q.d, err)
+		return Deny(w, *q.d, err)
 	}
 
 	// limits: a job submission's request rate is counted, and its room
@@ -83,26 +83,26 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 	// counts against the caller's rate.
 	if route.Action == runtimeapi.ActionJobCreate {
 		if err := g.precheck(q); err != nil {
-			return Deny(w, q.d, err)
+			return Deny(w, *q.d, err)
 		}
 	} else {
 		if err := g.checkRate(q); err != nil {
-			return Deny(w, q.d, err)
+			return Deny(w, *q.d, err)
 		}
 		// policies: those written for this action may block it or
 		// notify; a job submission meets its policies below, with its
 		// facts and cost
 		if err := g.checkPolicies(q); err != nil {
-			return Deny(w, q.d, err)
+			return Deny(w, *q.d, err)
 		}
 	}
 	release, rerr := g.reserveBody(r)
 	if rerr != nil {
-		return Deny(w, q.d, rerr)
+		return Deny(w, *q.d, rerr)
 	}
 	defer release()
 	if q.body, err = ReadBody(r, g.MaxBodyBytes); err != nil {
-		return Deny(w, q.d, err)
+		return Deny(w, *q.d, err)
 	}
 
 	// access to the object, then upstream and the ownership record
@@ -179,8 +179,8 @@ func chooseProject(q *request, tags []string) (string, *denial.Denial) {
 // pass forwards a request that needs no ownership check.
 func (g *Gateway) pass(q *request) Decision {
 	if err := g.forward(q.w, q, nil, q.body); err != nil {
-		return Deny(q.w, q.d, err)
+		return Deny(q.w, *q.d, err)
 	}
 	q.d.Outcome = "allowed"
-	return q.d
+	return *q.d
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/qgov/qgov/approval"
+	"github.com/qgov/qgov/audit"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/internal/testenv"
 	"github.com/qgov/qgov/notify"
@@ -196,6 +197,35 @@ func TestPolicyErrorsDeny(t *testing.T) {
 	assert.Contains(t, msg, "policy/nil-tag could not be evaluated for this request, so it is refused")
 	status, body := call(t, srv, "fatima-key", "GET", "/api/v1/jobs/whatever", "")
 	assert.Equal(t, http.StatusForbidden, status, "a policy on reads applies to reads: %s", body)
+}
+
+// TestRefusalKeepsThePoliciesNotes: a policy in audit mode notes a
+// session's creation, which is then refused for its body's size; the
+// refusal's audit record still names the policy and carries its note.
+func TestRefusalKeepsThePoliciesNotes(t *testing.T) {
+	set, err := policy.Compile([]policy.Policy{{Name: "watch-sessions", Condition: "true", Action: policy.ActionBlock,
+		Mode: policy.ModeAudit, Actions: []string{string(runtimeapi.ActionSessionCreate)}}}, nil)
+	require.NoError(t, err)
+	trailDir := t.TempDir()
+	file, err := audit.OpenFile(audit.FileConfig{Dir: trailDir, Fsync: audit.FsyncAlways})
+	require.NoError(t, err)
+	trail := audit.New(file, nil, audit.Options{})
+	defer trail.Close()
+	st := openBolt(t, filepath.Join(t.TempDir(), "qgov.db"))
+	defer st.Close()
+	srv, _ := newRig(t).serve(t, st, func(c *Config) {
+		c.Policies, c.Audit, c.MaxBodyBytes = policy.NewCurrent(set), trail, 1024
+	})
+
+	status, body := call(t, srv, "fatima-key", http.MethodPost, "/api/v1/sessions", `{"mode":"dedicated","max_ttl":`+strings.Repeat("1", 2048)+`}`)
+	require.Equal(t, http.StatusRequestEntityTooLarge, status, string(body))
+	page, err := audit.FileSource{Dir: trailDir}.Query(context.Background(), audit.Filter{Tenant: "default", Actions: []string{string(runtimeapi.ActionSessionCreate)}}, "", 10)
+	require.NoError(t, err)
+	require.Len(t, page.Logs, 1)
+	rec := page.Logs[0]
+	assert.Equal(t, "body_too_large", rec.Code)
+	assert.Contains(t, rec.RuleIDs, "policy/watch-sessions", "the refusal names the policy that saw the request")
+	assert.Contains(t, rec.Note, "policy watch-sessions (audit mode) would block")
 }
 
 // submitHeld submits a USD 67 hardware job on a weekday: the demo's

@@ -276,7 +276,7 @@ func (g *Gateway) settleBeforeDelete(q *request, rec jobs.Record) *denial.Denial
 func (g *Gateway) watchEnd(q *request, rec jobs.Record) Decision {
 	c, ferr := g.forwardCaptured(q, nil, q.body)
 	if ferr != nil {
-		return Deny(q.w, q.d, ferr)
+		return Deny(q.w, *q.d, ferr)
 	}
 	c.replay(q.w, nil)
 	q.d.Outcome = "allowed"
@@ -287,7 +287,7 @@ func (g *Gateway) watchEnd(q *request, rec jobs.Record) Decision {
 		json.Unmarshal(c.body.Bytes(), &job) == nil && runtimeapi.Final(cmp.Or(job.Status, job.State.Status)):
 		g.settleSoon(rec)
 	}
-	return q.d
+	return *q.d
 }
 
 // settleSoon settles the reservation of a job seen to end, in the
