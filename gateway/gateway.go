@@ -231,26 +231,44 @@ func (d *Decision) Identify(p *identity.Principal) {
 	d.User, d.KeyID, d.Tenant = p.UserID, p.KeyID, p.Tenant
 }
 
-// Handles reports whether the gateway serves the request's path; other
-// paths are left to the next handler.
-func Handles(r *http.Request) bool {
-	p := r.URL.Path
-	if p == "/identity/token" || p == "/identity/keys" || identity.Handles(p) || strings.HasPrefix(p, GovernancePrefix) ||
-		strings.HasPrefix(p, "/global-search/") || strings.HasPrefix(p, "/global-catalog/") {
-		return true
-	}
-	_, ok := apiPath(p)
-	return ok
+// mount is a part of the URL space the gateway serves: a path, or with
+// a trailing slash every path below it, and what serves it.
+type mount struct {
+	path  string
+	serve func(g *Gateway, w http.ResponseWriter, r *http.Request, d Decision) Decision
 }
 
-func apiPath(p string) (string, bool) {
-	for _, prefix := range runtimeapi.Prefixes {
-		if rest, ok := strings.CutPrefix(p, prefix); ok && (rest == "" || rest[0] == '/') {
-			return rest, true
+// mounts are the gateway's parts of the URL space; Handles and route read
+// this one table. The routes within each part are its own table (package
+// internal/route): every path below a mount is the gateway's to answer,
+// an unclean one included, so no other handler reads it differently.
+var mounts = []mount{
+	{"/identity/token", (*Gateway).issueToken},
+	{"/identity/keys", (*Gateway).serveKeys},
+	{"/auth/", (*Gateway).serveAuth},
+	{"/global-search/", (*Gateway).serveDiscovery},
+	{"/global-catalog/", (*Gateway).serveDiscovery},
+	{GovernancePrefix, (*Gateway).serveGovernance},
+	{runtimeapi.Prefixes[0], (*Gateway).serveRuntime},
+	{runtimeapi.Prefixes[0] + "/", (*Gateway).serveRuntime},
+	{runtimeapi.Prefixes[1], (*Gateway).serveRuntime},
+	{runtimeapi.Prefixes[1] + "/", (*Gateway).serveRuntime},
+}
+
+// mountOf is the mount of a path, or nil.
+func mountOf(p string) *mount {
+	for i := range mounts {
+		m := &mounts[i]
+		if p == m.path || strings.HasSuffix(m.path, "/") && strings.HasPrefix(p, m.path) {
+			return m
 		}
 	}
-	return "", false
+	return nil
 }
+
+// Handles reports whether the gateway serves the request's path; other
+// paths are left to the next handler.
+func Handles(r *http.Request) bool { return mountOf(r.URL.Path) != nil }
 
 // Serve handles a request whose path Handles accepted. Room for its audit
 // record is reserved first: when the trail cannot take it, the request is
@@ -281,32 +299,43 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) Decision {
 	return d
 }
 
-// route serves the request by its path.
+// route serves the request by its mount.
 func (g *Gateway) route(w http.ResponseWriter, r *http.Request, d Decision) Decision {
-	switch p := r.URL.Path; {
-	case p == "/identity/token" && r.Method == http.MethodPost:
-		return g.issueToken(w, r, d)
-	case identity.Handles(p):
-		return g.serveAuth(w, r, d)
-	case p == "/identity/keys" && r.Method == http.MethodGet:
-		g.Auth.Tokens.ServeKeys(w, r)
-		d.Action, d.Outcome = audit.ActionTokenKeys, "allowed"
-		return d
-	case strings.HasPrefix(p, "/global-search/") || strings.HasPrefix(p, "/global-catalog/"):
-		return g.serveDiscovery(w, r, d)
-	case strings.HasPrefix(p, GovernancePrefix) && g.Governance != nil:
-		return g.Governance.ServeGovernance(w, r, d)
-	case strings.HasPrefix(p, GovernancePrefix):
+	return mountOf(r.URL.Path).serve(g, w, r, d)
+}
+
+// serveKeys serves the token signing keys at /identity/keys.
+func (g *Gateway) serveKeys(w http.ResponseWriter, r *http.Request, d Decision) Decision {
+	d.Action = audit.ActionTokenKeys
+	if r.Method != http.MethodGet {
+		return Deny(w, d, methodNotAllowed(r))
+	}
+	g.Auth.Tokens.ServeKeys(w, r)
+	d.Outcome = "allowed"
+	return d
+}
+
+// serveGovernance serves the governance API, when one is mounted.
+func (g *Gateway) serveGovernance(w http.ResponseWriter, r *http.Request, d Decision) Decision {
+	if g.Governance == nil {
 		return Deny(w, d, denial.New("unknown_route", r.URL.Path+" is not served: this gateway has no governance API"))
 	}
-	rest, _ := apiPath(r.URL.Path)
-	return g.serveRuntime(w, r, rest, d)
+	return g.Governance.ServeGovernance(w, r, d)
+}
+
+// methodNotAllowed refuses a method a path is not served with.
+func methodNotAllowed(r *http.Request) *denial.Denial {
+	return denial.New("method_not_allowed", r.Method+" is not served on "+r.URL.Path)
 }
 
 // issueToken exchanges an API key at /identity/token.
 func (g *Gateway) issueToken(w http.ResponseWriter, r *http.Request, d Decision) Decision {
+	d.Action = audit.ActionToken
+	if r.Method != http.MethodPost {
+		return Deny(w, d, methodNotAllowed(r))
+	}
 	ev := g.Auth.IssueToken(w, r, g.ClientIP(r))
-	d.Action, d.Outcome = audit.ActionToken, "allowed"
+	d.Outcome = "allowed"
 	d.Absorb(ev)
 	if ev.Code != "" {
 		d.Outcome, d.Code, d.Reason = "denied", ev.Code, ev.Reason

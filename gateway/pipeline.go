@@ -34,7 +34,8 @@ type request struct {
 }
 
 // serveRuntime runs the pipeline for a Runtime API request.
-func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest string, d Decision) Decision {
+func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, d Decision) Decision {
+	rest := apiRest(r.URL.Path)
 	// identity
 	p, err := g.Auth.Authenticate(r)
 	if err != nil {
@@ -121,6 +122,17 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, rest stri
 		return g.ownedObject(q, g.Sessions, "session", rbac.SessionRead)
 	}
 	return g.pass(q)
+}
+
+// apiRest is a Runtime API path below its base: "/jobs/j-1" of
+// "/api/v1/jobs/j-1".
+func apiRest(p string) string {
+	for _, prefix := range runtimeapi.Prefixes {
+		if rest, ok := strings.CutPrefix(p, prefix); ok {
+			return rest
+		}
+	}
+	return p
 }
 
 // instance resolves Service-CRN (a CRN or an alias) to a configured

@@ -33,10 +33,6 @@ const (
 // with a session cookie.
 var csrf = http.NewCrossOriginProtection()
 
-// Handles reports whether a path is one of the sign-in and self-service
-// endpoints under /auth/.
-func Handles(path string) bool { return strings.HasPrefix(path, "/auth/") }
-
 // ServeAuth serves the sign-in flow and the self-service endpoints:
 //
 //	GET    /auth/login[?provider=&return_to=]  start browser sign-in
