@@ -312,12 +312,14 @@ func (g *Gateway) settleSoon(rec jobs.Record) {
 			g.settling.Delete(r.ID) // the reconciler, a later read or a delete settles it
 			return
 		}
-		// later reads of the job on this replica need not look again; the
-		// stored record is left as it is, since writing it back could
-		// bring back a record another replica removed meanwhile (a delete)
-		if cur, err := g.Jobs.Get(ctx, rec.Instance, rec.ID); err == nil {
+		// later reads of the job need not look again; the record is only
+		// updated if still there, as another replica may have deleted the
+		// job meanwhile
+		if cur, err := g.Jobs.Refresh(ctx, rec.Instance, rec.ID); err == nil {
 			cur.Quota = nil
-			g.Jobs.Remember(cur)
+			if _, err := g.Jobs.Update(ctx, cur); err != nil {
+				g.Logger.Warn("updating a settled job's record", "job", rec.ID, "error", err)
+			}
 		}
 	}()
 }

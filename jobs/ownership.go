@@ -81,10 +81,28 @@ func (g *Registry) AddWith(ctx context.Context, rec Record, write func(context.C
 	return nil
 }
 
-// Remember caches what this replica learned of a record, such as its
-// reservation settled, without storing it: writing back what was read
-// could bring back a record another replica removed meanwhile.
-func (g *Registry) Remember(rec Record) { g.cache.put(key(rec.Instance, rec.ID), rec) }
+// Update stores a changed record, such as one whose reservation was
+// settled, only if it is still there: writing back what was read must
+// not bring back a record another replica removed meanwhile. It reports
+// whether the record was there.
+func (g *Registry) Update(ctx context.Context, rec Record) (bool, error) {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return false, fmt.Errorf("encoding ownership of %s: %w", rec.ID, err)
+	}
+	k := key(rec.Instance, rec.ID)
+	there, err := g.store.Replace(ctx, g.bucket, k, data, 0)
+	switch {
+	case err != nil:
+		g.cache.drop(k)
+		return false, fmt.Errorf("updating ownership of %s: %w", rec.ID, err)
+	case there:
+		g.cache.put(k, rec)
+	default:
+		g.cache.drop(k)
+	}
+	return there, nil
+}
 
 // Get returns the record of id on an instance, or ErrNotFound: from the
 // cache when this replica has seen it, else from the store.

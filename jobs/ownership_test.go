@@ -122,3 +122,34 @@ func TestCachedRecords(t *testing.T) {
 	}
 	assert.Len(t, small.cache.recs, 10)
 }
+
+// TestUpdateNeverBringsBackARemovedRecord: two registries over one store
+// stand for two replicas; one removes a job while the other updates what
+// it read of it.
+func TestUpdateNeverBringsBackARemovedRecord(t *testing.T) {
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "qgov.db"))
+	require.NoError(t, err)
+	defer st.Close()
+	a, b := NewRegistry(st, "jobs"), NewRegistry(st, "jobs")
+	ctx := context.Background()
+	require.NoError(t, a.Add(ctx, Record{ID: "j1", Instance: "QR-ml", Owner: "fatima", Quota: []byte(`{"id":"r1"}`)}))
+
+	read, err := b.Get(ctx, "QR-ml", "j1")
+	require.NoError(t, err)
+	read.Quota = nil
+	there, err := b.Update(ctx, read)
+	require.NoError(t, err)
+	assert.True(t, there)
+	rec, err := a.Refresh(ctx, "QR-ml", "j1")
+	require.NoError(t, err)
+	assert.Empty(t, rec.Quota, "the update is stored")
+
+	require.NoError(t, a.Remove(ctx, "QR-ml", "j1"))
+	there, err = b.Update(ctx, read)
+	require.NoError(t, err)
+	assert.False(t, there)
+	_, err = a.Refresh(ctx, "QR-ml", "j1")
+	assert.ErrorIs(t, err, ErrNotFound, "the removed record stays removed")
+	_, err = b.Get(ctx, "QR-ml", "j1")
+	assert.ErrorIs(t, err, ErrNotFound, "and is not cached where it was updated")
+}

@@ -125,6 +125,27 @@ func (b *Bolt) Create(_ context.Context, bucket, key string, value []byte, ttl t
 	return created && err == nil, err
 }
 
+// Replace implements Store.
+func (b *Bolt) Replace(_ context.Context, bucket, key string, value []byte, ttl time.Duration) (bool, error) {
+	if err := checkName(bucket); err != nil {
+		return false, err
+	}
+	replaced := false
+	err := b.update(func(tx *bolt.Tx) error {
+		replaced = false
+		bk := tx.Bucket([]byte(bucket))
+		if bk == nil {
+			return nil
+		}
+		if v := bk.Get([]byte(key)); v == nil || b.expired(v) {
+			return nil
+		}
+		replaced = true
+		return bk.Put([]byte(key), b.encode(value, ttl))
+	})
+	return replaced && err == nil, err
+}
+
 // Delete implements Store.
 func (b *Bolt) Delete(_ context.Context, bucket, key string) error {
 	return b.update(func(tx *bolt.Tx) error {

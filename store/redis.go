@@ -109,6 +109,21 @@ func (r *Redis) Create(ctx context.Context, bucket, key string, value []byte, tt
 	return set.Val(), nil
 }
 
+// Replace implements Store: SET with XX, which stores only over a value
+// that is there.
+func (r *Redis) Replace(ctx context.Context, bucket, key string, value []byte, ttl time.Duration) (bool, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	if err := checkName(bucket); err != nil {
+		return false, err
+	}
+	ok, err := r.client.SetXX(ctx, r.valueKey(bucket, key), value, ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("redis replace %s/%s: %w", bucket, key, err)
+	}
+	return ok, nil
+}
+
 // Delete implements Store.
 func (r *Redis) Delete(ctx context.Context, bucket, key string) error {
 	ctx, cancel := r.bound(ctx)

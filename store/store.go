@@ -23,6 +23,10 @@ type Store interface {
 	// Create stores a record only when its key is absent, and reports
 	// whether it did: of several concurrent creators exactly one wins.
 	Create(ctx context.Context, bucket, key string, value []byte, ttl time.Duration) (bool, error)
+	// Replace stores a record only when its key is present, and reports
+	// whether it did: an update never brings back a record another
+	// writer deleted.
+	Replace(ctx context.Context, bucket, key string, value []byte, ttl time.Duration) (bool, error)
 	// Delete removes a record; deleting an absent key is not an error.
 	Delete(ctx context.Context, bucket, key string) error
 	// List returns, in key order, up to limit records whose keys start

@@ -121,6 +121,27 @@ var conformance = []struct {
 		require.NoError(t, err)
 		assert.True(t, created, "an expired record can be created again")
 	}},
+	{"replace stores only over a record that is there", func(t *testing.T, s Store) {
+		ctx := context.Background()
+		ok, err := s.Replace(ctx, "replace", "absent", []byte("x"), 0)
+		require.NoError(t, err)
+		assert.False(t, ok, "nothing to replace")
+		_, err = s.Get(ctx, "replace", "absent")
+		assert.ErrorIs(t, err, ErrNotFound, "and nothing stored")
+		require.NoError(t, s.Put(ctx, "replace", "there", []byte("old"), 0))
+		ok, err = s.Replace(ctx, "replace", "there", []byte("new"), 0)
+		require.NoError(t, err)
+		assert.True(t, ok)
+		v, err := s.Get(ctx, "replace", "there")
+		require.NoError(t, err)
+		assert.Equal(t, "new", string(v))
+		require.NoError(t, s.Delete(ctx, "replace", "there"))
+		ok, err = s.Replace(ctx, "replace", "there", []byte("back"), 0)
+		require.NoError(t, err)
+		assert.False(t, ok, "a deleted record is not brought back")
+		_, err = s.Get(ctx, "replace", "there")
+		assert.ErrorIs(t, err, ErrNotFound)
+	}},
 	{"exactly one concurrent creator wins", func(t *testing.T, s Store) {
 		ctx := context.Background()
 		var wins atomic.Int32
