@@ -128,16 +128,17 @@ type App struct {
 	// ctx is the config's context: metrics and the upstreams' reverse
 	// proxies are provisioned in it.
 	ctx caddy.Context
-	// identity, circuits, outboundHosts, storeSettings and auditSettings
-	// are checked in Provision and used in Start.
+	// identity, circuits, outboundHosts, channels, storeSettings and
+	// auditSettings are checked in Provision and used in Start.
 	identity      *identity.Providers
 	circuits      circuit.Limits
 	outboundHosts govapi.Outbound
 	storeSettings StoreConfig
+	channels      []notify.Channel
 	auditSettings auditSettings
 	// upstreams are the instances' reverse proxies.
 	upstreams *proxies
-	// started is closed once Start has built the gateway.
+	// started is closed once Start has ended; gateway is nil if it failed.
 	started chan struct{}
 
 	cfg      gateway.Config
@@ -202,6 +203,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if a.outboundHosts, err = a.outbound(); err != nil {
+		return err
+	}
+	if a.channels, err = a.resolveChannels(a.repl); err != nil {
 		return err
 	}
 	if a.storeSettings, err = a.storeConfig(a.repl); err != nil {
@@ -279,15 +283,13 @@ func (a *App) authenticator(ctx context.Context, st store.Store, dir *org.Curren
 func (a *App) Start() error {
 	ctx, stop := context.WithCancel(context.Background())
 	a.stop = stop
-	if err := a.open(ctx); err != nil {
+	if err := a.begin(ctx); err != nil {
+		// Caddy stops only the apps that started: this one stops itself,
+		// and requests waiting for it are answered at once
 		_ = a.Stop()
+		a.gateway = nil
+		close(a.started)
 		return err
-	}
-	if err := governance.RecordConfigChanges(ctx, a.st, a.cfg.Audit, a.Config); err != nil {
-		return fmt.Errorf("qgov audit: %w", err)
-	}
-	if err := a.catalog.RecordDisabled(ctx, a.st, a.cfg.Audit); err != nil {
-		return fmt.Errorf("qgov audit: %w", err)
 	}
 	close(a.started)
 	a.startReconciler(ctx)
@@ -314,6 +316,21 @@ func (a *App) Start() error {
 	return nil
 }
 
+// begin opens what the app serves with and records what the
+// configuration changed.
+func (a *App) begin(ctx context.Context) error {
+	if err := a.open(ctx); err != nil {
+		return err
+	}
+	if err := governance.RecordConfigChanges(ctx, a.st, a.cfg.Audit, a.Config); err != nil {
+		return fmt.Errorf("qgov audit: %w", err)
+	}
+	if err := a.catalog.RecordDisabled(ctx, a.st, a.cfg.Audit); err != nil {
+		return fmt.Errorf("qgov audit: %w", err)
+	}
+	return nil
+}
+
 // open takes the store and the audit trail, loads the governance objects
 // from the store, and builds the gateway.
 func (a *App) open(ctx context.Context) error {
@@ -328,7 +345,7 @@ func (a *App) open(ctx context.Context) error {
 	if err := a.nodes().Beat(ctx, nodeName()); err != nil { // before any request: work this node leaves in flight is its own
 		a.logger.Warn("recording that this replica runs", "error", err)
 	}
-	if a.notifier, err = a.buildNotifier(a.repl); err != nil {
+	if a.notifier, err = a.startNotifier(); err != nil {
 		return err
 	}
 
@@ -386,8 +403,8 @@ func (a *App) open(ctx context.Context) error {
 // HTTP servers may start before it.
 const startWait = 10 * time.Second
 
-// running returns the gateway once Start has built it, or nil when it
-// does not within startWait or the request ends first.
+// running returns the gateway once Start has built it, or nil when Start
+// failed, did not finish within startWait, or the request ended first.
 func (a *App) running(ctx context.Context) *gateway.Gateway {
 	select {
 	case <-a.started:

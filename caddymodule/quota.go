@@ -109,9 +109,9 @@ func hasTenantLimit(rules []quota.Rule, tenant string, f quota.Field) bool {
 	return false
 }
 
-// buildNotifier builds the notification channels, their URLs' placeholders
-// resolved.
-func (a *App) buildNotifier(repl *caddy.Replacer) (*notify.Notifier, error) {
+// resolveChannels returns the notification channels with their URLs'
+// placeholders resolved, checked as the notifier will take them.
+func (a *App) resolveChannels(repl *caddy.Replacer) ([]notify.Channel, error) {
 	chans := append([]notify.Channel(nil), a.NotificationChannels...)
 	for i := range chans {
 		v, err := repl.ReplaceOrErr(chans[i].URL, true, true)
@@ -120,7 +120,15 @@ func (a *App) buildNotifier(repl *caddy.Replacer) (*notify.Notifier, error) {
 		}
 		chans[i].URL = v
 	}
-	n, err := notify.New(chans, notify.Options{Logger: a.logger, OnFailure: func(ch string, m notify.Message, err error) {
+	if err := notify.Check(chans); err != nil {
+		return nil, fmt.Errorf("qgov: %w", err)
+	}
+	return chans, nil
+}
+
+// startNotifier starts delivering to the notification channels.
+func (a *App) startNotifier() (*notify.Notifier, error) {
+	n, err := notify.New(a.channels, notify.Options{Logger: a.logger, OnFailure: func(ch string, m notify.Message, err error) {
 		if a.gateway != nil {
 			a.gateway.NotifyFailed(ch, m, err)
 		}
@@ -136,7 +144,7 @@ func (a *App) buildNotifier(repl *caddy.Replacer) (*notify.Notifier, error) {
 func (a *App) checkChannels(c governance.Config) error {
 	var errs []error
 	unknown := func(what, name, ch string) {
-		if !a.notifier.Has(ch) {
+		if !slices.ContainsFunc(a.channels, func(c notify.Channel) bool { return c.Name == ch }) {
 			errs = append(errs, fmt.Errorf("qgov %s %q: notification channel %q is not declared (notification_channel %s <url>)", what, name, ch, ch))
 		}
 	}

@@ -103,7 +103,26 @@ func New(channels []Channel, opts Options) (*Notifier, error) {
 	if opts.Retries == nil {
 		opts.Retries = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second}
 	}
-	n := &Notifier{channels: map[string]*sender{}, opts: opts, queue: make(chan delivery, queueSize)}
+	senders, err := check(channels)
+	if err != nil {
+		return nil, err
+	}
+	n := &Notifier{channels: senders, opts: opts, queue: make(chan delivery, queueSize)}
+	n.wg.Add(1)
+	go n.deliver()
+	return n, nil
+}
+
+// Check reports what is wrong with channels, as New would, without
+// starting to deliver.
+func Check(channels []Channel) error {
+	_, err := check(channels)
+	return err
+}
+
+// check builds each channel's sender.
+func check(channels []Channel) (map[string]*sender, error) {
+	senders := map[string]*sender{}
 	var errs []error
 	for _, c := range channels {
 		s, err := newSender(c)
@@ -112,17 +131,12 @@ func New(channels []Channel, opts Options) (*Notifier, error) {
 			errs = append(errs, errors.New("notification channel: a name is required"))
 		case err != nil:
 			errs = append(errs, fmt.Errorf("notification channel %q: %w", c.Name, err))
-		case n.channels[c.Name] != nil:
+		case senders[c.Name] != nil:
 			errs = append(errs, fmt.Errorf("notification channel %q: declared twice", c.Name))
 		}
-		n.channels[c.Name] = s
+		senders[c.Name] = s
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	n.wg.Add(1)
-	go n.deliver()
-	return n, nil
+	return senders, errors.Join(errs...)
 }
 
 // Has reports whether a channel is configured.
