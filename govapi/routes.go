@@ -42,14 +42,14 @@ var operations = func() []route.Route[operation] {
 		add("GET "+base+n, read, objects, op("List "+n, []obj{tenantParam, param("page_size", "query", "At most 1 to 1000 objects (default 100).", false),
 			param("page_token", "query", "The next_page_token of the previous page.", false)}, nil,
 			answers("200", "A page of objects, declared and live, by name.", ref("Page"), "400")))
-		add("POST "+base+n, read, objects, op("Create one of "+n, []obj{tenantParam}, jsonBody(anyObject, "The object, with the fields of the qgov app's JSON config."),
+		add("POST "+base+n, audit.ActionGovernanceCreate, objects, op("Create one of "+n, []obj{tenantParam}, jsonBody(anyObject, "The object, with the fields of the qgov app's JSON config."),
 			answers("201", "Created; ETag is its revision.", ref("Entry"), "400", "409", "413")))
 		add("GET "+base+n+"/{name}", read, objects, op("Get one of "+n, []obj{name, tenantParam}, nil, answers("200", "The object; ETag is its revision.", ref("Entry"), "404")))
-		add("PUT "+base+n+"/{name}", read, objects, op("Create or replace one of "+n, []obj{name, tenantParam, param("If-Match", "header", "Required to replace an existing object.", false)},
+		add("PUT "+base+n+"/{name}", audit.ActionGovernancePut, objects, op("Create or replace one of "+n, []obj{name, tenantParam, param("If-Match", "header", "Required to replace an existing object.", false)},
 			jsonBody(anyObject, "The whole object."), answers("200", "Replaced (201 when created).", ref("Entry"), "400", "404", "409", "412", "413", "428")))
-		add("PATCH "+base+n+"/{name}", read, objects, op("Merge into one of "+n, []obj{name, tenantParam, ifMatch}, jsonBody(anyObject, "A JSON merge patch (RFC 7386)."),
+		add("PATCH "+base+n+"/{name}", audit.ActionGovernancePatch, objects, op("Merge into one of "+n, []obj{name, tenantParam, ifMatch}, jsonBody(anyObject, "A JSON merge patch (RFC 7386)."),
 			answers("200", "Changed.", ref("Entry"), "400", "404", "409", "412", "428")))
-		add("DELETE "+base+n+"/{name}", read, objects, op("Delete one of "+n, []obj{name, tenantParam, ifMatch}, nil, answers("200", "Deleted.", anyObject, "400", "404", "409", "412", "428")))
+		add("DELETE "+base+n+"/{name}", audit.ActionGovernanceDelete, objects, op("Delete one of "+n, []obj{name, tenantParam, ifMatch}, nil, answers("200", "Deleted.", anyObject, "400", "404", "409", "412", "428")))
 	}
 	id := param("id", "path", "The key or session id.", true)
 	user := param("user", "query", "Another user of the tenant (user:manage).", false)

@@ -55,7 +55,11 @@ func newAPIClient(ctx context.Context, base string, timeout time.Duration) (*api
 		return nil, fmt.Errorf("set %s to a qgov API key", apiKeyEnv)
 	}
 	base = strings.TrimRight(gatewayURL(base), "/")
-	hc := &http.Client{Timeout: timeout}
+	// the timeout bounds the wait for the gateway's answer, not the
+	// download of a large one (a report)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = timeout
+	hc := &http.Client{Transport: tr}
 	token, err := (&qiskitclient.Client{BaseURL: base, APIKey: key, HTTP: hc}).Token(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("exchanging the API key at %s: %w", base, err)

@@ -109,7 +109,7 @@ func clientFlags(fs *pflag.FlagSet) {
 
 // timeoutFlag bounds each request to the gateway.
 func timeoutFlag(fs *pflag.FlagSet) {
-	fs.Duration("timeout", defaultTimeout, "Give up on a request to the gateway after this long")
+	fs.Duration("timeout", defaultTimeout, "Give up on a request when the gateway has not begun to answer it after this long")
 }
 
 // defaultTimeout is --timeout's default.

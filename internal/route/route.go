@@ -10,6 +10,7 @@ package route
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 )
@@ -72,13 +73,15 @@ func New[T any](routes []Route[T]) *Table[T] {
 }
 
 // Match finds the route of r. When Found, r.PathValue gives the pattern's
-// wildcards. A path that is not clean ("//", ".", "..") or that escapes a
-// character ("%2F") matches no route, so that qgov and the upstream
-// cannot read it differently; a trailing slash matches only a pattern
-// that ends in "/{$}".
+// wildcards, unescaped. A path that is not clean ("//", ".", "..") or
+// whose escapes hide a separator or a dot segment ("%2F", "%5C", "%2e")
+// matches no route, so that qgov and the upstream cannot split it
+// differently; other escapes ("alice%3Aadmin") are read as the
+// characters they stand for. A trailing slash matches only a pattern that
+// ends in "/{$}".
 func (t *Table[T]) Match(r *http.Request) (T, Result) {
 	var zero T
-	if r.URL.RawPath != "" || !clean(r.URL.Path) {
+	if !clean(r.URL.Path) || !plainEscapes(r.URL.RawPath) {
 		return zero, Unknown
 	}
 	t.mux.ServeHTTP(discard{}, r)
@@ -94,16 +97,30 @@ func (t *Table[T]) Match(r *http.Request) (T, Result) {
 	return zero, Unknown
 }
 
-// clean reports whether p is a clean absolute path, with at most a
-// trailing slash (which only a pattern ending in "/{$}" matches).
+// clean reports whether p is a clean absolute path without backslashes
+// (which some servers read as separators), with at most a trailing slash
+// (which only a pattern ending in "/{$}" matches).
 func clean(p string) bool {
-	if p == "" || p[0] != '/' {
+	if p == "" || p[0] != '/' || strings.ContainsRune(p, '\\') {
 		return false
 	}
 	if p != "/" {
 		p = strings.TrimSuffix(p, "/")
 	}
 	return path.Clean(p) == p
+}
+
+// plainEscapes reports whether an escaped path (URL.RawPath, "" when the
+// path has no unusual escapes) escapes no separator and makes no dot
+// segment.
+func plainEscapes(raw string) bool {
+	for seg := range strings.SplitSeq(raw, "/") {
+		s, err := url.PathUnescape(seg)
+		if err != nil || strings.ContainsAny(s, "/\\") || s == "." || s == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // nothing is every pattern's handler: a match only records the pattern
