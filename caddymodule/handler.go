@@ -86,7 +86,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 }
 
 // starting answers a request the app has not started in time to serve.
-var starting = denial.New("gateway_starting", "the gateway is starting; try again shortly")
+var starting = denial.New("gateway_starting", "the gateway has not started: it is starting, or its start failed (see its log); try again shortly")
 
 // Interface guards.
 var (

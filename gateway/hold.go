@@ -227,14 +227,8 @@ func (g *Gateway) aliased(q *request, rec jobs.Record) Decision {
 	out := q.w
 	c := newCaptured()
 	q.w = c
-	rec.ID = upstream
-	d := g.ownedAction(q, rec)
+	d := g.ownedAction(q, rec) // the record keeps the id the client sees
 	c.replay(out, bytes.ReplaceAll(c.body.Bytes(), []byte(upstream), []byte(visible)))
-	if q.route.Action == runtimeapi.ActionJobDelete && c.status >= 200 && c.status < 300 {
-		if err := g.Jobs.Remove(q.r.Context(), rec.Instance, visible); err != nil {
-			g.Logger.Error("removing ownership", "job", visible, "error", err)
-		}
-	}
 	return d
 }
 

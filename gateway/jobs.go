@@ -125,7 +125,7 @@ func (g *goneWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 // seen to end has its reservation settled.
 func (g *Gateway) ownedAction(q *request, rec jobs.Record) Decision {
 	if q.route.Action != runtimeapi.ActionJobDelete {
-		if len(rec.Quota) > 0 && (q.route.Action == runtimeapi.ActionJobCancel || q.rest == "/jobs/"+rec.ID) {
+		if len(rec.Quota) > 0 && (q.route.Action == runtimeapi.ActionJobCancel || q.rest == "/jobs/"+q.route.ID) {
 			return g.watchEnd(q, rec)
 		}
 		return g.pass(q)

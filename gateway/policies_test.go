@@ -351,6 +351,14 @@ func TestHeldJobSurvivesARestartAndIsReleasedOnce(t *testing.T) {
 		b := budget(t, srv)
 		return b.ReservedUSD == 0 && b.SpentUSD > 0
 	}, 10*time.Second, 50*time.Millisecond, "the released job's estimate is replaced by its cost")
+
+	// its record, kept under the client's id, no longer names an open
+	// reservation once a read saw the job end, so later reads need not look
+	require.Eventually(t, func() bool {
+		upstreamJob(t, srv, "fatima-key", id)
+		rec, err := gw.Jobs.Refresh(context.Background(), "QR-ml", id)
+		return err == nil && len(rec.Quota) == 0
+	}, 10*time.Second, 100*time.Millisecond)
 }
 
 // budget reads the tenant's budget as fatima's usage view shows it.

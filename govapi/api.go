@@ -78,8 +78,11 @@ func (a *API) ServeGovernance(w http.ResponseWriter, r *http.Request, d gateway.
 	if found == route.Found && rt.admin {
 		return a.serveAdmin(w, r, d, strings.TrimPrefix(r.URL.Path, gateway.GovernancePrefix)) // authenticated by the identity layer, as on /auth/
 	}
-	p, err := g.Auth.Authenticate(r)
 	d.Action = audit.ActionAuditQuery
+	if found == route.Found {
+		d.Action = runtimeapi.Action(rt.action) // a refusal below is audited as what was asked
+	}
+	p, err := g.Auth.Authenticate(r)
 	if err != nil {
 		return gateway.Deny(w, d, err)
 	}
@@ -97,7 +100,6 @@ func (a *API) ServeGovernance(w http.ResponseWriter, r *http.Request, d gateway.
 	case route.NotAllowed:
 		return gateway.Deny(w, d, notAllowed(r))
 	}
-	d.Action = runtimeapi.Action(rt.action)
 	q := govCall{a: a, g: g, w: w, r: r, p: p, access: g.Directory.Load().Access(p.Member(), g.Now())}
 	if err := rt.serve(q, &d); err != nil {
 		return gateway.Deny(w, d, err)
