@@ -1,5 +1,5 @@
-// Package ownership records who owns the jobs and sessions created
-// through qgov: the user, tenant, project and instance behind each id.
+// Package jobs is the job ledger: who owns each job and session created
+// through qgov, the user, tenant, project and instance behind each id.
 // The gateway consults it to decide who may see or act on them.
 package jobs
 

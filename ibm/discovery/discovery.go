@@ -1,4 +1,4 @@
-// Package platform serves the two IBM Cloud platform services the Qiskit
+// Package discovery serves the two IBM Cloud platform services the Qiskit
 // client calls to discover instances: Global Search (the instances a
 // caller may use) and Global Catalog (their plans).
 package discovery
