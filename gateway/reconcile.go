@@ -45,10 +45,10 @@ type Reconciler struct {
 // leaseName is the store lease of the reconciler.
 const leaseName = "quota-reconciler"
 
-// Run reconciles every Interval until ctx ends. The replica's beat and
-// the lease are renewed on their own schedule, so a long pass (slow
-// upstream calls) neither makes this replica look stopped nor lets its
-// lease lapse under it.
+// Run reconciles every Interval until ctx ends, then releases the lease.
+// The replica's beat and the lease are renewed on their own schedule, so
+// a long pass (slow upstream calls) neither makes this replica look
+// stopped nor lets its lease lapse under it.
 func (rc *Reconciler) Run(ctx context.Context) {
 	var holding atomic.Bool
 	go func() {
@@ -62,6 +62,13 @@ func (rc *Reconciler) Run(ctx context.Context) {
 			holding.Store(err == nil && held)
 			select {
 			case <-ctx.Done():
+				if holding.Load() { // another replica need not wait for it to expire
+					release, cancel := context.WithTimeout(context.WithoutCancel(ctx), rc.Interval)
+					if err := store.Release(release, rc.Store, leaseName, rc.Node); err != nil {
+						rc.Gateway.Logger.Warn("releasing the reconciler's lease", "error", err)
+					}
+					cancel()
+				}
 				return
 			case <-tick.C:
 			}

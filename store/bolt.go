@@ -146,6 +146,30 @@ func (b *Bolt) Replace(_ context.Context, bucket, key string, value []byte, ttl 
 	return replaced && err == nil, err
 }
 
+// CompareAndSwap implements Store in one transaction.
+func (b *Bolt) CompareAndSwap(_ context.Context, bucket, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	if err := checkName(bucket); err != nil {
+		return false, err
+	}
+	swapped := false
+	err := b.update(func(tx *bolt.Tx) error {
+		swapped = false
+		bk := tx.Bucket([]byte(bucket))
+		if bk == nil {
+			return nil
+		}
+		if v := bk.Get([]byte(key)); v == nil || b.expired(v) || !bytes.Equal(v[8:], old) {
+			return nil
+		}
+		swapped = true
+		if value == nil {
+			return bk.Delete([]byte(key))
+		}
+		return bk.Put([]byte(key), b.encode(value, ttl))
+	})
+	return swapped && err == nil, err
+}
+
 // Delete implements Store.
 func (b *Bolt) Delete(_ context.Context, bucket, key string) error {
 	return b.update(func(tx *bolt.Tx) error {

@@ -124,6 +124,40 @@ func (r *Redis) Replace(ctx context.Context, bucket, key string, value []byte, t
 	return ok, nil
 }
 
+// swapScript: KEYS = value key, index key; ARGV = old, new, ttl in ms
+// (0: none), "1" to delete, the record's key. Both keys share the
+// bucket's hash slot.
+var swapScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[4] == '1' then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[5])
+elseif tonumber(ARGV[3]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+return 1`)
+
+// CompareAndSwap implements Store with one script.
+func (r *Redis) CompareAndSwap(ctx context.Context, bucket, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	if err := checkName(bucket); err != nil {
+		return false, err
+	}
+	del := "0"
+	if value == nil {
+		del = "1"
+	}
+	n, err := swapScript.Run(ctx, r.client, []string{r.valueKey(bucket, key), r.indexKey(bucket)},
+		old, value, ttl.Milliseconds(), del, key).Int()
+	if err != nil {
+		return false, fmt.Errorf("redis compare-and-swap %s/%s: %w", bucket, key, err)
+	}
+	return n == 1, nil
+}
+
 // Delete implements Store.
 func (r *Redis) Delete(ctx context.Context, bucket, key string) error {
 	ctx, cancel := r.bound(ctx)

@@ -27,6 +27,11 @@ type Store interface {
 	// whether it did: an update never brings back a record another
 	// writer deleted.
 	Replace(ctx context.Context, bucket, key string, value []byte, ttl time.Duration) (bool, error)
+	// CompareAndSwap stores value in place of a record only while the
+	// record holds old, and reports whether it did; a nil value deletes
+	// the record instead. An absent or expired record holds nothing, so
+	// it never matches.
+	CompareAndSwap(ctx context.Context, bucket, key string, old, value []byte, ttl time.Duration) (bool, error)
 	// Delete removes a record; deleting an absent key is not an error.
 	Delete(ctx context.Context, bucket, key string) error
 	// List returns, in key order, up to limit records whose keys start

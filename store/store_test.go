@@ -142,6 +142,79 @@ var conformance = []struct {
 		_, err = s.Get(ctx, "replace", "there")
 		assert.ErrorIs(t, err, ErrNotFound)
 	}},
+	{"compare-and-swap changes only what it saw", func(t *testing.T, s Store) {
+		ctx := context.Background()
+		ok, err := s.CompareAndSwap(ctx, "cas", "k", []byte("a"), []byte("b"), 0)
+		require.NoError(t, err)
+		assert.False(t, ok, "an absent record holds nothing")
+		require.NoError(t, s.Put(ctx, "cas", "k", []byte("a"), 0))
+		ok, err = s.CompareAndSwap(ctx, "cas", "k", []byte("x"), []byte("b"), 0)
+		require.NoError(t, err)
+		assert.False(t, ok, "another value")
+		ok, err = s.CompareAndSwap(ctx, "cas", "k", []byte("a"), []byte("b"), 50*time.Millisecond)
+		require.NoError(t, err)
+		assert.True(t, ok)
+		v, err := s.Get(ctx, "cas", "k")
+		require.NoError(t, err)
+		assert.Equal(t, "b", string(v))
+		time.Sleep(120 * time.Millisecond)
+		ok, err = s.CompareAndSwap(ctx, "cas", "k", []byte("b"), []byte("c"), 0)
+		require.NoError(t, err)
+		assert.False(t, ok, "an expired record holds nothing")
+		require.NoError(t, s.Put(ctx, "cas", "k", []byte("d"), 0))
+		ok, err = s.CompareAndSwap(ctx, "cas", "k", []byte("d"), nil, 0)
+		require.NoError(t, err)
+		assert.True(t, ok, "nil deletes")
+		_, err = s.Get(ctx, "cas", "k")
+		assert.ErrorIs(t, err, ErrNotFound)
+		entries, err := s.List(ctx, "cas", "", "", 10)
+		require.NoError(t, err)
+		assert.Empty(t, entries, "and leaves no index entry")
+	}},
+	{"one holder of a lease at a time, among racing replicas", func(t *testing.T, s Store) {
+		ctx := context.Background()
+		const ttl = 300 * time.Millisecond
+		var inside, most, turns atomic.Int32
+		holders := map[string]bool{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		stop := time.Now().Add(2 * time.Second)
+		for _, node := range []string{"a", "b", "c"} {
+			wg.Add(1)
+			go func(node string) {
+				defer wg.Done()
+				for i := 0; time.Now().Before(stop); i++ {
+					held, err := Lease(ctx, s, "race", node, ttl)
+					if !assert.NoError(t, err) {
+						return
+					}
+					if held { // well within the lease just renewed
+						n := inside.Add(1)
+						for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+						}
+						mu.Lock()
+						holders[node] = true
+						mu.Unlock()
+						turns.Add(1)
+						time.Sleep(2 * time.Millisecond)
+						inside.Add(-1)
+					}
+					switch {
+					case held && i%40 == 39: // a holder that goes quiet lets the lease lapse
+						time.Sleep(ttl + 50*time.Millisecond)
+					case held && i%40 == 19: // one that stops releases it
+						assert.NoError(t, Release(ctx, s, "race", node))
+						time.Sleep(5 * time.Millisecond)
+					default:
+						time.Sleep(time.Millisecond)
+					}
+				}
+			}(node)
+		}
+		wg.Wait()
+		assert.EqualValues(t, 1, most.Load(), "never two holders at once")
+		assert.Greater(t, len(holders), 1, "the lease changed hands (%d turns)", turns.Load())
+	}},
 	{"exactly one concurrent creator wins", func(t *testing.T, s Store) {
 		ctx := context.Background()
 		var wins atomic.Int32
