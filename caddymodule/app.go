@@ -392,6 +392,7 @@ func (a *App) open(ctx context.Context) error {
 		Logger:       a.logger,
 		Upstream:     a,
 		ClientIP:     clientIP,
+		Timer:        stepTimer{},
 	}
 	a.gateway = gateway.New(a.cfg)
 	a.gateway.Governance = govapi.New(a.gateway, govapi.Config{Catalog: a.catalog, Outbound: a.outboundHosts, AuditSource: source, AuditDir: trailDir})

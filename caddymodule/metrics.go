@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -25,6 +26,30 @@ var decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Namespace: "qgov", Name: "decisions_total",
 	Help: "Requests the gateway decided, by outcome (success, denied, held, modified, failure), error code and IBM action.",
 }, []string{"outcome", "code", "action"})
+
+// steps times the pipeline's steps. Its one label is bounded by
+// gateway.Steps.
+var steps = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	Namespace: "qgov", Name: "step_duration_seconds",
+	Help:    "How long a step of a request took, by step: " + stepNames() + ".",
+	Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+}, []string{"step"})
+
+func stepNames() string {
+	names := make([]string, len(gateway.Steps))
+	for i, s := range gateway.Steps {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}
+
+// stepTimer is the gateway's Timer over steps.
+type stepTimer struct{}
+
+// Observe implements gateway.Timer.
+func (stepTimer) Observe(step gateway.Step, took time.Duration) {
+	steps.WithLabelValues(string(step)).Observe(took.Seconds())
+}
 
 // countDecision counts one decision.
 func countDecision(d *gateway.Decision) {
@@ -109,7 +134,8 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// registerMetrics exposes the gateway's decisions, the audit trail's
+// registerMetrics exposes the gateway's decisions and the duration of
+// its steps, notification deliveries, the audit trail's
 // queue, budgets, pending approvals, upstream token refreshes and the
 // governance revision through Caddy's metrics (the admin endpoint's
 // /metrics, or the metrics handler).
@@ -118,9 +144,16 @@ func (a *App) registerMetrics(ctx caddy.Context, trail *audit.Log, book *approva
 	if reg == nil {
 		return
 	}
-	st := trail.Stats()
+	st, sent := trail.Stats(), a.notifier.Stats()
 	for _, c := range []prometheus.Collector{
 		decisions,
+		steps,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "qgov", Subsystem: "notifications", Name: "delivered_total",
+			Help: "Notifications a channel took, since this configuration loaded."}, func() float64 { return float64(sent.Delivered.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "qgov", Subsystem: "notifications", Name: "retries_total",
+			Help: "Notification sends tried again after a failure, since this configuration loaded."}, func() float64 { return float64(sent.Retried.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "qgov", Subsystem: "notifications", Name: "failed_total",
+			Help: "Notifications given up after the last try (each audited), since this configuration loaded."}, func() float64 { return float64(sent.Failed.Load()) }),
 		stateCollector{app: a, approvals: book},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "qgov", Subsystem: "audit", Name: "queue_depth",
 			Help: "Audit records reserved, queued or being written."}, func() float64 { return float64(trail.Depth()) }),

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/qgov/qgov/gateway"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 )
 
@@ -61,6 +62,25 @@ next:
 		return -1
 	}
 	return sum
+}
+
+// observations is how many samples a histogram with these labels holds.
+func (s scrape) observations(name string, labels ...string) uint64 {
+	var n uint64
+next:
+	for _, m := range s.families[name].GetMetric() {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		for i := 0; i+1 < len(labels); i += 2 {
+			if have[labels[i]] != labels[i+1] {
+				continue next
+			}
+		}
+		n += m.GetHistogram().GetSampleCount()
+	}
+	return n
 }
 
 // count is a counter's sum, 0 when it has not been counted yet.
@@ -127,6 +147,13 @@ func TestMetrics(t *testing.T) {
 	assert.Greater(t, after.value("qgov_audit_records_total"), before.value("qgov_audit_records_total"))
 	assert.GreaterOrEqual(t, after.value("qgov_audit_queue_depth"), 0.0)
 	assert.GreaterOrEqual(t, after.value("qgov_governance_revision"), 0.0)
+	for _, step := range gateway.Steps {
+		assert.Greater(t, after.observations("qgov_step_duration_seconds", "step", string(step)),
+			before.observations("qgov_step_duration_seconds", "step", string(step)), "the %s step is timed", step)
+	}
+	for _, m := range []string{"qgov_notifications_delivered_total", "qgov_notifications_retries_total", "qgov_notifications_failed_total"} {
+		assert.GreaterOrEqual(t, after.value(m), 0.0, m)
+	}
 	for _, line := range strings.Split(after.text, "\n") {
 		if strings.HasPrefix(line, "qgov_") {
 			assert.NotContains(t, line, "fatima", "no metric is labelled by user")

@@ -149,7 +149,10 @@ func (g *Gateway) forward(w http.ResponseWriter, q *request, query url.Values, b
 	if len(body) == 0 && q.r.ContentLength <= 0 {
 		out.Body = http.NoBody
 	}
-	if err := g.Upstream.Forward(w, out, q.in); err != nil {
+	start := time.Now()
+	err = g.Upstream.Forward(w, out, q.in)
+	g.observe(StepUpstream, start)
+	if err != nil {
 		g.Logger.Warn("forwarding upstream", "instance", q.in.Alias, "error", err)
 		return denial.New(codeUnreachable, "the upstream of instance "+q.in.Alias+" did not answer")
 	}

@@ -109,6 +109,9 @@ type Config struct {
 	// Policies are the compiled policies and workflows in force; nil, or
 	// a nil Set, has none.
 	Policies *policy.Current
+	// Timer observes how long each step of a request took (metrics); nil
+	// observes nothing.
+	Timer Timer
 	// Governance serves the governance API under GovernancePrefix
 	// (package govapi); nil answers its routes with 404.
 	Governance Governance
@@ -292,7 +295,10 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) Decision {
 	d = g.route(sw, r, d)
 	d.Status = sw.status
 	if ticket != nil {
-		if err := ticket.Commit(g.auditRecord(r, &d)); err != nil {
+		start := time.Now()
+		err := ticket.Commit(g.auditRecord(r, &d))
+		g.observe(StepAudit, start)
+		if err != nil {
 			g.Logger.Error("audit record not yet durable", "trace", d.Trace, "error", err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/qgov/qgov/audit"
 	"github.com/qgov/qgov/denial"
@@ -155,6 +156,8 @@ func (g *Gateway) ownedAction(q *request, rec jobs.Record) Decision {
 // submission is then finished by the reconciler, which finds the job by
 // its tracking tag.
 func (g *Gateway) record(ctx context.Context, reg *jobs.Registry, rec jobs.Record, adm *quota.Admission) error {
+	start := time.Now()
+	defer g.observe(StepRecord, start)
 	write := func(ctx context.Context, w store.Write) error { return g.Quota.Bind(ctx, adm, rec.ID, w) }
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {

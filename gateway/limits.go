@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/runtimeapi"
@@ -59,6 +60,8 @@ func (g *Gateway) precheck(q *request) *denial.Denial {
 // admit is the limits step of a job submission: its size, backend,
 // counts and estimated cost, all checked and counted together.
 func (g *Gateway) admit(q *request, sub *runtimeapi.Submission, priority bool) (*quota.Admission, *denial.Denial) {
+	start := time.Now()
+	defer g.observe(StepAdmission, start)
 	a, err := g.Quota.Admit(q.r.Context(), quota.Job{Caller: q.caller(q.d.Project), Instance: q.in.Alias,
 		Backend: sub.Backend, Priority: priority, Sub: sub, RateCounted: true, Node: g.Node})
 	if err != nil {

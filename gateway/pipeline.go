@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/runtimeapi"
@@ -37,7 +38,9 @@ type request struct {
 func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, d Decision) Decision {
 	rest := apiRest(r.URL.Path)
 	// identity
+	start := time.Now()
 	p, err := g.Auth.Authenticate(r)
+	g.observe(StepAuthenticate, start)
 	if err != nil {
 		return Deny(w, d, err)
 	}
@@ -74,7 +77,10 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, d Decisio
 	// request's decision is d, which q.d points to: every step's notes
 	// and rules reach its audit record, a refusal's included.
 	q := &request{w: w, r: r, rest: rest, route: route, p: p, in: in, reach: reach, cap: rbac.RouteCapability(route), d: &d}
-	if err := q.authorize(); err != nil {
+	start = time.Now()
+	err = q.authorize()
+	g.observe(StepAuthorize, start)
+	if err != nil {
 		return Deny(w, *q.d, err)
 	}
 
@@ -82,12 +88,17 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, d Decisio
 	// for one more job checked, before its body is read; it is admitted
 	// below, once read, with its counts and cost. Any other request
 	// counts against the caller's rate.
+	start = time.Now()
 	if route.Action == runtimeapi.ActionJobCreate {
-		if err := g.precheck(q); err != nil {
+		err := g.precheck(q)
+		g.observe(StepLimits, start)
+		if err != nil {
 			return Deny(w, *q.d, err)
 		}
 	} else {
-		if err := g.checkRate(q); err != nil {
+		err := g.checkRate(q)
+		g.observe(StepLimits, start)
+		if err != nil {
 			return Deny(w, *q.d, err)
 		}
 		// policies: those written for this action may block it or

@@ -70,6 +70,8 @@ func (g *Gateway) checkPolicies(q *request) *denial.Denial {
 // audit-mode matches are noted, and notices are sent. What else the
 // result holds (modifications, workflows) is the job step's to apply.
 func (g *Gateway) evaluatePolicies(q *request, env *policy.Env) (policy.Result, *denial.Denial) {
+	start := time.Now()
+	defer g.observe(StepPolicies, start)
 	r := g.Policies.Load().Evaluate(env)
 	q.d.rules = append(q.d.rules, r.RuleIDs()...)
 	for _, p := range r.Audited {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -88,7 +89,19 @@ type Notifier struct {
 	mu       sync.RWMutex
 	closed   bool
 	wg       sync.WaitGroup
+	stats    Stats
 }
+
+// Stats count what a notifier did with its messages since it started.
+type Stats struct {
+	// Delivered counts messages a channel took, Retried the sends tried
+	// again after a failure, and Failed the messages given up after the
+	// last try.
+	Delivered, Retried, Failed atomic.Int64
+}
+
+// Stats returns the notifier's counts.
+func (n *Notifier) Stats() *Stats { return &n.stats }
 
 type delivery struct {
 	s   *sender
@@ -186,14 +199,18 @@ func (n *Notifier) deliver() {
 			err := d.s.send(d.msg)
 			for _, wait := range n.opts.Retries {
 				if err == nil {
-					return
+					break
 				}
 				time.Sleep(wait)
+				n.stats.Retried.Add(1)
 				err = d.s.send(d.msg)
 			}
 			if err != nil {
+				n.stats.Failed.Add(1)
 				n.failed(d.s.ch.Name, d.msg, err)
+				return
 			}
+			n.stats.Delivered.Add(1)
 		}()
 	}
 }

@@ -103,6 +103,10 @@ func TestSlackAndFailures(t *testing.T) {
 	}
 	n.Close()
 	assert.EqualValues(t, 3, tries.Load(), "one try and two retries")
+	st := n.Stats()
+	assert.EqualValues(t, 1, st.Delivered.Load(), "Slack's")
+	assert.EqualValues(t, 2, st.Retried.Load())
+	assert.EqualValues(t, 1, st.Failed.Load(), "the broken channel's")
 }
 
 // TestEmail sends a mail through a real SMTP exchange with a local
