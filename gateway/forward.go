@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/qgov/qgov/denial"
 	"github.com/qgov/qgov/ibm/runtimeapi"
 )
@@ -149,9 +152,12 @@ func (g *Gateway) forward(w http.ResponseWriter, q *request, query url.Values, b
 	if len(body) == 0 && q.r.ContentLength <= 0 {
 		out.Body = http.NoBody
 	}
+	if trace.SpanContextFromContext(out.Context()).IsValid() { // the upstream joins the request's trace
+		propagation.TraceContext{}.Inject(out.Context(), propagation.HeaderCarrier(out.Header))
+	}
 	start := time.Now()
 	err = g.Upstream.Forward(w, out, q.in)
-	g.observe(StepUpstream, start)
+	g.observe(q.r.Context(), StepUpstream, start)
 	if err != nil {
 		g.Logger.Warn("forwarding upstream", "instance", q.in.Alias, "error", err)
 		return denial.New(codeUnreachable, "the upstream of instance "+q.in.Alias+" did not answer")

@@ -278,7 +278,7 @@ func Handles(r *http.Request) bool { return mountOf(r.URL.Path) != nil }
 // refused with 503 before anything is forwarded, so a client's retry is
 // safe.
 func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) Decision {
-	d := Decision{Trace: runtimeapi.NewTrace()}
+	d := Decision{Trace: traceOf(r.Context())}
 	var ticket *audit.Ticket
 	if g.Audit != nil {
 		var err error
@@ -297,7 +297,7 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) Decision {
 	if ticket != nil {
 		start := time.Now()
 		err := ticket.Commit(g.auditRecord(r, &d))
-		g.observe(StepAudit, start)
+		g.observe(r.Context(), StepAudit, start)
 		if err != nil {
 			g.Logger.Error("audit record not yet durable", "trace", d.Trace, "error", err)
 		}

@@ -157,7 +157,7 @@ func (g *Gateway) ownedAction(q *request, rec jobs.Record) Decision {
 // its tracking tag.
 func (g *Gateway) record(ctx context.Context, reg *jobs.Registry, rec jobs.Record, adm *quota.Admission) error {
 	start := time.Now()
-	defer g.observe(StepRecord, start)
+	defer g.observe(ctx, StepRecord, start)
 	write := func(ctx context.Context, w store.Write) error { return g.Quota.Bind(ctx, adm, rec.ID, w) }
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {

@@ -61,7 +61,7 @@ func (g *Gateway) precheck(q *request) *denial.Denial {
 // counts and estimated cost, all checked and counted together.
 func (g *Gateway) admit(q *request, sub *runtimeapi.Submission, priority bool) (*quota.Admission, *denial.Denial) {
 	start := time.Now()
-	defer g.observe(StepAdmission, start)
+	defer g.observe(q.r.Context(), StepAdmission, start)
 	a, err := g.Quota.Admit(q.r.Context(), quota.Job{Caller: q.caller(q.d.Project), Instance: q.in.Alias,
 		Backend: sub.Backend, Priority: priority, Sub: sub, RateCounted: true, Node: g.Node})
 	if err != nil {

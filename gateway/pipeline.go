@@ -40,7 +40,7 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, d Decisio
 	// identity
 	start := time.Now()
 	p, err := g.Auth.Authenticate(r)
-	g.observe(StepAuthenticate, start)
+	g.observe(r.Context(), StepAuthenticate, start)
 	if err != nil {
 		return Deny(w, d, err)
 	}
@@ -79,7 +79,7 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, d Decisio
 	q := &request{w: w, r: r, rest: rest, route: route, p: p, in: in, reach: reach, cap: rbac.RouteCapability(route), d: &d}
 	start = time.Now()
 	err = q.authorize()
-	g.observe(StepAuthorize, start)
+	g.observe(r.Context(), StepAuthorize, start)
 	if err != nil {
 		return Deny(w, *q.d, err)
 	}
@@ -91,13 +91,13 @@ func (g *Gateway) serveRuntime(w http.ResponseWriter, r *http.Request, d Decisio
 	start = time.Now()
 	if route.Action == runtimeapi.ActionJobCreate {
 		err := g.precheck(q)
-		g.observe(StepLimits, start)
+		g.observe(r.Context(), StepLimits, start)
 		if err != nil {
 			return Deny(w, *q.d, err)
 		}
 	} else {
 		err := g.checkRate(q)
-		g.observe(StepLimits, start)
+		g.observe(r.Context(), StepLimits, start)
 		if err != nil {
 			return Deny(w, *q.d, err)
 		}

@@ -71,7 +71,7 @@ func (g *Gateway) checkPolicies(q *request) *denial.Denial {
 // result holds (modifications, workflows) is the job step's to apply.
 func (g *Gateway) evaluatePolicies(q *request, env *policy.Env) (policy.Result, *denial.Denial) {
 	start := time.Now()
-	defer g.observe(StepPolicies, start)
+	defer g.observe(q.r.Context(), StepPolicies, start)
 	r := g.Policies.Load().Evaluate(env)
 	q.d.rules = append(q.d.rules, r.RuleIDs()...)
 	for _, p := range r.Audited {
