@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -134,6 +135,7 @@ type App struct {
 	circuits      circuit.Limits
 	outboundHosts govapi.Outbound
 	storeSettings StoreConfig
+	redisTLS      *tls.Config
 	channels      []notify.Channel
 	auditSettings auditSettings
 	// upstreams are the instances' reverse proxies.

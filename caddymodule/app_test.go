@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/qgov/qgov/internal/testenv"
 )
 
 // TestValidate provisions qgov apps as `qgov validate` does: what is
@@ -64,4 +67,56 @@ func TestFailedStartAnswersAtOnce(t *testing.T) {
 	assert.Nil(t, app.running(context.Background()))
 	assert.Less(t, time.Since(began), time.Second)
 	require.NoError(t, app.Cleanup())
+}
+
+// TestRedisOverTLS starts the app on a real redis-server that takes only
+// TLS connections with client certificates: with the CA, the client's
+// certificate and the server's name it runs; without the certificate, or
+// naming another server, it does not start.
+func TestRedisOverTLS(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	srv := testenv.RedisTLS(t)
+	for _, tc := range []struct {
+		name  string
+		store StoreConfig
+		ok    bool
+	}{
+		{"CA, client certificate and server name", StoreConfig{TLSCA: srv.CA, TLSCert: srv.Cert, TLSKey: srv.Key, TLSServerName: srv.ServerName}, true},
+		{"the address's own name, with a pool size and a dial timeout", StoreConfig{TLSCA: srv.CA, TLSCert: srv.Cert, TLSKey: srv.Key,
+			PoolSize: 4, DialTimeout: caddy.Duration(time.Second)}, true},
+		{"no client certificate", StoreConfig{TLSCA: srv.CA, TLSServerName: srv.ServerName}, false},
+		{"another server's name", StoreConfig{TLSCA: srv.CA, TLSCert: srv.Cert, TLSKey: srv.Key, TLSServerName: "elsewhere.test"}, false},
+		{"the system's roots", StoreConfig{TLS: true, TLSCert: srv.Cert, TLSKey: srv.Key}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := tc.store
+			sc.Backend, sc.Addrs, sc.KeyPrefix = "redis", []string{srv.Addr}, "tls-"+strings.ReplaceAll(tc.name, " ", "-")+":"
+			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+			defer cancel()
+			app := &App{Store: &sc, Quotas: &QuotaConfig{StoreTimeout: caddy.Duration(time.Second)}}
+			require.NoError(t, app.Provision(ctx))
+			err := app.Start()
+			if !tc.ok {
+				require.Error(t, err)
+				require.NoError(t, app.Cleanup())
+				return
+			}
+			require.NoError(t, err)
+			require.NoError(t, app.st.Put(context.Background(), "probe", "k", []byte("v"), 0))
+			v, err := app.st.Get(context.Background(), "probe", "k")
+			require.NoError(t, err)
+			assert.Equal(t, "v", string(v))
+			require.NoError(t, app.Stop())
+			require.NoError(t, app.Cleanup())
+		})
+	}
+}
+
+// TestRedisTLSFilesAreChecked: a TLS file that cannot be read is a
+// configuration error, found by validation.
+func TestRedisTLSFilesAreChecked(t *testing.T) {
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	app := &App{Store: &StoreConfig{Backend: "redis", Addrs: []string{"127.0.0.1:1"}, TLSCA: filepath.Join(t.TempDir(), "missing.pem")}}
+	assert.ErrorContains(t, app.Provision(ctx), "tls_ca")
 }

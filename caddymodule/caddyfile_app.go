@@ -269,6 +269,32 @@ func parseStore(d *caddyfile.Dispenser) (*StoreConfig, error) {
 			}
 		case "tls":
 			sc.TLS = true
+		case "tls_ca":
+			sc.TLSCA, err = oneArg(d)
+		case "tls_cert":
+			if !d.Args(&sc.TLSCert, &sc.TLSKey) || d.NextArg() {
+				return nil, d.Err("tls_cert takes the certificate's and the key's PEM files")
+			}
+		case "tls_server_name":
+			sc.TLSServerName, err = oneArg(d)
+		case "cluster":
+			sc.Cluster = true
+		case "pool_size":
+			var v string
+			if v, err = oneArg(d); err == nil {
+				if sc.PoolSize, err = strconv.Atoi(v); err != nil || sc.PoolSize < 1 {
+					return nil, d.Errf("pool_size must be a positive integer, got %q", v)
+				}
+			}
+		case "dial_timeout":
+			var v string
+			if v, err = oneArg(d); err == nil {
+				var dur time.Duration
+				if dur, err = caddy.ParseDuration(v); err != nil || dur <= 0 {
+					return nil, d.Errf("dial_timeout must be a positive duration, got %q", v)
+				}
+				sc.DialTimeout = caddy.Duration(dur)
+			}
 		case "key_prefix":
 			sc.KeyPrefix, err = oneArg(d)
 		case "require_persistence":

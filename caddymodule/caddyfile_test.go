@@ -90,6 +90,11 @@ func TestAppCaddyfile(t *testing.T) {
 				assert.Equal(t, "gw", a.Issuer)
 				assert.EqualValues(t, 1<<20, a.MaxBodySize)
 			}},
+		{name: "redis for production", input: "qgov {\n store redis cfg.example:6379 {\n cluster\n tls_ca ca.pem\n tls_cert client.pem client-key.pem\n tls_server_name redis.example\n pool_size 32\n dial_timeout 2s\n }\n}",
+			check: func(t *testing.T, a *App) {
+				assert.Equal(t, &StoreConfig{Backend: "redis", Addrs: []string{"cfg.example:6379"}, Cluster: true, TLSCA: "ca.pem", TLSCert: "client.pem", TLSKey: "client-key.pem",
+					TLSServerName: "redis.example", PoolSize: 32, DialTimeout: caddy.Duration(2 * time.Second)}, a.Store)
+			}},
 		{name: "objects", input: "qgov {\n instance QR-a {\n crn c\n tenant t\n upstream u\n iam_url i\n api_key {env.K}\n plan open\n backends b1 b2\n }\n project p {\n tenant t\n instances QR-a\n }\n api_key k {\n sha256 abc\n user u\n name \"U U\"\n email u@x\n tenant t\n projects p q\n }\n}",
 			check: func(t *testing.T, a *App) {
 				require.Len(t, a.Instances, 1)
@@ -178,6 +183,8 @@ func TestAppCaddyfile(t *testing.T) {
 		{name: "unknown option", input: "qgov {\n colour blue\n}", err: `unrecognized qgov option "colour"`},
 		{name: "unknown store", input: "qgov {\n store sqlite\n}", err: `unknown store backend "sqlite"`},
 		{name: "redis without address", input: "qgov {\n store redis\n}", err: "at least one address"},
+		{name: "tls_cert without its key", input: "qgov {\n store redis r:6379 {\n tls_cert client.pem\n }\n}", err: "tls_cert takes"},
+		{name: "bad pool size", input: "qgov {\n store redis r:6379 {\n pool_size 0\n }\n}", err: "pool_size"},
 		{name: "bad ttl", input: "qgov {\n token_ttl soon\n}", err: "token_ttl"},
 		{name: "bad size", input: "qgov {\n max_body_size lots\n}", err: "max_body_size"},
 		{name: "nameless instance", input: "qgov {\n instance {\n crn c\n }\n}", err: "instance needs a name"},

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -46,8 +48,29 @@ type StoreConfig struct {
 	Password string `json:"password,omitempty"`
 	// DB is the Redis database number (standalone and Sentinel only).
 	DB int `json:"db,omitempty"`
-	// TLS connects to Redis over TLS.
+	// TLS connects to Redis over TLS, trusting the system's roots unless
+	// TLSCA is set. Setting any TLS option implies it.
 	TLS bool `json:"tls,omitempty"`
+	// TLSCA is a PEM file of the certificate authorities to trust for the
+	// Redis servers' certificates.
+	TLSCA string `json:"tls_ca,omitempty"`
+	// TLSCert and TLSKey are PEM files of the client certificate and key
+	// qgov shows servers that require one.
+	TLSCert string `json:"tls_cert,omitempty"`
+	TLSKey  string `json:"tls_key,omitempty"`
+	// TLSServerName is the name the servers' certificates must carry.
+	// Default: the host of each address.
+	TLSServerName string `json:"tls_server_name,omitempty"`
+	// Cluster speaks the Redis Cluster protocol through one address (a
+	// managed service's configuration endpoint); several addresses imply
+	// it.
+	Cluster bool `json:"cluster,omitempty"`
+	// PoolSize is the most connections per Redis node. Default: ten per
+	// CPU.
+	PoolSize int `json:"pool_size,omitempty"`
+	// DialTimeout bounds opening a connection. Default: the quotas'
+	// store_timeout, which also bounds every call.
+	DialTimeout caddy.Duration `json:"dial_timeout,omitempty"`
 	// KeyPrefix starts every Redis key. Default "qgov:".
 	KeyPrefix string `json:"key_prefix,omitempty"`
 	// RequirePersistence refuses to load the configuration while a Redis
@@ -115,10 +138,44 @@ func (a *App) storeConfig(repl *caddy.Replacer) (StoreConfig, error) {
 			return sc, fmt.Errorf("qgov store redis password: %w", err)
 		}
 		sc.Password = pw
+		if a.redisTLS, err = sc.tlsConfig(); err != nil {
+			return sc, fmt.Errorf("qgov store redis: %w", err)
+		}
+		if sc.PoolSize < 0 {
+			return sc, fmt.Errorf("qgov store redis: pool_size %d is negative", sc.PoolSize)
+		}
 	default:
 		return sc, fmt.Errorf("qgov store: unknown backend %q (use bolt or redis)", sc.Backend)
 	}
 	return sc, nil
+}
+
+// tlsConfig is the TLS configuration of the Redis connections, nil
+// without TLS. The files are read here, when the configuration is
+// checked.
+func (sc StoreConfig) tlsConfig() (*tls.Config, error) {
+	if !sc.TLS && sc.TLSCA == "" && sc.TLSCert == "" && sc.TLSKey == "" && sc.TLSServerName == "" {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: sc.TLSServerName}
+	if sc.TLSCA != "" {
+		pem, err := os.ReadFile(sc.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("tls_ca: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls_ca %s holds no PEM certificate", sc.TLSCA)
+		}
+	}
+	if sc.TLSCert != "" || sc.TLSKey != "" {
+		cert, err := tls.LoadX509KeyPair(sc.TLSCert, sc.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("tls_cert and tls_key: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
 }
 
 // openStore takes a reference to the configured store, opening it when no
@@ -136,11 +193,13 @@ func (a *App) openStore() (store.Store, error) {
 		if sc.Backend == "redis" {
 			// a server that hangs costs each call its deadline, not the
 			// client's default timeouts times its retries
-			opts := &redis.UniversalOptions{Addrs: sc.Addrs, MasterName: sc.MasterName, Username: sc.Username, Password: sc.Password, DB: sc.DB,
-				DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, PoolTimeout: timeout, ContextTimeoutEnabled: true}
-			if sc.TLS {
-				opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			dial := timeout
+			if sc.DialTimeout > 0 {
+				dial = time.Duration(sc.DialTimeout)
 			}
+			opts := &redis.UniversalOptions{Addrs: sc.Addrs, MasterName: sc.MasterName, Username: sc.Username, Password: sc.Password, DB: sc.DB,
+				IsClusterMode: sc.Cluster, PoolSize: sc.PoolSize, TLSConfig: a.redisTLS,
+				DialTimeout: dial, ReadTimeout: timeout, WriteTimeout: timeout, PoolTimeout: timeout, ContextTimeoutEnabled: true}
 			return pooledStore{store.NewRedis(redis.NewUniversalClient(opts), sc.KeyPrefix, timeout)}, nil
 		}
 		b, err := store.OpenBolt(sc.Path)
