@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -22,6 +23,8 @@ import (
 func TestValidate(t *testing.T) {
 	data := t.TempDir()
 	t.Setenv("XDG_DATA_HOME", data)
+	t.Setenv("QGOV_TEST_WEBHOOK_SECRET", "whsec_"+base64.StdEncoding.EncodeToString([]byte("a key of thirty-two bytes, fixed")))
+	t.Setenv("QGOV_TEST_BAD_SECRET", "not-a-whsec-key")
 	const slack = `"notification_channels":[{"name":"slack","url":"https://hooks.slack.com/x"}]`
 	for _, tc := range []struct {
 		name, app, err string
@@ -30,6 +33,10 @@ func TestValidate(t *testing.T) {
 		{"a workflow notifying a declared channel", `{` + slack + `,"workflows":[{"name":"w","trigger":{"condition":"shots > 5"},"approvers":[{"role":"admin"}],"notify":["slack"]}]}`, ""},
 		{"a workflow notifying an undeclared channel", `{"workflows":[{"name":"w","trigger":{"condition":"shots > 5"},"approvers":[{"role":"admin"}],"notify":["ops"]}]}`, `notification channel "ops" is not declared`},
 		{"a channel whose URL placeholder is unset", `{"notification_channels":[{"name":"slack","url":"{env.QGOV_TEST_UNSET_URL}"}]}`, "the URL or its placeholder is unset"},
+		{"a webhook secret by reference", `{"notification_channels":[{"name":"pager","url":"https://pager.example/hook","secret":"{env.QGOV_TEST_WEBHOOK_SECRET}"}]}`, ""},
+		{"a webhook secret written out", `{"notification_channels":[{"name":"pager","url":"https://pager.example/hook","secret":"whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="}]}`, "give the secret as a placeholder"},
+		{"a webhook secret's placeholder unset", `{"notification_channels":[{"name":"pager","url":"https://pager.example/hook","secret":"{env.QGOV_TEST_UNSET_SECRET}"}]}`, "placeholder is unset"},
+		{"a malformed webhook secret", `{"notification_channels":[{"name":"pager","url":"https://pager.example/hook","secret":"{env.QGOV_TEST_BAD_SECRET}"}]}`, "whsec_"},
 		{"an unknown store backend", `{"store":{"backend":"etcd"}}`, `unknown backend "etcd"`},
 		{"an audit stream without Redis", `{"audit":{"stream":true}}`, "needs the redis store backend"},
 	} {

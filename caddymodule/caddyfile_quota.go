@@ -167,6 +167,8 @@ func usdArg(d *caddyfile.Dispenser, v string) (float64, error) {
 //	    format json|slack|email
 //	    from   <address>
 //	    to     <address...>
+//	    secret {env.WEBHOOK_SECRET}   # signs a webhook's messages (whsec_…)
+//	    tenants <tenant...>
 //	}
 func parseChannel(d *caddyfile.Dispenser) (notify.Channel, error) {
 	args := d.RemainingArgs()
@@ -185,6 +187,8 @@ func parseChannel(d *caddyfile.Dispenser) (notify.Channel, error) {
 			c.To = append(c.To, d.RemainingArgs()...)
 		case "tenants":
 			c.Tenants = append(c.Tenants, d.RemainingArgs()...)
+		case "secret":
+			c.Secret, err = oneArg(d)
 		default:
 			err = d.Errf("unrecognized notification_channel option %q", d.Val())
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -119,6 +120,16 @@ func (a *App) resolveChannels(repl *caddy.Replacer) ([]notify.Channel, error) {
 			return nil, fmt.Errorf("qgov notification channel %q: the URL or its placeholder is unset or empty", chans[i].Name)
 		}
 		chans[i].URL = v
+		if chans[i].Secret == "" {
+			continue
+		}
+		if !strings.HasPrefix(chans[i].Secret, "{") { // never the secret itself in the config and its autosave
+			return nil, fmt.Errorf("qgov notification channel %q: give the secret as a placeholder, such as {env.WEBHOOK_SECRET}", chans[i].Name)
+		}
+		if v, err = repl.ReplaceOrErr(chans[i].Secret, true, true); err != nil || v == "" {
+			return nil, fmt.Errorf("qgov notification channel %q: the secret's placeholder is unset or empty", chans[i].Name)
+		}
+		chans[i].Secret = v
 	}
 	if err := notify.Check(chans); err != nil {
 		return nil, fmt.Errorf("qgov: %w", err)

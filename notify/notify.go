@@ -7,6 +7,7 @@
 package notify
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,12 @@ type Channel struct {
 	// recipients (the submitter, named users) are added to To.
 	From string   `json:"from,omitempty"`
 	To   []string `json:"to,omitempty"`
+	// Secret signs a webhook's messages as the Standard Webhooks
+	// specification describes (webhook-id, webhook-timestamp and
+	// webhook-signature headers, HMAC-SHA256), so that its receiver can
+	// tell qgov's messages from anyone's: "whsec_" and the base64 key.
+	// Give it as a placeholder, such as {env.PAGER_WEBHOOK_SECRET}.
+	Secret string `json:"secret,omitempty"`
 	// Tenants are the tenants whose policies, workflows and settings
 	// created through the governance API may name the channel ("*": every
 	// tenant); without them only configuration names it.
@@ -51,6 +58,10 @@ type Channel struct {
 
 // Message is one notification.
 type Message struct {
+	// ID names the message, the same in every try of every channel, so
+	// that a receiver can deduplicate (the webhook-id header). Send sets
+	// one when it is empty.
+	ID string `json:"id"`
 	// Event names what happened, e.g. "qgov.budget.threshold".
 	Event  string `json:"event"`
 	Tenant string `json:"tenant"`
@@ -160,6 +171,9 @@ func (n *Notifier) Has(name string) bool { return n.channels[name] != nil }
 func (n *Notifier) Send(names []string, m Message) {
 	if m.Time.IsZero() {
 		m.Time = time.Now().UTC()
+	}
+	if m.ID == "" {
+		m.ID = "msg_" + rand.Text()
 	}
 	n.mu.RLock()
 	defer n.mu.RUnlock()

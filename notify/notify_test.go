@@ -1,9 +1,17 @@
 package notify
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -124,4 +132,73 @@ func TestEmail(t *testing.T) {
 	assert.Equal(t, []string{"lead@example.org", "ops@example.org"}, m.to)
 	assert.Contains(t, m.data, "Subject: [qgov] qgov.approval.requested (lab)")
 	assert.Contains(t, m.data, "Job d1 waits for your approval.\r\nWorkflow high_cost_job.")
+}
+
+// verifyStandardWebhook checks a delivery as a receiver following the
+// Standard Webhooks specification would, written apart from the sender:
+// the signed content is "<webhook-id>.<webhook-timestamp>.<body>", the
+// key the base64 after "whsec_", and one of the space-separated
+// signatures must be "v1," and the base64 HMAC-SHA256.
+func verifyStandardWebhook(secret string, h http.Header, body []byte, now time.Time) error {
+	id, ts, sigs := h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
+	if id == "" || ts == "" || sigs == "" {
+		return errors.New("missing webhook headers")
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || now.Sub(time.Unix(sec, 0)).Abs() > 5*time.Minute {
+		return errors.New("timestamp out of tolerance")
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	if err != nil {
+		return err
+	}
+	signed := hmac.New(sha256.New, key)
+	fmt.Fprintf(signed, "%s.%s.%s", id, ts, body)
+	want := signed.Sum(nil)
+	for _, sig := range strings.Fields(sigs) {
+		version, b64, _ := strings.Cut(sig, ",")
+		got, err := base64.StdEncoding.DecodeString(b64)
+		if version == "v1" && err == nil && hmac.Equal(got, want) {
+			return nil
+		}
+	}
+	return errors.New("no valid signature")
+}
+
+// TestSignedWebhooks: a channel with a secret signs every try; the
+// receiver verifies each, and a retry carries the same webhook-id, so
+// the receiver can deduplicate. A malformed secret is refused.
+func TestSignedWebhooks(t *testing.T) {
+	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("a key of thirty-two bytes, fixed"))
+	type try struct {
+		header http.Header
+		body   []byte
+	}
+	tries := make(chan try, 4)
+	var n atomic.Int32
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		tries <- try{r.Header.Clone(), body}
+		if n.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable) // the receiver is down at first
+		}
+	}))
+	defer hook.Close()
+	nf, err := New([]Channel{{Name: "pager", URL: hook.URL, Secret: secret}}, Options{Retries: []time.Duration{time.Millisecond}})
+	require.NoError(t, err)
+	nf.Send([]string{"pager"}, Message{Event: "qgov.budget.threshold", Tenant: "lab", Text: "80% of the budget"})
+	nf.Close()
+	require.Len(t, tries, 2)
+	first, second := <-tries, <-tries
+	for _, tr := range []try{first, second} {
+		require.NoError(t, verifyStandardWebhook(secret, tr.header, tr.body, time.Now()))
+	}
+	assert.Equal(t, first.header.Get("webhook-id"), second.header.Get("webhook-id"), "a retry is the same message")
+	assert.Error(t, verifyStandardWebhook(secret, second.header, append(second.body, ' '), time.Now()), "a changed body does not verify")
+	assert.Error(t, verifyStandardWebhook("whsec_"+base64.StdEncoding.EncodeToString([]byte("another key of thirty-two bytes!")), second.header, second.body, time.Now()))
+
+	for _, bad := range []string{"plain-secret", "whsec_not base64", "whsec_" + base64.StdEncoding.EncodeToString([]byte("short"))} {
+		_, err := New([]Channel{{Name: "pager", URL: hook.URL, Secret: bad}}, Options{})
+		assert.ErrorContains(t, err, "whsec_", bad)
+	}
 }

@@ -3,7 +3,10 @@ package notify
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +16,7 @@ import (
 	"net/smtp"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -22,6 +26,8 @@ type sender struct {
 	ch     Channel
 	u      *url.URL
 	client *http.Client
+	// key signs a webhook's messages (Channel.Secret), when set.
+	key []byte
 }
 
 func newSender(c Channel) (*sender, error) {
@@ -32,6 +38,12 @@ func newSender(c Channel) (*sender, error) {
 	s := &sender{ch: c, u: u, client: &http.Client{Timeout: 10 * time.Second}}
 	switch u.Scheme {
 	case "http", "https":
+		if c.Secret != "" {
+			key, ok := strings.CutPrefix(c.Secret, "whsec_")
+			if s.key, err = base64.StdEncoding.DecodeString(key); !ok || err != nil || len(s.key) < 16 {
+				return nil, errors.New(`the secret must be "whsec_" and a base64 key of 16 bytes or more`)
+			}
+		}
 		if s.ch.Format == "" {
 			s.ch.Format = FormatJSON
 			if u.Hostname() == "hooks.slack.com" {
@@ -77,6 +89,9 @@ func (s *sender) send(m Message) error {
 		return redact(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if s.key != nil {
+		s.sign(req.Header, m.ID, time.Now(), body)
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("posting to the webhook: %w", redact(err))
@@ -86,6 +101,19 @@ func (s *sender) send(m Message) error {
 		return fmt.Errorf("the webhook answered %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// sign adds the Standard Webhooks headers: the message's id, the time
+// of this try, and "v1," and the base64 HMAC-SHA256 of
+// "<id>.<timestamp>.<body>" under the channel's key.
+func (s *sender) sign(h http.Header, id string, now time.Time, body []byte) {
+	ts := strconv.FormatInt(now.Unix(), 10)
+	mac := hmac.New(sha256.New, s.key)
+	mac.Write([]byte(id + "." + ts + "."))
+	mac.Write(body)
+	h.Set("webhook-id", id)
+	h.Set("webhook-timestamp", ts)
+	h.Set("webhook-signature", "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
 }
 
 // mail sends m to the channel's To and the message's addresses.
