@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"net/url"
 	"strings"
 	"sync"
@@ -80,7 +81,10 @@ type Options struct {
 	// OnFailure hears of each message that could not be delivered after
 	// every retry. It runs on a delivery goroutine.
 	OnFailure func(channel string, m Message, err error)
-	// Retries are the waits before each retry. Default 1 s, 5 s, 30 s.
+	// Retries are the waits before each retry, each drawn at random
+	// between half of it and all of it, so that receivers coming back are
+	// not hit by every sender at once. Default: exponential, 1 s doubling
+	// to 32 s (six retries over about a minute).
 	Retries []time.Duration
 }
 
@@ -125,7 +129,7 @@ func New(channels []Channel, opts Options) (*Notifier, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Retries == nil {
-		opts.Retries = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second}
+		opts.Retries = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second}
 	}
 	senders, err := check(channels)
 	if err != nil {
@@ -215,7 +219,7 @@ func (n *Notifier) deliver() {
 				if err == nil {
 					break
 				}
-				time.Sleep(wait)
+				time.Sleep(jitter(wait))
 				n.stats.Retried.Add(1)
 				err = d.s.send(d.msg)
 			}
@@ -227,6 +231,14 @@ func (n *Notifier) deliver() {
 			n.stats.Delivered.Add(1)
 		}()
 	}
+}
+
+// jitter is a wait drawn at random between half of d and d.
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + mathrand.N(d/2+1)
 }
 
 // Close stops accepting messages and waits for those queued to be
