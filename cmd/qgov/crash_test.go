@@ -30,7 +30,7 @@ import (
 
 // crashConfig is a gateway in front of the simulator at simAddr whose
 // workflow holds every job tagged "approval:yes" for amyra (team_lead
-// of ml). Its reconciler passes every second, so a stopped replica's beat
+// of ml); audrey administers the tenant. Its reconciler passes every second, so a stopped replica's beat
 // expires within three.
 const crashConfig = `{
 	admin off
@@ -76,6 +76,11 @@ const crashConfig = `{
 			sha256 {{amyra}}
 			user amyra
 		}
+		assign audrey admin
+		api_key audrey {
+			sha256 {{audrey}}
+			user audrey
+		}
 	}
 }
 
@@ -105,7 +110,8 @@ func newCrashRig(t *testing.T, sim, storeLine string) *crashRig {
 		storeLine = "store bolt " + filepath.Join(dir, "qgov.db")
 	}
 	cfg := strings.NewReplacer("{{store}}", storeLine, "{{dir}}", dir, "{{sim}}", sim, "{{gw}}", gw, "{{crn}}", simulator.DemoCRN("qr-ml"),
-		"{{fatima}}", identity.HashKey("fatima-key"), "{{amyra}}", identity.HashKey("amyra-key")).Replace(crashConfig)
+		"{{fatima}}", identity.HashKey("fatima-key"), "{{amyra}}", identity.HashKey("amyra-key"),
+		"{{audrey}}", identity.HashKey("audrey-key")).Replace(crashConfig)
 	path := filepath.Join(dir, "Caddyfile")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
 	log, err := os.Create(filepath.Join(dir, "gateway.log"))
