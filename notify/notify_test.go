@@ -131,6 +131,9 @@ func TestEmail(t *testing.T) {
 	assert.Equal(t, "qgov@example.org", m.from)
 	assert.Equal(t, []string{"lead@example.org", "ops@example.org"}, m.to)
 	assert.Contains(t, m.data, "Subject: [qgov] qgov.approval.requested (lab)")
+	assert.Regexp(t, `(?m)^Message-ID: <[^>]+@[^>]+>\r$`, m.data, "a Message-ID")
+	assert.Regexp(t, `(?m)^Date: `, m.data)
+	assert.Regexp(t, `(?m)^X-Qgov-Message-Id: msg_[A-Z2-7]+\r$`, m.data, "the message's id, for deduplication")
 	assert.Contains(t, m.data, "Job d1 waits for your approval.\r\nWorkflow high_cost_job.")
 }
 

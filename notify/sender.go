@@ -10,10 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
+	gomail "github.com/wneessen/go-mail"
 	"net/http"
 	"net/mail"
-	"net/smtp"
 	"net/url"
 	"slices"
 	"strconv"
@@ -116,72 +115,51 @@ func (s *sender) sign(h http.Header, id string, now time.Time, body []byte) {
 	h.Set("webhook-signature", "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
 }
 
-// mail sends m to the channel's To and the message's addresses.
+// mail sends m to the channel's To and the message's addresses, through
+// go-mail: STARTTLS when the server offers it (TLS from the start for
+// smtps), PLAIN authentication with the URL's user, an RFC 2047 subject,
+// a Date, a Message-ID, and the message's id for receivers that
+// deduplicate.
 func (s *sender) mail(m Message) error {
 	to := slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(s.ch.To), recipientsAt(m.Recipients)...))))
 	if len(to) == 0 {
 		return errors.New("the mail has no recipients")
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: [qgov] %s (%s)\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n",
-		s.ch.From, strings.Join(to, ", "), m.Event, m.Tenant, m.Time.Format(time.RFC1123Z), strings.ReplaceAll(m.Text, "\n", "\r\n"))
-	host := s.u.Host
-	if s.u.Port() == "" {
-		host = net.JoinHostPort(s.u.Hostname(), map[string]string{"smtp": "25", "smtps": "465"}[s.u.Scheme])
+	msg := gomail.NewMsg()
+	if err := msg.From(s.ch.From); err != nil {
+		return fmt.Errorf("from: %w", err)
 	}
-	var conn net.Conn
-	var err error
-	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	if err := msg.To(to...); err != nil {
+		return fmt.Errorf("to: %w", err)
+	}
+	msg.Subject(fmt.Sprintf("[qgov] %s (%s)", m.Event, m.Tenant))
+	msg.SetDateWithValue(m.Time)
+	msg.SetMessageID()
+	msg.SetGenHeader("X-Qgov-Message-Id", m.ID)
+	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+	port := map[string]int{"smtp": 25, "smtps": 465}[s.u.Scheme]
+	if p, err := strconv.Atoi(s.u.Port()); err == nil {
+		port = p
+	}
+	opts := []gomail.Option{gomail.WithPort(port), gomail.WithTimeout(30 * time.Second), gomail.WithoutNoop(),
+		gomail.WithTLSConfig(&tls.Config{ServerName: s.u.Hostname(), MinVersion: tls.VersionTLS12})}
 	if s.u.Scheme == "smtps" {
-		conn, err = tls.DialWithDialer(dialer, "tcp", host, &tls.Config{ServerName: s.u.Hostname()})
+		opts = append(opts, gomail.WithSSL())
 	} else {
-		conn, err = dialer.Dial("tcp", host)
-	}
-	if err != nil {
-		return fmt.Errorf("connecting to the mail server: %w", err)
-	}
-	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-	c, err := smtp.NewClient(conn, s.u.Hostname())
-	if err != nil {
-		conn.Close()
-		return fmt.Errorf("greeting the mail server: %w", err)
-	}
-	defer c.Close()
-	if ok, _ := c.Extension("STARTTLS"); ok && s.u.Scheme == "smtp" {
-		if err := c.StartTLS(&tls.Config{ServerName: s.u.Hostname()}); err != nil {
-			return fmt.Errorf("starting TLS with the mail server: %w", err)
-		}
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
 	}
 	if user := s.u.User; user != nil {
 		pass, _ := user.Password()
-		if err := c.Auth(smtp.PlainAuth("", user.Username(), pass, s.u.Hostname())); err != nil {
-			return fmt.Errorf("signing in to the mail server: %w", err)
-		}
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthPlain), gomail.WithUsername(user.Username()), gomail.WithPassword(pass))
 	}
-	if err := c.Mail(addr(s.ch.From)); err != nil {
-		return fmt.Errorf("mail from: %w", err)
-	}
-	for _, r := range to {
-		if err := c.Rcpt(addr(r)); err != nil {
-			return fmt.Errorf("rcpt to %s: %w", r, err)
-		}
-	}
-	w, err := c.Data()
+	c, err := gomail.NewClient(s.u.Hostname(), opts...)
 	if err != nil {
-		return fmt.Errorf("data: %w", err)
+		return fmt.Errorf("the mail server: %w", redact(err))
 	}
-	if _, err := w.Write([]byte(b.String())); err != nil {
-		return fmt.Errorf("writing the mail: %w", err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
+		return fmt.Errorf("sending the mail: %w", redact(err))
 	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("the mail server refused the mail: %w", err)
-	}
-	return c.Quit()
-}
-
-func addr(s string) string {
-	if a, err := mail.ParseAddress(s); err == nil {
-		return a.Address
-	}
-	return s
+	return nil
 }
