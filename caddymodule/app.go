@@ -136,12 +136,15 @@ type App struct {
 	outboundHosts govapi.Outbound
 	storeSettings StoreConfig
 	redisTLS      *tls.Config
+	redisTLSFiles []byte
 	channels      []notify.Channel
 	auditSettings auditSettings
 	// upstreams are the instances' reverse proxies.
 	upstreams *proxies
 	// started is closed once Start has ended; gateway is nil if it failed.
 	started chan struct{}
+	// reconciling is closed once the reconciler has stopped.
+	reconciling chan struct{}
 
 	cfg      gateway.Config
 	st       store.Store
@@ -438,6 +441,12 @@ func (a *App) serve(w http.ResponseWriter, r *http.Request) gateway.Decision {
 func (a *App) Stop() error {
 	if a.stop != nil {
 		a.stop()
+	}
+	if a.reconciling != nil { // it releases its lease while the store is open
+		select {
+		case <-a.reconciling:
+		case <-time.After(5 * time.Second):
+		}
 	}
 	if a.notifier != nil {
 		a.notifier.Close()

@@ -138,7 +138,7 @@ func (a *App) storeConfig(repl *caddy.Replacer) (StoreConfig, error) {
 			return sc, fmt.Errorf("qgov store redis password: %w", err)
 		}
 		sc.Password = pw
-		if a.redisTLS, err = sc.tlsConfig(); err != nil {
+		if a.redisTLS, err = sc.tlsConfig(&a.redisTLSFiles); err != nil {
 			return sc, fmt.Errorf("qgov store redis: %w", err)
 		}
 		if sc.PoolSize < 0 {
@@ -152,8 +152,8 @@ func (a *App) storeConfig(repl *caddy.Replacer) (StoreConfig, error) {
 
 // tlsConfig is the TLS configuration of the Redis connections, nil
 // without TLS. The files are read here, when the configuration is
-// checked.
-func (sc StoreConfig) tlsConfig() (*tls.Config, error) {
+// checked; what identifies their contents is appended to files.
+func (sc StoreConfig) tlsConfig(files *[]byte) (*tls.Config, error) {
 	if !sc.TLS && sc.TLSCA == "" && sc.TLSCert == "" && sc.TLSKey == "" && sc.TLSServerName == "" {
 		return nil, nil
 	}
@@ -163,16 +163,27 @@ func (sc StoreConfig) tlsConfig() (*tls.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tls_ca: %w", err)
 		}
+		*files = append(*files, pem...)
 		c.RootCAs = x509.NewCertPool()
 		if !c.RootCAs.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("tls_ca %s holds no PEM certificate", sc.TLSCA)
 		}
 	}
 	if sc.TLSCert != "" || sc.TLSKey != "" {
-		cert, err := tls.LoadX509KeyPair(sc.TLSCert, sc.TLSKey)
+		certPEM, err := os.ReadFile(sc.TLSCert)
+		if err != nil {
+			return nil, fmt.Errorf("tls_cert: %w", err)
+		}
+		keyPEM, err := os.ReadFile(sc.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("tls_key: %w", err)
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
 			return nil, fmt.Errorf("tls_cert and tls_key: %w", err)
 		}
+		sum := sha256.Sum256(append(certPEM, keyPEM...)) // the key itself stays out of the pool's key
+		*files = append(*files, sum[:]...)
 		c.Certificates = []tls.Certificate{cert}
 	}
 	return c, nil
@@ -186,7 +197,10 @@ func (a *App) openStore() (store.Store, error) {
 	fingerprint, _ := json.Marshal(struct {
 		StoreConfig
 		Timeout time.Duration
-	}{sc, timeout})
+		// TLSFiles are the TLS files' contents: rotating them in place
+		// and reloading opens a new client
+		TLSFiles []byte
+	}{sc, timeout, a.redisTLSFiles})
 	sum := sha256.Sum256(fingerprint)
 	a.storeKey = hex.EncodeToString(sum[:])
 	v, _, err := stores.LoadOrNew(a.storeKey, func() (caddy.Destructor, error) {

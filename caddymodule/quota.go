@@ -204,7 +204,11 @@ func (a *App) nodes() store.Nodes {
 // sharing the store elect one to run it.
 func (a *App) startReconciler(ctx context.Context) {
 	rc := &gateway.Reconciler{Gateway: a.gateway, Store: a.st, Nodes: a.nodes(), Node: a.cfg.Node, Interval: a.reconcileInterval()}
-	go rc.Run(ctx)
+	a.reconciling = make(chan struct{})
+	go func() {
+		defer close(a.reconciling)
+		rc.Run(ctx)
+	}()
 }
 
 // nodeName names this process among the replicas: host, process id and

@@ -152,8 +152,8 @@ func (g *Gateway) forward(w http.ResponseWriter, q *request, query url.Values, b
 	if len(body) == 0 && q.r.ContentLength <= 0 {
 		out.Body = http.NoBody
 	}
-	if trace.SpanContextFromContext(out.Context()).IsValid() { // the upstream joins the request's trace
-		propagation.TraceContext{}.Inject(out.Context(), propagation.HeaderCarrier(out.Header))
+	if sc := trace.SpanContextFromContext(out.Context()); sc.IsValid() { // the upstream joins the request's trace; no caller's tracestate
+		propagation.TraceContext{}.Inject(trace.ContextWithSpanContext(out.Context(), sc.WithTraceState(trace.TraceState{})), propagation.HeaderCarrier(out.Header))
 	}
 	start := time.Now()
 	err = g.Upstream.Forward(w, out, q.in)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,21 +51,27 @@ const leaseName = "quota-reconciler"
 // a long pass (slow upstream calls) neither makes this replica look
 // stopped nor lets its lease lapse under it.
 func (rc *Reconciler) Run(ctx context.Context) {
+	// the lease's holder is this run, not only this replica: a reload's
+	// new run must not renew, nor its old run release, the other's lease
+	holder := rc.Node + "/" + rand.Text()[:8]
 	var holding atomic.Bool
+	released := make(chan struct{})
+	defer func() { <-released }()
 	go func() {
+		defer close(released)
 		tick := time.NewTicker(rc.Interval)
 		defer tick.Stop()
 		for {
 			if err := rc.Nodes.Beat(ctx, rc.Node); err != nil && ctx.Err() == nil {
 				rc.Gateway.Logger.Warn("recording that this replica runs", "error", err)
 			}
-			held, err := store.Lease(ctx, rc.Store, leaseName, rc.Node, 3*rc.Interval)
+			held, err := store.Lease(ctx, rc.Store, leaseName, holder, 3*rc.Interval)
 			holding.Store(err == nil && held)
 			select {
 			case <-ctx.Done():
 				if holding.Load() { // another replica need not wait for it to expire
 					release, cancel := context.WithTimeout(context.WithoutCancel(ctx), rc.Interval)
-					if err := store.Release(release, rc.Store, leaseName, rc.Node); err != nil {
+					if err := store.Release(release, rc.Store, leaseName, holder); err != nil {
 						rc.Gateway.Logger.Warn("releasing the reconciler's lease", "error", err)
 					}
 					cancel()

@@ -105,6 +105,8 @@ type Notifier struct {
 	closed   bool
 	wg       sync.WaitGroup
 	stats    Stats
+	// closing is closed by Close: retries stop waiting.
+	closing chan struct{}
 }
 
 // Stats count what a notifier did with its messages since it started.
@@ -135,7 +137,7 @@ func New(channels []Channel, opts Options) (*Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Notifier{channels: senders, opts: opts, queue: make(chan delivery, queueSize)}
+	n := &Notifier{channels: senders, opts: opts, queue: make(chan delivery, queueSize), closing: make(chan struct{})}
 	n.wg.Add(1)
 	go n.deliver()
 	return n, nil
@@ -200,6 +202,7 @@ func (n *Notifier) Send(names []string, m Message) {
 }
 
 func (n *Notifier) failed(channel string, m Message, err error) {
+	n.stats.Failed.Add(1)
 	n.opts.Logger.Error("notification not delivered", "channel", channel, "event", m.Event, "error", err)
 	if n.opts.OnFailure != nil {
 		n.opts.OnFailure(channel, m, err)
@@ -219,12 +222,14 @@ func (n *Notifier) deliver() {
 				if err == nil {
 					break
 				}
-				time.Sleep(jitter(wait))
+				select { // once closing, the remaining tries go at once
+				case <-time.After(jitter(wait)):
+				case <-n.closing:
+				}
 				n.stats.Retried.Add(1)
 				err = d.s.send(d.msg)
 			}
 			if err != nil {
-				n.stats.Failed.Add(1)
 				n.failed(d.s.ch.Name, d.msg, err)
 				return
 			}
@@ -242,12 +247,13 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // Close stops accepting messages and waits for those queued to be
-// delivered or to fail.
+// delivered or to fail; their remaining retries no longer wait.
 func (n *Notifier) Close() {
 	n.mu.Lock()
 	if !n.closed {
 		n.closed = true
 		close(n.queue)
+		close(n.closing)
 	}
 	n.mu.Unlock()
 	n.wg.Wait()
