@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -154,6 +155,8 @@ type App struct {
 	signing  *identity.SigningKeys
 	stop     context.CancelFunc
 	notifier *notify.Notifier
+	// leader is whether this replica holds the reconciler's lease.
+	leader *atomic.Bool
 	// gateway serves every qgov handler, reconciles jobs and reports
 	// budget alerts; console serves /console over it.
 	gateway *gateway.Gateway
@@ -377,6 +380,7 @@ func (a *App) open(ctx context.Context) error {
 	}
 	a.use(m)
 	book := approval.NewBook(st)
+	a.leader = new(atomic.Bool)
 	a.registerMetrics(a.ctx, trail, book)
 	a.cfg = gateway.Config{
 		Directory:    a.dir,
@@ -402,6 +406,7 @@ func (a *App) open(ctx context.Context) error {
 	a.gateway = gateway.New(a.cfg)
 	a.gateway.Governance = govapi.New(a.gateway, govapi.Config{Catalog: a.catalog, Outbound: a.outboundHosts, AuditSource: source, AuditDir: trailDir})
 	a.console = console.New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.serve(w, r) }), a.logger)
+	a.notifier.Start() // once the gateway is there to audit dead letters
 	return nil
 }
 

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/qgov/qgov/notify"
 	"github.com/qgov/qgov/policy"
 )
 
@@ -85,8 +84,6 @@ func TestParsePolicies(t *testing.T) {
 	require.NoError(t, err)
 
 	a, err = parsePolicies("policy p {\n condition `true`\n action notify\n notify channel pager\n}\nworkflow w {\n approvers role admin\n notify submitter teams\n}")
-	require.NoError(t, err)
-	a.notifier, err = notify.New(nil, notify.Options{})
 	require.NoError(t, err)
 	err = a.checkChannels(a.declared())
 	assert.ErrorContains(t, err, `qgov policy "p": notification channel "pager" is not declared`)

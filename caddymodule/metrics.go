@@ -154,6 +154,15 @@ func (a *App) registerMetrics(ctx caddy.Context, trail *audit.Log, book *approva
 			Help: "Notification sends tried again after a failure, since this configuration loaded."}, func() float64 { return float64(sent.Retried.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "qgov", Subsystem: "notifications", Name: "failed_total",
 			Help: "Notifications given up after the last try (each audited), since this configuration loaded."}, func() float64 { return float64(sent.Failed.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "qgov", Subsystem: "reconciler", Name: "leader",
+			Help: "1 while this replica holds the reconciler's lease: one replica at a time."}, func() float64 {
+			if a.leader.Load() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "qgov", Subsystem: "notifications", Name: "pending",
+			Help: "Notifications in the outbox, every replica's, not yet delivered or given up, at the last read."}, func() float64 { return float64(sent.Pending.Load()) }),
 		stateCollector{app: a, approvals: book},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "qgov", Subsystem: "audit", Name: "queue_depth",
 			Help: "Audit records reserved, queued or being written."}, func() float64 { return float64(trail.Depth()) }),

@@ -137,11 +137,12 @@ func (a *App) resolveChannels(repl *caddy.Replacer) ([]notify.Channel, error) {
 	return chans, nil
 }
 
-// startNotifier starts delivering to the notification channels.
+// startNotifier starts delivering to the notification channels from
+// the store's outbox, which every replica shares.
 func (a *App) startNotifier() (*notify.Notifier, error) {
-	n, err := notify.New(a.channels, notify.Options{Logger: a.logger, OnFailure: func(ch string, m notify.Message, err error) {
-		if a.gateway != nil {
-			a.gateway.NotifyFailed(ch, m, err)
+	n, err := notify.New(a.channels, a.st, notify.Options{Logger: a.logger, Holder: nodeName(), Nodes: a.nodes(), OnFailure: func(ch string, m notify.Message, err error) {
+		if g := a.gateway; g != nil {
+			g.NotifyFailed(ch, m, err)
 		}
 	}})
 	if err != nil {
@@ -203,7 +204,7 @@ func (a *App) nodes() store.Nodes {
 // startReconciler runs the job reconciler until ctx ends; replicas
 // sharing the store elect one to run it.
 func (a *App) startReconciler(ctx context.Context) {
-	rc := &gateway.Reconciler{Gateway: a.gateway, Store: a.st, Nodes: a.nodes(), Node: a.cfg.Node, Interval: a.reconcileInterval()}
+	rc := &gateway.Reconciler{Gateway: a.gateway, Store: a.st, Nodes: a.nodes(), Node: a.cfg.Node, Interval: a.reconcileInterval(), Leader: a.leader}
 	a.reconciling = make(chan struct{})
 	go func() {
 		defer close(a.reconciling)

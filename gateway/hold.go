@@ -99,7 +99,7 @@ func (g *Gateway) hold(q *request, sub *runtimeapi.Submission, adm *quota.Admiss
 			approvers = append(approvers, t.String())
 		}
 	}
-	g.announceHold(st, "qgov.approval.requested", fmt.Sprintf("Job %s of %s (project %s, backend %s, estimated USD %.2f) is held for approval: %s.",
+	g.announceHold(q.r.Context(), st, "qgov.approval.requested", fmt.Sprintf("Job %s of %s (project %s, backend %s, estimated USD %.2f) is held for approval: %s.",
 		id, q.p.UserID, q.d.Project, sub.Backend, adm.Estimate.USD, strings.TrimPrefix(st.Waiting(g.Now()), "awaiting approval: ")))
 	runtimeapi.WriteJSON(q.w, http.StatusOK, map[string]any{"id": id, "backend": sub.Backend,
 		"qgov": map[string]any{"status": "pending_approval", "workflows": names, "approvers": approvers, "decide_by": st.Deadline()}})
@@ -108,7 +108,7 @@ func (g *Gateway) hold(q *request, sub *runtimeapi.Submission, adm *quota.Admiss
 
 // announceHold tells a held job's people and channels, as each of its
 // workflows' notify asks: "submitter", "approvers", channel names.
-func (g *Gateway) announceHold(st *approval.State, event, text string) {
+func (g *Gateway) announceHold(ctx context.Context, st *approval.State, event, text string) {
 	if g.Notify == nil {
 		return
 	}
@@ -135,7 +135,7 @@ func (g *Gateway) announceHold(st *approval.State, event, text string) {
 	if len(chans) == 0 {
 		return
 	}
-	g.Notify.Send(dedupe(chans), notify.Message{Event: event, Tenant: st.Tenant, Text: text, Recipients: dedupe(people),
+	g.Notify.Send(ctx, dedupe(chans), notify.Message{Event: event, Tenant: st.Tenant, Text: text, Recipients: dedupe(people),
 		Data: map[string]any{"job_id": st.ID, "project": st.Project, "instance": st.Instance, "submitter": st.Submitter.User,
 			"backend": st.Backend, "estimated_cost_usd": st.EstimatedCostUSD}})
 }
@@ -284,7 +284,7 @@ func (g *Gateway) endHold(ctx context.Context, st *approval.State) {
 			InitiatorAuthnName: "qgov", Project: st.Project, Instance: st.Instance, Resource: audit.Resource{Type: "quantum_job", ID: st.ID},
 			RuleIDs: stepRules(st), Note: reason})
 	}
-	g.announceHold(st, "qgov.approval."+st.Fate.Fate, fmt.Sprintf("Job %s of %s (project %s) was %s.", st.ID, st.Submitter.User, st.Project, reason))
+	g.announceHold(ctx, st, "qgov.approval."+st.Fate.Fate, fmt.Sprintf("Job %s of %s (project %s) was %s.", st.ID, st.Submitter.User, st.Project, reason))
 }
 
 // lastDecider names who made a hold's latest decision.
@@ -342,7 +342,7 @@ func (g *Gateway) sweepHolds(ctx context.Context, tenant string) error {
 			g.auditEvent(ctx, &audit.Record{Action: audit.ActionEscalate, Outcome: audit.Success, TenantID: st.Tenant,
 				UserID: st.Submitter.User, InitiatorAuthnName: "qgov", Project: st.Project, Instance: st.Instance,
 				Resource: audit.Resource{Type: "quantum_job", ID: st.ID}, RuleIDs: []string{"workflow/" + w.Name}, Note: text})
-			g.announceHold(st, "qgov.approval.escalated", text)
+			g.announceHold(ctx, st, "qgov.approval.escalated", text)
 		}
 	}
 	return err

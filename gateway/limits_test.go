@@ -197,8 +197,12 @@ func TestBudgetAlertIsAuditedAndNotified(t *testing.T) {
 		got <- m
 	}))
 	defer hook.Close()
-	n, err := notify.New([]notify.Channel{{Name: "slack", URL: hook.URL}}, notify.Options{})
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "qgov.db"))
 	require.NoError(t, err)
+	defer st.Close()
+	n, err := notify.New([]notify.Channel{{Name: "slack", URL: hook.URL}}, st, notify.Options{})
+	require.NoError(t, err)
+	n.Start()
 	defer n.Close()
 	dir, err := org.NewDirectory(org.Config{Tenants: []org.TenantSettings{{Name: "lab", NotifyOnBudgetWarning: true, NotificationChannels: []string{"slack"}}}})
 	require.NoError(t, err)

@@ -134,7 +134,7 @@ func (g *Gateway) announce(q *request, env *policy.Env, r policy.Result) {
 		if r.Block != nil {
 			text += fmt.Sprintf(" It was blocked by policy %s.", r.Block.Name)
 		}
-		g.Notify.Send(dedupe(chans), notify.Message{Event: "qgov.policy.notify", Tenant: q.p.Tenant, Text: text,
+		g.Notify.Send(q.r.Context(), dedupe(chans), notify.Message{Event: "qgov.policy.notify", Tenant: q.p.Tenant, Text: text,
 			Recipients: people, Data: map[string]any{"policy": p.Name, "user": env.User, "project": env.Project,
 				"instance": env.Instance, "backend": env.Backend, "shots": env.Shots, "estimated_cost_usd": env.EstimatedCostUSD,
 				"trace": q.d.Trace}})
@@ -154,7 +154,7 @@ func (g *Gateway) NotifyFailed(channel string, m notify.Message, err error) {
 	defer cancel()
 	g.auditEvent(ctx, &audit.Record{Action: audit.ActionNotifyFailed, Outcome: audit.Failure, TenantID: m.Tenant,
 		InitiatorAuthnName: "notify", Resource: audit.Resource{Type: "notification_channel", ID: channel},
-		Note: fmt.Sprintf("%s not delivered: %v", m.Event, err)})
+		Note: fmt.Sprintf("%s message %s not delivered: %v", m.Event, m.ID, err)})
 }
 
 // modify applies the modifications policies decided to a job

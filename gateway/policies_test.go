@@ -92,8 +92,12 @@ func newPolicyRig(t *testing.T, set *policy.Set, start time.Time) *policyRig {
 		}
 	}))
 	t.Cleanup(hook.Close)
-	n, err := notify.New([]notify.Channel{{Name: "slack", URL: hook.URL}}, notify.Options{})
+	box, err := store.OpenBolt(filepath.Join(t.TempDir(), "outbox.db"))
 	require.NoError(t, err)
+	t.Cleanup(func() { box.Close() })
+	n, err := notify.New([]notify.Channel{{Name: "slack", URL: hook.URL}}, box, notify.Options{})
+	require.NoError(t, err)
+	n.Start()
 	t.Cleanup(n.Close)
 	pr.cfg = func(c *Config) {
 		c.Policies, c.Notify, c.Now = policy.NewCurrent(set), n, pr.clock.Now

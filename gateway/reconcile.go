@@ -41,6 +41,9 @@ type Reconciler struct {
 	Nodes store.Nodes
 	// Interval is the time between passes.
 	Interval time.Duration
+	// Leader, when set, tells whether this replica holds the lease (a
+	// metric).
+	Leader *atomic.Bool
 }
 
 // leaseName is the store lease of the reconciler.
@@ -67,8 +70,14 @@ func (rc *Reconciler) Run(ctx context.Context) {
 			}
 			held, err := store.Lease(ctx, rc.Store, leaseName, holder, 3*rc.Interval)
 			holding.Store(err == nil && held)
+			if rc.Leader != nil {
+				rc.Leader.Store(holding.Load())
+			}
 			select {
 			case <-ctx.Done():
+				if rc.Leader != nil {
+					rc.Leader.Store(false)
+				}
 				if holding.Load() { // another replica need not wait for it to expire
 					release, cancel := context.WithTimeout(context.WithoutCancel(ctx), rc.Interval)
 					if err := store.Release(release, rc.Store, leaseName, holder); err != nil {
@@ -402,7 +411,7 @@ func (g *Gateway) BudgetAlert(a quota.Alert) {
 	g.auditEvent(ctx, rec)
 	s := g.Directory.Load().Settings(a.Tenant)
 	if g.Notify != nil && s.NotifyOnBudgetWarning {
-		g.Notify.Send(s.NotificationChannels, notify.Message{Event: action, Tenant: a.Tenant, Text: text, Data: map[string]any{
+		g.Notify.Send(ctx, s.NotificationChannels, notify.Message{Event: action, Tenant: a.Tenant, Text: text, Data: map[string]any{
 			"scope": a.Scope, "name": a.Name, "period": a.Period, "percent": a.Percent, "used_usd": a.UsedUSD, "limit_usd": a.LimitUSD}})
 	}
 }

@@ -1,12 +1,14 @@
 // Package notify delivers notifications (budget alerts, policy notices,
 // approval requests and decisions) to channels: webhooks that receive
 // the message as JSON, Slack incoming webhooks, and email over SMTP.
-// Delivery is asynchronous with retries and backoff, so it never delays
-// a request; a message that cannot be delivered is reported to
-// Options.OnFailure.
+// A message is kept in the store's outbox before Send returns, and is
+// delivered at least once, by whichever replica claims it, with
+// exponential backoff and jitter between tries and the same id in each;
+// a message that cannot be delivered is reported to Options.OnFailure.
 package notify
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -79,34 +81,53 @@ type Message struct {
 type Options struct {
 	Logger *slog.Logger
 	// OnFailure hears of each message that could not be delivered after
-	// every retry. It runs on a delivery goroutine.
+	// every retry: the dead letter, which the gateway audits. It runs on
+	// a delivery goroutine, before the message leaves the outbox.
 	OnFailure func(channel string, m Message, err error)
 	// Retries are the waits before each retry, each drawn at random
 	// between half of it and all of it, so that receivers coming back are
 	// not hit by every sender at once. Default: exponential, 1 s doubling
 	// to 32 s (six retries over about a minute).
 	Retries []time.Duration
+	// Holder names this notifier in the claims it takes on outbox
+	// records (a replica's node name); a random suffix tells this run
+	// from the node's earlier ones.
+	Holder string
+	// Poll is how often the outbox is read for messages other replicas
+	// left and retries that fell due. Default: 1 s.
+	Poll time.Duration
+	// Nodes, when set, tells whether the node that holds a claim still
+	// runs, so that a replica killed during a try does not hold its
+	// record until the claim lapses.
+	Nodes Liveness
 }
-
-// queueSize bounds the messages waiting for delivery; past it new ones
-// are refused and reported as failures.
-const queueSize = 1024
 
 // parallel bounds concurrent deliveries, so one slow channel does not
 // hold back the others.
 const parallel = 8
 
-// Notifier sends messages to channels.
+// Notifier sends messages to channels. Send keeps each message in the
+// outbox before it returns; a delivery loop, in each replica, claims
+// the records due, tries them, and removes each once its channel took
+// it or its last try failed. Delivery is at least once: a replica that
+// dies during a try leaves its claim to lapse, and the message goes
+// again under the same id.
 type Notifier struct {
 	channels map[string]*sender
 	opts     Options
-	queue    chan delivery
+	outbox   Outbox
+	holder   string
+	slots    chan struct{}
+	wakeup   chan struct{}
 	mu       sync.RWMutex
 	closed   bool
+	started  bool
 	wg       sync.WaitGroup
 	stats    Stats
-	// closing is closed by Close: retries stop waiting.
-	closing chan struct{}
+	// ctx ends with stop, which ends the loop and the tries under way
+	// (Close).
+	ctx  context.Context
+	stop context.CancelFunc
 }
 
 // Stats count what a notifier did with its messages since it started.
@@ -115,32 +136,48 @@ type Stats struct {
 	// again after a failure, and Failed the messages given up after the
 	// last try.
 	Delivered, Retried, Failed atomic.Int64
+	// Pending is the outbox's records, every replica's, at the last read.
+	Pending atomic.Int64
 }
 
 // Stats returns the notifier's counts.
 func (n *Notifier) Stats() *Stats { return &n.stats }
 
-type delivery struct {
-	s   *sender
-	msg Message
-}
-
-// New checks the channels and starts delivering.
-func New(channels []Channel, opts Options) (*Notifier, error) {
+// New checks the channels; messages sent are kept in the outbox, and
+// delivered once Start is called.
+func New(channels []Channel, outbox Outbox, opts Options) (*Notifier, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Retries == nil {
 		opts.Retries = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second}
 	}
+	if opts.Poll <= 0 {
+		opts.Poll = time.Second
+	}
+	if outbox == nil {
+		return nil, errors.New("notifications need an outbox")
+	}
 	senders, err := check(channels)
 	if err != nil {
 		return nil, err
 	}
-	n := &Notifier{channels: senders, opts: opts, queue: make(chan delivery, queueSize), closing: make(chan struct{})}
+	ctx, stop := context.WithCancel(context.Background())
+	return &Notifier{channels: senders, opts: opts, outbox: outbox, holder: opts.Holder + "/" + rand.Text()[:10],
+		slots: make(chan struct{}, parallel), wakeup: make(chan struct{}, 1), ctx: ctx, stop: stop}, nil
+}
+
+// Start begins delivering what the outbox holds, this replica's
+// messages and those others left; it does nothing after Close.
+func (n *Notifier) Start() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed || n.started {
+		return
+	}
+	n.started = true
 	n.wg.Add(1)
-	go n.deliver()
-	return n, nil
+	go n.loop(n.ctx)
 }
 
 // Check reports what is wrong with channels, as New would, without
@@ -172,9 +209,11 @@ func check(channels []Channel) (map[string]*sender, error) {
 // Has reports whether a channel is configured.
 func (n *Notifier) Has(name string) bool { return n.channels[name] != nil }
 
-// Send queues a message for each named channel; names without a
-// configured channel are logged and skipped.
-func (n *Notifier) Send(names []string, m Message) {
+// Send keeps the message in the outbox for each named channel, and
+// returns once it is there; names without a configured channel are
+// logged and skipped. A message the outbox cannot take is reported as
+// failed at once.
+func (n *Notifier) Send(ctx context.Context, names []string, m Message) {
 	if m.Time.IsZero() {
 		m.Time = time.Now().UTC()
 	}
@@ -187,16 +226,22 @@ func (n *Notifier) Send(names []string, m Message) {
 		n.opts.Logger.Warn("notifier closed: message dropped", "event", m.Event, "tenant", m.Tenant)
 		return
 	}
+	kept := false
 	for _, name := range names {
-		s := n.channels[name]
-		if s == nil {
+		if n.channels[name] == nil {
 			n.opts.Logger.Warn("notification channel not configured", "channel", name, "event", m.Event, "tenant", m.Tenant)
 			continue
 		}
+		if err := n.enqueue(context.WithoutCancel(ctx), name, m); err != nil {
+			n.failed(name, m, err)
+			continue
+		}
+		kept = true
+	}
+	if kept {
 		select {
-		case n.queue <- delivery{s, m}:
+		case n.wakeup <- struct{}{}:
 		default:
-			n.failed(name, m, errors.New("the notification queue is full"))
 		}
 	}
 }
@@ -209,32 +254,24 @@ func (n *Notifier) failed(channel string, m Message, err error) {
 	}
 }
 
-func (n *Notifier) deliver() {
+// loop reads the outbox when a message is sent here, when a record
+// falls due, and every Poll for what other replicas left.
+func (n *Notifier) loop(ctx context.Context) {
 	defer n.wg.Done()
-	slots := make(chan struct{}, parallel)
-	for d := range n.queue {
-		slots <- struct{}{}
-		n.wg.Add(1)
-		go func() {
-			defer func() { <-slots; n.wg.Done() }()
-			err := d.s.send(d.msg)
-			for _, wait := range n.opts.Retries {
-				if err == nil {
-					break
-				}
-				select { // once closing, the remaining tries go at once
-				case <-time.After(jitter(wait)):
-				case <-n.closing:
-				}
-				n.stats.Retried.Add(1)
-				err = d.s.send(d.msg)
-			}
-			if err != nil {
-				n.failed(d.s.ch.Name, d.msg, err)
-				return
-			}
-			n.stats.Delivered.Add(1)
-		}()
+	for {
+		wait := n.opts.Poll
+		if next := n.sweep(ctx); !next.IsZero() {
+			wait = min(wait, max(time.Until(next), time.Millisecond))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-n.wakeup:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+		t.Stop()
 	}
 }
 
@@ -246,16 +283,14 @@ func jitter(d time.Duration) time.Duration {
 	return d/2 + mathrand.N(d/2+1)
 }
 
-// Close stops accepting messages and waits for those queued to be
-// delivered or to fail; their remaining retries no longer wait.
+// Close stops accepting messages and delivering: tries under way are
+// cut short and their records freed, and what is not delivered stays in
+// the outbox for the next start or another replica.
 func (n *Notifier) Close() {
 	n.mu.Lock()
-	if !n.closed {
-		n.closed = true
-		close(n.queue)
-		close(n.closing)
-	}
+	n.closed = true
 	n.mu.Unlock()
+	n.stop()
 	n.wg.Wait()
 }
 

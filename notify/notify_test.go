@@ -1,21 +1,18 @@
 package notify
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
-	"strings"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/qgov/qgov/internal/testenv"
+	"github.com/qgov/qgov/store"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -35,7 +32,7 @@ func TestChannelsAreChecked(t *testing.T) {
 		{"twice", []Channel{{Name: "slack", URL: "https://a.example.org"}, {Name: "slack", URL: "https://b.example.org"}}, "declared twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := New(tc.chs, Options{})
+			_, err := New(tc.chs, outbox(t), Options{})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
@@ -58,9 +55,10 @@ func TestDelivery(t *testing.T) {
 		got <- m
 	}))
 	defer hook.Close()
-	n, err := New([]Channel{{Name: "hook", URL: hook.URL + "/services/T0/B0/secret"}}, Options{Retries: []time.Duration{10 * time.Millisecond, 10 * time.Millisecond}})
+	n, err := New([]Channel{{Name: "hook", URL: hook.URL + "/services/T0/B0/secret"}}, outbox(t), quick(10*time.Millisecond, 10*time.Millisecond))
 	require.NoError(t, err)
-	n.Send([]string{"email", "hook"}, Message{Event: "qgov.budget.threshold", Tenant: "lab", Text: "80% of the budget", Data: map[string]any{"percent": 80}})
+	n.Start()
+	n.Send(t.Context(), []string{"email", "hook"}, Message{Event: "qgov.budget.threshold", Tenant: "lab", Text: "80% of the budget", Data: map[string]any{"percent": 80}})
 	select {
 	case m := <-got:
 		assert.Equal(t, "qgov.budget.threshold", m.Event)
@@ -73,7 +71,7 @@ func TestDelivery(t *testing.T) {
 	}
 	assert.EqualValues(t, 2, calls.Load(), "one failure, one retry; the unconfigured email channel got nothing")
 	n.Close()
-	n.Send([]string{"hook"}, Message{Event: "late"}) // dropped, not a panic
+	n.Send(t.Context(), []string{"hook"}, Message{Event: "late"}) // dropped, not a panic
 	time.Sleep(50 * time.Millisecond)
 	assert.EqualValues(t, 2, calls.Load())
 }
@@ -96,12 +94,15 @@ func TestSlackAndFailures(t *testing.T) {
 	}))
 	defer broken.Close()
 	failures := make(chan string, 1)
-	n, err := New([]Channel{{Name: "slack", URL: slack.URL, Format: FormatSlack}, {Name: "broken", URL: broken.URL + "/secret-token"}},
-		Options{Retries: []time.Duration{time.Millisecond, time.Millisecond}, OnFailure: func(ch string, m Message, err error) {
-			failures <- ch + " " + m.Event + ": " + err.Error()
-		}})
+	opts := quick(time.Millisecond, time.Millisecond)
+	opts.OnFailure = func(ch string, m Message, err error) {
+		failures <- ch + " " + m.Event + ": " + err.Error()
+	}
+	box := outbox(t)
+	n, err := New([]Channel{{Name: "slack", URL: slack.URL, Format: FormatSlack}, {Name: "broken", URL: broken.URL + "/secret-token"}}, box, opts)
 	require.NoError(t, err)
-	n.Send([]string{"slack", "broken"}, Message{Event: "qgov.policy.notify", Text: "a large job", Data: map[string]any{"shots": 60000}})
+	n.Start()
+	n.Send(t.Context(), []string{"slack", "broken"}, Message{Event: "qgov.policy.notify", Text: "a large job", Data: map[string]any{"shots": 60000}})
 	assert.Equal(t, map[string]any{"text": "a large job"}, <-got, "Slack receives only its text")
 	select {
 	case f := <-failures:
@@ -115,6 +116,7 @@ func TestSlackAndFailures(t *testing.T) {
 	assert.EqualValues(t, 1, st.Delivered.Load(), "Slack's")
 	assert.EqualValues(t, 2, st.Retried.Load())
 	assert.EqualValues(t, 1, st.Failed.Load(), "the broken channel's")
+	assert.Empty(t, records(t, box), "a delivered message and a dead letter leave the outbox")
 }
 
 // TestEmail sends a mail through a real SMTP exchange with a local
@@ -122,12 +124,13 @@ func TestSlackAndFailures(t *testing.T) {
 func TestEmail(t *testing.T) {
 	srv := startSMTP(t)
 	n, err := New([]Channel{{Name: "email", URL: "smtp://" + srv.addr, From: "qgov <qgov@example.org>", To: []string{"ops@example.org"}}},
-		Options{Retries: []time.Duration{}})
+		outbox(t), quick())
 	require.NoError(t, err)
-	n.Send([]string{"email"}, Message{Event: "qgov.approval.requested", Tenant: "lab", Text: "Job d1 waits for your approval.\nWorkflow high_cost_job.",
+	n.Start()
+	n.Send(t.Context(), []string{"email"}, Message{Event: "qgov.approval.requested", Tenant: "lab", Text: "Job d1 waits for your approval.\nWorkflow high_cost_job.",
 		Recipients: []string{"role team_lead", "lead@example.org", "ops@example.org"}})
-	n.Close()
 	m := <-srv.mails
+	n.Close()
 	assert.Equal(t, "qgov@example.org", m.from)
 	assert.Equal(t, []string{"lead@example.org", "ops@example.org"}, m.to)
 	assert.Contains(t, m.data, "Subject: [qgov] qgov.approval.requested (lab)")
@@ -135,37 +138,6 @@ func TestEmail(t *testing.T) {
 	assert.Regexp(t, `(?m)^Date: `, m.data)
 	assert.Regexp(t, `(?m)^X-Qgov-Message-Id: msg_[A-Z2-7]+\r$`, m.data, "the message's id, for deduplication")
 	assert.Contains(t, m.data, "Job d1 waits for your approval.\r\nWorkflow high_cost_job.")
-}
-
-// verifyStandardWebhook checks a delivery as a receiver following the
-// Standard Webhooks specification would, written apart from the sender:
-// the signed content is "<webhook-id>.<webhook-timestamp>.<body>", the
-// key the base64 after "whsec_", and one of the space-separated
-// signatures must be "v1," and the base64 HMAC-SHA256.
-func verifyStandardWebhook(secret string, h http.Header, body []byte, now time.Time) error {
-	id, ts, sigs := h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
-	if id == "" || ts == "" || sigs == "" {
-		return errors.New("missing webhook headers")
-	}
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || now.Sub(time.Unix(sec, 0)).Abs() > 5*time.Minute {
-		return errors.New("timestamp out of tolerance")
-	}
-	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-	if err != nil {
-		return err
-	}
-	signed := hmac.New(sha256.New, key)
-	fmt.Fprintf(signed, "%s.%s.%s", id, ts, body)
-	want := signed.Sum(nil)
-	for _, sig := range strings.Fields(sigs) {
-		version, b64, _ := strings.Cut(sig, ",")
-		got, err := base64.StdEncoding.DecodeString(b64)
-		if version == "v1" && err == nil && hmac.Equal(got, want) {
-			return nil
-		}
-	}
-	return errors.New("no valid signature")
 }
 
 // TestSignedWebhooks: a channel with a secret signs every try; the
@@ -187,21 +159,48 @@ func TestSignedWebhooks(t *testing.T) {
 		}
 	}))
 	defer hook.Close()
-	nf, err := New([]Channel{{Name: "pager", URL: hook.URL, Secret: secret}}, Options{Retries: []time.Duration{time.Millisecond}})
+	nf, err := New([]Channel{{Name: "pager", URL: hook.URL, Secret: secret}}, outbox(t), quick(time.Millisecond))
 	require.NoError(t, err)
-	nf.Send([]string{"pager"}, Message{Event: "qgov.budget.threshold", Tenant: "lab", Text: "80% of the budget"})
-	nf.Close()
-	require.Len(t, tries, 2)
+	nf.Start()
+	nf.Send(t.Context(), []string{"pager"}, Message{Event: "qgov.budget.threshold", Tenant: "lab", Text: "80% of the budget"})
 	first, second := <-tries, <-tries
+	nf.Close()
 	for _, tr := range []try{first, second} {
-		require.NoError(t, verifyStandardWebhook(secret, tr.header, tr.body, time.Now()))
+		require.NoError(t, testenv.VerifyStandardWebhook(secret, tr.header, tr.body, time.Now()))
 	}
 	assert.Equal(t, first.header.Get("webhook-id"), second.header.Get("webhook-id"), "a retry is the same message")
-	assert.Error(t, verifyStandardWebhook(secret, second.header, append(second.body, ' '), time.Now()), "a changed body does not verify")
-	assert.Error(t, verifyStandardWebhook("whsec_"+base64.StdEncoding.EncodeToString([]byte("another key of thirty-two bytes!")), second.header, second.body, time.Now()))
+	assert.Error(t, testenv.VerifyStandardWebhook(secret, second.header, append(second.body, ' '), time.Now()), "a changed body does not verify")
+	assert.Error(t, testenv.VerifyStandardWebhook("whsec_"+base64.StdEncoding.EncodeToString([]byte("another key of thirty-two bytes!")), second.header, second.body, time.Now()))
 
 	for _, bad := range []string{"plain-secret", "whsec_not base64", "whsec_" + base64.StdEncoding.EncodeToString([]byte("short"))} {
-		_, err := New([]Channel{{Name: "pager", URL: hook.URL, Secret: bad}}, Options{})
+		_, err := New([]Channel{{Name: "pager", URL: hook.URL, Secret: bad}}, outbox(t), Options{})
 		assert.ErrorContains(t, err, "whsec_", bad)
 	}
+}
+
+// outbox is a store on a fresh bbolt file.
+func outbox(t *testing.T) store.Store {
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "qgov.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// quick are options that retry after the given waits and read the
+// outbox often.
+func quick(retries ...time.Duration) Options {
+	return Options{Retries: append([]time.Duration{}, retries...), Poll: 10 * time.Millisecond, Holder: "test"}
+}
+
+// records are the outbox's records.
+func records(t *testing.T, st Outbox) []pending {
+	es, err := st.List(t.Context(), outboxBucket, "", "", 1000)
+	require.NoError(t, err)
+	var out []pending
+	for _, e := range es {
+		var p pending
+		require.NoError(t, json.Unmarshal(e.Value, &p))
+		out = append(out, p)
+	}
+	return out
 }

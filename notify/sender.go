@@ -71,9 +71,10 @@ func newSender(c Channel) (*sender, error) {
 	return s, nil
 }
 
-func (s *sender) send(m Message) error {
+// send tries the message once; ctx ends it early.
+func (s *sender) send(ctx context.Context, m Message) error {
 	if s.ch.Format == FormatEmail {
-		return s.mail(m)
+		return s.mail(ctx, m)
 	}
 	var body []byte
 	if s.ch.Format == FormatSlack {
@@ -81,7 +82,7 @@ func (s *sender) send(m Message) error {
 	} else {
 		body, _ = json.Marshal(m)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.ch.URL, bytes.NewReader(body))
 	if err != nil {
@@ -120,7 +121,7 @@ func (s *sender) sign(h http.Header, id string, now time.Time, body []byte) {
 // smtps), PLAIN authentication with the URL's user, an RFC 2047 subject,
 // a Date, a Message-ID, and the message's id for receivers that
 // deduplicate.
-func (s *sender) mail(m Message) error {
+func (s *sender) mail(ctx context.Context, m Message) error {
 	to := slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(s.ch.To), recipientsAt(m.Recipients)...))))
 	if len(to) == 0 {
 		return errors.New("the mail has no recipients")
@@ -156,7 +157,7 @@ func (s *sender) mail(m Message) error {
 	if err != nil {
 		return fmt.Errorf("the mail server: %w", redact(err))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
 		return fmt.Errorf("sending the mail: %w", redact(err))

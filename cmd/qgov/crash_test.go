@@ -99,6 +99,8 @@ type crashRig struct {
 	sim     string
 	cmd     *exec.Cmd
 	log     *os.File
+	// env is added to the gateway's environment.
+	env []string
 }
 
 // newCrashRig writes the gateway's configuration over storeLine ("" for
@@ -143,6 +145,7 @@ func (rig *crashRig) command(verb string) *exec.Cmd {
 	cmd := exec.Command(binary, verb, "--config", rig.config, "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(), "QGOV_CRASH_UPSTREAM_KEY="+simulator.DemoAPIKey,
 		"XDG_CONFIG_HOME="+rig.dir, "XDG_DATA_HOME="+rig.dir)
+	cmd.Env = append(cmd.Env, rig.env...)
 	return cmd
 }
 

@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +16,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/qgov/qgov/ibm/runtimeapi"
 	"github.com/qgov/qgov/internal/qiskitclient"
 	"github.com/qgov/qgov/internal/testenv"
 )
@@ -151,52 +148,4 @@ func call(ctx context.Context, c *qiskitclient.Client, method, path string, body
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, out, err
-}
-
-// TestAuditAcrossReplicas runs two gateway processes over one Redis with
-// the audit stream: the tenant's audit query through either returns both
-// replicas' records, and each replica's own file chain verifies.
-func TestAuditAcrossReplicas(t *testing.T) {
-	sim := startSimulator(t, func(h http.Handler) http.Handler { return h })
-	storeLine := "store redis " + testenv.Redis(t)
-	var rigs []*crashRig
-	for range 2 {
-		rig := newCrashRig(t, sim, storeLine)
-		cfg, err := os.ReadFile(rig.config)
-		require.NoError(t, err)
-		require.Contains(t, string(cfg), "audit {\n")
-		require.NoError(t, os.WriteFile(rig.config, []byte(strings.Replace(string(cfg), "audit {\n", "audit {\n\t\t\tstream\n", 1)), 0o600))
-		rig.start()
-		rigs = append(rigs, rig)
-	}
-	ctx := context.Background()
-	var traces []string
-	for _, rig := range rigs {
-		status, _, body, err := call(ctx, rig.client("fatima-key"), http.MethodGet, "/jobs/never-existed", nil)
-		require.NoError(t, err)
-		require.Equal(t, http.StatusNotFound, status, string(body))
-		var refusal runtimeapi.ErrorBody
-		require.NoError(t, json.Unmarshal(body, &refusal))
-		traces = append(traces, refusal.Trace)
-	}
-	for i, rig := range rigs {
-		audrey := rig.client("audrey-key")
-		token, err := audrey.Token(ctx)
-		require.NoError(t, err)
-		req, _ := http.NewRequest(http.MethodGet, rig.gateway+"/governance/v1/audit/logs?outcomes=denied&users=fatima", nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
-		for j, trace := range traces {
-			assert.Contains(t, string(body), trace, "replica %d's query shows replica %d's refusal", i, j)
-		}
-	}
-	for i, rig := range rigs {
-		out, err := exec.Command(binary, "gov", "audit", "verify", filepath.Join(rig.dir, "audit")).CombinedOutput()
-		assert.NoError(t, err, "replica %d's chain: %s", i, out)
-		assert.Contains(t, string(out), "intact")
-	}
 }

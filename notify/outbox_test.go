@@ -1,0 +1,202 @@
+package notify
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/qgov/qgov/internal/testenv"
+	"github.com/qgov/qgov/store"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// receiver is a webhook that can be down (503) and counts each message
+// id it took.
+type receiver struct {
+	*httptest.Server
+	down  atomic.Bool
+	tries atomic.Int32
+	mu    sync.Mutex
+	took  map[string]int
+}
+
+func newReceiver(t *testing.T) *receiver {
+	rc := &receiver{took: map[string]int{}}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc.tries.Add(1)
+		if rc.down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		var m Message
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		rc.mu.Lock()
+		rc.took[m.ID]++
+		rc.mu.Unlock()
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+// taken is how many times each message id was taken.
+func (rc *receiver) taken() map[string]int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range rc.took {
+		out[k] = v
+	}
+	return out
+}
+
+// TestOutboxSurvivesARestart: a message sent while its receiver is
+// down stays in the outbox when the notifier closes, with its tries
+// counted, and the next notifier on the store delivers it under the
+// same id once the receiver is back.
+func TestOutboxSurvivesARestart(t *testing.T) {
+	rc := newReceiver(t)
+	rc.down.Store(true)
+	box := outbox(t)
+	ch := []Channel{{Name: "hook", URL: rc.URL}}
+	first, err := New(ch, box, quick(20*time.Millisecond, 20*time.Millisecond, time.Hour))
+	require.NoError(t, err)
+	first.Start()
+	first.Send(t.Context(), []string{"hook"}, Message{ID: "msg_kept", Event: "qgov.approval.requested", Tenant: "lab"})
+	require.Eventually(t, func() bool { return rc.tries.Load() >= 3 }, 5*time.Second, 5*time.Millisecond, "a try and two retries")
+	first.Close()
+
+	left := records(t, box)
+	require.Len(t, left, 1, "the message waits in the outbox")
+	assert.Equal(t, "msg_kept", left[0].Message.ID)
+	assert.Equal(t, 3, left[0].Tries)
+	assert.Empty(t, left[0].Holder, "closing frees the record")
+	assert.Equal(t, "the webhook answered 503", left[0].Error)
+	assert.Empty(t, rc.taken())
+
+	rc.down.Store(false)
+	second, err := New(ch, box, quick(time.Millisecond))
+	require.NoError(t, err)
+	second.Start()
+	defer second.Close()
+	left[0].Due = time.Now() // the hour's wait is for the first notifier's schedule; make it due
+	rewrite(t, box, left[0])
+	require.Eventually(t, func() bool { return rc.taken()["msg_kept"] == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return len(records(t, box)) == 0 }, 5*time.Second, 5*time.Millisecond)
+}
+
+// rewrite stores a record in place of the outbox's record for the same
+// message and channel.
+func rewrite(t *testing.T, box store.Store, p pending) {
+	v, err := json.Marshal(p)
+	require.NoError(t, err)
+	require.NoError(t, box.Put(t.Context(), outboxBucket, pendingKey(p.Message, p.Channel), v, 0))
+}
+
+// TestOneTryPerClaim races three notifiers, as three replicas, over one
+// outbox on bbolt and on a real Redis: every message is taken exactly
+// once, and a retry after the receiver's outage too.
+func TestOneTryPerClaim(t *testing.T) {
+	stores := map[string]func(t *testing.T) store.Store{
+		"bbolt": outbox,
+		"redis": func(t *testing.T) store.Store {
+			st := store.NewRedis(redis.NewClient(&redis.Options{Addr: testenv.Redis(t)}), "qgov:", 0)
+			t.Cleanup(func() { st.Close() })
+			return st
+		},
+	}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			rc := newReceiver(t)
+			box := open(t)
+			var ns []*Notifier
+			for i := range 3 {
+				o := quick(100*time.Millisecond, 200*time.Millisecond, 400*time.Millisecond, 800*time.Millisecond, 5*time.Second)
+				o.OnFailure = func(ch string, m Message, err error) { t.Errorf("%s not delivered: %v", m.ID, err) }
+				o.Holder = fmt.Sprintf("replica-%d", i)
+				n, err := New([]Channel{{Name: "hook", URL: rc.URL}}, box, o)
+				require.NoError(t, err)
+				n.Start()
+				ns = append(ns, n)
+			}
+			const messages = 90
+			for i := range messages {
+				if i == messages/2 {
+					rc.down.Store(true)
+				}
+				ns[i%3].Send(t.Context(), []string{"hook"}, Message{ID: fmt.Sprintf("msg_%03d", i), Event: "qgov.policy.notify"})
+			}
+			time.Sleep(50 * time.Millisecond)
+			rc.down.Store(false)
+			require.Eventually(t, func() bool { return len(rc.taken()) == messages }, 10*time.Second, 10*time.Millisecond)
+			for _, n := range ns {
+				n.Close()
+			}
+			for id, times := range rc.taken() {
+				assert.Equal(t, 1, times, id)
+			}
+			assert.Empty(t, records(t, box))
+			var delivered int64
+			for _, n := range ns {
+				delivered += n.Stats().Delivered.Load()
+			}
+			assert.EqualValues(t, messages, delivered)
+		})
+	}
+}
+
+// TestClaimsOfStoppedReplicas: a record claimed by a notifier that
+// died waits until its claim lapses, or, when the replicas beat, until
+// its node stops beating; a running node's claim is left alone.
+func TestClaimsOfStoppedReplicas(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		until time.Duration // the claim lapses after
+		nodes bool          // the notifier knows which nodes run
+		beats bool          // the claim's node beats
+		taken bool
+	}{
+		{"a lapsed claim", 300 * time.Millisecond, false, false, true},
+		{"a stopped node's claim", time.Hour, true, false, true},
+		{"a running node's claim", time.Hour, true, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := newReceiver(t)
+			box := outbox(t)
+			nodes := store.Nodes{Store: box, TTL: time.Minute}
+			if tc.beats {
+				require.NoError(t, nodes.Beat(t.Context(), "elsewhere"))
+			}
+			m := Message{ID: "msg_orphan", Event: "qgov.budget.threshold", Time: time.Now()}
+			lapse := time.Now().Add(tc.until)
+			rewrite(t, box, pending{Channel: "hook", Message: m, Due: m.Time, Holder: "elsewhere/ABC", Node: "elsewhere", Until: lapse})
+			o := quick()
+			if tc.nodes {
+				o.Nodes = nodes
+			}
+			n, err := New([]Channel{{Name: "hook", URL: rc.URL}}, box, o)
+			require.NoError(t, err)
+			n.Start()
+			defer n.Close()
+			if !tc.taken {
+				time.Sleep(200 * time.Millisecond)
+				assert.Empty(t, rc.taken())
+				assert.Len(t, records(t, box), 1)
+				return
+			}
+			require.Eventually(t, func() bool { return rc.taken()["msg_orphan"] == 1 }, 5*time.Second, 5*time.Millisecond)
+			if !tc.nodes {
+				assert.False(t, time.Now().Before(lapse), "taken only once the claim lapsed")
+			}
+		})
+	}
+}
