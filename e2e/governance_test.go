@@ -247,5 +247,8 @@ func TestOpenAPIMatchesTheRoutes(t *testing.T) {
 		require.NoError(t, err)
 		resp.Body.Close()
 		assert.Contains(t, []int{http.StatusNotFound, http.StatusMethodNotAllowed}, resp.StatusCode, "%s %s is in no document", bad.method, bad.path)
+		if resp.StatusCode == http.StatusMethodNotAllowed {
+			assert.NotEmpty(t, resp.Header.Get("Allow"), "%s %s names the methods served", bad.method, bad.path)
+		}
 	}
 }

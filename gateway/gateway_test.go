@@ -251,3 +251,28 @@ func TestCachedOwnersAnswerAsToday(t *testing.T) {
 		assert.Equal(t, absent, errorsOf(body), name)
 	}
 }
+
+// TestMethodNotAllowedNamesTheMethods: a path asked with a method it is
+// not served with is refused with 405 and an Allow header naming those
+// it is.
+func TestMethodNotAllowedNamesTheMethods(t *testing.T) {
+	srv := newTestGateway(t)
+	for _, tc := range []struct{ method, path, allow string }{
+		{http.MethodGet, "/identity/token", "POST"},
+		{http.MethodPost, "/identity/keys", "GET"},
+		{http.MethodPut, "/governance/v1/policies", "GET, POST"},
+	} {
+		req, err := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "apikey root-key")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		var body runtimeapi.ErrorBody
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+		resp.Body.Close()
+		assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode, "%s %s", tc.method, tc.path)
+		assert.Equal(t, tc.allow, resp.Header.Get("Allow"), "%s %s", tc.method, tc.path)
+		require.NotEmpty(t, body.Errors)
+		assert.Equal(t, "method_not_allowed", body.Errors[0].Code)
+	}
+}

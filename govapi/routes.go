@@ -113,5 +113,8 @@ func unknownRoute(r *http.Request) *denial.Denial {
 }
 
 func notAllowed(r *http.Request) *denial.Denial {
-	return denial.New("method_not_allowed", r.Method+" is not served on "+r.URL.Path)
+	allow := routes.Allow(r)
+	d := denial.New("method_not_allowed", r.Method+" is not served on "+r.URL.Path+"; it is served with "+allow)
+	d.Header = http.Header{"Allow": {allow}}
+	return d
 }

@@ -40,6 +40,8 @@ type Table[T any] struct {
 	mux *http.ServeMux
 	// by holds each route's value and method, by its pattern.
 	by map[string]entry[T]
+	// allow lists each path's methods, by its method-less pattern.
+	allow map[string]string
 }
 
 type entry[T any] struct {
@@ -52,7 +54,7 @@ type entry[T any] struct {
 // New builds a table. It panics on an invalid or conflicting pattern, or
 // one without a method, as a ServeMux does at start-up.
 func New[T any](routes []Route[T]) *Table[T] {
-	t := &Table[T]{mux: http.NewServeMux(), by: map[string]entry[T]{}}
+	t := &Table[T]{mux: http.NewServeMux(), by: map[string]entry[T]{}, allow: map[string]string{}}
 	paths := map[string]bool{}
 	for _, rt := range routes {
 		method, p, ok := strings.Cut(rt.Pattern, " ")
@@ -61,6 +63,10 @@ func New[T any](routes []Route[T]) *Table[T] {
 		}
 		t.mux.Handle(rt.Pattern, nothing)
 		t.by[rt.Pattern] = entry[T]{method: method, value: rt.Value, slash: strings.HasSuffix(p, "/{$}")}
+		if t.allow[p] != "" {
+			method = t.allow[p] + ", " + method
+		}
+		t.allow[p] = method
 		if !paths[p] {
 			paths[p] = true
 			t.mux.Handle(p, nothing) // the path with any other method
@@ -95,6 +101,16 @@ func (t *Table[T]) Match(r *http.Request) (T, Result) {
 		return zero, NotAllowed // including HEAD on a GET route
 	}
 	return zero, Unknown
+}
+
+// Allow lists the methods r's path is served with, for the Allow header
+// of a NotAllowed answer ("" for an unknown path).
+func (t *Table[T]) Allow(r *http.Request) string {
+	if !clean(r.URL.Path) || !plainEscapes(r.URL.RawPath) {
+		return ""
+	}
+	_, p := t.mux.Handler(r)
+	return t.allow[p]
 }
 
 // clean reports whether p is a clean absolute path without backslashes

@@ -63,6 +63,27 @@ func TestMatch(t *testing.T) {
 	}
 }
 
+// TestAllow: a path asked with another method lists the methods it is
+// served with, for the Allow header; an unknown or unclean path lists
+// none.
+func TestAllow(t *testing.T) {
+	table := New([]Route[string]{
+		{"GET /jobs", "list"},
+		{"POST /jobs", "create"},
+		{"DELETE /jobs/{id}", "delete"},
+		{"GET /jobs/{id}", "read"},
+	})
+	for _, tc := range []struct{ method, target, want string }{
+		{"PUT", "/jobs", "GET, POST"},
+		{"POST", "/jobs/j-1", "DELETE, GET"},
+		{"GET", "/sessions", ""},
+		{"GET", "/jobs/a%2Fb", ""},
+	} {
+		r := httptest.NewRequest(tc.method, "http://gw"+tc.target, nil)
+		assert.Equal(t, tc.want, table.Allow(r), "%s %s", tc.method, tc.target)
+	}
+}
+
 func TestNewRefusesPatternsWithoutMethods(t *testing.T) {
 	assert.Panics(t, func() { New([]Route[int]{{"/jobs", 1}}) })
 	assert.Panics(t, func() { New([]Route[int]{{"GET /jobs/{id}", 1}, {"GET /jobs/{job}", 2}}) }, "conflicting patterns")
