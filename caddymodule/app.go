@@ -350,6 +350,15 @@ func (a *App) open(ctx context.Context) error {
 	if err := a.checkPersistence(ctx); err != nil {
 		return err
 	}
+	if rs, ok := st.(*store.Redis); ok {
+		moved, err := rs.Respread(ctx)
+		if err != nil {
+			return fmt.Errorf("qgov store: spreading the ownership records over shards: %w", err)
+		}
+		if moved > 0 {
+			a.logger.Info("ownership records spread over shards", "moved", moved)
+		}
+	}
 	if err := a.nodes().Beat(ctx, nodeName()); err != nil { // before any request: work this node leaves in flight is its own
 		a.logger.Warn("recording that this replica runs", "error", err)
 	}
@@ -385,8 +394,8 @@ func (a *App) open(ctx context.Context) error {
 	a.cfg = gateway.Config{
 		Directory:    a.dir,
 		Auth:         auth,
-		Jobs:         jobs.NewRegistry(st, "jobs"),
-		Sessions:     jobs.NewRegistry(st, "sessions"),
+		Jobs:         jobs.NewRegistry(st, jobsBucket),
+		Sessions:     jobs.NewRegistry(st, sessionsBucket),
 		Credentials:  a.credentials,
 		Quota:        a.governor,
 		Policies:     a.policies,

@@ -189,6 +189,13 @@ func (sc StoreConfig) tlsConfig(files *[]byte) (*tls.Config, error) {
 	return c, nil
 }
 
+// The buckets of the job and session ownership records, which grow with
+// use: on Redis they are spread over shards.
+const (
+	jobsBucket     = "jobs"
+	sessionsBucket = "sessions"
+)
+
 // openStore takes a reference to the configured store, opening it when no
 // loaded config holds it yet.
 func (a *App) openStore() (store.Store, error) {
@@ -214,7 +221,7 @@ func (a *App) openStore() (store.Store, error) {
 			opts := &redis.UniversalOptions{Addrs: sc.Addrs, MasterName: sc.MasterName, Username: sc.Username, Password: sc.Password, DB: sc.DB,
 				IsClusterMode: sc.Cluster, PoolSize: sc.PoolSize, TLSConfig: a.redisTLS,
 				DialTimeout: dial, ReadTimeout: timeout, WriteTimeout: timeout, PoolTimeout: timeout, ContextTimeoutEnabled: true}
-			return pooledStore{store.NewRedis(redis.NewUniversalClient(opts), sc.KeyPrefix, timeout)}, nil
+			return pooledStore{store.NewRedis(redis.NewUniversalClient(opts), sc.KeyPrefix, timeout).Spread(jobsBucket, sessionsBucket)}, nil
 		}
 		b, err := store.OpenBolt(sc.Path)
 		if err != nil {

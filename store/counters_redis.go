@@ -200,7 +200,7 @@ func (r *Redis) Rewrite(ctx context.Context, scope, id string, record []byte, al
 		_, err = r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			for _, w := range also {
 				p.Set(ctx, r.valueKey(w.Bucket, w.Key), w.Value, 0)
-				p.ZAdd(ctx, r.indexKey(w.Bucket), redis.Z{Member: w.Key})
+				p.ZAdd(ctx, r.indexKey(w.Bucket, w.Key), redis.Z{Member: w.Key})
 			}
 			cmd = rewrite(p)
 			return nil

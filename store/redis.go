@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -13,12 +15,16 @@ import (
 // and its key in the sorted set "<prefix>{<bucket>}:i" (scored 0, so it
 // is ordered bytewise and range-scanned with ZRANGEBYLEX). The hash tag
 // puts a bucket's keys in one Cluster slot, so a record and its index
-// change in one MULTI transaction on Cluster too. Index entries of
+// change in one MULTI transaction on Cluster too. A bucket that grows
+// with use can be spread (Spread) over shards, each "{<bucket>:<shard>}"
+// with its own index, chosen by a hash of the key. Index entries of
 // records that expired are removed when List meets them.
 type Redis struct {
 	client  redis.UniversalClient
 	prefix  string
 	timeout time.Duration
+	// spread are the buckets spread over shards.
+	spread map[string]bool
 }
 
 // NewRedis returns a Store over client whose keys all start with prefix
@@ -34,6 +40,23 @@ func NewRedis(client redis.UniversalClient, prefix string, timeout time.Duration
 	return &Redis{client: client, prefix: prefix, timeout: timeout}
 }
 
+// shards is how many hash slots a spread bucket is spread over: enough
+// to use every node of a Cluster of a few, few enough that listing reads
+// every shard in one pipeline.
+const shards = 16
+
+// Spread spreads the named buckets' records over shards, by a hash of
+// each key, so that on a Cluster they are not all on one node. Call it
+// before the store is used; Respread moves records that an earlier
+// version kept in one slot.
+func (r *Redis) Spread(buckets ...string) *Redis {
+	r.spread = map[string]bool{}
+	for _, b := range buckets {
+		r.spread[b] = true
+	}
+	return r
+}
+
 // bound gives a call its deadline.
 func (r *Redis) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	if r.timeout <= 0 {
@@ -43,10 +66,25 @@ func (r *Redis) bound(ctx context.Context) (context.Context, context.CancelFunc)
 }
 
 func (r *Redis) valueKey(bucket, key string) string {
-	return r.prefix + "{" + bucket + "}:v:" + key
+	return r.prefix + "{" + r.slot(bucket, key) + "}:v:" + key
 }
 
-func (r *Redis) indexKey(bucket string) string { return r.prefix + "{" + bucket + "}:i" }
+// indexKey is the index that holds key.
+func (r *Redis) indexKey(bucket, key string) string {
+	return r.prefix + "{" + r.slot(bucket, key) + "}:i"
+}
+
+// slot is the hash tag of a record: its bucket, and for a spread bucket
+// the key's shard (bucket names hold no ':', so no bucket's tag is
+// another's shard).
+func (r *Redis) slot(bucket, key string) string {
+	if !r.spread[bucket] {
+		return bucket
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return fmt.Sprintf("%s:%02x", bucket, h.Sum32()%shards)
+}
 
 // pruneIndex removes index entries (ARGV) whose value keys (KEYS[2..])
 // still do not exist, so a record written again meanwhile keeps its entry.
@@ -81,7 +119,7 @@ func (r *Redis) Put(ctx context.Context, bucket, key string, value []byte, ttl t
 	}
 	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, r.valueKey(bucket, key), value, ttl)
-		p.ZAdd(ctx, r.indexKey(bucket), redis.Z{Member: key})
+		p.ZAdd(ctx, r.indexKey(bucket, key), redis.Z{Member: key})
 		return nil
 	})
 	if err != nil {
@@ -100,7 +138,7 @@ func (r *Redis) Create(ctx context.Context, bucket, key string, value []byte, tt
 	var set *redis.BoolCmd
 	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		set = p.SetNX(ctx, r.valueKey(bucket, key), value, ttl)
-		p.ZAdd(ctx, r.indexKey(bucket), redis.Z{Member: key})
+		p.ZAdd(ctx, r.indexKey(bucket, key), redis.Z{Member: key})
 		return nil
 	})
 	if err != nil {
@@ -150,7 +188,7 @@ func (r *Redis) CompareAndSwap(ctx context.Context, bucket, key string, old, val
 	if value == nil {
 		del = "1"
 	}
-	n, err := swapScript.Run(ctx, r.client, []string{r.valueKey(bucket, key), r.indexKey(bucket)},
+	n, err := swapScript.Run(ctx, r.client, []string{r.valueKey(bucket, key), r.indexKey(bucket, key)},
 		old, value, ttl.Milliseconds(), del, key).Int()
 	if err != nil {
 		return false, fmt.Errorf("redis compare-and-swap %s/%s: %w", bucket, key, err)
@@ -164,7 +202,7 @@ func (r *Redis) Delete(ctx context.Context, bucket, key string) error {
 	defer cancel()
 	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, r.valueKey(bucket, key))
-		p.ZRem(ctx, r.indexKey(bucket), key)
+		p.ZRem(ctx, r.indexKey(bucket, key), key)
 		return nil
 	})
 	if err != nil {
@@ -173,10 +211,19 @@ func (r *Redis) Delete(ctx context.Context, bucket, key string) error {
 	return nil
 }
 
-// List implements Store.
+// List implements Store. The indexes of a spread bucket's shards are
+// read in one pipeline and merged in key order, and the values in
+// another, one MGET per shard.
 func (r *Redis) List(ctx context.Context, bucket, prefix, after string, limit int) ([]Entry, error) {
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
+	indexes := []string{r.prefix + "{" + bucket + "}:i"}
+	if r.spread[bucket] {
+		indexes = make([]string, shards)
+		for i := range indexes {
+			indexes[i] = fmt.Sprintf("%s{%s:%02x}:i", r.prefix, bucket, i)
+		}
+	}
 	var out []Entry
 	for len(out) < limit {
 		lo := "[" + prefix
@@ -187,35 +234,81 @@ func (r *Redis) List(ctx context.Context, bucket, prefix, after string, limit in
 		if prefix != "" {
 			hi = "(" + prefix + "\xff"
 		}
-		keys, err := r.client.ZRangeByLex(ctx, r.indexKey(bucket), &redis.ZRangeBy{Min: lo, Max: hi, Count: int64(limit - len(out))}).Result()
-		if err != nil {
+		want := limit - len(out)
+		ranges := make([]*redis.StringSliceCmd, len(indexes))
+		if _, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, idx := range indexes {
+				ranges[i] = p.ZRangeByLex(ctx, idx, &redis.ZRangeBy{Min: lo, Max: hi, Count: int64(want)})
+			}
+			return nil
+		}); err != nil {
 			return nil, fmt.Errorf("redis list %s: %w", bucket, err)
+		}
+		var keys []string
+		more := false // a shard may hold further keys
+		for _, c := range ranges {
+			keys = append(keys, c.Val()...)
+			more = more || len(c.Val()) == want
 		}
 		if len(keys) == 0 {
 			break
 		}
-		vkeys := make([]string, len(keys))
-		for i, k := range keys {
-			vkeys[i] = r.valueKey(bucket, k)
-		}
-		vals, err := r.client.MGet(ctx, vkeys...).Result()
+		slices.Sort(keys)
+		keys = keys[:min(want, len(keys))]
+		found, err := r.values(ctx, bucket, keys)
 		if err != nil {
 			return nil, fmt.Errorf("redis list %s: %w", bucket, err)
 		}
-		gone := []string{r.indexKey(bucket)}
+		out = append(out, found...)
+		if !more {
+			break
+		}
+		after = keys[len(keys)-1]
+	}
+	return out, nil
+}
+
+// values reads the records of keys, in their order, one MGET per slot in
+// one pipeline; the index entries of records that are gone are removed.
+func (r *Redis) values(ctx context.Context, bucket string, keys []string) ([]Entry, error) {
+	bySlot := map[string][]string{}
+	for _, k := range keys {
+		bySlot[r.slot(bucket, k)] = append(bySlot[r.slot(bucket, k)], k)
+	}
+	gets := map[string]*redis.SliceCmd{}
+	if _, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for slot, ks := range bySlot {
+			vkeys := make([]string, len(ks))
+			for i, k := range ks {
+				vkeys[i] = r.valueKey(bucket, k)
+			}
+			gets[slot] = p.MGet(ctx, vkeys...)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	value := map[string]string{}
+	for slot, ks := range bySlot {
+		gone := []string{r.indexKey(bucket, ks[0])}
 		var goneKeys []any
-		for i, v := range vals {
+		for i, v := range gets[slot].Val() {
 			if s, ok := v.(string); ok {
-				out = append(out, Entry{Key: keys[i], Value: []byte(s)})
+				value[ks[i]] = s
 			} else {
-				gone, goneKeys = append(gone, vkeys[i]), append(goneKeys, keys[i])
+				gone, goneKeys = append(gone, r.valueKey(bucket, ks[i])), append(goneKeys, ks[i])
 			}
 		}
 		if len(goneKeys) > 0 {
 			// Best effort: a failure leaves stale entries for the next List.
 			_ = pruneIndex.Run(ctx, r.client, gone, goneKeys...).Err()
 		}
-		after = keys[len(keys)-1]
+	}
+	var out []Entry
+	for _, k := range keys {
+		if v, ok := value[k]; ok {
+			out = append(out, Entry{Key: k, Value: []byte(v)})
+		}
 	}
 	return out, nil
 }
@@ -226,3 +319,52 @@ func (r *Redis) Client() redis.UniversalClient { return r.client }
 
 // Close implements Store.
 func (r *Redis) Close() error { return r.client.Close() }
+
+// Respread moves the records of the spread buckets that an earlier
+// version kept in one slot ("{<bucket>}") to their shards, keeping each
+// one's expiry, and returns how many it moved. A record already in its
+// shard is newer and stays. It can stop at any point and run again: each
+// record is copied before it is removed from the old slot.
+func (r *Redis) Respread(ctx context.Context) (int, error) {
+	moved := 0
+	for bucket := range r.spread {
+		oldIndex, oldValue := r.prefix+"{"+bucket+"}:i", r.prefix+"{"+bucket+"}:v:"
+		for {
+			keys, err := r.client.ZRangeByLex(ctx, oldIndex, &redis.ZRangeBy{Min: "-", Max: "+", Count: 500}).Result()
+			if err != nil {
+				return moved, fmt.Errorf("redis respread %s: %w", bucket, err)
+			}
+			if len(keys) == 0 {
+				break
+			}
+			for _, k := range keys {
+				v, err := r.client.Get(ctx, oldValue+k).Result()
+				ttl := r.client.PTTL(ctx, oldValue+k).Val()
+				switch {
+				case errors.Is(err, redis.Nil), ttl == -2: // gone, or expired meanwhile
+				case err != nil:
+					return moved, fmt.Errorf("redis respread %s/%s: %w", bucket, k, err)
+				default:
+					if ttl < 0 {
+						ttl = 0 // kept until deleted
+					}
+					created, err := r.Create(ctx, bucket, k, []byte(v), ttl)
+					if err != nil {
+						return moved, fmt.Errorf("redis respread %s/%s: %w", bucket, k, err)
+					}
+					if created {
+						moved++
+					}
+				}
+				if _, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+					p.Del(ctx, oldValue+k)
+					p.ZRem(ctx, oldIndex, k)
+					return nil
+				}); err != nil {
+					return moved, fmt.Errorf("redis respread %s/%s: %w", bucket, k, err)
+				}
+			}
+		}
+	}
+	return moved, nil
+}

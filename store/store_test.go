@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,6 +37,14 @@ func TestConformance(t *testing.T) {
 			addrs := testenv.RedisCluster(t)
 			return NewRedis(redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: true}), "qgov:", 0)
 		}},
+		{"redis-spread", func(t *testing.T) Store {
+			addr := testenv.Redis(t)
+			return NewRedis(redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{addr}}), "qgov:", 0).Spread(conformanceBuckets...)
+		}},
+		{"redis-cluster-spread", func(t *testing.T) Store {
+			addrs := testenv.RedisCluster(t)
+			return NewRedis(redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: true}), "qgov:", 0).Spread(conformanceBuckets...)
+		}},
 	} {
 		t.Run(impl.name, func(t *testing.T) {
 			s := impl.open(t)
@@ -46,6 +55,10 @@ func TestConformance(t *testing.T) {
 		})
 	}
 }
+
+// conformanceBuckets are the buckets the conformance suite uses, spread
+// over shards in the spread variants.
+var conformanceBuckets = []string{"b1", "b2", "cas", "create", "crud", "list", "replace", "ttl", leasesBucket}
 
 var conformance = []struct {
 	name string
@@ -362,4 +375,57 @@ func TestBoltWritesShareCommits(t *testing.T) {
 	assert.Less(t, commits, uint64(writers*each/2), "concurrent writes share commits")
 	require.NoError(t, b.Close())
 	assert.ErrorIs(t, b.Put(ctx, "jobs", "late", nil, 0), ErrClosed)
+}
+
+// TestSpreadOverShards: a spread bucket's records sit in several Cluster
+// slots, and list in key order across them; Respread moves the records
+// an earlier version kept in one slot, with their expiry, and leaves a
+// newer copy alone.
+func TestSpreadOverShards(t *testing.T) {
+	ctx := context.Background()
+	addrs := testenv.RedisCluster(t)
+	client := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: true})
+	old := NewRedis(client, "qgov:", 0) // one slot, as before
+	for i := range 40 {
+		require.NoError(t, old.Put(ctx, "jobs", fmt.Sprintf("QR-ml/j%02d", i), []byte(fmt.Sprint(i)), 0))
+	}
+	require.NoError(t, old.Put(ctx, "jobs", "QR-ml/expiring", []byte("e"), time.Hour))
+	spread := NewRedis(client, "qgov:", 0).Spread("jobs")
+	_, err := spread.Get(ctx, "jobs", "QR-ml/j01")
+	require.ErrorIs(t, err, ErrNotFound, "before respreading, the old slot is not read")
+	require.NoError(t, spread.Put(ctx, "jobs", "QR-ml/j02", []byte("newer"), 0))
+
+	moved, err := spread.Respread(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 40, moved, "all but the newer copy")
+	v, err := spread.Get(ctx, "jobs", "QR-ml/j02")
+	require.NoError(t, err)
+	assert.Equal(t, "newer", string(v))
+	ttl := client.PTTL(ctx, spread.valueKey("jobs", "QR-ml/expiring")).Val()
+	assert.Greater(t, ttl, 59*time.Minute, "the expiry moves with the record")
+	assert.Zero(t, client.Exists(ctx, "qgov:{jobs}:i").Val(), "the old index is gone")
+	again, err := spread.Respread(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, again)
+
+	slots := map[int64]bool{}
+	var keys []string
+	after := ""
+	for {
+		page, err := spread.List(ctx, "jobs", "QR-ml/", after, 7)
+		require.NoError(t, err)
+		if len(page) == 0 {
+			break
+		}
+		for _, e := range page {
+			keys = append(keys, e.Key)
+			slot, err := client.ClusterKeySlot(ctx, spread.valueKey("jobs", e.Key)).Result()
+			require.NoError(t, err)
+			slots[slot] = true
+		}
+		after = page[len(page)-1].Key
+	}
+	assert.Len(t, keys, 41)
+	assert.True(t, slices.IsSorted(keys), "key order across shards")
+	assert.Len(t, slots, shards, "every shard holds some of 41 records")
 }
