@@ -390,7 +390,7 @@ func (a *App) open(ctx context.Context) error {
 	a.use(m)
 	book := approval.NewBook(st)
 	a.leader = new(atomic.Bool)
-	a.registerMetrics(a.ctx, trail, book)
+	a.registerMetrics(a.ctx, trail, book, auth.Providers)
 	a.cfg = gateway.Config{
 		Directory:    a.dir,
 		Auth:         auth,

@@ -16,6 +16,8 @@ import (
 	"github.com/qgov/qgov/audit"
 	"github.com/qgov/qgov/gateway"
 	"github.com/qgov/qgov/ibm/iam"
+	"github.com/qgov/qgov/identity"
+	"github.com/qgov/qgov/store"
 )
 
 // decisions counts the gateway's decisions. Like Caddy's own HTTP
@@ -76,6 +78,9 @@ var (
 		[]string{"instance", "result"}, nil)
 	revisionDesc = prometheus.NewDesc("qgov_governance_revision",
 		"The revision of the governance objects this replica has in force.", nil, nil)
+	identityDesc = prometheus.NewDesc("qgov_identity_verification_failures_total",
+		"Tokens of an identity provider this replica could not verify, by provider and result: unreachable (its discovery or keys could not be fetched) or refused (the token did not verify).",
+		[]string{"provider", "result"}, nil)
 )
 
 // pending counts held jobs by tenant.
@@ -87,11 +92,12 @@ type pending interface {
 type stateCollector struct {
 	app       *App
 	approvals pending
+	providers *identity.Providers
 }
 
 // Describe implements prometheus.Collector.
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{budgetLimitDesc, budgetSpentDesc, budgetReservedDesc, pendingDesc, tokenDesc, revisionDesc} {
+	for _, d := range []*prometheus.Desc{budgetLimitDesc, budgetSpentDesc, budgetReservedDesc, pendingDesc, tokenDesc, revisionDesc, identityDesc} {
 		ch <- d
 	}
 }
@@ -121,6 +127,10 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(open[tenant]), tenant)
 		}
 	}
+	for _, f := range c.providers.Failures() {
+		ch <- prometheus.MustNewConstMetric(identityDesc, prometheus.CounterValue, float64(f.Unreachable), f.Provider, "unreachable")
+		ch <- prometheus.MustNewConstMetric(identityDesc, prometheus.CounterValue, float64(f.Refused), f.Provider, "refused")
+	}
 	if creds := a.held.creds.Load(); creds != nil {
 		for _, alias := range slices.Sorted(maps.Keys(*creds)) {
 			ts, ok := (*creds)[alias].(*iam.TokenSource)
@@ -139,7 +149,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 // queue, budgets, pending approvals, upstream token refreshes and the
 // governance revision through Caddy's metrics (the admin endpoint's
 // /metrics, or the metrics handler).
-func (a *App) registerMetrics(ctx caddy.Context, trail *audit.Log, book *approval.Book) {
+func (a *App) registerMetrics(ctx caddy.Context, trail *audit.Log, book *approval.Book, providers *identity.Providers) {
 	reg := ctx.GetMetricsRegistry()
 	if reg == nil {
 		return
@@ -163,7 +173,7 @@ func (a *App) registerMetrics(ctx caddy.Context, trail *audit.Log, book *approva
 		}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "qgov", Subsystem: "notifications", Name: "pending",
 			Help: "Notifications in the outbox, every replica's, not yet delivered or given up, at the last read."}, func() float64 { return float64(sent.Pending.Load()) }),
-		stateCollector{app: a, approvals: book},
+		stateCollector{app: a, approvals: book, providers: providers},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "qgov", Subsystem: "audit", Name: "queue_depth",
 			Help: "Audit records reserved, queued or being written."}, func() float64 { return float64(trail.Depth()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "qgov", Subsystem: "audit", Name: "records_total",
@@ -174,9 +184,20 @@ func (a *App) registerMetrics(ctx caddy.Context, trail *audit.Log, book *approva
 			Help: "Requests refused because the audit queue stayed full."}, func() float64 { return float64(st.Refused.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "qgov", Subsystem: "audit", Name: "sink_errors_total",
 			Help: "Failed audit sink writes (retried)."}, func() float64 { return float64(st.SinkErrors.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "qgov", Subsystem: "store", Name: "errors_total",
+			Help: "Redis calls of this replica that failed (refused, unanswered or unreachable; 0 with the embedded store), since the store opened."},
+			func() float64 { return float64(storeErrors(a.st)) }),
 	} {
 		if err := reg.Register(c); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
 			ctx.Logger().Warn("registering a qgov metric", zap.Error(err))
 		}
 	}
+}
+
+// storeErrors are the failed calls of a store that counts them (Redis).
+func storeErrors(st store.Store) int64 {
+	if c, ok := st.(interface{ Errors() int64 }); ok {
+		return c.Errors()
+	}
+	return 0
 }

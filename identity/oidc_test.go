@@ -100,6 +100,8 @@ func TestProviderRejectsAttackTokens(t *testing.T) {
 			assert.Contains(t, err.Message, tc.want)
 		})
 	}
+	assert.Equal(t, []Failures{{Provider: "appid", Refused: 11}}, ta.Providers.Failures(),
+		"every token of the issuer that did not verify counts; the four that name no known issuer or are no JWT do not")
 
 	t.Run("valid token, and within the clock skew", func(t *testing.T) {
 		for _, tok := range []string{valid, mint(map[string]any{"exp": now.Add(-10 * time.Second).Unix()})} {
@@ -252,4 +254,21 @@ func TestUserIDsOfProviders(t *testing.T) {
 			assert.Equal(t, tc.email, p.Email)
 		})
 	}
+}
+
+// TestUnreachableProviderIsCounted: a token of a provider whose discovery
+// cannot be fetched is refused as unreachable, and counted so.
+func TestUnreachableProviderIsCounted(t *testing.T) {
+	gone := httptest.NewServer(http.NotFoundHandler())
+	issuer := gone.URL
+	gone.Close()
+	ta := newTestAuth(t, nil, ProviderConfig{Name: "gone", Issuer: issuer, ClientID: "c", ClientSecret: "s", Claims: ClaimMap{User: "sub"}})
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	now := time.Now()
+	tok := foreignToken(t, jose.RS256, other, "k1", map[string]any{"iss": issuer, "aud": []string{"c"}, "sub": "x", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
+	_, d := ta.auth("Bearer " + tok)
+	require.NotNil(t, d)
+	assert.Contains(t, d.Message, "cannot be reached")
+	assert.Equal(t, []Failures{{Provider: "gone", Unreachable: 1}}, ta.Providers.Failures())
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -98,6 +99,11 @@ type provider struct {
 	endpoint oauth2.Endpoint
 	lastErr  error
 	retryAt  time.Time
+
+	// unreachable counts tokens not verified because the provider's
+	// discovery or keys could not be fetched; refused, tokens that did
+	// not verify.
+	unreachable, refused atomic.Int64
 }
 
 // validate fills defaults and reports every problem.
@@ -211,13 +217,19 @@ type verified struct {
 	expiry time.Time
 }
 
-// verify checks a token's signature, issuer, audience and lifetime. Its
-// errors are fit to show the caller.
-func (p *provider) verify(ctx context.Context, raw string, now time.Time) (*verified, error) {
+// verify checks a token's signature, issuer, audience and lifetime, and
+// counts its failures. Its errors are fit to show the caller.
+func (p *provider) verify(ctx context.Context, raw string, now time.Time) (_ *verified, err error) {
 	v, err := p.ready(now)
 	if err != nil {
+		p.unreachable.Add(1)
 		return nil, fmt.Errorf("the identity provider %s cannot be reached to verify the token; try again shortly", p.cfg.Name)
 	}
+	defer func() {
+		if err != nil {
+			p.refused.Add(1)
+		}
+	}()
 	tok, err := v.Verify(ctx, raw)
 	if err != nil {
 		if strings.Contains(err.Error(), errUnknownKey.Error()) { // go-oidc formats, not wraps, key-set errors

@@ -45,6 +45,26 @@ func NewProviders(cfgs []ProviderConfig, client *http.Client) (*Providers, error
 	return ps, errors.Join(errs...)
 }
 
+// Failures are a provider's tokens that could not be verified since it
+// was configured: because its discovery or keys could not be fetched
+// (Unreachable), or because they did not verify (Refused).
+type Failures struct {
+	Provider             string
+	Unreachable, Refused int64
+}
+
+// Failures returns each provider's failures, in declaration order.
+func (ps *Providers) Failures() []Failures {
+	if ps == nil {
+		return nil
+	}
+	out := make([]Failures, len(ps.order))
+	for i, p := range ps.order {
+		out[i] = Failures{Provider: p.cfg.Name, Unreachable: p.unreachable.Load(), Refused: p.refused.Load()}
+	}
+	return out
+}
+
 // byIssuerOf returns the provider of an issuer, or nil.
 func (ps *Providers) byIssuerOf(iss string) *provider {
 	if ps == nil {

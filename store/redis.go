@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,6 +26,8 @@ type Redis struct {
 	timeout time.Duration
 	// spread are the buckets spread over shards.
 	spread map[string]bool
+	// errs counts the calls that failed (Errors).
+	errs *atomic.Int64
 }
 
 // NewRedis returns a Store over client whose keys all start with prefix
@@ -34,10 +37,12 @@ type Redis struct {
 // could not connect the next calls fail fast with ErrUnavailable for as
 // long, so a server that hangs costs a request one timeout.
 func NewRedis(client redis.UniversalClient, prefix string, timeout time.Duration) *Redis {
+	r := &Redis{client: client, prefix: prefix, timeout: timeout, errs: new(atomic.Int64)}
+	client.AddHook(errorCount{r.errs}) // first, so that it sees the breaker's fast failures
 	if timeout > 0 {
 		client.AddHook(&breaker{pause: timeout})
 	}
-	return &Redis{client: client, prefix: prefix, timeout: timeout}
+	return r
 }
 
 // shards is how many hash slots a spread bucket is spread over: enough

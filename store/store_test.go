@@ -307,10 +307,13 @@ func TestRedisHungServer(t *testing.T) {
 	defer r.Close()
 	ctx := context.Background()
 	require.NoError(t, r.Put(ctx, "b", "k", []byte("v"), 0))
+	_, err := r.Get(ctx, "b", "absent")
+	require.ErrorIs(t, err, ErrNotFound)
+	assert.Zero(t, r.Errors(), "an absent key is no failure")
 
 	srv.Pause()
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	_, err := r.Get(short, "b", "k")
+	_, err = r.Get(short, "b", "k")
 	cancel()
 	require.Error(t, err)
 	start := time.Now()
@@ -322,12 +325,19 @@ func TestRedisHungServer(t *testing.T) {
 	_, err = r.Get(ctx, "b", "k")
 	assert.ErrorIs(t, err, ErrUnavailable)
 	assert.Less(t, time.Since(start), 20*time.Millisecond, "the next fails fast")
+	failures := r.Errors()
+	assert.GreaterOrEqual(t, failures, int64(3), "the calls that timed out and the fast failure count")
 
 	srv.Resume()
 	require.Eventually(t, func() bool {
 		v, err := r.Get(ctx, "b", "k")
 		return err == nil && string(v) == "v"
 	}, 3*time.Second, 50*time.Millisecond, "calls succeed once the server answers")
+	failures = r.Errors()
+	for range 5 {
+		require.NoError(t, r.Put(ctx, "b", "k", []byte("v"), 0))
+	}
+	assert.Equal(t, failures, r.Errors(), "calls that succeed count nothing")
 }
 
 // TestBoltWritesShareCommits writes from many goroutines at once: every

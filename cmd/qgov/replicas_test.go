@@ -200,7 +200,9 @@ func twoReplicas(t *testing.T, storeLine string) {
 		for _, step := range gateway.Steps {
 			assert.Contains(t, body, `qgov_step_duration_seconds_bucket{step="`+string(step)+`"`, "replica %s times %s", a, step)
 		}
-		assert.Contains(t, body, "qgov_notifications_pending ")
+		for _, name := range []string{"qgov_notifications_pending ", "qgov_store_errors_total ", "qgov_reconciler_leader "} {
+			assert.Contains(t, body, name)
+		}
 	}
 
 	// Each replica refuses fatima once; the audit query through either
