@@ -450,8 +450,8 @@ func (a *App) serve(w http.ResponseWriter, r *http.Request) gateway.Decision {
 	return d
 }
 
-// Stop ends the key rotation and the reconciler, and closes the
-// notification channels (messages queued are still delivered).
+// Stop ends the key rotation and the reconciler, and stops delivering
+// notifications: those not yet delivered wait in the outbox.
 func (a *App) Stop() error {
 	if a.stop != nil {
 		a.stop()

@@ -140,10 +140,8 @@ func (a *App) resolveChannels(repl *caddy.Replacer) ([]notify.Channel, error) {
 // startNotifier starts delivering to the notification channels from
 // the store's outbox, which every replica shares.
 func (a *App) startNotifier() (*notify.Notifier, error) {
-	n, err := notify.New(a.channels, a.st, notify.Options{Logger: a.logger, Holder: nodeName(), Nodes: a.nodes(), OnFailure: func(ch string, m notify.Message, err error) {
-		if g := a.gateway; g != nil {
-			g.NotifyFailed(ch, m, err)
-		}
+	n, err := notify.New(a.channels, a.st, notify.Options{Logger: a.logger, Holder: nodeName(), Nodes: a.nodes(), OnFailure: func(ch string, m notify.Message, err error) error {
+		return a.gateway.NotifyFailed(ch, m, err) // the notifier starts once the gateway is built
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("qgov: %w", err)

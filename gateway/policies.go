@@ -148,11 +148,12 @@ func orNone(s string) string {
 	return s
 }
 
-// NotifyFailed records a notification that could not be delivered.
-func (g *Gateway) NotifyFailed(channel string, m notify.Message, err error) {
+// NotifyFailed records a notification that could not be delivered: the
+// dead letter. It fails when the audit trail cannot take the record.
+func (g *Gateway) NotifyFailed(channel string, m notify.Message, err error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	g.auditEvent(ctx, &audit.Record{Action: audit.ActionNotifyFailed, Outcome: audit.Failure, TenantID: m.Tenant,
+	return g.auditEvent(ctx, &audit.Record{Action: audit.ActionNotifyFailed, Outcome: audit.Failure, TenantID: m.Tenant,
 		InitiatorAuthnName: "notify", Resource: audit.Resource{Type: "notification_channel", ID: channel},
 		Note: fmt.Sprintf("%s message %s not delivered: %v", m.Event, m.ID, err)})
 }

@@ -376,19 +376,20 @@ func (g *Gateway) upstreamJSON(ctx context.Context, in *org.Instance, method, pa
 
 // auditEvent writes a record the gateway makes on its own (not for a
 // request) to the audit trail.
-func (g *Gateway) auditEvent(ctx context.Context, rec *audit.Record) {
+func (g *Gateway) auditEvent(ctx context.Context, rec *audit.Record) error {
 	if g.Audit == nil {
-		return
+		return nil
 	}
 	t, err := g.Audit.Reserve(ctx)
 	if err != nil {
 		g.Logger.Error("audit trail full: record dropped", "action", rec.Action, "error", err)
-		return
+		return fmt.Errorf("recording %s: %w", rec.Action, err)
 	}
 	defer t.Release()
-	if err := t.Commit(rec); err != nil {
+	if err := t.Commit(rec); err != nil { // queued: written once the trail can
 		g.Logger.Error("audit record not yet durable", "action", rec.Action, "error", err)
 	}
+	return nil
 }
 
 // BudgetAlert records a budget alert in the audit trail and sends it to

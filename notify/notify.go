@@ -82,8 +82,10 @@ type Options struct {
 	Logger *slog.Logger
 	// OnFailure hears of each message that could not be delivered after
 	// every retry: the dead letter, which the gateway audits. It runs on
-	// a delivery goroutine, before the message leaves the outbox.
-	OnFailure func(channel string, m Message, err error)
+	// a delivery goroutine, before the message leaves the outbox; when it
+	// fails (the audit trail is full), the message stays and is tried
+	// again later.
+	OnFailure func(channel string, m Message, err error) error
 	// Retries are the waits before each retry, each drawn at random
 	// between half of it and all of it, so that receivers coming back are
 	// not hit by every sender at once. Default: exponential, 1 s doubling
@@ -102,32 +104,45 @@ type Options struct {
 	Nodes Liveness
 }
 
-// parallel bounds concurrent deliveries, so one slow channel does not
-// hold back the others.
-const parallel = 8
+// parallel bounds a notifier's tries under way, and perChannel those of
+// one channel, so that a slow channel holds back neither the others nor
+// the reading of the outbox.
+const (
+	parallel   = 8
+	perChannel = 4
+)
+
+// closeGrace is how long Close lets tries under way finish before it
+// cuts them short (a try cut short may have reached its receiver, and is
+// made again).
+const closeGrace = 5 * time.Second
 
 // Notifier sends messages to channels. Send keeps each message in the
 // outbox before it returns; a delivery loop, in each replica, claims
 // the records due, tries them, and removes each once its channel took
-// it or its last try failed. Delivery is at least once: a replica that
-// dies during a try leaves its claim to lapse, and the message goes
-// again under the same id.
+// it or its last try failed and was reported. Delivery is at least once:
+// a try whose outcome is not recorded (a replica killed, a store that
+// failed, a try cut short by Close) is made again under the same id.
 type Notifier struct {
 	channels map[string]*sender
 	opts     Options
 	outbox   Outbox
 	holder   string
-	slots    chan struct{}
 	wakeup   chan struct{}
-	mu       sync.RWMutex
-	closed   bool
-	started  bool
-	wg       sync.WaitGroup
 	stats    Stats
-	// ctx ends with stop, which ends the loop and the tries under way
-	// (Close).
-	ctx  context.Context
-	stop context.CancelFunc
+
+	mu       sync.Mutex
+	started  bool
+	closed   bool
+	inFlight int
+	busy     map[string]int // tries under way by channel
+
+	// stopLoop ends the loop (loopDone closes after); stopTries cuts the
+	// tries under way short (tries counts them).
+	loopCtx, tryCtx     context.Context
+	stopLoop, stopTries context.CancelFunc
+	loopDone            chan struct{}
+	tries               sync.WaitGroup
 }
 
 // Stats count what a notifier did with its messages since it started.
@@ -136,7 +151,8 @@ type Stats struct {
 	// again after a failure, and Failed the messages given up after the
 	// last try.
 	Delivered, Retried, Failed atomic.Int64
-	// Pending is the outbox's records, every replica's, at the last read.
+	// Pending is the outbox's records, every replica's, at the last
+	// whole read.
 	Pending atomic.Int64
 }
 
@@ -162,9 +178,11 @@ func New(channels []Channel, outbox Outbox, opts Options) (*Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	return &Notifier{channels: senders, opts: opts, outbox: outbox, holder: opts.Holder + "/" + rand.Text()[:10],
-		slots: make(chan struct{}, parallel), wakeup: make(chan struct{}, 1), ctx: ctx, stop: stop}, nil
+	n := &Notifier{channels: senders, opts: opts, outbox: outbox, holder: opts.Holder + "/" + rand.Text()[:10],
+		wakeup: make(chan struct{}, 1), busy: map[string]int{}, loopDone: make(chan struct{})}
+	n.loopCtx, n.stopLoop = context.WithCancel(context.Background())
+	n.tryCtx, n.stopTries = context.WithCancel(context.Background())
+	return n, nil
 }
 
 // Start begins delivering what the outbox holds, this replica's
@@ -176,8 +194,7 @@ func (n *Notifier) Start() {
 		return
 	}
 	n.started = true
-	n.wg.Add(1)
-	go n.loop(n.ctx)
+	go n.loop()
 }
 
 // Check reports what is wrong with channels, as New would, without
@@ -212,19 +229,14 @@ func (n *Notifier) Has(name string) bool { return n.channels[name] != nil }
 // Send keeps the message in the outbox for each named channel, and
 // returns once it is there; names without a configured channel are
 // logged and skipped. A message the outbox cannot take is reported as
-// failed at once.
+// failed at once. After Close messages are still kept, for another
+// replica or the next start to deliver.
 func (n *Notifier) Send(ctx context.Context, names []string, m Message) {
 	if m.Time.IsZero() {
 		m.Time = time.Now().UTC()
 	}
 	if m.ID == "" {
 		m.ID = "msg_" + rand.Text()
-	}
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	if n.closed {
-		n.opts.Logger.Warn("notifier closed: message dropped", "event", m.Event, "tenant", m.Tenant)
-		return
 	}
 	kept := false
 	for _, name := range names {
@@ -233,45 +245,65 @@ func (n *Notifier) Send(ctx context.Context, names []string, m Message) {
 			continue
 		}
 		if err := n.enqueue(context.WithoutCancel(ctx), name, m); err != nil {
-			n.failed(name, m, err)
+			_ = n.failed(name, m, err)
 			continue
 		}
 		kept = true
 	}
 	if kept {
-		select {
-		case n.wakeup <- struct{}{}:
-		default:
-		}
+		n.wake()
 	}
 }
 
-func (n *Notifier) failed(channel string, m Message, err error) {
+// wake has the loop read the outbox again.
+func (n *Notifier) wake() {
+	select {
+	case n.wakeup <- struct{}{}:
+	default:
+	}
+}
+
+// failed reports a message given up, and returns OnFailure's error.
+func (n *Notifier) failed(channel string, m Message, err error) error {
 	n.stats.Failed.Add(1)
-	n.opts.Logger.Error("notification not delivered", "channel", channel, "event", m.Event, "error", err)
+	n.opts.Logger.Error("notification not delivered", "channel", channel, "event", m.Event, "id", m.ID, "error", err)
 	if n.opts.OnFailure != nil {
-		n.opts.OnFailure(channel, m, err)
+		return n.opts.OnFailure(channel, m, err)
 	}
+	return nil
 }
 
-// loop reads the outbox when a message is sent here, when a record
-// falls due, and every Poll for what other replicas left.
-func (n *Notifier) loop(ctx context.Context) {
-	defer n.wg.Done()
+// sweepGap is the least time between two reads of the outbox, however
+// often messages are sent or fall due.
+func (n *Notifier) sweepGap() time.Duration { return min(n.opts.Poll, 100*time.Millisecond) }
+
+// loop reads the outbox when a message is sent here, when a try ends,
+// when a record falls due, and every Poll for what other replicas left.
+func (n *Notifier) loop() {
+	defer close(n.loopDone)
+	ctx := n.loopCtx
 	for {
+		last := time.Now()
 		wait := n.opts.Poll
 		if next := n.sweep(ctx); !next.IsZero() {
-			wait = min(wait, max(time.Until(next), time.Millisecond))
+			wait = min(wait, time.Until(next))
 		}
-		t := time.NewTimer(wait)
+		t := time.NewTimer(max(wait, n.sweepGap()-time.Since(last)))
 		select {
 		case <-n.wakeup:
+			t.Stop()
+			t = time.NewTimer(n.sweepGap() - time.Since(last))
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
 		case <-t.C:
 		case <-ctx.Done():
-			t.Stop()
-			return
 		}
 		t.Stop()
+		if ctx.Err() != nil {
+			return
+		}
 	}
 }
 
@@ -283,15 +315,27 @@ func jitter(d time.Duration) time.Duration {
 	return d/2 + mathrand.N(d/2+1)
 }
 
-// Close stops accepting messages and delivering: tries under way are
-// cut short and their records freed, and what is not delivered stays in
-// the outbox for the next start or another replica.
+// Close stops delivering: it lets tries under way finish for up to
+// closeGrace, then cuts them short and frees their records. What is not
+// delivered stays in the outbox for the next start or another replica.
 func (n *Notifier) Close() {
 	n.mu.Lock()
+	started := n.started
 	n.closed = true
 	n.mu.Unlock()
-	n.stop()
-	n.wg.Wait()
+	n.stopLoop()
+	if started {
+		<-n.loopDone
+	}
+	done := make(chan struct{})
+	go func() { n.tries.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(closeGrace):
+		n.stopTries()
+		<-done
+	}
+	n.stopTries()
 }
 
 // recipientsAt are the email addresses among recipients.

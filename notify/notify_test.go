@@ -71,7 +71,7 @@ func TestDelivery(t *testing.T) {
 	}
 	assert.EqualValues(t, 2, calls.Load(), "one failure, one retry; the unconfigured email channel got nothing")
 	n.Close()
-	n.Send(t.Context(), []string{"hook"}, Message{Event: "late"}) // dropped, not a panic
+	n.Send(t.Context(), []string{"hook"}, Message{Event: "late"}) // kept in the outbox; a closed notifier delivers nothing
 	time.Sleep(50 * time.Millisecond)
 	assert.EqualValues(t, 2, calls.Load())
 }
@@ -95,8 +95,9 @@ func TestSlackAndFailures(t *testing.T) {
 	defer broken.Close()
 	failures := make(chan string, 1)
 	opts := quick(time.Millisecond, time.Millisecond)
-	opts.OnFailure = func(ch string, m Message, err error) {
+	opts.OnFailure = func(ch string, m Message, err error) error {
 		failures <- ch + " " + m.Event + ": " + err.Error()
+		return nil
 	}
 	box := outbox(t)
 	n, err := New([]Channel{{Name: "slack", URL: slack.URL, Format: FormatSlack}, {Name: "broken", URL: broken.URL + "/secret-token"}}, box, opts)

@@ -3,8 +3,8 @@ package notify
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/qgov/qgov/store"
@@ -95,9 +95,14 @@ type claim struct {
 	p     pending
 }
 
-// sweep reads the outbox and starts a delivery for each record due and
-// free, up to the free delivery slots. It returns when the earliest
-// record not yet claimable becomes so (zero when none).
+// forgetAfter is how old a message for a channel this notifier does not
+// know may grow before it is given up: another replica, with a newer or
+// older configuration, may know the channel meanwhile.
+const forgetAfter = time.Hour
+
+// sweep reads the outbox and starts a try of each record due and free,
+// as far as the limits on tries under way allow. It returns when the
+// earliest record not yet claimable becomes so (zero when none).
 func (n *Notifier) sweep(ctx context.Context) (next time.Time) {
 	after, depth, stopped := "", 0, map[string]bool{}
 	for {
@@ -115,10 +120,13 @@ func (n *Notifier) sweep(ctx context.Context) (next time.Time) {
 			after = e.Key
 			var p pending
 			if err := json.Unmarshal(e.Value, &p); err != nil {
-				n.opts.Logger.Error("an unreadable notification outbox record", "key", e.Key, "error", err)
+				n.discard(ctx, e, err)
 				continue
 			}
 			now := time.Now()
+			if n.channels[p.Channel] == nil && now.Sub(p.Message.Time) < forgetAfter {
+				continue // a channel of another configuration
+			}
 			if !n.claimable(ctx, p, now, stopped) {
 				at := p.Due
 				if p.Holder != "" && p.Until.After(at) {
@@ -129,26 +137,68 @@ func (n *Notifier) sweep(ctx context.Context) (next time.Time) {
 				}
 				continue
 			}
-			select {
-			case n.slots <- struct{}{}:
-			case <-ctx.Done():
-				return next
+			full, room := n.reserve(p.Channel)
+			if full {
+				return next // a try that ends wakes the loop
+			}
+			if !room {
+				continue
 			}
 			c, ok := n.take(ctx, e, p)
 			if !ok {
-				<-n.slots
+				n.release(p.Channel)
 				continue
 			}
-			n.wg.Add(1)
+			n.tries.Add(1)
 			go func() {
-				defer func() { <-n.slots; n.wg.Done() }()
-				n.try(ctx, c)
+				defer func() { n.release(c.p.Channel); n.tries.Done(); n.wake() }()
+				n.try(c)
 			}()
 		}
 		if len(page) < 256 {
 			n.stats.Pending.Store(int64(depth))
 			return next
 		}
+	}
+}
+
+// reserve takes room for a try of a channel: full when the notifier has
+// no room for any try, room when it has for this one.
+func (n *Notifier) reserve(channel string) (full, room bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case n.inFlight >= parallel:
+		return true, false
+	case n.busy[channel] >= perChannel:
+		return false, false
+	}
+	n.inFlight++
+	n.busy[channel]++
+	return false, true
+}
+
+// release gives back the room of a try.
+func (n *Notifier) release(channel string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.inFlight--
+	n.busy[channel]--
+}
+
+// discard removes a record that cannot be read, reporting its message
+// as failed under the channel its key names.
+func (n *Notifier) discard(ctx context.Context, e store.Entry, err error) {
+	parts := strings.SplitN(e.Key, "/", 3)
+	channel := parts[len(parts)-1]
+	m := Message{Event: "unknown", ID: parts[min(1, len(parts)-1)]}
+	if n.failed(channel, m, fmt.Errorf("its outbox record cannot be read: %w", err)) != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, storeWait)
+	defer cancel()
+	if _, err := n.outbox.CompareAndSwap(ctx, outboxBucket, e.Key, e.Value, nil, 0); err != nil {
+		n.opts.Logger.Warn("removing an unreadable notification", "key", e.Key, "error", err)
 	}
 }
 
@@ -175,17 +225,17 @@ const claimFor = 2 * time.Minute
 
 // try sends a claimed record once, then removes it, or schedules its
 // next try, or, after the last, reports it failed and removes it.
-func (n *Notifier) try(ctx context.Context, c claim) {
+func (n *Notifier) try(c claim) {
 	s := n.channels[c.p.Channel]
 	var err error
 	if s == nil {
-		err = errors.New("the channel is no longer configured")
+		err = fmt.Errorf("no replica knew the channel for %s", forgetAfter)
 		c.p.Tries = len(n.opts.Retries)
 	} else {
 		if c.p.Tries > 0 {
 			n.stats.Retried.Add(1)
 		}
-		err = s.send(ctx, c.p.Message)
+		err = s.send(n.tryCtx, c.p.Message)
 	}
 	next := c.p
 	next.Holder, next.Node, next.Until = "", "", time.Time{}
@@ -193,10 +243,16 @@ func (n *Notifier) try(ctx context.Context, c claim) {
 	case err == nil:
 		n.settle(c, nil)
 		n.stats.Delivered.Add(1)
-	case ctx.Err() != nil: // closing: the try does not count, and the record is free at once
+	case n.tryCtx.Err() != nil: // closing: the try does not count, and the record is free at once
 		n.settle(c, &next)
 	case c.p.Tries >= len(n.opts.Retries):
-		n.failed(c.p.Channel, c.p.Message, err) // before removing: a crash between repeats the report, never loses it
+		// reported before it is removed: a crash between repeats the
+		// report, never loses it; a report that fails keeps the message
+		if rerr := n.failed(c.p.Channel, c.p.Message, err); rerr != nil {
+			next.Due, next.Error = time.Now().Add(jitter(n.lastWait())), err.Error()
+			n.settle(c, &next)
+			return
+		}
 		n.settle(c, nil)
 	default:
 		next.Tries++
@@ -204,6 +260,14 @@ func (n *Notifier) try(ctx context.Context, c claim) {
 		next.Error = err.Error()
 		n.settle(c, &next)
 	}
+}
+
+// lastWait is the wait before the last retry, or Poll without retries.
+func (n *Notifier) lastWait() time.Duration {
+	if len(n.opts.Retries) == 0 {
+		return n.opts.Poll
+	}
+	return n.opts.Retries[len(n.opts.Retries)-1]
 }
 
 // settle replaces a claimed record with next, or removes it (nil), if

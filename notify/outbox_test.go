@@ -2,6 +2,7 @@ package notify
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -121,7 +122,7 @@ func TestOneTryPerClaim(t *testing.T) {
 			var ns []*Notifier
 			for i := range 3 {
 				o := quick(100*time.Millisecond, 200*time.Millisecond, 400*time.Millisecond, 800*time.Millisecond, 5*time.Second)
-				o.OnFailure = func(ch string, m Message, err error) { t.Errorf("%s not delivered: %v", m.ID, err) }
+				o.OnFailure = func(ch string, m Message, err error) error { t.Errorf("%s not delivered: %v", m.ID, err); return nil }
 				o.Holder = fmt.Sprintf("replica-%d", i)
 				n, err := New([]Channel{{Name: "hook", URL: rc.URL}}, box, o)
 				require.NoError(t, err)
@@ -199,4 +200,96 @@ func TestClaimsOfStoppedReplicas(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAFailedReportKeepsTheMessage: when the dead letter cannot be
+// reported (the audit trail is full), the message stays in the outbox
+// and is tried and reported again.
+func TestAFailedReportKeepsTheMessage(t *testing.T) {
+	rc := newReceiver(t)
+	rc.down.Store(true)
+	box := outbox(t)
+	var reports atomic.Int32
+	o := quick(time.Millisecond)
+	o.OnFailure = func(string, Message, error) error {
+		if reports.Add(1) == 1 {
+			return errors.New("the audit trail is full")
+		}
+		return nil
+	}
+	n, err := New([]Channel{{Name: "hook", URL: rc.URL}}, box, o)
+	require.NoError(t, err)
+	n.Start()
+	defer n.Close()
+	n.Send(t.Context(), []string{"hook"}, Message{ID: "msg_dead", Event: "qgov.approval.requested"})
+	require.Eventually(t, func() bool { return reports.Load() == 2 && len(records(t, box)) == 0 }, 5*time.Second, 5*time.Millisecond)
+	assert.EqualValues(t, 3, rc.tries.Load(), "a try and a retry, then a last try after the report failed")
+}
+
+// TestRecordsThisNotifierCannotDeliver: a message for a channel this
+// notifier does not know (another configuration's) is left for a replica
+// that knows it, until it is an hour old; a record that cannot be read is
+// reported under the channel its key names, and removed.
+func TestRecordsThisNotifierCannotDeliver(t *testing.T) {
+	box := outbox(t)
+	fresh := Message{ID: "msg_fresh", Event: "qgov.policy.notify", Time: time.Now()}
+	old := Message{ID: "msg_old", Event: "qgov.policy.notify", Time: time.Now().Add(-2 * time.Hour)}
+	rewrite(t, box, pending{Channel: "pager", Message: fresh, Due: fresh.Time})
+	rewrite(t, box, pending{Channel: "pager", Message: old, Due: old.Time})
+	require.NoError(t, box.Put(t.Context(), outboxBucket, "0000000000000001/msg_garbled/hook", []byte("{not json"), 0))
+	reported := make(chan string, 4)
+	o := quick()
+	o.OnFailure = func(ch string, m Message, err error) error {
+		reported <- ch + " " + m.ID + ": " + err.Error()
+		return nil
+	}
+	rc := newReceiver(t)
+	n, err := New([]Channel{{Name: "hook", URL: rc.URL}}, box, o)
+	require.NoError(t, err)
+	n.Start()
+	require.Eventually(t, func() bool { return len(reported) == 2 }, 5*time.Second, 5*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	n.Close()
+	close(reported)
+	var got []string
+	for r := range reported {
+		got = append(got, r)
+	}
+	assert.ElementsMatch(t, []string{
+		"hook msg_garbled: its outbox record cannot be read: invalid character 'n' looking for beginning of object key string",
+		"pager msg_old: no replica knew the channel for 1h0m0s",
+	}, got)
+	left := records(t, box)
+	require.Len(t, left, 1)
+	assert.Equal(t, "msg_fresh", left[0].Message.ID, "left for a replica that knows the channel")
+	assert.Empty(t, left[0].Holder)
+}
+
+// TestASlowChannelHoldsNoOtherBack: a channel whose receiver takes its
+// time has at most perChannel tries under way; another channel's message
+// goes at once.
+func TestASlowChannelHoldsNoOtherBack(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(slow.Close)
+	fast := newReceiver(t)
+	box := outbox(t)
+	n, err := New([]Channel{{Name: "slow", URL: slow.URL}, {Name: "fast", URL: fast.URL}}, box, quick(time.Hour))
+	require.NoError(t, err)
+	n.Start()
+	t.Cleanup(func() { close(release); n.Close() })
+	for i := range 3 * parallel {
+		n.Send(t.Context(), []string{"slow"}, Message{ID: fmt.Sprintf("msg_slow%02d", i), Event: "qgov.policy.notify"})
+	}
+	time.Sleep(50 * time.Millisecond)
+	n.Send(t.Context(), []string{"fast"}, Message{ID: "msg_fast", Event: "qgov.policy.notify"})
+	require.Eventually(t, func() bool { return fast.taken()["msg_fast"] == 1 }, time.Second, 5*time.Millisecond)
+	n.mu.Lock()
+	assert.LessOrEqual(t, n.busy["slow"], perChannel)
+	n.mu.Unlock()
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -88,8 +89,11 @@ func (r *Redis) slot(bucket, key string) string {
 	}
 	h := fnv.New32a()
 	h.Write([]byte(key))
-	return fmt.Sprintf("%s:%02x", bucket, h.Sum32()%shards)
+	return shardTag(bucket, h.Sum32()%shards)
 }
+
+// shardTag is the hash tag of a spread bucket's shard.
+func shardTag(bucket string, shard uint32) string { return fmt.Sprintf("%s:%02x", bucket, shard) }
 
 // pruneIndex removes index entries (ARGV) whose value keys (KEYS[2..])
 // still do not exist, so a record written again meanwhile keeps its entry.
@@ -226,7 +230,7 @@ func (r *Redis) List(ctx context.Context, bucket, prefix, after string, limit in
 	if r.spread[bucket] {
 		indexes = make([]string, shards)
 		for i := range indexes {
-			indexes[i] = fmt.Sprintf("%s{%s:%02x}:i", r.prefix, bucket, i)
+			indexes[i] = r.prefix + "{" + shardTag(bucket, uint32(i)) + "}:i"
 		}
 	}
 	var out []Entry
@@ -259,7 +263,9 @@ func (r *Redis) List(ctx context.Context, bucket, prefix, after string, limit in
 			break
 		}
 		slices.Sort(keys)
-		keys = keys[:min(want, len(keys))]
+		if len(keys) > want { // the merge leaves some for the next round
+			keys, more = keys[:want], true
+		}
 		found, err := r.values(ctx, bucket, keys)
 		if err != nil {
 			return nil, fmt.Errorf("redis list %s: %w", bucket, err)
@@ -327,9 +333,10 @@ func (r *Redis) Close() error { return r.client.Close() }
 
 // Respread moves the records of the spread buckets that an earlier
 // version kept in one slot ("{<bucket>}") to their shards, keeping each
-// one's expiry, and returns how many it moved. A record already in its
-// shard is newer and stays. It can stop at any point and run again: each
-// record is copied before it is removed from the old slot.
+// one's expiry, and returns how many it moved; a record already in its
+// shard stays. It reads, writes and removes 500 records at a time, each
+// step one pipelined round trip, and can stop at any point and run
+// again: a record is copied before it is removed from the old slot.
 func (r *Redis) Respread(ctx context.Context) (int, error) {
 	moved := 0
 	for bucket := range r.spread {
@@ -342,32 +349,49 @@ func (r *Redis) Respread(ctx context.Context) (int, error) {
 			if len(keys) == 0 {
 				break
 			}
-			for _, k := range keys {
-				v, err := r.client.Get(ctx, oldValue+k).Result()
-				ttl := r.client.PTTL(ctx, oldValue+k).Val()
-				switch {
-				case errors.Is(err, redis.Nil), ttl == -2: // gone, or expired meanwhile
-				case err != nil:
-					return moved, fmt.Errorf("redis respread %s/%s: %w", bucket, k, err)
-				default:
-					if ttl < 0 {
-						ttl = 0 // kept until deleted
-					}
-					created, err := r.Create(ctx, bucket, k, []byte(v), ttl)
-					if err != nil {
-						return moved, fmt.Errorf("redis respread %s/%s: %w", bucket, k, err)
-					}
-					if created {
-						moved++
-					}
+			gets, ttls := make([]*redis.StringCmd, len(keys)), make([]*redis.DurationCmd, len(keys))
+			if _, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, k := range keys {
+					gets[i], ttls[i] = p.Get(ctx, oldValue+k), p.PTTL(ctx, oldValue+k)
 				}
-				if _, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				return nil
+			}); err != nil && !errors.Is(err, redis.Nil) {
+				return moved, fmt.Errorf("redis respread %s: reading: %w", bucket, err)
+			}
+			for i := range keys { // only an absent record may be left behind
+				if err := cmp.Or(ttls[i].Err(), gets[i].Err()); err != nil && !errors.Is(err, redis.Nil) {
+					return moved, fmt.Errorf("redis respread %s/%s: reading: %w", bucket, keys[i], err)
+				}
+			}
+			creates := make([]*redis.BoolCmd, len(keys))
+			if _, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, k := range keys {
+					ttl := ttls[i].Val()
+					if gets[i].Err() != nil || ttl == -2 { // gone, or expired meanwhile
+						continue
+					}
+					creates[i] = p.SetNX(ctx, r.valueKey(bucket, k), gets[i].Val(), max(ttl, 0)) // -1: kept until deleted
+					p.ZAdd(ctx, r.indexKey(bucket, k), redis.Z{Member: k})
+				}
+				return nil
+			}); err != nil {
+				return moved, fmt.Errorf("redis respread %s: writing: %w", bucket, err)
+			}
+			for _, c := range creates {
+				if c != nil && c.Val() {
+					moved++
+				}
+			}
+			members := make([]any, len(keys))
+			if _, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				for i, k := range keys {
+					members[i] = k
 					p.Del(ctx, oldValue+k)
-					p.ZRem(ctx, oldIndex, k)
-					return nil
-				}); err != nil {
-					return moved, fmt.Errorf("redis respread %s/%s: %w", bucket, k, err)
 				}
+				p.ZRem(ctx, oldIndex, members...)
+				return nil
+			}); err != nil {
+				return moved, fmt.Errorf("redis respread %s: removing: %w", bucket, err)
 			}
 		}
 	}

@@ -110,6 +110,9 @@ func (t *Table[T]) Allow(r *http.Request) string {
 		return ""
 	}
 	_, p := t.mux.Handler(r)
+	if _, path, ok := strings.Cut(p, " "); ok { // HEAD matches a GET pattern
+		p = path
+	}
 	return t.allow[p]
 }
 

@@ -76,6 +76,7 @@ func TestAllow(t *testing.T) {
 	for _, tc := range []struct{ method, target, want string }{
 		{"PUT", "/jobs", "GET, POST"},
 		{"POST", "/jobs/j-1", "DELETE, GET"},
+		{"HEAD", "/jobs/j-1", "DELETE, GET"},
 		{"GET", "/sessions", ""},
 		{"GET", "/jobs/a%2Fb", ""},
 	} {
