@@ -25,8 +25,9 @@ type Redis struct {
 	client  redis.UniversalClient
 	prefix  string
 	timeout time.Duration
-	// spread are the buckets spread over shards.
-	spread map[string]bool
+	// spread are the buckets spread over shards, with their shards' hash
+	// tags.
+	spread map[string][]string
 	// errs counts the calls that failed (Errors).
 	errs *atomic.Int64
 }
@@ -39,7 +40,8 @@ type Redis struct {
 // long, so a server that hangs costs a request one timeout.
 func NewRedis(client redis.UniversalClient, prefix string, timeout time.Duration) *Redis {
 	r := &Redis{client: client, prefix: prefix, timeout: timeout, errs: new(atomic.Int64)}
-	client.AddHook(errorCount{r.errs}) // first, so that it sees the breaker's fast failures
+	client.AddHook(traceCalls{})
+	client.AddHook(errorCount{r.errs}) // before the breaker, so that it sees its fast failures
 	if timeout > 0 {
 		client.AddHook(&breaker{pause: timeout})
 	}
@@ -56,9 +58,13 @@ const shards = 16
 // before the store is used; Respread moves records that an earlier
 // version kept in one slot.
 func (r *Redis) Spread(buckets ...string) *Redis {
-	r.spread = map[string]bool{}
+	r.spread = map[string][]string{}
 	for _, b := range buckets {
-		r.spread[b] = true
+		tags := make([]string, shards)
+		for i := range tags {
+			tags[i] = fmt.Sprintf("%s:%02x", b, i)
+		}
+		r.spread[b] = tags
 	}
 	return r
 }
@@ -84,16 +90,14 @@ func (r *Redis) indexKey(bucket, key string) string {
 // the key's shard (bucket names hold no ':', so no bucket's tag is
 // another's shard).
 func (r *Redis) slot(bucket, key string) string {
-	if !r.spread[bucket] {
+	tags := r.spread[bucket]
+	if tags == nil {
 		return bucket
 	}
 	h := fnv.New32a()
 	h.Write([]byte(key))
-	return shardTag(bucket, h.Sum32()%shards)
+	return tags[h.Sum32()%shards]
 }
-
-// shardTag is the hash tag of a spread bucket's shard.
-func shardTag(bucket string, shard uint32) string { return fmt.Sprintf("%s:%02x", bucket, shard) }
 
 // pruneIndex removes index entries (ARGV) whose value keys (KEYS[2..])
 // still do not exist, so a record written again meanwhile keeps its entry.
@@ -227,10 +231,10 @@ func (r *Redis) List(ctx context.Context, bucket, prefix, after string, limit in
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
 	indexes := []string{r.prefix + "{" + bucket + "}:i"}
-	if r.spread[bucket] {
-		indexes = make([]string, shards)
-		for i := range indexes {
-			indexes[i] = r.prefix + "{" + shardTag(bucket, uint32(i)) + "}:i"
+	if tags := r.spread[bucket]; tags != nil {
+		indexes = make([]string, len(tags))
+		for i, tag := range tags {
+			indexes[i] = r.prefix + "{" + tag + "}:i"
 		}
 	}
 	var out []Entry

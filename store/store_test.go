@@ -13,6 +13,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/qgov/qgov/internal/testenv"
 )
@@ -438,4 +442,40 @@ func TestSpreadOverShards(t *testing.T) {
 	assert.Len(t, keys, 41)
 	assert.True(t, slices.IsSorted(keys), "key order across shards")
 	assert.Len(t, slots, shards, "every shard holds some of 41 records")
+}
+
+// TestRedisCallsAreSpans: within a traced request each Redis call is a
+// client span of the request's trace, a pipeline one span, a failure
+// marked; outside a trace nothing is recorded.
+func TestRedisCallsAreSpans(t *testing.T) {
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	r := NewRedis(redis.NewClient(&redis.Options{Addr: testenv.Redis(t)}), "qgov:", 0).Spread("jobs")
+	defer r.Close()
+	require.NoError(t, r.Put(context.Background(), "jobs", "QR-ml/j0", []byte("v"), 0))
+	require.Empty(t, spans.Ended(), "no trace, no span")
+
+	ctx, req := tp.Tracer("caddy").Start(context.Background(), "request")
+	_, err := r.Get(ctx, "jobs", "QR-ml/j0")
+	require.NoError(t, err)
+	_, err = r.List(ctx, "jobs", "", "", 10)
+	require.NoError(t, err)
+	_, err = r.client.Do(ctx, "NOSUCHCOMMAND").Result()
+	require.Error(t, err)
+	req.End()
+
+	var names []string
+	for _, s := range spans.Ended() {
+		if s.Name() == "request" {
+			continue
+		}
+		names = append(names, s.Name())
+		assert.Equal(t, req.SpanContext().SpanID(), s.Parent().SpanID(), s.Name())
+		assert.Equal(t, trace.SpanKindClient, s.SpanKind())
+		if s.Name() == "redis NOSUCHCOMMAND" {
+			assert.Equal(t, codes.Error, s.Status().Code)
+		}
+	}
+	assert.Equal(t, []string{"redis GET", "redis pipeline", "redis pipeline", "redis NOSUCHCOMMAND"}, names,
+		"the get, the list's two pipelined round trips (indexes, values), the failure")
 }

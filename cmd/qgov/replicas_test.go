@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -195,6 +196,8 @@ func twoReplicas(t *testing.T, storeLine string) {
 	for _, step := range gateway.Steps {
 		assert.Contains(t, names, "qgov."+string(step), "the %s step is a span of the upstream's trace", step)
 	}
+	assert.True(t, slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, "redis ") }),
+		"the submission's Redis calls are spans of its trace: %v", names)
 	for _, a := range admins {
 		body := scrape(t, a)
 		for _, step := range gateway.Steps {
