@@ -66,19 +66,23 @@ type Message struct {
 	// one when it is empty.
 	ID string `json:"id"`
 	// Event names what happened, e.g. "qgov.budget.threshold".
-	Event  string `json:"event"`
+	Event string `json:"event"`
+	// Tenant is the tenant the message is about.
 	Tenant string `json:"tenant"`
 	// Text is the human sentence (the field Slack displays).
 	Text string `json:"text"`
 	// Recipients name who the message is for: roles ("role team_lead"),
 	// users and email addresses. Email channels mail the addresses.
-	Recipients []string       `json:"recipients,omitempty"`
-	Data       map[string]any `json:"data,omitempty"`
-	Time       time.Time      `json:"time"`
+	Recipients []string `json:"recipients,omitempty"`
+	// Data holds the event's figures (a job's id, a budget's percent).
+	Data map[string]any `json:"data,omitempty"`
+	// Time is when the message was sent; Send sets it when it is zero.
+	Time time.Time `json:"time"`
 }
 
 // Options tune a Notifier.
 type Options struct {
+	// Logger hears of deliveries given up and of outbox troubles.
 	Logger *slog.Logger
 	// OnFailure hears of each message that could not be delivered after
 	// every retry: the dead letter, which the gateway audits. It runs on
@@ -136,6 +140,9 @@ type Notifier struct {
 	closed   bool
 	inFlight int
 	busy     map[string]int // tries under way by channel
+	// unreadable holds the outbox records that cannot be read and could
+	// not be reported, with when to report them again.
+	unreadable map[string]time.Time
 
 	// stopLoop ends the loop (loopDone closes after); stopTries cuts the
 	// tries under way short (tries counts them).
@@ -179,7 +186,7 @@ func New(channels []Channel, outbox Outbox, opts Options) (*Notifier, error) {
 		return nil, err
 	}
 	n := &Notifier{channels: senders, opts: opts, outbox: outbox, holder: opts.Holder + "/" + rand.Text()[:10],
-		wakeup: make(chan struct{}, 1), busy: map[string]int{}, loopDone: make(chan struct{})}
+		wakeup: make(chan struct{}, 1), busy: map[string]int{}, unreadable: map[string]time.Time{}, loopDone: make(chan struct{})}
 	n.loopCtx, n.stopLoop = context.WithCancel(context.Background())
 	n.tryCtx, n.stopTries = context.WithCancel(context.Background())
 	return n, nil
@@ -263,13 +270,16 @@ func (n *Notifier) wake() {
 	}
 }
 
-// failed reports a message given up, and returns OnFailure's error.
+// failed reports a message given up, and returns OnFailure's error:
+// only a message reported is counted as failed.
 func (n *Notifier) failed(channel string, m Message, err error) error {
-	n.stats.Failed.Add(1)
 	n.opts.Logger.Error("notification not delivered", "channel", channel, "event", m.Event, "id", m.ID, "error", err)
 	if n.opts.OnFailure != nil {
-		return n.opts.OnFailure(channel, m, err)
+		if err := n.opts.OnFailure(channel, m, err); err != nil {
+			return err
+		}
 	}
+	n.stats.Failed.Add(1)
 	return nil
 }
 
@@ -283,11 +293,11 @@ func (n *Notifier) loop() {
 	defer close(n.loopDone)
 	ctx := n.loopCtx
 	for {
-		last := time.Now()
 		wait := n.opts.Poll
 		if next := n.sweep(ctx); !next.IsZero() {
 			wait = min(wait, time.Until(next))
 		}
+		last := time.Now() // the gap runs from a sweep's end, however long it took
 		t := time.NewTimer(max(wait, n.sweepGap()-time.Since(last)))
 		select {
 		case <-n.wakeup:

@@ -101,10 +101,11 @@ type claim struct {
 const forgetAfter = time.Hour
 
 // sweep reads the outbox and starts a try of each record due and free,
-// as far as the limits on tries under way allow. It returns when the
-// earliest record not yet claimable becomes so (zero when none).
+// as far as the limits on tries under way allow, counting the records.
+// It returns when the earliest record not yet claimable becomes so
+// (zero when none).
 func (n *Notifier) sweep(ctx context.Context) (next time.Time) {
-	after, depth, stopped := "", 0, map[string]bool{}
+	after, depth, stopped, full := "", 0, map[string]bool{}, false
 	for {
 		lctx, cancel := context.WithTimeout(ctx, storeWait)
 		page, err := n.outbox.List(lctx, outboxBucket, "", after, 256)
@@ -137,11 +138,11 @@ func (n *Notifier) sweep(ctx context.Context) (next time.Time) {
 				}
 				continue
 			}
-			full, room := n.reserve(p.Channel)
-			if full {
-				return next // a try that ends wakes the loop
+			if full { // counting on; a try that ends wakes the loop
+				continue
 			}
-			if !room {
+			var room bool
+			if full, room = n.reserve(p.Channel); !room {
 				continue
 			}
 			c, ok := n.take(ctx, e, p)
@@ -187,14 +188,27 @@ func (n *Notifier) release(channel string) {
 }
 
 // discard removes a record that cannot be read, reporting its message
-// as failed under the channel its key names.
+// as failed under the channel its key names; a report that fails is made
+// again after the last retry's wait.
 func (n *Notifier) discard(ctx context.Context, e store.Entry, err error) {
+	n.mu.Lock()
+	again, known := n.unreadable[e.Key]
+	n.mu.Unlock()
+	if known && time.Now().Before(again) {
+		return
+	}
 	parts := strings.SplitN(e.Key, "/", 3)
 	channel := parts[len(parts)-1]
 	m := Message{Event: "unknown", ID: parts[min(1, len(parts)-1)]}
 	if n.failed(channel, m, fmt.Errorf("its outbox record cannot be read: %w", err)) != nil {
+		n.mu.Lock()
+		n.unreadable[e.Key] = time.Now().Add(n.lastWait())
+		n.mu.Unlock()
 		return
 	}
+	n.mu.Lock()
+	delete(n.unreadable, e.Key)
+	n.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, storeWait)
 	defer cancel()
 	if _, err := n.outbox.CompareAndSwap(ctx, outboxBucket, e.Key, e.Value, nil, 0); err != nil {
@@ -209,11 +223,14 @@ func (n *Notifier) take(ctx context.Context, e store.Entry, p pending) (claim, b
 	if err != nil {
 		return claim{}, false
 	}
-	ctx, cancel := context.WithTimeout(ctx, storeWait)
+	cctx, cancel := context.WithTimeout(ctx, storeWait)
 	defer cancel()
-	won, err := n.outbox.CompareAndSwap(ctx, outboxBucket, e.Key, e.Value, v, 0)
-	if err != nil && ctx.Err() == nil {
+	won, err := n.outbox.CompareAndSwap(cctx, outboxBucket, e.Key, e.Value, v, 0)
+	if err != nil {
+		// the claim may have been made with its answer lost: undo it, so
+		// that the record is not held for claimFor with no try under way
 		n.opts.Logger.Warn("claiming a notification", "error", err)
+		n.settle(claim{e.Key, v, p}, &pending{Channel: p.Channel, Message: p.Message, Tries: p.Tries, Due: p.Due, Error: p.Error})
 	}
 	return claim{e.Key, v, p}, won && err == nil
 }

@@ -293,3 +293,31 @@ func TestASlowChannelHoldsNoOtherBack(t *testing.T) {
 	assert.LessOrEqual(t, n.busy["slow"], perChannel)
 	n.mu.Unlock()
 }
+
+// TestAFailedReportIsNotRepeatedAtOnce: an unreadable record whose report
+// fails is reported again only after the last retry's wait, not at every
+// read of the outbox, and stays until a report succeeds.
+func TestAFailedReportIsNotRepeatedAtOnce(t *testing.T) {
+	box := outbox(t)
+	require.NoError(t, box.Put(t.Context(), outboxBucket, "0000000000000001/msg_garbled/hook", []byte("{not json"), 0))
+	var reports atomic.Int32
+	o := quick(200 * time.Millisecond)
+	o.OnFailure = func(string, Message, error) error {
+		if reports.Add(1) < 3 {
+			return errors.New("the audit trail is full")
+		}
+		return nil
+	}
+	n, err := New([]Channel{{Name: "hook", URL: "http://127.0.0.1:1/"}}, box, o)
+	require.NoError(t, err)
+	n.Start()
+	defer n.Close()
+	time.Sleep(150 * time.Millisecond) // about 15 reads of the outbox
+	assert.EqualValues(t, 1, reports.Load())
+	require.Eventually(t, func() bool {
+		left, err := box.List(t.Context(), outboxBucket, "", "", 10)
+		return err == nil && len(left) == 0
+	}, 5*time.Second, 5*time.Millisecond)
+	assert.EqualValues(t, 3, reports.Load())
+	assert.EqualValues(t, 1, n.Stats().Failed.Load(), "one message given up, however many reports it took")
+}

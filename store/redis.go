@@ -77,6 +77,7 @@ func (r *Redis) bound(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, r.timeout)
 }
 
+// valueKey is where a record's value is.
 func (r *Redis) valueKey(bucket, key string) string {
 	return r.prefix + "{" + r.slot(bucket, key) + "}:v:" + key
 }
@@ -371,7 +372,7 @@ func (r *Redis) Respread(ctx context.Context) (int, error) {
 			if _, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 				for i, k := range keys {
 					ttl := ttls[i].Val()
-					if gets[i].Err() != nil || ttl == -2 { // gone, or expired meanwhile
+					if gets[i].Err() != nil || ttl == -2 || ttl == 0 { // gone, or expiring now
 						continue
 					}
 					creates[i] = p.SetNX(ctx, r.valueKey(bucket, k), gets[i].Val(), max(ttl, 0)) // -1: kept until deleted

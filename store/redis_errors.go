@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"sync/atomic"
 
@@ -17,28 +16,27 @@ import (
 // its caller cancelled and a connection's handshake are not failures.
 type errorCount struct{ n *atomic.Int64 }
 
+// failed reports whether err is a failure of the call, as errorCount
+// counts them.
 func failed(err error) bool {
 	return err != nil && !errors.Is(err, redis.Nil) && !errors.Is(err, context.Canceled) &&
 		!strings.HasPrefix(err.Error(), "NOSCRIPT")
 }
 
-// handshake reports whether cmd is one a new connection sends (HELLO,
-// CLIENT SETINFO and the like), which go-redis does without and servers
-// of some versions refuse.
+// handshake reports whether cmd is one that go-redis sends on a new
+// connection (HELLO, AUTH, SELECT, CLIENT SETINFO and the like) and qgov
+// never does; servers of some versions refuse some of them.
 func handshake(cmd redis.Cmder) bool {
-	return cmd.Name() == "hello" || cmd.Name() == "client"
+	switch cmd.Name() {
+	case "hello", "client", "auth", "select", "readonly":
+		return true
+	}
+	return false
 }
 
-// DialHook implements redis.Hook.
-func (e errorCount) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := next(ctx, network, addr)
-		if failed(err) {
-			e.n.Add(1)
-		}
-		return c, err
-	}
-}
+// DialHook implements redis.Hook: a failed dial fails the call that
+// needed it, which counts.
+func (e errorCount) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 // ProcessHook implements redis.Hook.
 func (e errorCount) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
@@ -51,15 +49,13 @@ func (e errorCount) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
-// ProcessPipelineHook implements redis.Hook: each failed command of a
-// pipeline or transaction counts.
+// ProcessPipelineHook implements redis.Hook: a pipeline or a
+// transaction that failed counts once.
 func (e errorCount) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		err := next(ctx, cmds)
-		for _, c := range cmds {
-			if failed(c.Err()) && !handshake(c) {
-				e.n.Add(1)
-			}
+		if failed(err) && (len(cmds) == 0 || !handshake(cmds[0])) {
+			e.n.Add(1)
 		}
 		return err
 	}

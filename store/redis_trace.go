@@ -17,7 +17,8 @@ import (
 // not recorded. Outside a trace it costs a context lookup.
 type traceCalls struct{}
 
-// span starts a call's span when ctx's span is recording.
+// span starts a call's span when ctx's span is recording, and reports
+// whether it did.
 func (traceCalls) span(ctx context.Context, name string, attrs ...attribute.KeyValue) (trace.Span, bool) {
 	parent := trace.SpanFromContext(ctx)
 	if !parent.IsRecording() {
@@ -44,14 +45,11 @@ func (traceCalls) DialHook(next redis.DialHook) redis.DialHook {
 // ProcessHook implements redis.Hook.
 func (t traceCalls) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
+		if handshake(cmd) || !trace.SpanFromContext(ctx).IsRecording() {
+			return next(ctx, cmd)
+		}
 		op := strings.ToUpper(cmd.Name())
-		if handshake(cmd) {
-			return next(ctx, cmd)
-		}
-		s, ok := t.span(ctx, "redis "+op, attribute.String("db.operation.name", op))
-		if !ok {
-			return next(ctx, cmd)
-		}
+		s, _ := t.span(ctx, "redis "+op, attribute.String("db.operation.name", op))
 		err := next(ctx, cmd)
 		end(s, err)
 		return err
