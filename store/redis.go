@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -225,63 +224,111 @@ func (r *Redis) Delete(ctx context.Context, bucket, key string) error {
 	return nil
 }
 
-// List implements Store. The indexes of a spread bucket's shards are
-// read in one pipeline and merged in key order, and the values in
-// another, one MGET per shard.
+// List implements Store. A spread bucket's shards are merged in key
+// order: each shard's index is read a chunk at a time (all the shards
+// that need one in one pipeline) and the merge stops where a shard's
+// chunk runs out, so that a page reads about twice the keys it returns;
+// the values are read in another pipeline, one MGET per shard.
 func (r *Redis) List(ctx context.Context, bucket, prefix, after string, limit int) ([]Entry, error) {
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
-	indexes := []string{r.prefix + "{" + bucket + "}:i"}
+	shards := []*cursor{{index: r.prefix + "{" + bucket + "}:i", after: after}}
+	chunk := limit
 	if tags := r.spread[bucket]; tags != nil {
-		indexes = make([]string, len(tags))
+		shards = make([]*cursor, len(tags))
 		for i, tag := range tags {
-			indexes[i] = r.prefix + "{" + tag + "}:i"
+			shards[i] = &cursor{index: r.prefix + "{" + tag + "}:i", after: after}
 		}
+		chunk = max(2*limit/len(tags), 16)
+	}
+	hi := "+"
+	if prefix != "" {
+		hi = "(" + prefix + "\xff"
 	}
 	var out []Entry
 	for len(out) < limit {
-		lo := "[" + prefix
-		if after != "" && after >= prefix {
-			lo = "(" + after
-		}
-		hi := "+"
-		if prefix != "" {
-			hi = "(" + prefix + "\xff"
-		}
-		want := limit - len(out)
-		ranges := make([]*redis.StringSliceCmd, len(indexes))
-		if _, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, idx := range indexes {
-				ranges[i] = p.ZRangeByLex(ctx, idx, &redis.ZRangeBy{Min: lo, Max: hi, Count: int64(want)})
-			}
-			return nil
-		}); err != nil {
+		if err := r.refill(ctx, shards, prefix, hi, chunk); err != nil {
 			return nil, fmt.Errorf("redis list %s: %w", bucket, err)
 		}
-		var keys []string
-		more := false // a shard may hold further keys
-		for _, c := range ranges {
-			keys = append(keys, c.Val()...)
-			more = more || len(c.Val()) == want
-		}
+		keys := merge(shards, limit-len(out))
 		if len(keys) == 0 {
 			break
-		}
-		slices.Sort(keys)
-		if len(keys) > want { // the merge leaves some for the next round
-			keys, more = keys[:want], true
 		}
 		found, err := r.values(ctx, bucket, keys)
 		if err != nil {
 			return nil, fmt.Errorf("redis list %s: %w", bucket, err)
 		}
 		out = append(out, found...)
-		if !more {
-			break
-		}
-		after = keys[len(keys)-1]
 	}
 	return out, nil
+}
+
+// cursor is a shard's index being merged: the keys read and not yet
+// merged, the last key read, and whether the shard has no more.
+type cursor struct {
+	index string
+	keys  []string
+	after string
+	done  bool
+}
+
+// refill reads the next chunk of every shard whose keys ran out, in one
+// pipeline.
+func (r *Redis) refill(ctx context.Context, shards []*cursor, prefix, hi string, chunk int) error {
+	reads := make([]*redis.StringSliceCmd, len(shards))
+	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range shards {
+			if len(c.keys) > 0 || c.done {
+				continue
+			}
+			lo := "[" + prefix
+			if c.after != "" && c.after >= prefix {
+				lo = "(" + c.after
+			}
+			reads[i] = p.ZRangeByLex(ctx, c.index, &redis.ZRangeBy{Min: lo, Max: hi, Count: int64(chunk)})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, read := range reads {
+		if read == nil {
+			continue
+		}
+		c := shards[i]
+		c.keys, c.done = read.Val(), len(read.Val()) < chunk
+		if len(c.keys) > 0 {
+			c.after = c.keys[len(c.keys)-1]
+		}
+	}
+	return nil
+}
+
+// merge takes up to n keys in order from the shards' chunks, stopping
+// where a shard that may hold more has none read: its next key could
+// come first.
+func merge(shards []*cursor, n int) []string {
+	var keys []string
+	for len(keys) < n {
+		var first *cursor
+		for _, c := range shards {
+			if len(c.keys) == 0 {
+				if !c.done {
+					return keys
+				}
+				continue
+			}
+			if first == nil || c.keys[0] < first.keys[0] {
+				first = c
+			}
+		}
+		if first == nil {
+			break
+		}
+		keys, first.keys = append(keys, first.keys[0]), first.keys[1:]
+	}
+	return keys
 }
 
 // values reads the records of keys, in their order, one MGET per slot in
