@@ -442,6 +442,34 @@ func TestSpreadOverShards(t *testing.T) {
 	assert.Len(t, keys, 41)
 	assert.True(t, slices.IsSorted(keys), "key order across shards")
 	assert.Len(t, slots, shards, "every shard holds some of 41 records")
+
+	// pages that need several chunks of each shard, some records expired
+	var want []string
+	for i := range 600 {
+		k := fmt.Sprintf("QR-fin/j%03d", i)
+		ttl := time.Duration(0)
+		if i%7 == 0 {
+			ttl = time.Millisecond
+		} else {
+			want = append(want, k)
+		}
+		require.NoError(t, spread.Put(ctx, "jobs", k, []byte("v"), ttl))
+	}
+	time.Sleep(20 * time.Millisecond)
+	keys, after = nil, ""
+	for {
+		page, err := spread.List(ctx, "jobs", "QR-fin/", after, 100)
+		require.NoError(t, err)
+		if len(page) == 0 {
+			break
+		}
+		assert.LessOrEqual(t, len(page), 100)
+		for _, e := range page {
+			keys = append(keys, e.Key)
+		}
+		after = page[len(page)-1].Key
+	}
+	assert.Equal(t, want, keys, "every live record once, in order")
 }
 
 // TestRedisCallsAreSpans: within a traced request each Redis call is a
