@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -33,7 +34,7 @@ var webhookSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("two rep
 
 // hookReceiver is a webhook receiver that can be down (503): it checks
 // every delivery's signature and counts, by webhook-id, the messages it
-// took.
+// took, a message being taken when it answers a sender still there.
 type hookReceiver struct {
 	*httptest.Server
 	down     atomic.Bool
@@ -42,15 +43,22 @@ type hookReceiver struct {
 	unsigned []string
 	took     map[string]int
 	events   map[string]string
+	// ids are the message ids taken for each job (the data's job_id)
+	ids map[string]map[string]bool
 }
 
-func newHookReceiver(t *testing.T) *hookReceiver {
-	h := &hookReceiver{took: map[string]int{}, events: map[string]string{}}
+// newHookReceiver starts a receiver that takes each delivery after delay.
+func newHookReceiver(t *testing.T, delay time.Duration) *hookReceiver {
+	h := &hookReceiver{took: map[string]int{}, events: map[string]string{}, ids: map[string]map[string]bool{}}
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		time.Sleep(delay)
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		h.tries++
+		if r.Context().Err() != nil { // the sender went away: nothing was taken
+			return
+		}
 		if err := testenv.VerifyStandardWebhook(webhookSecret, r.Header, body, time.Now()); err != nil {
 			h.unsigned = append(h.unsigned, err.Error())
 		}
@@ -65,6 +73,12 @@ func newHookReceiver(t *testing.T) *hookReceiver {
 		}
 		h.took[m.ID]++
 		h.events[m.ID] = m.Event
+		if job, _ := m.Data["job_id"].(string); job != "" {
+			if h.ids[job] == nil {
+				h.ids[job] = map[string]bool{}
+			}
+			h.ids[job][m.ID] = true
+		}
 	}))
 	t.Cleanup(h.Close)
 	return h
@@ -134,23 +148,9 @@ func twoReplicas(t *testing.T, storeLine string) {
 	ctx := context.Background()
 	up := &traceparents{}
 	sim := startSimulator(t, up.wrap)
-	hook := newHookReceiver(t)
+	hook := newHookReceiver(t, 0)
 	hook.down.Store(true)
-	var rigs []*crashRig
-	var admins []string
-	for range 2 {
-		rig := newCrashRig(t, sim, storeLine)
-		admin := freeAddr(t)
-		rig.edit("admin off", "admin "+admin)
-		rig.edit("audit {\n", "audit {\n\t\t\tstream\n")
-		rig.edit("\t\tworkflow held {\n", "\t\tnotification_channel hook "+hook.URL+" {\n\t\t\tsecret {env.QGOV_TEST_WEBHOOK_SECRET}\n\t\t}\n"+
-			"\t\tworkflow held {\n\t\t\tnotify hook\n")
-		rig.edit("{\n\tqgov\n}", "{\n\ttracing {\n\t\tspan request\n\t}\n\tqgov\n}")
-		rig.env = []string{"QGOV_TEST_WEBHOOK_SECRET=" + webhookSecret,
-			"OTEL_TRACES_EXPORTER=console", "OTEL_BSP_SCHEDULE_DELAY=50", "OTEL_SERVICE_NAME=qgov"}
-		rig.start()
-		rigs, admins = append(rigs, rig), append(admins, admin)
-	}
+	rigs, admins := startReplicas(t, sim, storeLine, hook)
 
 	// One replica at a time leads, sampled until the test ends.
 	var leaders sync.Map // sample -> replicas leading at once
@@ -264,6 +264,82 @@ func twoReplicas(t *testing.T, storeLine string) {
 		assert.NoError(t, err, "replica %d's chain: %s", i, out)
 		assert.Contains(t, string(out), "intact")
 	}
+}
+
+// startReplicas starts two gateways over storeLine, each with tracing
+// to stdout, the audit stream, an admin endpoint for its metrics, and the
+// signed webhook hook that the held workflow notifies.
+func startReplicas(t *testing.T, sim, storeLine string, hook *hookReceiver) (rigs []*crashRig, admins []string) {
+	for range 2 {
+		rig := newCrashRig(t, sim, storeLine)
+		admin := freeAddr(t)
+		rig.edit("admin off", "admin "+admin)
+		rig.edit("audit {\n", "audit {\n\t\t\tstream\n")
+		rig.edit("\t\tworkflow held {\n", "\t\tnotification_channel hook "+hook.URL+" {\n\t\t\tsecret {env.QGOV_TEST_WEBHOOK_SECRET}\n\t\t}\n"+
+			"\t\tworkflow held {\n\t\t\tnotify hook\n")
+		rig.edit("{\n\tqgov\n}", "{\n\ttracing {\n\t\tspan request\n\t}\n\tqgov\n}")
+		rig.env = []string{"QGOV_TEST_WEBHOOK_SECRET=" + webhookSecret,
+			"OTEL_TRACES_EXPORTER=console", "OTEL_BSP_SCHEDULE_DELAY=50", "OTEL_SERVICE_NAME=qgov"}
+		rig.start()
+		rigs, admins = append(rigs, rig), append(admins, admin)
+	}
+	return rigs, admins
+}
+
+// TestNotificationsSurviveKills kills one of two replicas (SIGKILL) at
+// random points while it holds jobs, and so sends their approval
+// requests, to a receiver that takes 300 ms over each, then restarts it,
+// trial after trial. Every job whose submission was answered has its
+// request delivered, under one message id however many times it went,
+// every try signed.
+func TestNotificationsSurviveKills(t *testing.T) {
+	const trials, perTrial = 4, 4
+	sim := startSimulator(t, func(h http.Handler) http.Handler { return h })
+	hook := newHookReceiver(t, 300*time.Millisecond)
+	rigs, _ := startReplicas(t, sim, "store redis "+testenv.Redis(t), hook)
+	ctx := context.Background()
+	var (
+		mu       sync.Mutex
+		answered []string
+	)
+	for trial := range trials {
+		var wg sync.WaitGroup
+		for range perTrial {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if created, err := rigs[0].client("fatima-key").Submit(ctx, crashJob("approval:yes")); err == nil {
+					mu.Lock()
+					answered = append(answered, created.ID)
+					mu.Unlock()
+				}
+			}()
+		}
+		time.Sleep(time.Duration(50+rand.IntN(400)) * time.Millisecond) // before, during or after its tries
+		rigs[0].kill()
+		wg.Wait()
+		if trial < trials-1 {
+			rigs[0].start()
+		}
+	}
+	require.NotEmpty(t, answered)
+	require.Eventually(t, func() bool {
+		hook.mu.Lock()
+		defer hook.mu.Unlock()
+		for _, id := range answered {
+			if len(hook.ids[id]) == 0 {
+				return false
+			}
+		}
+		return true
+	}, 60*time.Second, 100*time.Millisecond, "every answered hold's approval request arrives")
+	hook.mu.Lock()
+	defer hook.mu.Unlock()
+	for _, id := range answered {
+		assert.Len(t, hook.ids[id], 1, "job %s's request is one message", id)
+	}
+	assert.Empty(t, hook.unsigned)
+	t.Logf("%d holds answered over %d kills; %d messages taken, %d tries", len(answered), trials, len(hook.took), hook.tries)
 }
 
 // edit replaces text in the rig's configuration, once.
