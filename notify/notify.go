@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	mathrand "math/rand/v2"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -143,6 +144,9 @@ type Notifier struct {
 	// unreadable holds the outbox records that cannot be read and could
 	// not be reported, with when to report them again.
 	unreadable map[string]time.Time
+	// provider is the tracer provider of traced requests (providerBox),
+	// for the spans of tries.
+	provider atomic.Value
 
 	// stopLoop ends the loop (loopDone closes after); stopTries cuts the
 	// tries under way short (tries counts them).
@@ -245,13 +249,17 @@ func (n *Notifier) Send(ctx context.Context, names []string, m Message) {
 	if m.ID == "" {
 		m.ID = "msg_" + rand.Text()
 	}
+	traceparent := ""
+	if slices.ContainsFunc(names, func(name string) bool { return n.channels[name] != nil }) {
+		traceparent = n.sent(ctx, m)
+	}
 	kept := false
 	for _, name := range names {
 		if n.channels[name] == nil {
 			n.opts.Logger.Warn("notification channel not configured", "channel", name, "event", m.Event, "tenant", m.Tenant)
 			continue
 		}
-		if err := n.enqueue(context.WithoutCancel(ctx), name, m); err != nil {
+		if err := n.enqueue(context.WithoutCancel(ctx), name, m, traceparent); err != nil {
 			_ = n.failed(name, m, err)
 			continue
 		}

@@ -39,6 +39,9 @@ type pending struct {
 	Until   time.Time `json:"until,omitzero"`
 	// Error is the last try's failure.
 	Error string `json:"error,omitempty"`
+	// Trace is the traceparent of the message's sending, when it was
+	// sent by a traced request: each try is a span of that trace.
+	Trace string `json:"trace,omitempty"`
 }
 
 // pendingKey orders records by when their message was sent.
@@ -74,8 +77,8 @@ func (n *Notifier) claimable(ctx context.Context, p pending, now time.Time, stop
 }
 
 // enqueue writes a message's record for a channel.
-func (n *Notifier) enqueue(ctx context.Context, channel string, m Message) error {
-	v, err := json.Marshal(pending{Channel: channel, Message: m, Due: m.Time})
+func (n *Notifier) enqueue(ctx context.Context, channel string, m Message, traceparent string) error {
+	v, err := json.Marshal(pending{Channel: channel, Message: m, Due: m.Time, Trace: traceparent})
 	if err != nil {
 		return err
 	}
@@ -230,7 +233,9 @@ func (n *Notifier) take(ctx context.Context, e store.Entry, p pending) (claim, b
 		// the claim may have been made with its answer lost: undo it, so
 		// that the record is not held for claimFor with no try under way
 		n.opts.Logger.Warn("claiming a notification", "error", err)
-		n.settle(claim{e.Key, v, p}, &pending{Channel: p.Channel, Message: p.Message, Tries: p.Tries, Due: p.Due, Error: p.Error})
+		free := p
+		free.Holder, free.Node, free.Until = "", "", time.Time{}
+		n.settle(claim{e.Key, v, p}, &free)
 	}
 	return claim{e.Key, v, p}, won && err == nil
 }
@@ -252,7 +257,9 @@ func (n *Notifier) try(c claim) {
 		if c.p.Tries > 0 {
 			n.stats.Retried.Add(1)
 		}
-		err = s.send(n.tryCtx, c.p.Message)
+		ctx, end := n.trying(c.p)
+		err = s.send(ctx, c.p.Message)
+		end(err)
 	}
 	next := c.p
 	next.Holder, next.Node, next.Until = "", "", time.Time{}

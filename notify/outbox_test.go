@@ -16,6 +16,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 // receiver is a webhook that can be down (503) and counts each message
@@ -320,4 +323,51 @@ func TestAFailedReportIsNotRepeatedAtOnce(t *testing.T) {
 	}, 5*time.Second, 5*time.Millisecond)
 	assert.EqualValues(t, 3, reports.Load())
 	assert.EqualValues(t, 1, n.Stats().Failed.Load(), "one message given up, however many reports it took")
+}
+
+// TestTriesJoinTheSendersTrace: a message sent by a traced request is a
+// span of the request's trace, and each of its tries a span under it,
+// a failed one marked, though the tries come after the request ended.
+func TestTriesJoinTheSendersTrace(t *testing.T) {
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	rc := newReceiver(t)
+	var fails atomic.Int32
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fails.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		rc.Config.Handler.ServeHTTP(w, r)
+	}))
+	defer flaky.Close()
+	n, err := New([]Channel{{Name: "hook", URL: flaky.URL}}, outbox(t), quick(time.Millisecond))
+	require.NoError(t, err)
+	n.Start()
+	defer n.Close()
+	ctx, req := tp.Tracer("caddy").Start(t.Context(), "request")
+	n.Send(ctx, []string{"hook"}, Message{ID: "msg_traced", Event: "qgov.approval.requested"})
+	req.End()
+	require.Eventually(t, func() bool { return rc.taken()["msg_traced"] == 1 }, 5*time.Second, 5*time.Millisecond)
+	n.Close()
+
+	var sent sdktrace.ReadOnlySpan
+	var tries []sdktrace.ReadOnlySpan
+	for _, s := range spans.Ended() {
+		switch s.Name() {
+		case "qgov.notify":
+			sent = s
+		case "qgov.notify.deliver":
+			tries = append(tries, s)
+		}
+	}
+	require.NotNil(t, sent)
+	assert.Equal(t, req.SpanContext().SpanID(), sent.Parent().SpanID(), "the sending is a span of the request")
+	require.Len(t, tries, 2, "a failed try and a retry")
+	for _, s := range tries {
+		assert.Equal(t, sent.SpanContext().TraceID(), s.SpanContext().TraceID())
+		assert.Equal(t, sent.SpanContext().SpanID(), s.Parent().SpanID())
+	}
+	assert.Equal(t, codes.Error, tries[0].Status().Code)
+	assert.Equal(t, codes.Unset, tries[1].Status().Code)
 }

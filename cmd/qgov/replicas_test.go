@@ -247,6 +247,27 @@ func twoReplicas(t *testing.T, storeLine string) {
 	assert.Greater(t, hook.tries, 6, "tries were refused while the receiver was down")
 	hook.mu.Unlock()
 
+	// Each approval request's sending is a span of its submission's
+	// trace, and its tries spans of that trace, whichever replica made
+	// them.
+	sent, tried := map[string]bool{}, map[string]bool{}
+	require.Eventually(t, func() bool {
+		for _, rig := range rigs {
+			for _, s := range rig.exported() {
+				switch s.Name {
+				case "qgov.notify":
+					sent[s.SpanContext.TraceID] = true
+				case "qgov.notify.deliver":
+					tried[s.SpanContext.TraceID] = true
+				}
+			}
+		}
+		return len(sent) >= 6 && len(tried) > 0
+	}, 10*time.Second, 100*time.Millisecond, "the sendings and tries are exported")
+	for trace := range tried {
+		assert.True(t, sent[trace], "a try in trace %s, which sent no message", trace)
+	}
+
 	require.Eventually(t, func() bool {
 		return scrapeValue(admins[0], "qgov_reconciler_leader")+scrapeValue(admins[1], "qgov_reconciler_leader") == 1
 	}, 10*time.Second, 50*time.Millisecond, "a replica leads")
@@ -364,22 +385,36 @@ func (rig *crashRig) govGet(t *testing.T, path string) string {
 	return string(body)
 }
 
-// spans are the names of the spans of a trace that the gateway's
-// OpenTelemetry stdout exporter wrote to its log.
-func (rig *crashRig) spans(trace string) []string {
+// exported is a span the gateway's OpenTelemetry stdout exporter wrote
+// to its log.
+type exported struct {
+	Name        string
+	SpanContext struct{ TraceID string }
+}
+
+// exported are the spans in the gateway's log.
+func (rig *crashRig) exported() []exported {
 	f, err := os.Open(rig.log.Name())
 	require.NoError(rig.t, err)
 	defer f.Close()
-	var names []string
+	var out []exported
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		var span struct {
-			Name        string
-			SpanContext struct{ TraceID string }
+		var span exported
+		if json.Unmarshal(sc.Bytes(), &span) == nil && span.Name != "" && span.SpanContext.TraceID != "" {
+			out = append(out, span)
 		}
-		if json.Unmarshal(sc.Bytes(), &span) == nil && span.SpanContext.TraceID == trace {
-			names = append(names, span.Name)
+	}
+	return out
+}
+
+// spans are the names of the spans of a trace in the gateway's log.
+func (rig *crashRig) spans(trace string) []string {
+	var names []string
+	for _, s := range rig.exported() {
+		if s.SpanContext.TraceID == trace {
+			names = append(names, s.Name)
 		}
 	}
 	return names
