@@ -315,7 +315,8 @@ func TestAFailedReportIsNotRepeatedAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	n.Start()
 	defer n.Close()
-	time.Sleep(150 * time.Millisecond) // about 15 reads of the outbox
+	require.Eventually(t, func() bool { return reports.Load() >= 1 }, 5*time.Second, time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // about 10 reads of the outbox, within the 200 ms before the next report
 	assert.EqualValues(t, 1, reports.Load())
 	require.Eventually(t, func() bool {
 		left, err := box.List(t.Context(), outboxBucket, "", "", 10)
