@@ -94,7 +94,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		serve(c, v, r.PathValue("id"))
 		return
 	case route.NotAllowed:
-		w.Header().Set("Allow", http.MethodGet+", "+http.MethodPost)
+		w.Header().Set("Allow", routes.Allow(r))
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}

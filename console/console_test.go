@@ -83,3 +83,19 @@ func TestCSRFToken(t *testing.T) {
 	assert.Empty(t, csrfToken(req("")), "no session, no token: every form is refused")
 	assert.NotContains(t, a, "secret-a")
 }
+
+// TestMethodNotAllowed: a page asked with a method it is not served with
+// is refused with 405 and an Allow header naming those it is.
+func TestMethodNotAllowed(t *testing.T) {
+	c := &Console{}
+	for _, tc := range []struct{ method, path, allow string }{
+		{"DELETE", "/console/spend", "GET"},
+		{"GET", "/console/keys/k-1/rotate", "POST"},
+		{"PUT", "/console/keys", "GET, POST"},
+	} {
+		rec := httptest.NewRecorder()
+		c.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
+		assert.Equal(t, http.StatusMethodNotAllowed, rec.Code, "%s %s", tc.method, tc.path)
+		assert.Equal(t, tc.allow, rec.Header().Get("Allow"), "%s %s", tc.method, tc.path)
+	}
+}

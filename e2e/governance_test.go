@@ -178,6 +178,7 @@ func TestETagsRefuseLostUpdates(t *testing.T) {
 
 	resp, body = call(http.MethodPut, "/governance/v1/policies/weekend", strings.Repeat(" ", 2<<20), "*")
 	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, body)
+	assert.Contains(t, body, "body_too_large", "the code of every body over its limit")
 	resp, body = call(http.MethodPost, "/governance/v1/policies", `{"name":"bad","condition":"shots >","action":"block"}`, "")
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, body)
 	assert.Contains(t, body, "unexpected token EOF")

@@ -41,10 +41,10 @@ func scrapeMetrics(t *testing.T) scrape {
 	return scrape{text: string(body), families: families}
 }
 
-// value sums the samples of a metric whose labels include these (name,
-// value pairs), or is -1 when the scrape has none.
-func (s scrape) value(name string, labels ...string) float64 {
-	sum, found := 0.0, false
+// matching are the samples of a metric whose labels include these
+// (name, value pairs).
+func (s scrape) matching(name string, labels ...string) []*dto.Metric {
+	var out []*dto.Metric
 next:
 	for _, m := range s.families[name].GetMetric() {
 		have := map[string]string{}
@@ -56,10 +56,21 @@ next:
 				continue next
 			}
 		}
-		sum, found = sum+m.GetCounter().GetValue()+m.GetGauge().GetValue(), true
+		out = append(out, m)
 	}
-	if !found {
+	return out
+}
+
+// value sums the samples of a metric whose labels include these, or is
+// -1 when the scrape has none.
+func (s scrape) value(name string, labels ...string) float64 {
+	ms := s.matching(name, labels...)
+	if len(ms) == 0 {
 		return -1
+	}
+	sum := 0.0
+	for _, m := range ms {
+		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 	}
 	return sum
 }
@@ -67,17 +78,7 @@ next:
 // observations is how many samples a histogram with these labels holds.
 func (s scrape) observations(name string, labels ...string) uint64 {
 	var n uint64
-next:
-	for _, m := range s.families[name].GetMetric() {
-		have := map[string]string{}
-		for _, l := range m.GetLabel() {
-			have[l.GetName()] = l.GetValue()
-		}
-		for i := 0; i+1 < len(labels); i += 2 {
-			if have[labels[i]] != labels[i+1] {
-				continue next
-			}
-		}
+	for _, m := range s.matching(name, labels...) {
 		n += m.GetHistogram().GetSampleCount()
 	}
 	return n

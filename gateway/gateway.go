@@ -314,7 +314,7 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request, d Decision) Deci
 func (g *Gateway) serveKeys(w http.ResponseWriter, r *http.Request, d Decision) Decision {
 	d.Action = audit.ActionTokenKeys
 	if r.Method != http.MethodGet {
-		return Deny(w, d, methodNotAllowed(r, http.MethodGet))
+		return Deny(w, d, MethodNotAllowed(r, http.MethodGet))
 	}
 	g.Auth.Tokens.ServeKeys(w, r)
 	d.Outcome = "allowed"
@@ -329,9 +329,9 @@ func (g *Gateway) serveGovernance(w http.ResponseWriter, r *http.Request, d Deci
 	return g.Governance.ServeGovernance(w, r, d)
 }
 
-// methodNotAllowed refuses a method a path is not served with, naming
-// the one it is (the Allow header).
-func methodNotAllowed(r *http.Request, allow string) *denial.Denial {
+// MethodNotAllowed refuses a method a path is not served with, naming
+// those it is (allow, also the Allow header).
+func MethodNotAllowed(r *http.Request, allow string) *denial.Denial {
 	d := denial.New("method_not_allowed", r.Method+" is not served on "+r.URL.Path+"; it is served with "+allow)
 	d.Header = http.Header{"Allow": {allow}}
 	return d
@@ -341,7 +341,7 @@ func methodNotAllowed(r *http.Request, allow string) *denial.Denial {
 func (g *Gateway) issueToken(w http.ResponseWriter, r *http.Request, d Decision) Decision {
 	d.Action = audit.ActionToken
 	if r.Method != http.MethodPost {
-		return Deny(w, d, methodNotAllowed(r, http.MethodPost))
+		return Deny(w, d, MethodNotAllowed(r, http.MethodPost))
 	}
 	ev := g.Auth.IssueToken(w, r, g.ClientIP(r))
 	d.Outcome = "allowed"

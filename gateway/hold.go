@@ -5,11 +5,14 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/qgov/qgov/approval"
@@ -99,7 +102,7 @@ func (g *Gateway) hold(q *request, sub *runtimeapi.Submission, adm *quota.Admiss
 			approvers = append(approvers, t.String())
 		}
 	}
-	g.announceHold(q.r.Context(), st, "qgov.approval.requested", fmt.Sprintf("Job %s of %s (project %s, backend %s, estimated USD %.2f) is held for approval: %s.",
+	g.announceHold(ctx, st, "qgov.approval.requested", "", fmt.Sprintf("Job %s of %s (project %s, backend %s, estimated USD %.2f) is held for approval: %s.",
 		id, q.p.UserID, q.d.Project, sub.Backend, adm.Estimate.USD, strings.TrimPrefix(st.Waiting(g.Now()), "awaiting approval: ")))
 	runtimeapi.WriteJSON(q.w, http.StatusOK, map[string]any{"id": id, "backend": sub.Backend,
 		"qgov": map[string]any{"status": "pending_approval", "workflows": names, "approvers": approvers, "decide_by": st.Deadline()}})
@@ -107,8 +110,12 @@ func (g *Gateway) hold(q *request, sub *runtimeapi.Submission, adm *quota.Admiss
 }
 
 // announceHold tells a held job's people and channels, as each of its
-// workflows' notify asks: "submitter", "approvers", channel names.
-func (g *Gateway) announceHold(ctx context.Context, st *approval.State, event, text string) {
+// workflows' notify asks: "submitter", "approvers", channel names. The
+// message's id is the hold's, the event's and part's (which step, when a
+// hold has several of the event), the same in every run of the step that
+// announces it (a follow-up finished again, a release taken over), so
+// that receivers drop the repeats.
+func (g *Gateway) announceHold(ctx context.Context, st *approval.State, event, part, text string) {
 	if g.Notify == nil {
 		return
 	}
@@ -135,7 +142,8 @@ func (g *Gateway) announceHold(ctx context.Context, st *approval.State, event, t
 	if len(chans) == 0 {
 		return
 	}
-	g.Notify.Send(ctx, dedupe(chans), notify.Message{Event: event, Tenant: st.Tenant, Text: text, Recipients: dedupe(people),
+	sum := sha256.Sum256([]byte(event + "\x00" + st.ID + "\x00" + part))
+	g.Notify.Send(ctx, dedupe(chans), notify.Message{ID: "msg_" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]), Event: event, Tenant: st.Tenant, Text: text, Recipients: dedupe(people),
 		Data: map[string]any{"job_id": st.ID, "project": st.Project, "instance": st.Instance, "submitter": st.Submitter.User,
 			"backend": st.Backend, "estimated_cost_usd": st.EstimatedCostUSD}})
 }
@@ -284,7 +292,7 @@ func (g *Gateway) endHold(ctx context.Context, st *approval.State) {
 			InitiatorAuthnName: "qgov", Project: st.Project, Instance: st.Instance, Resource: audit.Resource{Type: "quantum_job", ID: st.ID},
 			RuleIDs: stepRules(st), Note: reason})
 	}
-	g.announceHold(ctx, st, "qgov.approval."+st.Fate.Fate, fmt.Sprintf("Job %s of %s (project %s) was %s.", st.ID, st.Submitter.User, st.Project, reason))
+	g.announceHold(ctx, st, "qgov.approval."+st.Fate.Fate, "", fmt.Sprintf("Job %s of %s (project %s) was %s.", st.ID, st.Submitter.User, st.Project, reason))
 }
 
 // lastDecider names who made a hold's latest decision.
@@ -342,7 +350,7 @@ func (g *Gateway) sweepHolds(ctx context.Context, tenant string) error {
 			g.auditEvent(ctx, &audit.Record{Action: audit.ActionEscalate, Outcome: audit.Success, TenantID: st.Tenant,
 				UserID: st.Submitter.User, InitiatorAuthnName: "qgov", Project: st.Project, Instance: st.Instance,
 				Resource: audit.Resource{Type: "quantum_job", ID: st.ID}, RuleIDs: []string{"workflow/" + w.Name}, Note: text})
-			g.announceHold(ctx, st, "qgov.approval.escalated", text)
+			g.announceHold(ctx, st, "qgov.approval.escalated", strconv.Itoa(i), text)
 		}
 	}
 	return err

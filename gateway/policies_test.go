@@ -92,13 +92,7 @@ func newPolicyRig(t *testing.T, set *policy.Set, start time.Time) *policyRig {
 		}
 	}))
 	t.Cleanup(hook.Close)
-	box, err := store.OpenBolt(filepath.Join(t.TempDir(), "outbox.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { box.Close() })
-	n, err := notify.New([]notify.Channel{{Name: "slack", URL: hook.URL}}, box, notify.Options{})
-	require.NoError(t, err)
-	n.Start()
-	t.Cleanup(n.Close)
+	n := startNotifier(t, hook.URL)
 	pr.cfg = func(c *Config) {
 		c.Policies, c.Notify, c.Now = policy.NewCurrent(set), n, pr.clock.Now
 		c.Auth.Now = time.Now
@@ -121,6 +115,18 @@ func openBolt(t *testing.T, path string) store.Store {
 	st, err := store.OpenBolt(path)
 	require.NoError(t, err)
 	return st
+}
+
+// startNotifier delivers to one webhook channel, "slack", at url, from
+// an outbox of its own.
+func startNotifier(t *testing.T, url string) *notify.Notifier {
+	box := openBolt(t, filepath.Join(t.TempDir(), "outbox.db"))
+	t.Cleanup(func() { box.Close() })
+	n, err := notify.New([]notify.Channel{{Name: "slack", URL: url}}, box, notify.Options{})
+	require.NoError(t, err)
+	n.Start()
+	t.Cleanup(n.Close)
+	return n
 }
 
 // upstreamJob reads a job as the client sees it.
@@ -563,4 +569,42 @@ func TestWorkflowRules(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &list))
 	require.Len(t, list.Approvals, 1, "only lee's own job still waits")
 	assert.Equal(t, own.ID, list.Approvals[0].JobID)
+}
+
+// TestHoldAnnouncementsKeepTheirIDs: announcing a hold's event again (a
+// follow-up finished again, a release taken over) sends the same message
+// id, so that receivers drop the repeat; another event, or another step
+// of the same event, has its own.
+func TestHoldAnnouncementsKeepTheirIDs(t *testing.T) {
+	got := make(chan notify.Message, 8)
+	hook := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		var m notify.Message
+		if json.NewDecoder(r.Body).Decode(&m) == nil {
+			got <- m
+		}
+	}))
+	defer hook.Close()
+	dir, err := org.NewDirectory(org.Config{})
+	require.NoError(t, err)
+	g := New(Config{Directory: org.NewCurrent(dir), Notify: startNotifier(t, hook.URL)})
+	st := approval.NewState(approval.Hold{ID: "held-1", Tenant: "lab", Steps: []policy.Workflow{{Name: "w", Notify: []string{"slack"}}}})
+	for _, a := range []struct{ event, part, text string }{
+		{"qgov.approval.released", "", "released"}, {"qgov.approval.released", "", "released, taken over"},
+		{"qgov.approval.escalated", "0", "escalated 0"}, {"qgov.approval.escalated", "1", "escalated 1"},
+	} {
+		g.announceHold(t.Context(), st, a.event, a.part, a.text)
+	}
+	ids := map[string]string{}
+	for range 4 {
+		select {
+		case m := <-got:
+			ids[m.Text] = m.ID
+		case <-time.After(5 * time.Second):
+			t.Fatalf("only %d of 4 messages arrived", len(ids))
+		}
+	}
+	assert.Equal(t, ids["released"], ids["released, taken over"], "a repeat is the same message")
+	assert.NotEqual(t, ids["released"], ids["escalated 0"])
+	assert.NotEqual(t, ids["escalated 0"], ids["escalated 1"])
+	assert.Regexp(t, `^msg_[A-Z2-7]{26}$`, ids["released"])
 }

@@ -232,7 +232,7 @@ func (g *Gateway) auditRelease(ctx context.Context, st *approval.State, tookOver
 		KeyID: st.Submitter.KeyID, InitiatorAuthnName: by, Project: st.Project, Instance: st.Instance, UpstreamJobID: up,
 		Resource: audit.Resource{Type: "quantum_job", ID: st.ID}, RuleIDs: stepRules(st), Status: st.Upstream.Status, Note: note,
 		Request: &audit.Request{Method: st.Request.Method, Path: st.Request.Path, Program: st.Program, Backend: st.Backend, EstimatedCostUSD: st.EstimatedCostUSD}})
-	g.announceHold(ctx, st, "qgov.approval.released", note+".")
+	g.announceHold(ctx, st, "qgov.approval.released", "", note+".")
 }
 
 // followHold finishes what a decided hold's replica left undone when it

@@ -25,12 +25,6 @@ import (
 	"github.com/qgov/qgov/report"
 )
 
-// Package govapi is qgov's governance API under /governance/v1/: the
-// governance objects, API keys and sessions, held jobs and their
-// decisions, usage, audit queries and verification, compliance reports,
-// export and apply, and its OpenAPI document. The gateway mounts it
-// (gateway.Governance) and audits each of its requests; deciding a held
-// job is the gateway's own lifecycle (gateway.Decide).
 // maxReportRecords bounds the records one report reads.
 const maxReportRecords = 1_000_000
 
@@ -98,7 +92,7 @@ func (a *API) ServeGovernance(w http.ResponseWriter, r *http.Request, d gateway.
 	case route.Unknown:
 		return gateway.Deny(w, d, unknownRoute(r))
 	case route.NotAllowed:
-		return gateway.Deny(w, d, notAllowed(r))
+		return gateway.Deny(w, d, gateway.MethodNotAllowed(r, routes.Allow(r)))
 	}
 	q := govCall{a: a, g: g, w: w, r: r, p: p, access: g.Directory.Load().Access(p.Member(), g.Now())}
 	if err := rt.serve(q, &d); err != nil {

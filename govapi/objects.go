@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -93,15 +92,10 @@ func (q govCall) objects(k governance.Kind, name string, d *gateway.Decision) *d
 		scope = ""
 	}
 	d.SetResource(audit.Resource{Type: k.Name(), ID: strings.Trim(scope+"/"+name, "/")})
+	// the route table serves GET and POST on /{kind}, and GET, PUT,
+	// PATCH and DELETE on /{kind}/{name}
 	verb := map[string]string{http.MethodGet: "read", http.MethodPost: governance.Create, http.MethodPut: governance.Put,
 		http.MethodPatch: governance.Patch, http.MethodDelete: governance.Delete}[q.r.Method]
-	switch {
-	case verb == "":
-		return denial.New("method_not_allowed", q.r.Method+" is not served on "+q.r.URL.Path)
-	case verb == governance.Create && name != "", verb != governance.Create && verb != "read" && name == "":
-		return denial.New("method_not_allowed",
-			fmt.Sprintf("%s %s: create with POST /governance/v1/%s, change with PUT, PATCH or DELETE on /governance/v1/%s/{name}", q.r.Method, q.r.URL.Path, k.Name(), k.Name()))
-	}
 	if verb == "read" {
 		c := kindCapability[k.Name()]
 		if q.access.Tenant().Has(rbac.AuditView) {
@@ -167,15 +161,9 @@ func nameFromBody(k governance.Kind, op *governance.Op) *denial.Denial {
 
 // readObject reads a request body of at most maxObjectBytes.
 func readObject(r *http.Request) ([]byte, *denial.Denial) {
-	if err := runtimeapi.PlainBody(r.Header); err != nil {
-		return nil, err
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxObjectBytes+1))
-	if err != nil {
-		return nil, denial.Newf("unreadable_body", "reading the request body: %v", err)
-	}
-	if len(body) > maxObjectBytes {
-		return nil, denial.New("payload_too_large", fmt.Sprintf("the body exceeds %d bytes", maxObjectBytes))
+	body, d := gateway.ReadBody(r, maxObjectBytes)
+	if d != nil {
+		return nil, d
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return nil, denial.Newf("empty_body", "the request needs a JSON object")

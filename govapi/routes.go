@@ -107,14 +107,7 @@ var operations = func() []route.Route[operation] {
 // routes matches requests to operations.
 var routes = route.New(operations)
 
-// unknownRoute and notAllowed answer requests outside the table.
+// unknownRoute answers a request for a path outside the table.
 func unknownRoute(r *http.Request) *denial.Denial {
 	return denial.New("unknown_route", r.Method+" "+r.URL.Path+" is not a governance API route")
-}
-
-func notAllowed(r *http.Request) *denial.Denial {
-	allow := routes.Allow(r)
-	d := denial.New("method_not_allowed", r.Method+" is not served on "+r.URL.Path+"; it is served with "+allow)
-	d.Header = http.Header{"Allow": {allow}}
-	return d
 }

@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	mathrand "math/rand/v2"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -147,6 +146,9 @@ type Notifier struct {
 	// provider is the tracer provider of traced requests (providerBox),
 	// for the spans of tries.
 	provider atomic.Value
+	// starved is set when the last read of the outbox left a due record
+	// for want of room: a try that ends then reads it again.
+	starved atomic.Bool
 
 	// stopLoop ends the loop (loopDone closes after); stopTries cuts the
 	// tries under way short (tries counts them).
@@ -249,25 +251,30 @@ func (n *Notifier) Send(ctx context.Context, names []string, m Message) {
 	if m.ID == "" {
 		m.ID = "msg_" + rand.Text()
 	}
-	traceparent := ""
-	if slices.ContainsFunc(names, func(name string) bool { return n.channels[name] != nil }) {
-		traceparent = n.sent(ctx, m)
-	}
-	kept := false
+	var known []string
 	for _, name := range names {
 		if n.channels[name] == nil {
 			n.opts.Logger.Warn("notification channel not configured", "channel", name, "event", m.Event, "tenant", m.Tenant)
 			continue
 		}
-		if err := n.enqueue(context.WithoutCancel(ctx), name, m, traceparent); err != nil {
-			_ = n.failed(name, m, err)
-			continue
-		}
-		kept = true
+		known = append(known, name)
 	}
-	if kept {
-		n.wake()
+	if len(known) == 0 {
+		return
 	}
+	traceparent := n.sent(ctx, m)
+	// the channels' records are written at once: one store round trip
+	// (and, on bbolt, one shared commit) rather than one per channel
+	var wg sync.WaitGroup
+	for _, name := range known {
+		wg.Go(func() {
+			if err := n.enqueue(context.WithoutCancel(ctx), name, m, traceparent); err != nil {
+				_ = n.failed(name, m, err)
+			}
+		})
+	}
+	wg.Wait()
+	n.wake()
 }
 
 // wake has the loop read the outbox again.
@@ -295,8 +302,9 @@ func (n *Notifier) failed(channel string, m Message, err error) error {
 // often messages are sent or fall due.
 func (n *Notifier) sweepGap() time.Duration { return min(n.opts.Poll, 100*time.Millisecond) }
 
-// loop reads the outbox when a message is sent here, when a try ends,
-// when a record falls due, and every Poll for what other replicas left.
+// loop reads the outbox when a message is sent here, when a try ends
+// that a due record waits for, when a record falls due, and every Poll
+// for what other replicas left.
 func (n *Notifier) loop() {
 	defer close(n.loopDone)
 	ctx := n.loopCtx

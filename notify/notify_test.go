@@ -205,3 +205,33 @@ func records(t *testing.T, st Outbox) []pending {
 	}
 	return out
 }
+
+// TestRedirectsAreNotFollowed: a webhook that redirects elsewhere fails;
+// the other host receives neither the message nor the webhook's URL.
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/collect", http.StatusTemporaryRedirect)
+	}))
+	defer hook.Close()
+	failures := make(chan string, 1)
+	opts := quick()
+	opts.OnFailure = func(ch string, m Message, err error) error {
+		failures <- err.Error()
+		return nil
+	}
+	n, err := New([]Channel{{Name: "hook", URL: hook.URL + "/services/T0/B0/secret"}}, outbox(t), opts)
+	require.NoError(t, err)
+	n.Start()
+	defer n.Close()
+	n.Send(t.Context(), []string{"hook"}, Message{Event: "qgov.policy.notify"})
+	select {
+	case f := <-failures:
+		assert.Equal(t, "the webhook answered 307", f)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the failure was not reported")
+	}
+	assert.Zero(t, elsewhere.Load())
+}

@@ -109,6 +109,7 @@ const forgetAfter = time.Hour
 // (zero when none).
 func (n *Notifier) sweep(ctx context.Context) (next time.Time) {
 	after, depth, stopped, full := "", 0, map[string]bool{}, false
+	n.starved.Store(false)
 	for {
 		lctx, cancel := context.WithTimeout(ctx, storeWait)
 		page, err := n.outbox.List(lctx, outboxBucket, "", after, 256)
@@ -141,11 +142,12 @@ func (n *Notifier) sweep(ctx context.Context) (next time.Time) {
 				}
 				continue
 			}
-			if full { // counting on; a try that ends wakes the loop
+			if full { // counting on
 				continue
 			}
 			var room bool
 			if full, room = n.reserve(p.Channel); !room {
+				n.starved.Store(true) // a try that ends makes room: it wakes the loop
 				continue
 			}
 			c, ok := n.take(ctx, e, p)
@@ -155,7 +157,13 @@ func (n *Notifier) sweep(ctx context.Context) (next time.Time) {
 			}
 			n.tries.Add(1)
 			go func() {
-				defer func() { n.release(c.p.Channel); n.tries.Done(); n.wake() }()
+				defer func() {
+					n.release(c.p.Channel)
+					n.tries.Done()
+					if n.starved.Load() {
+						n.wake()
+					}
+				}()
 				n.try(c)
 			}()
 		}

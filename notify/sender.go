@@ -34,7 +34,11 @@ func newSender(c Channel) (*sender, error) {
 	if err != nil || u.Host == "" {
 		return nil, errors.New("the URL must be http(s)://host/… or smtp(s)://host:port")
 	}
-	s := &sender{ch: c, u: u, client: &http.Client{Timeout: 10 * time.Second}}
+	// a webhook is posted to its URL only: a redirect is a failure, never
+	// followed to a host the operator did not name (with the URL, which
+	// may hold a secret, as its Referer)
+	s := &sender{ch: c, u: u, client: &http.Client{Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	switch u.Scheme {
 	case "http", "https":
 		if c.Secret != "" {

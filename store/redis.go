@@ -78,12 +78,17 @@ func (r *Redis) bound(ctx context.Context) (context.Context, context.CancelFunc)
 
 // valueKey is where a record's value is.
 func (r *Redis) valueKey(bucket, key string) string {
-	return r.prefix + "{" + r.slot(bucket, key) + "}:v:" + key
+	return r.tagged(r.slot(bucket, key), "v:", key)
 }
+
+// tagged is a key of the hash tag tag, built in one step:
+// "<prefix>{<tag>}:v:<key>" for a record's value, "<prefix>{<tag>}:i"
+// for an index.
+func (r *Redis) tagged(tag, kind, key string) string { return r.prefix + "{" + tag + "}:" + kind + key }
 
 // indexKey is the index that holds key.
 func (r *Redis) indexKey(bucket, key string) string {
-	return r.prefix + "{" + r.slot(bucket, key) + "}:i"
+	return r.tagged(r.slot(bucket, key), "i", "")
 }
 
 // slot is the hash tag of a record: its bucket, and for a spread bucket
@@ -232,12 +237,12 @@ func (r *Redis) Delete(ctx context.Context, bucket, key string) error {
 func (r *Redis) List(ctx context.Context, bucket, prefix, after string, limit int) ([]Entry, error) {
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
-	shards := []*cursor{{index: r.prefix + "{" + bucket + "}:i", after: after}}
+	shards := []*cursor{{index: r.tagged(bucket, "i", ""), after: after}}
 	chunk := limit
 	if tags := r.spread[bucket]; tags != nil {
 		shards = make([]*cursor, len(tags))
 		for i, tag := range tags {
-			shards[i] = &cursor{index: r.prefix + "{" + tag + "}:i", after: after}
+			shards[i] = &cursor{index: r.tagged(tag, "i", ""), after: after}
 		}
 		chunk = max(2*limit/len(tags), 16)
 	}
@@ -392,7 +397,7 @@ func (r *Redis) Close() error { return r.client.Close() }
 func (r *Redis) Respread(ctx context.Context) (int, error) {
 	moved := 0
 	for bucket := range r.spread {
-		oldIndex, oldValue := r.prefix+"{"+bucket+"}:i", r.prefix+"{"+bucket+"}:v:"
+		oldIndex, oldValue := r.tagged(bucket, "i", ""), r.tagged(bucket, "v:", "")
 		for {
 			keys, err := r.client.ZRangeByLex(ctx, oldIndex, &redis.ZRangeBy{Min: "-", Max: "+", Count: 500}).Result()
 			if err != nil {
